@@ -1,0 +1,288 @@
+"""The composition root and the sync loop.
+
+`Bot` builds the store, the Matrix connection, the command registry and router, and
+runs the loop:
+
+1. sync (with backoff while the homeserver is away);
+2. update what it knows of room state; answer invites;
+3. put the sync's new events and its token into the inbox in ONE transaction
+   (events already in the inbox are dropped: nothing is handled twice);
+4. hand the new events to their room's worker, which answers and marks them done.
+
+A crash or stop between 3 and 4 loses nothing: pending events are picked up again at the
+next start. On the very first start, room history is skipped; after a restart, messages
+older than `max_command_age_s` are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+
+from bot.config import Config
+from bot.events import Event, Invite, SyncBatch, Undecryptable
+from bot.ids import EventID
+from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable
+from bot.outbox import Outbox, RoomQueues, notice_content, txn_id_for
+from bot.render import Renderer
+from bot.rooms import Rooms
+from bot.router import Router, addressed_text
+from bot.store import InboxItem, Store
+from commands import build_registry
+from commands.registry import Registry, Reply
+
+log = logging.getLogger(__name__)
+
+INBOX_TYPES = frozenset(
+    {
+        "m.room.message",
+        "m.room.redaction",
+        "m.poll.response",
+        "org.matrix.msc3381.poll.response",
+        "m.poll.end",
+        "org.matrix.msc3381.poll.end",
+    }
+)
+SYNC_TIMEOUT_MS = 30_000
+MAX_BACKOFF_S = 30.0
+
+
+class Bot:
+    def __init__(self, config: Config, store: Store, *, registry: Registry | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.matrix = Matrix(config, store)
+        self.outbox = Outbox(self.matrix)
+        self.rooms = Rooms()
+        self.registry = registry or build_registry()
+        self.router = Router(registry=self.registry, config=config, store=store)
+        self.renderer = Renderer(globals={"prefix": config.command_prefix})
+        self.queues = RoomQueues(self._handle_event)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.ready = asyncio.Event()  # set after the first successful sync (used by tests)
+        self.sync_failures = 0
+
+    @classmethod
+    async def create(cls, config: Config) -> Bot:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.chmod(0o700)
+        store = await Store.open(config.database_path)
+        return cls(config, store)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Log in and sync until `stop()`; then shut down cleanly."""
+        try:
+            await self._login_with_retry()
+            if self._stopping.is_set():
+                return
+            log.info("Running as %s (device %s)", self.config.user_id, self.matrix.device_id)
+            for item in await self.store.pending():
+                self.queues.put(Event.from_json(item.source))
+            await self._sync_loop()
+        finally:
+            await self.queues.stop()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.matrix.close()
+            await self.store.close()
+            log.info("Stopped")
+
+    async def _login_with_retry(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self.matrix.login()
+                return
+            except MatrixUnavailable as exc:
+                log.warning("Cannot log in yet (%s); retrying in %.0f s", exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sync_loop(self) -> None:
+        token = await self.store.sync_token()
+        first_ever = token is None
+        full_state = True
+        backoff = 1.0
+        stop_wait = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                sync = asyncio.ensure_future(
+                    self.matrix.sync(
+                        since=token,
+                        full_state=full_state,
+                        timeout_ms=0 if full_state else SYNC_TIMEOUT_MS,
+                    )
+                )
+                await asyncio.wait({sync, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not sync.done():
+                    sync.cancel()
+                    await asyncio.gather(sync, return_exceptions=True)
+                    break
+                try:
+                    batch = sync.result()
+                except LoginFailed:
+                    log.warning("The homeserver no longer accepts our session; logging in again")
+                    await self.matrix.login()
+                    continue
+                except MatrixError as exc:
+                    self.sync_failures += 1
+                    if self.sync_failures == 1 or self.sync_failures % 10 == 0:
+                        log.warning("Sync failed (%s); retrying in %.0f s", exc, backoff)
+                    await self._sleep(backoff * (1 + random.random() / 4))
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                if backoff > 1.0:
+                    log.info("Connected to the homeserver again")
+                backoff = 1.0
+                await self._handle_batch(batch, history=first_ever)
+                token = batch.next_batch
+                first_ever = False
+                full_state = False
+                self.ready.set()
+                try:
+                    await self.matrix.keep_keys()
+                except MatrixError as exc:
+                    log.warning("Encryption key upkeep failed: %s", exc)
+        finally:
+            stop_wait.cancel()
+
+    # -- one sync --------------------------------------------------------------------------
+
+    async def _handle_batch(self, batch: SyncBatch, *, history: bool) -> None:
+        now_ms = int(time.time() * 1000)
+        oldest_ms = now_ms - self.config.max_command_age_s * 1000
+        items: list[InboxItem] = []
+        skipped: list[InboxItem] = []
+        waiting: list[Undecryptable] = []
+        for room_id, update in batch.joined.items():
+            known_room = room_id in self.rooms
+            self.rooms.apply(room_id, update.state)
+            self.rooms.apply(room_id, (e for e in update.timeline if e.state_key is not None))
+            for event in update.timeline:
+                if event.sender == self.config.user_id or event.type not in INBOX_TYPES:
+                    continue
+                item = InboxItem(event.event_id, room_id, now_ms, event.to_json())
+                if history or event.ts < oldest_ms:
+                    skipped.append(item)
+                else:
+                    items.append(item)
+            if not history:
+                waiting.extend(
+                    u for u in update.undecryptable if u.source.get("sender") != self.config.user_id
+                )
+            if update.limited and known_room and not history:
+                log.warning(
+                    "Room %s had more new events than one sync holds; some were not read", room_id
+                )
+        if skipped and not history:
+            log.info(
+                "Skipped %d messages older than %d s", len(skipped), self.config.max_command_age_s
+            )
+        fresh = await self.store.commit_sync(
+            batch.next_batch, items, skipped=skipped, waiting=waiting
+        )
+        for item in fresh:
+            self.queues.put(Event.from_json(item.source))
+        for invite in batch.invites:
+            self._spawn(self._answer_invite(invite), name=f"invite {invite.room_id}")
+        for room_id in batch.left:
+            self.rooms.forget(room_id)
+            log.info("No longer in room %s", room_id)
+        if batch.received_room_keys:
+            await self._retry_undecrypted(oldest_ms)
+
+    async def _retry_undecrypted(self, oldest_ms: int) -> None:
+        decrypted: list[InboxItem] = []
+        done: list[EventID] = []
+        now_ms = int(time.time() * 1000)
+        for pending in await self.store.undecrypted():
+            event = self.matrix.try_decrypt(pending)
+            if event is not None:
+                decrypted.append(InboxItem(event.event_id, event.room_id, now_ms, event.to_json()))
+                done.append(pending.event_id)
+            elif int(pending.source.get("origin_server_ts", 0)) < oldest_ms:
+                done.append(pending.event_id)
+        if done:
+            fresh = await self.store.admit(decrypted, resolved=done)
+            for item in fresh:
+                self.queues.put(Event.from_json(item.source))
+
+    async def _answer_invite(self, invite: Invite) -> None:
+        inviter = invite.inviter or "someone unknown"
+        try:
+            if invite.inviter and self.config.invite_allowlist.allows(invite.inviter):
+                await self.matrix.join(invite.room_id)
+                log.info("Joined room %s (invited by %s)", invite.room_id, inviter)
+            else:
+                await self.matrix.leave(invite.room_id)
+                log.warning(
+                    "Declined an invite to %s from %s: not in MULTILOGUE_INVITE_ALLOWLIST",
+                    invite.room_id,
+                    inviter,
+                )
+        except MatrixError as exc:
+            log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
+
+    # -- one event -------------------------------------------------------------------------
+
+    async def _handle_event(self, event: Event) -> None:
+        """Handle one inbox event, behind an error boundary; then mark it done."""
+        try:
+            if event.type == "m.room.message":
+                await self._handle_message(event)
+            await self.store.finish(event.event_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            reference = secrets.token_hex(3)
+            log.exception("Handling an event in %s failed (reference %s)", event.room_id, reference)
+            try:
+                await self._reply(event, Reply("internal_error", {"reference": reference}))
+                await self.store.finish(event.event_id, state="failed")
+            except Exception:
+                log.exception("Could not report failure %s", reference)
+
+    async def _handle_message(self, event: Event) -> None:
+        if event.relates_to.get("rel_type") == "m.replace":
+            return  # an edit: never run a command twice because it was corrected
+        room = self.rooms.get(event.room_id)
+        text = addressed_text(
+            event,
+            prefix=self.config.command_prefix,
+            user_id=self.config.user_id,
+            display_name=room.display_names.get(self.config.user_id),
+        )
+        if text is None:
+            return
+        reply = await self.router.route(event, room, text)
+        await self._reply(event, reply)
+
+    async def _reply(self, event: Event, reply: Reply) -> None:
+        message = self.renderer.render(reply.template, reply.data)
+        await self.outbox.send(
+            event.room_id,
+            event_type="m.room.message",
+            content=notice_content(message, answering=event),
+            txn_id=txn_id_for(event.event_id),
+        )

@@ -1,0 +1,121 @@
+"""Plain data for what the bot receives from a sync, independent of matrix-nio's classes.
+
+`bot.matrix` turns nio's objects into these; everything else in multilogue works on them.
+An `Event` round-trips through JSON (`to_json`/`from_json`) so it can wait in the inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.ids import EventID, RoomID, UserID
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    type: str
+    ts: int
+    content: dict[str, Any]
+    state_key: str | None = None
+    encrypted: bool = False
+    redacts: EventID | None = None
+
+    @classmethod
+    def from_source(cls, room_id: str, source: dict[str, Any], *, encrypted: bool) -> Event:
+        content = source.get("content")
+        redacts = source.get("redacts")
+        if not isinstance(content, dict):
+            content = {}
+        if redacts is None and isinstance(content.get("redacts"), str):
+            redacts = content["redacts"]
+        state_key = source.get("state_key")
+        return cls(
+            event_id=EventID(str(source.get("event_id", ""))),
+            room_id=RoomID(room_id),
+            sender=UserID(str(source.get("sender", ""))),
+            type=str(source.get("type", "")),
+            ts=int(source.get("origin_server_ts", 0) or 0),
+            content=content,
+            state_key=state_key if isinstance(state_key, str) else None,
+            encrypted=encrypted,
+            redacts=EventID(redacts) if isinstance(redacts, str) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "room_id": self.room_id,
+            "sender": self.sender,
+            "type": self.type,
+            "origin_server_ts": self.ts,
+            "content": self.content,
+            "state_key": self.state_key,
+            "encrypted": self.encrypted,
+            "redacts": self.redacts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        return cls.from_source(str(data["room_id"]), data, encrypted=bool(data.get("encrypted")))
+
+    @property
+    def relates_to(self) -> dict[str, Any]:
+        relation = self.content.get("m.relates_to")
+        return relation if isinstance(relation, dict) else {}
+
+    @property
+    def thread_root(self) -> EventID | None:
+        """The thread this event belongs to, if it was sent inside a thread."""
+        relation = self.relates_to
+        if relation.get("rel_type") == "m.thread" and isinstance(relation.get("event_id"), str):
+            return EventID(relation["event_id"])
+        return None
+
+    @property
+    def reply_to(self) -> EventID | None:
+        in_reply_to = self.relates_to.get("m.in_reply_to")
+        if isinstance(in_reply_to, dict) and isinstance(in_reply_to.get("event_id"), str):
+            # Inside a thread, clients set a fallback reply to the latest event; not a real reply.
+            if self.thread_root is not None and self.relates_to.get("is_falling_back"):
+                return None
+            return EventID(in_reply_to["event_id"])
+        return None
+
+
+@dataclass(frozen=True)
+class Undecryptable:
+    """An encrypted event whose room key has not arrived (yet)."""
+
+    event_id: EventID
+    room_id: RoomID
+    session_id: str
+    source: dict[str, Any]
+
+
+@dataclass
+class RoomUpdate:
+    state: list[Event] = field(default_factory=list)
+    timeline: list[Event] = field(default_factory=list)
+    undecryptable: list[Undecryptable] = field(default_factory=list)
+    limited: bool = False
+    prev_batch: str | None = None
+
+
+@dataclass(frozen=True)
+class Invite:
+    room_id: RoomID
+    inviter: UserID | None
+    room_name: str | None
+
+
+@dataclass
+class SyncBatch:
+    next_batch: str
+    joined: dict[RoomID, RoomUpdate] = field(default_factory=dict)
+    invites: list[Invite] = field(default_factory=list)
+    left: list[RoomID] = field(default_factory=list)
+    received_room_keys: bool = False

@@ -1,0 +1,377 @@
+"""The only module that talks to matrix-nio.
+
+It logs in (reusing one device across restarts), syncs, decrypts, sends and joins, and
+checks every response: nio returns errors as values, this module turns them into the
+exceptions below. Everything it hands out is plain data from `bot.events`.
+
+Exceptions::
+
+    MatrixError            a request failed; `errcode` says how (M_FORBIDDEN, ...)
+    +-- MatrixUnavailable  the homeserver could not be reached, or answered 5xx
+    +-- RateLimited        the homeserver asked us to wait `retry_after_ms`
+    +-- LoginFailed        the credentials or the stored session were refused
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    InviteMemberEvent,
+    InviteNameEvent,
+    JoinError,
+    LocalProtocolError,
+    LoginError,
+    MegolmEvent,
+    RoomGetStateEventError,
+    RoomLeaveError,
+    RoomPutStateError,
+    RoomSendError,
+    SyncError,
+    WhoamiError,
+)
+from nio.exceptions import EncryptionError
+
+from bot.config import Config
+from bot.events import Event, Invite, RoomUpdate, SyncBatch, Undecryptable
+from bot.ids import EventID, RoomID, UserID
+from bot.store import Session, Store
+
+log = logging.getLogger(__name__)
+
+DEVICE_NAME = "multilogue"
+TIMELINE_LIMIT = 50
+NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
+
+
+class MatrixError(Exception):
+    def __init__(self, message: str, *, errcode: str | None = None) -> None:
+        super().__init__(message)
+        self.errcode = errcode
+
+
+class MatrixUnavailable(MatrixError):
+    pass
+
+
+class RateLimited(MatrixError):
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__(f"rate limited for {retry_after_ms} ms", errcode="M_LIMIT_EXCEEDED")
+        self.retry_after_ms = retry_after_ms
+
+
+class LoginFailed(MatrixError):
+    pass
+
+
+def _raise_for(response: ErrorResponse, what: str) -> None:
+    code = str(response.status_code) if response.status_code is not None else None
+    if code == "M_LIMIT_EXCEEDED":
+        raise RateLimited(int(getattr(response, "retry_after_ms", None) or 5000))
+    if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+        raise LoginFailed(f"{what}: the access token was refused", errcode=code)
+    if code is None or code.isdigit():
+        # No Matrix error code: a proxy or the server itself failed (502, 503, ...).
+        raise MatrixUnavailable(f"{what}: homeserver error {code or ''}".strip(), errcode=code)
+    raise MatrixError(f"{what}: {code}: {response.message}", errcode=code)
+
+
+class Matrix:
+    """A logged-in bot account on one homeserver."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self._config = config
+        self._store = store
+        config.crypto_dir.mkdir(parents=True, exist_ok=True)
+        client_config = AsyncClientConfig(
+            max_limit_exceeded=0,
+            max_timeouts=0,
+            encryption_enabled=config.encryption,
+            store_sync_tokens=False,
+            request_timeout=60,
+        )
+        self._client = AsyncClient(
+            config.homeserver,
+            config.user_id,
+            store_path=str(config.crypto_dir),
+            config=client_config,
+        )
+
+    @property
+    def user_id(self) -> UserID:
+        return self._config.user_id
+
+    @property
+    def device_id(self) -> str:
+        return str(self._client.device_id)
+
+    @property
+    def access_token(self) -> str:
+        return str(self._client.access_token)
+
+    # -- login -----------------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Reuse the stored device, or log in once and store the new session."""
+        config = self._config
+        stored = await self._store.load_session()
+        if stored and (stored.user_id != config.user_id or stored.homeserver != config.homeserver):
+            log.warning("Stored session is for another account or homeserver; logging in again")
+            stored = None
+        if stored:
+            self._client.restore_login(stored.user_id, stored.device_id, stored.access_token)
+            if await self._token_works():
+                log.info("Reusing device %s", stored.device_id)
+                await self._upload_keys()
+                return
+            log.warning("Stored access token was refused; logging in again on the same device")
+            await self._password_login(device_id=stored.device_id)
+            return
+        if config.access_token:
+            device_id = config.device_id or await self._whoami_device(config.access_token)
+            self._client.restore_login(config.user_id, device_id, config.access_token)
+            await self._save_session()
+            log.info("Logged in with the configured access token (device %s)", device_id)
+            await self._upload_keys()
+            return
+        await self._password_login(device_id=None)
+
+    async def _password_login(self, *, device_id: str | None) -> None:
+        if not self._config.password:
+            raise LoginFailed(
+                "the stored session is no longer valid and MATRIX_PASSWORD is not set"
+            )
+        try:
+            if device_id:
+                self._client.device_id = device_id  # log in again on the same device
+            response = await self._client.login(self._config.password, device_name=DEVICE_NAME)
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"login: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        if isinstance(response, LoginError):
+            code = str(response.status_code)
+            if code == "M_FORBIDDEN":
+                raise LoginFailed("login refused: wrong MATRIX_USER_ID or MATRIX_PASSWORD")
+            _raise_for(response, "login")
+        await self._save_session()
+        log.info("Logged in with password; device %s", self._client.device_id)
+        await self._upload_keys()
+
+    async def _save_session(self) -> None:
+        await self._store.save_session(
+            Session(
+                homeserver=self._config.homeserver,
+                user_id=self._config.user_id,
+                device_id=self.device_id,
+                access_token=self.access_token,
+            )
+        )
+
+    async def _token_works(self) -> bool:
+        try:
+            response = await self._client.whoami()
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(f"cannot reach the homeserver ({type(exc).__name__})") from exc
+        if isinstance(response, WhoamiError):
+            if str(response.status_code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+                return False
+            _raise_for(response, "whoami")
+        return True
+
+    async def _whoami_device(self, token: str) -> str:
+        self._client.access_token = token
+        try:
+            response = await self._client.whoami()
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(f"cannot reach the homeserver ({type(exc).__name__})") from exc
+        if isinstance(response, WhoamiError):
+            if str(response.status_code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+                raise LoginFailed("MATRIX_ACCESS_TOKEN was refused by the homeserver")
+            _raise_for(response, "whoami")
+        if not response.device_id:
+            raise LoginFailed("this access token has no device; set MATRIX_DEVICE_ID")
+        return str(response.device_id)
+
+    async def _upload_keys(self) -> None:
+        if self._config.encryption and self._client.should_upload_keys:
+            await self._checked(self._client.keys_upload(), "keys upload")
+
+    async def _checked(self, call: Any, what: str) -> Any:
+        try:
+            response = await call
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"{what}: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        except LocalProtocolError as exc:
+            raise MatrixError(f"{what}: {exc}") from exc
+        if isinstance(response, ErrorResponse):
+            _raise_for(response, what)
+        return response
+
+    # -- sync ------------------------------------------------------------------------------
+
+    async def sync(self, *, since: str | None, full_state: bool, timeout_ms: int) -> SyncBatch:
+        sync_filter = {
+            "room": {"timeline": {"limit": TIMELINE_LIMIT}, "state": {"lazy_load_members": False}}
+        }
+        try:
+            response = await self._client.sync(
+                timeout=timeout_ms, sync_filter=sync_filter, since=since, full_state=full_state
+            )
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"sync: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        if isinstance(response, SyncError):
+            _raise_for(response, "sync")
+        return self._to_batch(response)
+
+    def _to_batch(self, response: Any) -> SyncBatch:
+        batch = SyncBatch(next_batch=str(response.next_batch))
+        batch.received_room_keys = bool(response.to_device_events)
+        for room_id, info in response.rooms.join.items():
+            update = RoomUpdate(
+                limited=bool(info.timeline.limited), prev_batch=info.timeline.prev_batch
+            )
+            for event in info.state:
+                update.state.append(Event.from_source(room_id, event.source, encrypted=False))
+            for event in info.timeline.events:
+                if isinstance(event, MegolmEvent):
+                    update.undecryptable.append(
+                        Undecryptable(
+                            event_id=EventID(event.event_id),
+                            room_id=RoomID(room_id),
+                            session_id=str(event.session_id),
+                            source=event.source,
+                        )
+                    )
+                    continue
+                encrypted = bool(getattr(event, "decrypted", False))
+                update.timeline.append(
+                    Event.from_source(room_id, event.source, encrypted=encrypted)
+                )
+            batch.joined[RoomID(room_id)] = update
+        for room_id, info in response.rooms.invite.items():
+            batch.invites.append(self._invite(RoomID(room_id), info.invite_state))
+        batch.left = [RoomID(room_id) for room_id in response.rooms.leave]
+        return batch
+
+    def _invite(self, room_id: RoomID, invite_state: list[Any]) -> Invite:
+        inviter: UserID | None = None
+        name: str | None = None
+        # nio's invite events drop `content` from `.source`; read their attributes instead.
+        for event in invite_state:
+            if (
+                isinstance(event, InviteMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "invite"
+            ):
+                inviter = UserID(str(event.sender))
+            elif isinstance(event, InviteNameEvent) and isinstance(event.name, str):
+                name = event.name
+        return Invite(room_id=room_id, inviter=inviter, room_name=name)
+
+    async def keep_keys(self) -> None:
+        """The encryption housekeeping nio's own sync loop would do after each sync."""
+        if not self._config.encryption:
+            return
+        client = self._client
+        if client.outgoing_to_device_messages:
+            for response in await client.send_to_device_messages():
+                if isinstance(response, ErrorResponse):
+                    log.warning("Sending encryption keys failed: %s", response.status_code)
+        if client.should_upload_keys:
+            await self._checked(client.keys_upload(), "keys upload")
+        if client.should_query_keys:
+            await self._checked(client.keys_query(), "keys query")
+        if client.should_claim_keys:
+            await self._checked(
+                client.keys_claim(client.get_users_for_key_claiming()), "keys claim"
+            )
+
+    def try_decrypt(self, pending: Undecryptable) -> Event | None:
+        """Decrypt an event that waited for its key; None while the key is still missing."""
+        if not self._config.encryption:
+            return None
+        try:
+            event = MegolmEvent.from_dict(pending.source)
+            event.room_id = pending.room_id
+            decrypted = self._client.decrypt_event(event)
+        except (EncryptionError, KeyError, ValueError):
+            return None
+        if isinstance(decrypted, MegolmEvent) or not hasattr(decrypted, "source"):
+            return None
+        return Event.from_source(pending.room_id, decrypted.source, encrypted=True)
+
+    def is_encrypted(self, room_id: RoomID) -> bool:
+        room = self._client.rooms.get(room_id)
+        return bool(room and room.encrypted)
+
+    # -- acting ----------------------------------------------------------------------------
+
+    async def send(
+        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> EventID:
+        """Send one event. The same `txn_id` never creates a second event."""
+        try:
+            response = await self._client.room_send(
+                room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
+            )
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"send: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        except LocalProtocolError as exc:
+            raise MatrixError(f"send: {exc}") from exc
+        if isinstance(response, RoomSendError):
+            _raise_for(response, "send")
+        return EventID(response.event_id)
+
+    async def send_state(
+        self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> EventID:
+        response = await self._checked(
+            self._client.room_put_state(room_id, event_type, content, state_key=state_key),
+            "put state",
+        )
+        if isinstance(response, RoomPutStateError):  # pragma: no cover - _checked raised
+            _raise_for(response, "put state")
+        return EventID(response.event_id)
+
+    async def get_state(
+        self, room_id: RoomID, event_type: str, state_key: str = ""
+    ) -> dict[str, Any] | None:
+        try:
+            response = await self._client.room_get_state_event(room_id, event_type, state_key)
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"state: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        if isinstance(response, RoomGetStateEventError):
+            if str(response.status_code) == "M_NOT_FOUND":
+                return None
+            _raise_for(response, "get state")
+        content = response.content
+        return content if isinstance(content, dict) else None
+
+    async def join(self, room_id: RoomID) -> None:
+        response = await self._checked(self._client.join(room_id), "join")
+        if isinstance(response, JoinError):  # pragma: no cover - _checked raised
+            _raise_for(response, "join")
+
+    async def leave(self, room_id: RoomID) -> None:
+        response = await self._checked(self._client.room_leave(room_id), "leave")
+        if isinstance(response, RoomLeaveError):  # pragma: no cover - _checked raised
+            _raise_for(response, "leave")
+
+    async def close(self) -> None:
+        """Close connections. Never logs out: that would delete the device and its keys."""
+        await self._client.close()

@@ -1,0 +1,130 @@
+"""Sending, paced and retried, and the per-room work queues.
+
+- `Outbox.send` retries a send until it lands: it waits as long as the homeserver asks
+  (429 `retry_after_ms`, which then holds back every room's sends, since the limit is
+  per account), backs off while the homeserver is unreachable, and gives up only on a
+  definite refusal (not in the room, forbidden). The transaction id is derived from the
+  event that caused the send, so a retry, even after a restart, never doubles a message.
+- `RoomQueues` runs each room's work in order, one room's work never waiting on another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.events import Event
+from bot.ids import EventID, RoomID
+from bot.matrix import Matrix, MatrixError, MatrixUnavailable, RateLimited
+from bot.render import Message
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+MAX_SEND_ATTEMPTS = 12
+
+
+def txn_id_for(trigger: str, purpose: str = "reply") -> str:
+    """A transaction id that is the same every time for the same trigger and purpose."""
+    digest = hashlib.sha256(f"{trigger}\x00{purpose}".encode()).hexdigest()
+    return f"ml{digest[:40]}"
+
+
+def notice_content(message: Message, *, answering: Event | None) -> dict[str, Any]:
+    """An `m.notice` in the thread of `answering`, or as a reply to it. Never pings anyone."""
+    content: dict[str, Any] = {
+        "msgtype": "m.notice",
+        "body": message.body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": message.html,
+        "m.mentions": {},
+    }
+    if answering is not None:
+        thread = answering.thread_root
+        if thread is not None:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": answering.event_id},
+            }
+        else:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": answering.event_id}}
+    return content
+
+
+class Outbox:
+    def __init__(self, matrix: Matrix) -> None:
+        self._matrix = matrix
+        self._not_before = 0.0  # monotonic time before which nobody sends (after a 429)
+
+    async def send(
+        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> EventID | None:
+        """Send, retrying; None when the homeserver definitely refused (already logged)."""
+        backoff = 0.5
+        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+            delay = self._not_before - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                return await self._matrix.send(
+                    room_id, event_type=event_type, content=content, txn_id=txn_id
+                )
+            except RateLimited as exc:
+                wait_s = exc.retry_after_ms / 1000
+                self._not_before = max(self._not_before, time.monotonic() + wait_s)
+                log.info("Rate limited; waiting %.1f s before sending again", wait_s)
+            except MatrixUnavailable as exc:
+                log.warning("Send to %s failed (attempt %d): %s", room_id, attempt, exc)
+                await asyncio.sleep(backoff * (1 + random.random() / 4))
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except MatrixError as exc:
+                log.warning("Send to %s refused: %s", room_id, exc)
+                return None
+        log.error("Gave up sending to %s after %d attempts", room_id, MAX_SEND_ATTEMPTS)
+        return None
+
+
+class RoomQueues:
+    """One worker per room with work, draining that room's queue in order."""
+
+    def __init__(self, handle: Callable[[Event], Awaitable[None]]) -> None:
+        self._handle = handle
+        self._queues: dict[RoomID, deque[Event]] = {}
+        self._tasks: dict[RoomID, asyncio.Task[None]] = {}
+
+    def put(self, event: Event) -> None:
+        queue = self._queues.setdefault(event.room_id, deque())
+        queue.append(event)
+        if event.room_id not in self._tasks:
+            self._tasks[event.room_id] = asyncio.create_task(
+                self._drain(event.room_id), name=f"room-worker {event.room_id}"
+            )
+
+    async def _drain(self, room_id: RoomID) -> None:
+        queue = self._queues[room_id]
+        try:
+            while queue:
+                await self._handle(queue[0])
+                queue.popleft()
+        finally:
+            del self._tasks[room_id]
+            if not queue:
+                self._queues.pop(room_id, None)
+
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    async def stop(self) -> None:
+        """Cancel all work; unfinished events stay pending in the inbox for the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,284 @@
+"""SQLite storage (aiosqlite): migrations, the bot's session, the sync token and the inbox.
+
+Schema changes are numbered SQL files in `bot/migrations/`, applied in order, each in
+one transaction together with the new schema version (`PRAGMA user_version`). A
+database written by a newer multilogue is refused rather than damaged.
+
+Command families keep their own tables (added by later migrations) and reach the
+database through `Store.transaction()` and `Store.fetch_*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.events import Undecryptable
+from bot.ids import EventID, RoomID
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+DONE_RETENTION_S = 30 * 24 * 3600
+
+
+class StoreError(Exception):
+    """The database cannot be used (for example it was written by a newer version)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Session:
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    event_id: EventID
+    room_id: RoomID
+    received_at: int
+    source: dict[str, Any]
+
+
+def bundled_migrations() -> list[Migration]:
+    """The migrations shipped with this version, in order."""
+    found: list[Migration] = []
+    folder = resources.files("bot").joinpath("migrations")
+    for entry in folder.iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected})")
+    return found
+
+
+async def apply_migrations(db: aiosqlite.Connection, migrations: Sequence[Migration]) -> int:
+    """Bring the schema up to date; return the resulting version."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise StoreError(
+            f"This database was written by a newer multilogue (schema {current}, this version "
+            f"knows up to {latest}). Upgrade multilogue, or restore a backup of the data folder."
+        )
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        script = f"BEGIN;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;"
+        try:
+            await db.executescript(script)
+        except BaseException:
+            if db.in_transaction:
+                await db.rollback()
+            raise
+        current = migration.version
+    return current
+
+
+class Store:
+    """One aiosqlite connection; writes go through `transaction()`, one at a time."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Sequence[Migration] | None = None) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA busy_timeout = 5000")
+            await apply_migrations(db, bundled_migrations() if migrations is None else migrations)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run writes atomically: committed on success, rolled back on any error."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            else:
+                await self._db.commit()
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def schema_version(self) -> int:
+        row = await self.fetch_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    # -- session ---------------------------------------------------------------------------
+
+    async def load_session(self) -> Session | None:
+        row = await self.fetch_one(
+            "SELECT homeserver, user_id, device_id, access_token FROM session WHERE id = 1"
+        )
+        return Session(*row) if row else None
+
+    async def save_session(self, session: Session) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO session (id, homeserver, user_id, device_id, access_token)"
+                " VALUES (1, ?, ?, ?, ?)",
+                (session.homeserver, session.user_id, session.device_id, session.access_token),
+            )
+
+    async def forget_session(self) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM session")
+
+    # -- sync and inbox --------------------------------------------------------------------
+
+    async def sync_token(self) -> str | None:
+        row = await self.fetch_one("SELECT next_batch FROM sync_state WHERE id = 1")
+        return str(row[0]) if row else None
+
+    async def commit_sync(
+        self,
+        next_batch: str,
+        items: Iterable[InboxItem],
+        *,
+        skipped: Iterable[InboxItem] = (),
+        waiting: Iterable[Undecryptable] = (),
+    ) -> list[InboxItem]:
+        """Record a sync's events and its token in one transaction.
+
+        Returns the items not seen before, now `pending`. Items already in the inbox
+        (seen in an earlier sync, or before a restart) are dropped: that is the dedupe.
+        `skipped` items (too old, or history on first start) are remembered as handled.
+        `waiting` events could not be decrypted yet; they wait for their keys.
+        """
+        async with self.transaction() as db:
+            fresh = await self._insert_pending(db, items)
+            await db.executemany(
+                "INSERT OR IGNORE INTO undecrypted (event_id, room_id, session_id, received_at,"
+                " source) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        u.event_id,
+                        u.room_id,
+                        u.session_id,
+                        int(time.time() * 1000),
+                        json.dumps(u.source),
+                    )
+                    for u in waiting
+                ],
+            )
+            await db.executemany(
+                "INSERT OR IGNORE INTO inbox (event_id, room_id, received_at, source, state)"
+                " VALUES (?, ?, ?, NULL, 'skipped')",
+                [(item.event_id, item.room_id, item.received_at) for item in skipped],
+            )
+            await db.execute(
+                "INSERT OR REPLACE INTO sync_state (id, next_batch) VALUES (1, ?)", (next_batch,)
+            )
+        return fresh
+
+    @staticmethod
+    async def _insert_pending(
+        db: aiosqlite.Connection, items: Iterable[InboxItem]
+    ) -> list[InboxItem]:
+        fresh: list[InboxItem] = []
+        for item in items:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO inbox (event_id, room_id, received_at, source, state)"
+                " VALUES (?, ?, ?, ?, 'pending')",
+                (item.event_id, item.room_id, item.received_at, json.dumps(item.source)),
+            )
+            if cursor.rowcount == 1:
+                fresh.append(item)
+        return fresh
+
+    async def admit(
+        self, items: Iterable[InboxItem], *, resolved: Iterable[EventID]
+    ) -> list[InboxItem]:
+        """Move events that were waiting for keys into the inbox (or drop them: `resolved`)."""
+        async with self.transaction() as db:
+            fresh = await self._insert_pending(db, items)
+            await db.executemany(
+                "DELETE FROM undecrypted WHERE event_id = ?", [(e,) for e in resolved]
+            )
+        return fresh
+
+    async def pending(self) -> list[InboxItem]:
+        rows = await self.fetch_all(
+            "SELECT event_id, room_id, received_at, source FROM inbox"
+            " WHERE state = 'pending' ORDER BY received_at, rowid"
+        )
+        return [
+            InboxItem(EventID(row[0]), RoomID(row[1]), int(row[2]), json.loads(row[3]))
+            for row in rows
+        ]
+
+    async def finish(self, event_id: EventID, *, state: str = "done") -> None:
+        """Mark an inbox item handled and drop its content."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE inbox SET state = ?, source = NULL WHERE event_id = ?", (state, event_id)
+            )
+
+    async def seen(self, event_id: EventID) -> bool:
+        return (
+            await self.fetch_one("SELECT 1 FROM inbox WHERE event_id = ?", (event_id,)) is not None
+        )
+
+    async def prune(self, *, now_ms: int | None = None) -> None:
+        """Forget handled events older than the retention window (the dedupe record)."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?",
+                (now_ms - DONE_RETENTION_S * 1000,),
+            )
+
+    # -- encrypted events waiting for keys -------------------------------------------------
+
+    async def undecrypted(self) -> list[Undecryptable]:
+        rows = await self.fetch_all(
+            "SELECT event_id, room_id, session_id, source FROM undecrypted"
+            " ORDER BY received_at, rowid"
+        )
+        return [
+            Undecryptable(EventID(row[0]), RoomID(row[1]), str(row[2]), json.loads(row[3]))
+            for row in rows
+        ]

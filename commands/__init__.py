@@ -1,0 +1,11 @@
+"""Command families. Each module registers its commands, as data, into one registry."""
+
+from commands import help as help_family
+from commands.registry import Registry
+
+
+def build_registry() -> Registry:
+    """The registry with every command family multilogue ships."""
+    registry = Registry()
+    help_family.register(registry)
+    return registry

@@ -1,0 +1,127 @@
+"""Parsing a command's arguments from the text after its name.
+
+- Words are separated by spaces or new lines.
+- "Quoted text" is one argument; straight and curly quotes both work, because phones
+  turn " into “ ”.
+- `--flag` and `--flag value` may come before or between the words.
+- A `text` parameter takes the rest of the message as typed, new lines included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.registry import Args, Command, Flag, Param
+
+QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+
+
+class UsageError(Exception):
+    """The arguments do not fit the command; the text says what is wrong."""
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def read_token(text: str, pos: int) -> tuple[str, int]:
+    """Read one word or quoted string starting at `pos` (no leading space)."""
+    opening = text[pos]
+    closing = QUOTES.get(opening)
+    if closing is not None:
+        end = text.find(closing, pos + 1)
+        if end == -1:
+            raise UsageError("A quote is not closed. Put the closing quote after the text.")
+        return text[pos + 1 : end], end + 1
+    end = pos
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[pos:end], end
+
+
+def tokenize(text: str) -> list[str]:
+    """Split into words and quoted strings."""
+    tokens: list[str] = []
+    pos = _skip_space(text, 0)
+    while pos < len(text):
+        token, pos = read_token(text, pos)
+        tokens.append(token)
+        pos = _skip_space(text, pos)
+    return tokens
+
+
+def split_items(text: str) -> list[str]:
+    """A list typed one item per line, or as "quoted" "items" on one line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1:
+        return [_unquote(line) for line in lines]
+    return tokenize(text)
+
+
+def _unquote(item: str) -> str:
+    if len(item) >= 2 and QUOTES.get(item[0]) == item[-1]:
+        return item[1:-1].strip()
+    return item
+
+
+def _convert(param: Param, token: str) -> Any:
+    if param.kind == "int":
+        cleaned = token.lstrip("#")
+        if not cleaned.isdigit():
+            raise UsageError(f"<{param.name}> must be a number, not '{token}'.")
+        return int(cleaned)
+    return token
+
+
+def _find_flag(command: Command, name: str) -> Flag:
+    for flag in command.flags:
+        if flag.name == name:
+            return flag
+    known = ", ".join(f"--{f.name}" for f in command.flags)
+    hint = f" Options are: {known}." if known else " This command has no options."
+    raise UsageError(f"Unknown option --{name}.{hint}")
+
+
+def parse_args(command: Command, text: str) -> Args:
+    values: dict[str, Any] = {}
+    flags: dict[str, str | bool] = {}
+    params = list(command.params)
+    index = 0
+    pos = _skip_space(text, 0)
+    while pos < len(text):
+        if text.startswith("--", pos):
+            word, after = read_token(text, pos)
+            if len(word) > 2:
+                flag = _find_flag(command, word[2:].lower())
+                if flag.value is None:
+                    flags[flag.name] = True
+                    pos = _skip_space(text, after)
+                    continue
+                after = _skip_space(text, after)
+                if after >= len(text):
+                    raise UsageError(f"--{flag.name} needs a value ({flag.value}).")
+                value, after = read_token(text, after)
+                flags[flag.name] = value
+                pos = _skip_space(text, after)
+                continue
+        if index >= len(params):
+            raise UsageError("There are more words than this command takes.")
+        param = params[index]
+        if param.kind == "text":
+            values[param.name] = text[pos:].strip()
+            pos = len(text)
+            index += 1
+            break
+        token, pos = read_token(text, pos)
+        if param.many:
+            values.setdefault(param.name, []).append(_convert(param, token))
+        else:
+            values[param.name] = _convert(param, token)
+            index += 1
+        pos = _skip_space(text, pos)
+    for param in params:
+        if param.name not in values and not param.optional:
+            raise UsageError(f"Missing <{param.name}>.")
+    return Args(values=values, flags=flags)

@@ -1,0 +1,156 @@
+"""Reading and showing poll closing times (the ``--closes`` option).
+
+Pure domain logic: no clock is read here; the caller passes ``now``. No Matrix, no I/O.
+
+Accepted forms (case and extra spaces do not matter):
+
+- A duration from now: a whole number and a unit, ``m`` (minutes), ``h`` (hours), ``d`` (days) or
+  ``w`` (weeks): ``90m``, ``48h``, ``48 h``, ``3d``, ``1w``. It is elapsed time, so ``1d`` is
+  always 24 hours, even across a daylight saving change.
+- A date and time on the wall clock of the given time zone: ``2026-12-01 18:00`` (or with ``T``
+  instead of the space), or a date alone, ``2026-12-01``, which means 23:59 that day.
+
+Decisions:
+
+- The closing time must be strictly after ``now``; otherwise "That time has already passed".
+- It may be at most 365 days after ``now``, for both forms (a later date is almost surely a typo).
+- A wall-clock time that does not exist because the clocks go forward is refused, rather than
+  silently moved by an hour. A time that happens twice because the clocks go back means the
+  first of the two.
+- The result is an aware datetime in UTC, to the microsecond for durations (``now`` plus the
+  duration) and to the minute for dates and times.
+
+Every :class:`DeadlineError` message is meant to be shown to people as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+_RELATIVE_RE: Final = re.compile(r"(-?\d+) ?([mhdw])")
+_ABSOLUTE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?: ?t ?| )(\d{1,2}):(\d{2}))?")
+_UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
+_MAX_AHEAD: Final = timedelta(days=365)
+_END_OF_DAY: Final = time(23, 59)
+_WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+)  # fmt: skip
+_FORMS: Final = (
+    "Use a duration such as 48h, 3d, 90m or 1w, or a date and time such as 2026-12-01 18:00 "
+    "or 2026-12-01 (which means 23:59 that day)."
+)
+
+
+class DeadlineError(ValueError):
+    """A closing time that cannot be used. ``str()`` is a plain message for the poll's author."""
+
+
+def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """Read a closing time; return it as an aware UTC datetime or raise :class:`DeadlineError`.
+
+    ``now`` must be timezone-aware (any zone); ``tz`` is the zone dates and times are read in.
+    """
+    _require_aware(now, "now")
+    words = " ".join(text.lower().split())
+    if not words:
+        raise DeadlineError(f"Please say when the poll closes. {_FORMS}")
+    if match := _RELATIVE_RE.fullmatch(words):
+        when = now.astimezone(UTC) + _duration(match[1], match[2])
+    elif match := _ABSOLUTE_RE.fullmatch(words):
+        when = _wall_clock(match, now=now, tz=tz)
+    else:
+        raise DeadlineError(
+            f"I can't read '{_shorten(text)}' as a closing time. {_FORMS} "
+            f"Dates and times are in {tz.key}."
+        )
+    _check_window(when, now=now, tz=tz)
+    return when
+
+
+def format_deadline(when: datetime, tz: ZoneInfo) -> str:
+    """``when`` on the wall clock of ``tz``, e.g. ``Tue 1 Dec 2026, 18:00 (Europe/Berlin)``."""
+    _require_aware(when, "when")
+    local = when.astimezone(tz)
+    weekday = _WEEKDAYS[local.weekday()]
+    month = _MONTHS[local.month - 1]
+    return f"{weekday} {local.day} {month} {local.year}, {local:%H:%M} ({tz.key})"
+
+
+def _duration(number: str, unit: str) -> timedelta:
+    """The duration of ``<number><unit>``, refusing zero, negative and over-long ones."""
+    digits = number.lstrip("0")
+    if number.startswith("-") or not digits:
+        raise DeadlineError(
+            "The poll must stay open for some time: give a number above zero, e.g. 48h."
+        )
+    if len(digits) > 9 or timedelta(minutes=int(digits) * _UNIT_MINUTES[unit]) > _MAX_AHEAD:
+        raise _too_far()
+    return timedelta(minutes=int(digits) * _UNIT_MINUTES[unit])
+
+
+def _wall_clock(match: re.Match[str], *, now: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a date (and time) read on the wall clock of ``tz``."""
+    year, month, day, hour, minute = match.groups()
+    try:
+        naive = datetime(int(year), int(month), int(day))
+        moment = time(int(hour), int(minute)) if hour is not None else _END_OF_DAY
+    except ValueError:
+        raise DeadlineError(f"There is no such date or time as '{match[0]}'. {_FORMS}") from None
+    naive = datetime.combine(naive.date(), moment)
+    _check_roughly_in_window(naive, now=now, tz=tz)
+    local = naive.replace(tzinfo=tz)
+    when = local.astimezone(UTC)
+    if when.astimezone(tz).replace(tzinfo=None) != naive:
+        raise DeadlineError(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks go forward then. "
+            "Please choose another time."
+        )
+    return when
+
+
+def _check_roughly_in_window(naive: datetime, *, now: datetime, tz: ZoneInfo) -> None:
+    """Refuse wall-clock times far outside the window before converting them.
+
+    Converting a date like 9999-12-31 to UTC could overflow; no zone is 2 days off UTC.
+    """
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    if naive - local_now > _MAX_AHEAD + timedelta(days=2):
+        raise _too_far()
+    if naive - local_now < -timedelta(days=2):
+        raise _passed(now, tz)
+
+
+def _check_window(when: datetime, *, now: datetime, tz: ZoneInfo) -> None:
+    if when <= now:
+        raise _passed(now, tz)
+    if when - now > _MAX_AHEAD:
+        raise _too_far()
+
+
+def _passed(now: datetime, tz: ZoneInfo) -> DeadlineError:
+    return DeadlineError(
+        f"That time has already passed: it is now {format_deadline(now, tz)}. "
+        "Give a later time, or a duration such as 48h."
+    )
+
+
+def _too_far() -> DeadlineError:
+    return DeadlineError(
+        "That is too far ahead: a poll can stay open for at most 365 days (52w). "
+        "Give an earlier time."
+    )
+
+
+def _require_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    """The user's text, cut short so an error message stays readable."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

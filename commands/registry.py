@@ -1,0 +1,196 @@
+"""Commands declared as data, and the registry that holds them.
+
+A command is a `Command` value: its name (one or two words, `poll close`), aliases,
+parameters and flags, one-line and long help, examples, the power it needs and the
+async handler that runs it. Usage lines and help are generated from these fields, so
+they never drift from what the router accepts.
+
+A handler receives a `Context` and the parsed `Args` and returns a `Reply`: the name of
+a template pair plus the values to fill it with. Handlers never send anything
+themselves. To refuse, a handler raises `CommandError` with a plain sentence for the
+person who typed the command.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from bot.permissions import Power
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.events import Event
+    from bot.rooms import RoomState
+    from bot.store import Store
+
+PREFIX_MARK = "{prefix}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer: a template pair in `templates/` and the values it needs."""
+
+    template: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class CommandError(Exception):
+    """A refusal or problem to tell the user, in plain words (the exception text)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A positional parameter. `text` takes the rest of the message, newlines included."""
+
+    name: str
+    kind: Literal["word", "int", "text"] = "word"
+    optional: bool = False
+    many: bool = False
+
+    def usage(self) -> str:
+        shown = f"<{self.name}>"
+        if self.many:
+            shown += "..."
+        return f"[{shown}]" if self.optional else shown
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An option like `--hidden` (no value) or `--multi N` (value named by `value`)."""
+
+    name: str
+    value: str | None = None
+    help: str = ""
+
+    def usage(self) -> str:
+        return f"[--{self.name}{' ' + self.value if self.value else ''}]"
+
+
+@dataclass(frozen=True)
+class Args:
+    """Parsed arguments: positional values by parameter name, flags by flag name."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, str | bool] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name)
+        return value if isinstance(value, str) else ""
+
+    def flag(self, name: str) -> bool:
+        return bool(self.flags.get(name))
+
+    def option(self, name: str) -> str | None:
+        value = self.flags.get(name)
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class Context:
+    """Everything a handler may look at. Built by the router for one command."""
+
+    event: Event
+    room: RoomState
+    power: Power
+    config: Config
+    store: Store
+    registry: Registry
+
+    @property
+    def prefix(self) -> str:
+        return self.config.command_prefix
+
+    @property
+    def sender(self) -> str:
+        return self.event.sender
+
+
+Handler = Callable[[Context, Args], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    family: str
+    summary: str
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+    examples: tuple[str, ...] = ()
+    power: Power = Power.MEMBER
+
+    def usage(self, prefix: str) -> str:
+        parts = [f"{prefix}{self.name}"]
+        parts.extend(flag.usage() for flag in self.flags)
+        parts.extend(param.usage() for param in self.params)
+        return " ".join(parts)
+
+    def long_help(self, prefix: str) -> str:
+        return self.help.replace(PREFIX_MARK, prefix)
+
+    def example_lines(self, prefix: str) -> list[str]:
+        return [example.replace(PREFIX_MARK, prefix) for example in self.examples]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    title: str
+    order: int
+
+
+class Registry:
+    """All commands, looked up by exact name or alias (case-insensitive)."""
+
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+        self._by_name: dict[str, Command] = {}
+        self._families: dict[str, Family] = {}
+
+    def family(self, name: str, title: str, order: int) -> None:
+        self._families[name] = Family(name, title, order)
+
+    def add(self, command: Command) -> None:
+        if command.family not in self._families:
+            raise ValueError(f"unknown family {command.family!r} for {command.name!r}")
+        for key in (command.name, *command.aliases):
+            key = key.lower()
+            if key in self._by_name:
+                raise ValueError(f"command name {key!r} registered twice")
+            self._by_name[key] = command
+        self._commands.append(command)
+
+    def lookup(self, name: str) -> Command | None:
+        return self._by_name.get(name.lower())
+
+    def has_subcommands(self, word: str) -> bool:
+        head = word.lower() + " "
+        return any(name.startswith(head) for name in self._by_name)
+
+    def commands(self) -> list[Command]:
+        return list(self._commands)
+
+    def grouped(self) -> list[tuple[Family, list[Command]]]:
+        families = sorted(self._families.values(), key=lambda f: f.order)
+        return [
+            (family, [c for c in self._commands if c.family == family.name])
+            for family in families
+            if any(c.family == family.name for c in self._commands)
+        ]
+
+    def in_family_of(self, word: str) -> list[Command]:
+        """Commands whose name starts with `word` (`poll` gives `poll`, `poll close`, ...)."""
+        word = word.lower()
+        return [c for c in self._commands if c.name == word or c.name.startswith(word + " ")]
+
+    def closest(self, word: str, limit: int = 3) -> list[str]:
+        names: Iterable[str] = self._by_name.keys()
+        return difflib.get_close_matches(word.lower(), list(names), n=limit, cutoff=0.6)

@@ -1,0 +1,208 @@
+"""A person in Element, played by a matrix-nio client with encryption, for integration tests.
+
+It sends the same events Element sends and records everything it receives, decrypted,
+so a test can wait (with a bounded wait) for the bot's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+)
+
+from bot.homeserver import RegisteredUser
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class MatrixUser:
+    def __init__(self, homeserver: str, account: RegisteredUser, store_dir: Path) -> None:
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.account = account
+        self.user_id = account.user_id
+        self.client = AsyncClient(
+            homeserver,
+            account.user_id,
+            device_id=account.device_id,
+            store_path=str(store_dir),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
+        self.events: list[dict[str, Any]] = []  # every timeline event, decrypted, with room_id
+        self.undecryptable: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        self.client.restore_login(self.user_id, self.account.device_id, self.account.access_token)
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        self._task = asyncio.create_task(self._loop())
+        await self.wait_for(lambda: self._synced, what="first sync")
+
+    _synced = False
+
+    async def _loop(self) -> None:
+        since: str | None = None
+        while True:
+            response = await self.client.sync(timeout=1000, since=since, full_state=since is None)
+            if not hasattr(response, "next_batch"):
+                await asyncio.sleep(0.2)
+                continue
+            since = response.next_batch
+            for room_id, info in response.rooms.join.items():
+                for event in info.timeline.events:
+                    if isinstance(event, MegolmEvent):
+                        self.undecryptable.append(event.event_id)
+                        continue
+                    source = dict(event.source)
+                    source["room_id"] = room_id
+                    source["decrypted"] = bool(getattr(event, "decrypted", False))
+                    self.events.append(source)
+            if self.client.outgoing_to_device_messages:
+                await self.client.send_to_device_messages()
+            if self.client.should_upload_keys:
+                await self.client.keys_upload()
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.should_claim_keys:
+                await self.client.keys_claim(self.client.get_users_for_key_claiming())
+            self._synced = True
+            self._changed.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    async def wait_for(
+        self, condition: Callable[[], Any], *, timeout: float = DEFAULT_TIMEOUT, what: str = ""
+    ) -> Any:
+        """Wait until `condition()` is truthy (re-checked after every sync); return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 1.0))
+            except TimeoutError:
+                pass
+
+    # -- acting like Element -----------------------------------------------------------------
+
+    async def create_room(
+        self,
+        *,
+        invite: list[str] | None = None,
+        encrypted: bool = False,
+        name: str = "test room",
+        room_version: str | None = None,
+        power_users: dict[str, int] | None = None,
+    ) -> str:
+        initial_state: list[dict[str, Any]] = []
+        if encrypted:
+            initial_state.append(
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            )
+        response = await self.client.room_create(
+            name=name,
+            preset=RoomPreset.private_chat,
+            invite=invite or [],
+            initial_state=initial_state,
+            room_version=room_version,
+            power_level_override={"users": power_users} if power_users else None,
+        )
+        assert isinstance(response, RoomCreateResponse), response
+        room_id = response.room_id
+        await self.wait_for(lambda: room_id in self.client.rooms, what="the new room in sync")
+        return str(room_id)
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        response = await self.client.room_invite(room_id, user_id)
+        assert not hasattr(response, "status_code"), response
+
+    async def join(self, room_id: str) -> None:
+        response = await self.client.join(room_id)
+        assert hasattr(response, "room_id"), response
+        await self.wait_for(lambda: room_id in self.client.rooms, what="joined room in sync")
+
+    async def send(self, room_id: str, content: dict[str, Any], *, kind: str = "m.room.message") -> str:
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        response = await self.client.room_send(
+            room_id, kind, content, ignore_unverified_devices=True
+        )
+        assert isinstance(response, RoomSendResponse), response
+        return str(response.event_id)
+
+    async def say(
+        self, room_id: str, body: str, *, thread_root: str | None = None, html: str | None = None
+    ) -> str:
+        content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+        if html is not None:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = html
+        if thread_root is not None:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread_root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": thread_root},
+            }
+        return await self.send(room_id, content)
+
+    # -- reading what arrived ----------------------------------------------------------------
+
+    def messages_from(self, sender: str, room_id: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events
+            if e.get("sender") == sender
+            and e.get("room_id") == room_id
+            and e.get("type") == "m.room.message"
+        ]
+
+    def replies_to(self, sender: str, room_id: str, event_id: str) -> list[dict[str, Any]]:
+        """Messages from `sender` that answer `event_id` (as a reply or in its thread)."""
+        found = []
+        for event in self.messages_from(sender, room_id):
+            relation = event.get("content", {}).get("m.relates_to", {})
+            in_reply_to = relation.get("m.in_reply_to", {}).get("event_id")
+            if in_reply_to == event_id:
+                found.append(event)
+        return found
+
+    async def reply_from(
+        self, sender: str, room_id: str, event_id: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
+        replies = await self.wait_for(
+            lambda: self.replies_to(sender, room_id, event_id),
+            timeout=timeout,
+            what=f"a reply from {sender}",
+        )
+        return dict(replies[0])
+
+    async def ask(self, room_id: str, body: str, *, bot: str, **kwargs: Any) -> dict[str, Any]:
+        """Send a message and wait for the bot's answer to it."""
+        event_id = await self.say(room_id, body, **kwargs)
+        return await self.reply_from(bot, room_id, event_id)
