@@ -22,31 +22,22 @@ import logging
 import random
 import secrets
 import time
+from typing import Any
 
 from bot.config import Config
 from bot.events import Event, Invite, SyncBatch, Undecryptable
-from bot.ids import EventID
+from bot.ids import EventID, RoomID
 from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable
 from bot.outbox import Outbox, RoomQueues, notice_content, txn_id_for
 from bot.render import Renderer
-from bot.rooms import Rooms
+from bot.rooms import Rooms, RoomState
 from bot.router import Router, addressed_text
 from bot.store import InboxItem, Store
 from commands import build_registry
-from commands.registry import Registry, Reply
+from commands.registry import Registry, Reply, Timer
 
 log = logging.getLogger(__name__)
 
-INBOX_TYPES = frozenset(
-    {
-        "m.room.message",
-        "m.room.redaction",
-        "m.poll.response",
-        "org.matrix.msc3381.poll.response",
-        "m.poll.end",
-        "org.matrix.msc3381.poll.end",
-    }
-)
 SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF_S = 30.0
 
@@ -59,7 +50,10 @@ class Bot:
         self.outbox = Outbox(self.matrix)
         self.rooms = Rooms()
         self.registry = registry or build_registry()
-        self.router = Router(registry=self.registry, config=config, store=store)
+        self.router = Router(registry=self.registry, config=config, store=store, services=self)
+        self.inbox_types = frozenset({"m.room.message"}).union(
+            *(listener.event_types for listener in self.registry.listeners)
+        )
         self.renderer = Renderer(globals={"prefix": config.command_prefix})
         self.queues = RoomQueues(self._handle_event)
         self._stopping = asyncio.Event()
@@ -158,6 +152,8 @@ class Bot:
                 await self._handle_batch(batch, history=first_ever)
                 token = batch.next_batch
                 first_ever = False
+                if full_state:
+                    self._start_timers()
                 full_state = False
                 self.ready.set()
                 try:
@@ -166,6 +162,20 @@ class Bot:
                     log.warning("Encryption key upkeep failed: %s", exc)
         finally:
             stop_wait.cancel()
+
+    def _start_timers(self) -> None:
+        for timer in self.registry.timers:
+            self._spawn(self._run_timer(timer), name=f"timer {timer.name}")
+
+    async def _run_timer(self, timer: Timer) -> None:
+        while not self._stopping.is_set():
+            try:
+                await timer.handler(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Timer %s failed (reference %s)", timer.name, secrets.token_hex(3))
+            await self._sleep(timer.interval_s)
 
     # -- one sync --------------------------------------------------------------------------
 
@@ -180,7 +190,7 @@ class Bot:
             self.rooms.apply(room_id, update.state)
             self.rooms.apply(room_id, (e for e in update.timeline if e.state_key is not None))
             for event in update.timeline:
-                if event.sender == self.config.user_id or event.type not in INBOX_TYPES:
+                if event.sender == self.config.user_id or event.type not in self.inbox_types:
                     continue
                 item = InboxItem(event.event_id, room_id, now_ms, event.to_json())
                 if history or event.ts < oldest_ms:
@@ -251,6 +261,11 @@ class Bot:
         try:
             if event.type == "m.room.message":
                 await self._handle_message(event)
+            for listener in self.registry.listeners:
+                if event.type in listener.event_types:
+                    reply = await listener.handler(self, event)
+                    if reply is not None:
+                        await self._reply(event, reply)
             await self.store.finish(event.event_id)
         except asyncio.CancelledError:
             raise
@@ -279,10 +294,38 @@ class Bot:
         await self._reply(event, reply)
 
     async def _reply(self, event: Event, reply: Reply) -> None:
+        await self.notice(event.room_id, reply, answering=event, txn_key=event.event_id)
+
+    # -- Services, offered to command families ----------------------------------------------
+
+    def room(self, room_id: RoomID) -> RoomState:
+        return self.rooms.get(room_id)
+
+    async def send(
+        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
+    ) -> EventID | None:
+        return await self.outbox.send(
+            room_id, event_type=event_type, content=content, txn_id=txn_id_for(txn_key, event_type)
+        )
+
+    async def notice(
+        self,
+        room_id: RoomID,
+        reply: Reply,
+        *,
+        txn_key: str,
+        answering: Event | None = None,
+        thread_root: EventID | None = None,
+    ) -> EventID | None:
         message = self.renderer.render(reply.template, reply.data)
-        await self.outbox.send(
-            event.room_id,
-            event_type="m.room.message",
-            content=notice_content(message, answering=event),
-            txn_id=txn_id_for(event.event_id),
+        content = notice_content(message, answering=answering)
+        if thread_root is not None and answering is None:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread_root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": thread_root},
+            }
+        return await self.outbox.send(
+            room_id, event_type="m.room.message", content=content, txn_id=txn_id_for(txn_key)
         )

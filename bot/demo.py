@@ -7,6 +7,7 @@ homeserver, the accounts and their passwords; deleting the folder starts afresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -103,15 +104,13 @@ def run_demo(folder: Path) -> int:
             _save_state(state_path, state)
         elif room_id not in _joined_rooms(homeserver, bot_account.access_token):
             # The bot left or was removed since the last run: invite it again.
-            try:
+            with contextlib.suppress(HomeserverError):  # already invited
                 homeserver.api(
                     "POST",
                     f"/_matrix/client/v3/rooms/{room_id}/invite",
                     token=user.access_token,
                     body={"user_id": bot_account.user_id},
                 )
-            except HomeserverError:
-                pass  # already invited
     except HomeserverError as exc:
         homeserver.stop()
         print(f"multilogue: the demo homeserver failed: {exc}", file=sys.stderr)

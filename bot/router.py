@@ -18,7 +18,7 @@ from bot.permissions import POWER_NAMES
 from bot.rooms import RoomState
 from bot.store import Store
 from commands.args import UsageError, parse_args
-from commands.registry import CommandError, Context, Registry, Reply
+from commands.registry import CommandError, Context, Registry, Reply, Services
 
 PILL_RE = re.compile(r'^\s*<a\s+href="https://matrix\.to/#/([^"?]+)[^"]*"\s*>(.*?)</a>\s*[:,]?\s*')
 SEPARATORS = ":,"
@@ -93,10 +93,13 @@ def split_command(text: str, registry: Registry) -> tuple[str, str]:
 
 
 class Router:
-    def __init__(self, *, registry: Registry, config: Config, store: Store) -> None:
+    def __init__(
+        self, *, registry: Registry, config: Config, store: Store, services: Services
+    ) -> None:
         self._registry = registry
         self._config = config
         self._store = store
+        self._services = services
 
     async def route(self, event: Event, room: RoomState, text: str) -> Reply:
         registry = self._registry
@@ -128,6 +131,7 @@ class Router:
             config=self._config,
             store=self._store,
             registry=registry,
+            services=self._services,
         )
         try:
             return await command.handler(context, args)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.permissions import Power
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.events import Event
+    from bot.ids import EventID, RoomID
     from bot.rooms import RoomState
     from bot.store import Store
 
@@ -91,6 +92,38 @@ class Args:
         return value if isinstance(value, str) else None
 
 
+class Services(Protocol):
+    """What the bot offers command families beyond returning a reply.
+
+    Sending is for effects that ARE the command's purpose (posting a native poll, closing
+    it); ordinary answers are returned as a `Reply`. Every send takes a `txn_key` that must
+    be the same each time the same thing is sent (derive it from the triggering event id),
+    so a retry after a crash or restart never sends it twice.
+    """
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def room(self, room_id: RoomID) -> RoomState: ...
+
+    async def send(
+        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
+    ) -> EventID | None: ...
+
+    async def notice(
+        self,
+        room_id: RoomID,
+        reply: Reply,
+        *,
+        txn_key: str,
+        answering: Event | None = None,
+        thread_root: EventID | None = None,
+    ) -> EventID | None: ...
+
+
 @dataclass
 class Context:
     """Everything a handler may look at. Built by the router for one command."""
@@ -101,6 +134,7 @@ class Context:
     config: Config
     store: Store
     registry: Registry
+    services: Services
 
     @property
     def prefix(self) -> str:
@@ -140,6 +174,31 @@ class Command:
         return [example.replace(PREFIX_MARK, prefix) for example in self.examples]
 
 
+ListenerHandler = Callable[["Services", "Event"], Awaitable[Reply | None]]
+TimerHandler = Callable[["Services"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Called for every event of these types (poll votes, redactions...) in any room.
+
+    A returned Reply is sent as an answer to the event.
+    """
+
+    name: str
+    event_types: frozenset[str]
+    handler: ListenerHandler
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Called every `interval_s` seconds once the bot is in sync (deadlines and the like)."""
+
+    name: str
+    interval_s: float
+    handler: TimerHandler
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -154,6 +213,14 @@ class Registry:
         self._commands: list[Command] = []
         self._by_name: dict[str, Command] = {}
         self._families: dict[str, Family] = {}
+        self.listeners: list[Listener] = []
+        self.timers: list[Timer] = []
+
+    def listen(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def every(self, timer: Timer) -> None:
+        self.timers.append(timer)
 
     def family(self, name: str, title: str, order: int) -> None:
         self._families[name] = Family(name, title, order)
