@@ -295,11 +295,18 @@ class Bot:
 
     async def _reply(self, event: Event, reply: Reply) -> None:
         await self.notice(event.room_id, reply, answering=event, txn_key=event.event_id)
+        if reply.then is not None:
+            await reply.then()
 
     # -- Services, offered to command families ----------------------------------------------
 
     def room(self, room_id: RoomID) -> RoomState:
         return self.rooms.get(room_id)
+
+    async def leave(self, room_id: RoomID) -> None:
+        await self.matrix.leave(room_id)
+        self.rooms.forget(room_id)
+        log.info("Left room %s on request", room_id)
 
     async def send(
         self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str

@@ -1,5 +1,6 @@
 """Command families. Each module registers its commands, as data, into one registry."""
 
+from commands import about
 from commands import help as help_family
 from commands.registry import Registry
 
@@ -8,4 +9,5 @@ def build_registry() -> Registry:
     """The registry with every command family multilogue ships."""
     registry = Registry()
     help_family.register(registry)
+    about.register(registry)
     return registry

@@ -36,6 +36,8 @@ class Reply:
 
     template: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    # Something to do once the reply has been sent (for example, leave the room).
+    then: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 class CommandError(Exception):
@@ -108,6 +110,8 @@ class Services(Protocol):
     def store(self) -> Store: ...
 
     def room(self, room_id: RoomID) -> RoomState: ...
+
+    async def leave(self, room_id: RoomID) -> None: ...
 
     async def send(
         self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str

@@ -128,9 +128,7 @@ async def make_user(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Make
 async def room_with_bot(user: MatrixUser, bot_id: str, **kwargs: Any) -> str:
     """A room created by `user` with the bot invited, once the bot has joined."""
     room_id = await user.create_room(invite=[bot_id], **kwargs)
-    await user.wait_for(
-        lambda: bot_id in user.client.rooms[room_id].users, what="the bot to join"
-    )
+    await user.wait_for(lambda: bot_id in user.client.rooms[room_id].users, what="the bot to join")
     return room_id
 
 

@@ -7,6 +7,7 @@ so a test can wait (with a bounded wait) for the bot's answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,10 +100,8 @@ class MatrixUser:
             if remaining <= 0:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 1.0))
-            except TimeoutError:
-                pass
 
     # -- acting like Element -----------------------------------------------------------------
 
@@ -146,7 +145,9 @@ class MatrixUser:
         assert hasattr(response, "room_id"), response
         await self.wait_for(lambda: room_id in self.client.rooms, what="joined room in sync")
 
-    async def send(self, room_id: str, content: dict[str, Any], *, kind: str = "m.room.message") -> str:
+    async def send(
+        self, room_id: str, content: dict[str, Any], *, kind: str = "m.room.message"
+    ) -> str:
         if self.client.should_query_keys:
             await self.client.keys_query()
         response = await self.client.room_send(

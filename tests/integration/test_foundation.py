@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
+from bot.app import Bot
+from bot.config import Config, InviteAllowlist
+from bot.homeserver import LocalSynapse, RegisteredUser
+from bot.ids import UserID
+from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot
+from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
 
@@ -32,3 +42,200 @@ async def test_help_is_answered_in_an_encrypted_room(bot: RunningBot, make_user:
     assert reply["decrypted"] is True
     assert reply["content"]["msgtype"] == "m.notice"
     assert "!help" in reply["content"]["body"]
+
+
+async def test_an_unknown_command_gets_a_hint(bot: RunningBot, make_user: MakeUser) -> None:
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id)
+
+    reply = await alice.ask(room, "!helpme", bot=bot.user_id)
+
+    body = reply["content"]["body"]
+    assert "!helpme" in body
+    assert "Did you mean !help" in body
+
+
+async def test_a_command_in_a_thread_is_answered_in_that_thread(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id)
+    root = await alice.say(room, "Planning the climate camp")
+
+    reply = await alice.ask(room, "!ping", bot=bot.user_id, thread_root=root)
+
+    relation = reply["content"]["m.relates_to"]
+    assert relation["rel_type"] == "m.thread"
+    assert relation["event_id"] == root
+    assert reply["content"]["body"] == "pong"
+
+
+async def test_commands_work_when_the_bot_is_addressed_by_name(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id)
+    localpart = bot.user_id[1:].split(":")[0]
+
+    by_name = await alice.ask(room, f"{localpart}: ping", bot=bot.user_id)
+    by_pill = await alice.ask(
+        room,
+        f"{localpart}: whoami",
+        bot=bot.user_id,
+        html=f'<a href="https://matrix.to/#/{bot.user_id}">{localpart}</a>: whoami',
+    )
+
+    assert by_name["content"]["body"] == "pong"
+    assert by_pill["content"]["body"].startswith("Here you are")
+
+
+async def test_the_creator_of_a_v12_room_holds_power_and_a_member_does_not(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    bob = await make_user("bob")
+    room = await room_with_bot(alice, bot.user_id, room_version="12")
+    await alice.invite(room, bob.user_id)
+    await bob.join(room)
+
+    refused = await bob.ask(room, "!leave", bot=bot.user_id)
+    assert "only a moderator" in refused["content"]["body"]
+    assert "Sorry" in refused["content"]["body"]
+
+    role = await alice.ask(room, "!whoami", bot=bot.user_id)
+    assert "an admin (a creator of this room" in role["content"]["body"]
+
+    goodbye = await alice.ask(room, "!leave", bot=bot.user_id)
+    assert "Goodbye" in goodbye["content"]["body"]
+    await alice.wait_for(
+        lambda: bot.user_id not in alice.client.rooms[room].users, what="the bot to leave"
+    )
+
+
+async def test_an_invite_from_outside_the_allowlist_is_declined(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    running = await start_bot(
+        invite_allowlist=InviteAllowlist(users=frozenset({"@someone-else:localhost"}))
+    )
+    mallory = await make_user("mallory")
+
+    room = await mallory.create_room(invite=[running.user_id])
+
+    await mallory.wait_for(
+        lambda: membership_of(mallory, room, running.user_id) == "leave",
+        what="the bot to decline",
+    )
+    assert running.user_id not in mallory.client.rooms[room].users
+
+
+def membership_of(user: MatrixUser, room_id: str, member: str) -> str | None:
+    found = None
+    for event in user.events:
+        if (
+            event.get("room_id") == room_id
+            and event.get("type") == "m.room.member"
+            and event.get("state_key") == member
+        ):
+            found = event["content"].get("membership")
+    return found
+
+
+async def test_restart_answers_nothing_twice_and_catches_up_once(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    first = await start_bot()
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, first.user_id)
+    before = await alice.say(room, "!ping")
+    await alice.reply_from(first.user_id, room, before)
+    device = first.bot.matrix.device_id
+    await first.stop()
+
+    while_down = await alice.say(room, "!whoami")
+    second = await start_bot()
+    await alice.reply_from(second.user_id, room, while_down)
+    sentinel = await alice.ask(room, "!ping", bot=second.user_id)
+
+    assert sentinel["content"]["body"] == "pong"
+    assert second.bot.matrix.device_id == device
+    assert len(alice.replies_to(second.user_id, room, before)) == 1
+    assert len(alice.replies_to(second.user_id, room, while_down)) == 1
+
+
+async def test_commands_older_than_the_limit_are_not_answered_after_a_restart(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    first = await start_bot()
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, first.user_id)
+    await alice.ask(room, "!ping", bot=first.user_id)
+    await first.stop()
+
+    stale = await alice.say(room, "!whoami")
+    sent_at = time.monotonic()
+    await wait_until(lambda: time.monotonic() - sent_at > 2.5, what="the command to get old")
+    second = await start_bot(max_command_age_s=2)
+    await alice.ask(room, "!ping", bot=second.user_id)
+
+    assert alice.replies_to(second.user_id, room, stale) == []
+
+
+async def test_the_first_start_does_not_answer_room_history(
+    synapse: LocalSynapse, bot_account: RegisteredUser, start_bot: StartBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    room = await alice.create_room(invite=[bot_account.user_id])
+    synapse.api("POST", f"/_matrix/client/v3/join/{room}", token=bot_account.access_token, body={})
+    history = await alice.say(room, "!ping")
+
+    running = await start_bot()
+    await alice.ask(room, "!whoami", bot=running.user_id)
+
+    assert alice.replies_to(running.user_id, room, history) == []
+
+
+async def test_the_bot_survives_its_homeserver_going_away(tmp_path: Path) -> None:
+    server = LocalSynapse(tmp_path / "synapse-outage")
+    server.start()
+    try:
+        bot_account = server.register("outagebot")
+        config = Config(
+            homeserver=server.url,
+            user_id=UserID(bot_account.user_id),
+            password=bot_account.password,
+            access_token=None,
+            device_id=None,
+            data_dir=tmp_path / "bot-data",
+            invite_allowlist=InviteAllowlist(servers=frozenset({server.server_name})),
+        )
+        bot = await Bot.create(config)
+        task = asyncio.create_task(bot.run())
+        await asyncio.wait_for(bot.ready.wait(), timeout=60)
+        alice = MatrixUser(server.url, server.register("alice"), tmp_path / "alice")
+        await alice.start()
+        try:
+            room = await room_with_bot(alice, bot_account.user_id)
+            await alice.ask(room, "!ping", bot=bot_account.user_id)
+
+            server.stop()
+            await wait_until(lambda: bot.sync_failures > 0, what="the bot to notice")
+            server.start()
+
+            reply = await alice.ask(room, "!ping", bot=bot_account.user_id)
+            assert reply["content"]["body"] == "pong"
+            assert not task.done()
+        finally:
+            await alice.stop()
+            bot.stop()
+            await asyncio.wait_for(task, timeout=30)
+    finally:
+        server.stop()
+
+
+async def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
