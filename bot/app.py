@@ -24,7 +24,15 @@ import secrets
 import time
 from typing import Any
 
+import aiohttp
+
 from bot.config import Config
+from bot.cross_signing import (
+    CrossSigningError,
+    CrossSigningStatus,
+    ensure_cross_signing,
+    fingerprint,
+)
 from bot.events import Event, Invite, SyncBatch, Undecryptable
 from bot.ids import EventID, RoomID
 from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable
@@ -80,17 +88,62 @@ class Bot:
             if self._stopping.is_set():
                 return
             log.info("Running as %s (device %s)", self.config.user_id, self.matrix.device_id)
+            if self.config.encryption:
+                await self.cross_sign()
             for item in await self.store.pending():
                 self.queues.put(Event.from_json(item.source))
             await self._sync_loop()
         finally:
-            await self.queues.stop()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self.matrix.close()
-            await self.store.close()
-            log.info("Stopped")
+            await self.close()
+
+    async def close(self) -> None:
+        await self.queues.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.matrix.close()
+        await self.store.close()
+        log.info("Stopped")
+
+    async def login(self) -> None:
+        """Log in once (for one-off commands such as reset-cross-signing)."""
+        await self.matrix.login()
+
+    async def cross_sign(self, *, reset: bool = False) -> CrossSigningStatus | None:
+        """Make sure Element trusts this device: sign it with the bot's cross-signing keys.
+
+        Without it, Element (which excludes devices not cross-signed by their owner) sends
+        the bot no room keys. Problems are logged with what to do; the bot keeps running.
+        """
+        try:
+            status = await ensure_cross_signing(
+                homeserver=self.config.homeserver,
+                access_token=self.matrix.access_token,
+                user_id=self.config.user_id,
+                device_id=self.matrix.device_id,
+                password=self.config.password,
+                data_dir=self.config.data_dir,
+                recovery_key=self.config.recovery_key,
+                reset=reset,
+                device_ed25519_key=self.matrix.device_signing_key,
+            )
+        except CrossSigningError as exc:
+            log.warning("Cross-signing failed: %s", exc)
+            return None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("Cross-signing skipped, homeserver unreachable (%s)", type(exc).__name__)
+            return None
+        if status.state == "foreign-identity":
+            log.warning("%s", status.message)
+        else:
+            log.info("%s", status.message)
+        if status.master_key:
+            log.info(
+                "To verify the bot in Element: device %s, master key %s",
+                self.matrix.device_id,
+                fingerprint(status.master_key),
+            )
+        return status
 
     async def _login_with_retry(self) -> None:
         backoff = 1.0

@@ -1,4 +1,4 @@
-"""The `multilogue` command: `run` the bot, or start the `demo`.
+"""The `multilogue` command: `run` the bot, start the `demo`, or `reset-cross-signing`.
 
 Exit status: 0 after a clean stop, 1 when the bot cannot go on (login refused, database
 from a newer version), 2 for invalid configuration or command-line usage.
@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot with the configuration in .env")
     run.add_argument(
+        "--env-file", type=Path, help="read configuration from this file instead of ./.env"
+    )
+    reset = sub.add_parser(
+        "reset-cross-signing",
+        help="replace the bot's cross-signing identity (needs MATRIX_PASSWORD)",
+    )
+    reset.add_argument(
         "--env-file", type=Path, help="read configuration from this file instead of ./.env"
     )
     demo = sub.add_parser(
@@ -66,6 +73,24 @@ async def run_bot(config: Config) -> int:
     return 0
 
 
+async def reset_cross_signing(config: Config) -> int:
+    from bot.app import Bot
+    from bot.matrix import MatrixError
+
+    bot = await Bot.create(config)
+    try:
+        await bot.login()
+        status = await bot.cross_sign(reset=True)
+    except MatrixError as exc:
+        return _fail([f"cannot log in: {exc}"], 1)
+    finally:
+        await bot.close()
+    if status is None or status.state == "foreign-identity":
+        return _fail(["the cross-signing identity was not replaced; see the messages above"], 1)
+    print("Done: the bot has a new cross-signing identity and its device is signed.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
@@ -78,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(["the configuration has problems:", *exc.problems], 2)
     configure_logging(config.log_level)
+    if args.command == "reset-cross-signing":
+        return asyncio.run(reset_cross_signing(config))
     return asyncio.run(run_bot(config))
 
 

@@ -184,7 +184,7 @@ def load_config(env: Mapping[str, str]) -> Config:
 
     max_age_raw = get("MULTILOGUE_MAX_COMMAND_AGE") or "3600"
     max_age = 3600
-    if not max_age_raw.isdigit():
+    if not max_age_raw.isdecimal():
         problems.append("MULTILOGUE_MAX_COMMAND_AGE: must be a whole number of seconds")
     else:
         max_age = int(max_age_raw)

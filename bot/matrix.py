@@ -115,6 +115,12 @@ class Matrix:
     def access_token(self) -> str:
         return str(self._client.access_token)
 
+    @property
+    def device_signing_key(self) -> str | None:
+        """This device's Ed25519 identity key (what cross-signing vouches for)."""
+        olm = self._client.olm
+        return str(olm.account.identity_keys["ed25519"]) if olm is not None else None
+
     # -- login -----------------------------------------------------------------------------
 
     async def login(self) -> None:
