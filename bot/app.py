@@ -47,6 +47,7 @@ from commands.registry import Registry, Reply, Timer
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
+BACKFILL_MAX_PAGES = 10
 MAX_BACKOFF_S = 30.0
 
 
@@ -71,9 +72,10 @@ class Bot:
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        config.data_dir.chmod(0o700)
+        if not config.data_dir.exists():
+            config.data_dir.mkdir(parents=True, mode=0o700)
         store = await Store.open(config.database_path)
+        await store.prune()
         return cls(config, store)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -239,10 +241,19 @@ class Bot:
         skipped: list[InboxItem] = []
         waiting: list[Undecryptable] = []
         for room_id, update in batch.joined.items():
-            known_room = room_id in self.rooms
             self.rooms.apply(room_id, update.state)
             self.rooms.apply(room_id, (e for e in update.timeline if e.state_key is not None))
-            for event in update.timeline:
+            timeline: list[Event] = update.timeline
+            undecryptable = list(update.undecryptable)
+            if update.joined_at is not None:
+                # Joined in this sync: what came before the bot arrived is history.
+                timeline = timeline[update.joined_at + 1 :]
+                undecryptable = []
+            elif update.limited and update.prev_batch and not history:
+                older, older_waiting = await self._backfill(room_id, update.prev_batch, oldest_ms)
+                timeline = older + timeline
+                undecryptable = older_waiting + undecryptable
+            for event in timeline:
                 if event.sender == self.config.user_id or event.type not in self.inbox_types:
                     continue
                 item = InboxItem(event.event_id, room_id, now_ms, event.to_json())
@@ -252,11 +263,7 @@ class Bot:
                     items.append(item)
             if not history:
                 waiting.extend(
-                    u for u in update.undecryptable if u.source.get("sender") != self.config.user_id
-                )
-            if update.limited and known_room and not history:
-                log.warning(
-                    "Room %s had more new events than one sync holds; some were not read", room_id
+                    u for u in undecryptable if u.source.get("sender") != self.config.user_id
                 )
         if skipped and not history:
             log.info(
@@ -274,6 +281,39 @@ class Bot:
             log.info("No longer in room %s", room_id)
         if batch.received_room_keys:
             await self._retry_undecrypted(oldest_ms)
+
+    async def _backfill(
+        self, room_id: RoomID, token: str, oldest_ms: int
+    ) -> tuple[list[Event], list[Undecryptable]]:
+        """Events a sync left out (more than it holds), back to what was already seen."""
+        events: list[Event] = []
+        waiting: list[Undecryptable] = []
+        next_token: str | None = token
+        for _ in range(BACKFILL_MAX_PAGES):
+            if next_token is None:
+                break
+            try:
+                page, next_token = await self.matrix.history(room_id, start=next_token)
+            except MatrixError as exc:
+                log.warning("Could not read the missed events of %s: %s", room_id, exc)
+                break
+            for event, is_own_join in page:
+                ts = (
+                    event.ts
+                    if isinstance(event, Event)
+                    else int(event.source.get("origin_server_ts", 0))
+                )
+                if is_own_join or ts < oldest_ms or await self.store.seen(event.event_id):
+                    next_token = None
+                    break
+                if isinstance(event, Event):
+                    events.append(event)
+                else:
+                    waiting.append(event)
+        log.info("Read %d missed events in %s", len(events) + len(waiting), room_id)
+        events.reverse()
+        waiting.reverse()
+        return events, waiting
 
     async def _retry_undecrypted(self, oldest_ms: int) -> None:
         decrypted: list[InboxItem] = []

@@ -103,6 +103,8 @@ class RoomUpdate:
     undecryptable: list[Undecryptable] = field(default_factory=list)
     limited: bool = False
     prev_batch: str | None = None
+    # Index in `timeline` of the bot's own join, when it joined in this very sync.
+    joined_at: int | None = None
 
 
 @dataclass(frozen=True)

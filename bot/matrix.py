@@ -250,25 +250,53 @@ class Matrix:
             for event in info.state:
                 update.state.append(Event.from_source(room_id, event.source, encrypted=False))
             for event in info.timeline.events:
-                if isinstance(event, MegolmEvent):
-                    update.undecryptable.append(
-                        Undecryptable(
-                            event_id=EventID(event.event_id),
-                            room_id=RoomID(room_id),
-                            session_id=str(event.session_id),
-                            source=event.source,
-                        )
-                    )
+                converted = self._convert(RoomID(room_id), event)
+                if isinstance(converted, Undecryptable):
+                    update.undecryptable.append(converted)
                     continue
-                encrypted = bool(getattr(event, "decrypted", False))
-                update.timeline.append(
-                    Event.from_source(room_id, event.source, encrypted=encrypted)
-                )
+                if self._is_own_join(event.source):
+                    update.joined_at = len(update.timeline)
+                update.timeline.append(converted)
             batch.joined[RoomID(room_id)] = update
         for room_id, info in response.rooms.invite.items():
             batch.invites.append(self._invite(RoomID(room_id), info.invite_state))
         batch.left = [RoomID(room_id) for room_id in response.rooms.leave]
         return batch
+
+    @staticmethod
+    def _convert(room_id: RoomID, event: Any) -> Event | Undecryptable:
+        if isinstance(event, MegolmEvent):
+            return Undecryptable(
+                event_id=EventID(event.event_id),
+                room_id=room_id,
+                session_id=str(event.session_id),
+                source=event.source,
+            )
+        encrypted = bool(getattr(event, "decrypted", False))
+        return Event.from_source(room_id, event.source, encrypted=encrypted)
+
+    def _is_own_join(self, source: dict[str, Any]) -> bool:
+        """The bot's own arrival in a room (not a later change of its display name)."""
+        if source.get("type") != "m.room.member" or source.get("state_key") != self.user_id:
+            return False
+        content = source.get("content") or {}
+        unsigned = source.get("unsigned") or {}
+        previous = (unsigned.get("prev_content") or {}).get("membership")
+        return bool(content.get("membership") == "join" and previous != "join")
+
+    async def history(
+        self, room_id: RoomID, *, start: str, limit: int = 100
+    ) -> tuple[list[tuple[Event | Undecryptable, bool]], str | None]:
+        """One page of older events, newest first, each paired with "is the bot's own join",
+        and the token for the page before it (None when there is nothing older)."""
+        response = await self._checked(
+            self._client.room_messages(room_id, start=start, limit=limit), "history"
+        )
+        page = [
+            (self._convert(room_id, event), self._is_own_join(event.source))
+            for event in response.chunk
+        ]
+        return page, (str(response.end) if response.end and page else None)
 
     def _invite(self, room_id: RoomID, invite_state: list[Any]) -> Invite:
         inviter: UserID | None = None

@@ -33,8 +33,16 @@ class Power(enum.IntEnum):
 POWER_NAMES = {
     Power.MEMBER: "anyone in the room",
     Power.MODERATOR: "a moderator of this room (power level 50 or more)",
-    Power.ADMIN: "a bot admin (listed in MULTILOGUE_ADMINS) or the room's creator",
+    Power.ADMIN: "a bot admin (listed in MULTILOGUE_ADMINS) or a creator of this room",
 }
+ADMIN_IN_OLDER_ROOMS = "a bot admin (listed in MULTILOGUE_ADMINS)"
+
+
+def who_may(power: Power, *, room_version: str) -> str:
+    """Who holds `power` in a room of this version, in plain words."""
+    if power == Power.ADMIN and not creators_have_unlimited_power(room_version):
+        return ADMIN_IN_OLDER_ROOMS
+    return POWER_NAMES[power]
 
 
 def _as_int(value: Any, default: int) -> int:

@@ -49,6 +49,10 @@ class RoomState:
             else:
                 self.display_names.pop(event.state_key, None)
 
+    @property
+    def version(self) -> str:
+        return str(self.create_content.get("room_version", "1"))
+
     def level(self, user_id: str) -> float:
         return user_level(
             user_id,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from bot.config import Config
 from bot.events import Event
-from bot.permissions import POWER_NAMES
+from bot.permissions import who_may
 from bot.rooms import RoomState
 from bot.store import Store
 from commands.args import UsageError, parse_args
@@ -115,7 +115,10 @@ class Router:
         if power < command.power:
             return Reply(
                 "permission_denied",
-                {"usage": command.usage(prefix), "needed": POWER_NAMES[command.power]},
+                {
+                    "usage": command.usage(prefix),
+                    "needed": who_may(command.power, room_version=room.version),
+                },
             )
         try:
             args = parse_args(command, rest)

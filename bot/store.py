@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -89,9 +90,14 @@ async def apply_migrations(db: aiosqlite.Connection, migrations: Sequence[Migrat
         script = f"BEGIN;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;"
         try:
             await db.executescript(script)
-        except BaseException:
+        except BaseException as exc:
             if db.in_transaction:
                 await db.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(
+                    f"Updating the database failed at {migration.name} ({exc}); nothing of "
+                    "that step was applied. Restore a backup or report this to the developers."
+                ) from exc
             raise
         current = migration.version
     return current

@@ -8,7 +8,7 @@ from commands.registry import Args, Command, Context, Registry, Reply
 ROLE_WORDS = {
     Power.MEMBER: "a member",
     Power.MODERATOR: "a moderator",
-    Power.ADMIN: "an admin (a creator of this room, or a bot admin)",
+    Power.ADMIN: "an admin (you may use every command)",
 }
 
 

@@ -3,7 +3,8 @@
 - Words are separated by spaces or new lines.
 - "Quoted text" is one argument; straight and curly quotes both work, because phones
   turn " into “ ”.
-- `--flag` and `--flag value` may come before or between the words.
+- `--flag`, `--flag value` and `--flag=value` may come before or between the words
+  (also with the long dash phones put in place of `--`).
 - A `text` parameter takes the rest of the message as typed, new lines included.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 
 from commands.registry import Args, Command, Flag, Param
 
+# Phones turn "--" into a dash: accept those as the start of an option too.
+FLAG_STARTS = ("--", "—", "–")
 QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
 
 
@@ -69,7 +72,7 @@ def _unquote(item: str) -> str:
 def _convert(param: Param, token: str) -> Any:
     if param.kind == "int":
         cleaned = token.lstrip("#")
-        if not cleaned.isdigit():
+        if not cleaned.isdecimal():
             raise UsageError(f"<{param.name}> must be a number, not '{token}'.")
         return int(cleaned)
     return token
@@ -91,19 +94,21 @@ def parse_args(command: Command, text: str) -> Args:
     index = 0
     pos = _skip_space(text, 0)
     while pos < len(text):
-        if text.startswith("--", pos):
+        if text.startswith(FLAG_STARTS, pos):
             word, after = read_token(text, pos)
-            if len(word) > 2:
-                flag = _find_flag(command, word[2:].lower())
+            name, _, inline_value = word.lstrip("-—–").partition("=")
+            if name:
+                flag = _find_flag(command, name.lower())
                 if flag.value is None:
                     flags[flag.name] = True
                     pos = _skip_space(text, after)
                     continue
-                after = _skip_space(text, after)
-                if after >= len(text):
-                    raise UsageError(f"--{flag.name} needs a value ({flag.value}).")
-                value, after = read_token(text, after)
-                flags[flag.name] = value
+                if not inline_value:
+                    after = _skip_space(text, after)
+                    if after >= len(text):
+                        raise UsageError(f"--{flag.name} needs a value ({flag.value}).")
+                    inline_value, after = read_token(text, after)
+                flags[flag.name] = inline_value
                 pos = _skip_space(text, after)
                 continue
         if index >= len(params):

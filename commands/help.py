@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.permissions import POWER_NAMES
+from bot.permissions import who_may
 from commands.registry import Args, Command, Context, Param, Registry, Reply
 
 
@@ -15,7 +15,7 @@ def _entry(command: Command, prefix: str) -> dict[str, Any]:
 async def show_help(ctx: Context, args: Args) -> Reply:
     registry = ctx.registry
     prefix = ctx.prefix
-    wanted = " ".join(args.text("command").lower().lstrip(prefix).split())
+    wanted = " ".join(args.text("command").lower().removeprefix(prefix.lower()).split())
     if not wanted:
         groups = [
             {"title": family.title, "commands": [_entry(c, prefix) for c in commands]}
@@ -38,7 +38,7 @@ async def show_help(ctx: Context, args: Args) -> Reply:
             "help": command.long_help(prefix),
             "examples": command.example_lines(prefix),
             "aliases": [prefix + alias for alias in command.aliases],
-            "who": POWER_NAMES[command.power],
+            "who": who_may(command.power, room_version=ctx.room.version),
             "flags": [
                 {"usage": f"--{f.name}{' ' + f.value if f.value else ''}", "help": f.help}
                 for f in command.flags

@@ -1,0 +1,167 @@
+"""Reading a command's arguments the way people type them, on desktops and on phones."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.args import UsageError, parse_args, split_items, tokenize
+from commands.registry import Args, Command, Context, Flag, Param, Reply
+
+
+async def _unused(ctx: Context, args: Args) -> Reply:
+    raise AssertionError("parsing never runs the handler")
+
+
+def command(*params: Param, flags: tuple[Flag, ...] = ()) -> Command:
+    return Command(
+        name="poll", family="polls", summary="x", handler=_unused, params=params, flags=flags
+    )
+
+
+POLL = command(
+    Param("question"),
+    Param("answers", many=True),
+    flags=(Flag("hidden", help="hide results"), Flag("multi", value="N", help="choices")),
+)
+CLOSE = command(Param("number", kind="int"))
+STATEMENT = command(Param("movement"), Param("text", kind="text"))
+OPTIONAL = command(Param("command", kind="text", optional=True))
+
+
+# --- words and quotes -----------------------------------------------------------------------
+
+
+def test_words_are_split_on_spaces_and_new_lines() -> None:
+    args = parse_args(POLL, "lunch\npizza   pasta")
+    assert args.values == {"question": "lunch", "answers": ["pizza", "pasta"]}
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        '"Where do we meet?" "the park" "the square"',
+        "“Where do we meet?” “the park” “the square”",
+        "„Where do we meet?“ „the park“ „the square“",
+        "'Where do we meet?' 'the park' 'the square'",
+        "‘Where do we meet?’ ‘the park’ ‘the square’",
+        "«Where do we meet?» «the park» «the square»",
+    ],
+)
+def test_quoted_text_is_one_argument_with_straight_or_curly_quotes(typed: str) -> None:
+    args = parse_args(POLL, typed)
+    assert args.get("question") == "Where do we meet?"
+    assert args.get("answers") == ["the park", "the square"]
+
+
+def test_an_apostrophe_inside_a_word_is_not_a_quote() -> None:
+    assert tokenize("don't we’re") == ["don't", "we’re"]
+
+
+def test_unclosed_quote_is_explained() -> None:
+    with pytest.raises(UsageError, match="quote is not closed"):
+        parse_args(POLL, '"Where do we meet? park square')
+
+
+def test_text_parameter_keeps_new_lines_and_quotes_as_typed() -> None:
+    typed = 'climate-now We demand:\n- a "just" transition\n- no new coal\n'
+    args = parse_args(STATEMENT, typed)
+    assert args.get("movement") == "climate-now"
+    assert args.text("text") == 'We demand:\n- a "just" transition\n- no new coal'
+
+
+def test_text_parameter_takes_what_looks_like_a_flag_as_text() -> None:
+    args = parse_args(STATEMENT, "climate-now Stop --everything now")
+    assert args.text("text") == "Stop --everything now"
+
+
+def test_optional_text_may_be_left_out() -> None:
+    args = parse_args(OPTIONAL, "   ")
+    assert args.values == {}
+    assert args.text("command") == ""
+
+
+# --- flags ----------------------------------------------------------------------------------
+
+
+def test_flags_with_and_without_values_before_the_words() -> None:
+    args = parse_args(POLL, "--hidden --multi 2 lunch pizza pasta")
+    assert args.flag("hidden")
+    assert args.option("multi") == "2"
+    assert args.values == {"question": "lunch", "answers": ["pizza", "pasta"]}
+
+
+def test_flags_between_the_words_and_in_capitals() -> None:
+    args = parse_args(POLL, 'lunch --MULTI "2" pizza --Hidden pasta')
+    assert args.flag("hidden")
+    assert args.option("multi") == "2"
+    assert args.get("answers") == ["pizza", "pasta"]
+
+
+def test_a_flag_not_given_is_off() -> None:
+    args = parse_args(POLL, "lunch pizza")
+    assert not args.flag("hidden")
+    assert args.option("multi") is None
+
+
+def test_quoted_double_dash_is_a_word_not_a_flag() -> None:
+    args = parse_args(POLL, 'lunch "--hidden"')
+    assert args.get("answers") == ["--hidden"]
+    assert not args.flag("hidden")
+
+
+def test_unknown_flag_lists_the_options() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_args(POLL, "--secret lunch pizza")
+    assert str(caught.value) == "Unknown option --secret. Options are: --hidden, --multi."
+
+
+def test_unknown_flag_on_a_command_without_options() -> None:
+    with pytest.raises(UsageError, match="This command has no options"):
+        parse_args(CLOSE, "--force 3")
+
+
+def test_flag_value_missing_at_the_end() -> None:
+    with pytest.raises(UsageError, match=r"--multi needs a value \(N\)"):
+        parse_args(POLL, "lunch pizza --multi")
+
+
+# --- counting and converting ----------------------------------------------------------------
+
+
+def test_missing_required_parameter_is_named() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_args(POLL, "--hidden")
+    assert str(caught.value) == "Missing <question>."
+
+
+def test_numbers_are_converted_and_may_start_with_a_hash() -> None:
+    assert parse_args(CLOSE, "12").get("number") == 12
+    assert parse_args(CLOSE, "#7").get("number") == 7
+
+
+@pytest.mark.parametrize("typed", ["three", "-1", "2.5", "#", "²"])
+def test_not_a_number_is_a_usage_error(typed: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_args(CLOSE, typed)
+    assert str(caught.value) == f"<number> must be a number, not '{typed}'."
+
+
+def test_too_many_words() -> None:
+    with pytest.raises(UsageError, match="more words than this command takes"):
+        parse_args(CLOSE, "3 4")
+
+
+# --- lists of items -------------------------------------------------------------------------
+
+
+def test_split_items_one_per_line_keeps_spaces_inside_an_item() -> None:
+    typed = "\n  the park  \nthe town square\n\n“the station”\n"
+    assert split_items(typed) == ["the park", "the town square", "the station"]
+
+
+def test_split_items_on_one_line_uses_quotes() -> None:
+    assert split_items('"the park" “the town square” station') == [
+        "the park",
+        "the town square",
+        "station",
+    ]

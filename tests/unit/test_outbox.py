@@ -1,0 +1,172 @@
+"""Replies that are never sent twice, never ping anyone, and rooms that never wait on each other."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot.events import Event
+from bot.ids import EventID, RoomID, UserID
+from bot.outbox import RoomQueues, notice_content, txn_id_for
+from bot.render import Message
+
+MESSAGE = Message(body="Poll closed.", html="<p>Poll closed.</p>")
+
+
+def event(name: str, *, room: str = "!a:hs", content: dict[str, Any] | None = None) -> Event:
+    return Event(
+        event_id=EventID(f"${name}"),
+        room_id=RoomID(room),
+        sender=UserID("@ana:hs"),
+        type="m.room.message",
+        ts=0,
+        content=content if content is not None else {"msgtype": "m.text", "body": "!help"},
+    )
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Poll `condition` until it holds, failing after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+# --- transaction ids ------------------------------------------------------------------------
+
+
+def test_txn_id_is_the_same_every_time_for_the_same_trigger() -> None:
+    assert txn_id_for("$event:hs") == txn_id_for("$event:hs")
+    assert txn_id_for("$event:hs", "m.poll.start") == txn_id_for("$event:hs", "m.poll.start")
+
+
+def test_txn_id_differs_by_trigger_and_by_purpose() -> None:
+    ids = {
+        txn_id_for("$one:hs"),
+        txn_id_for("$two:hs"),
+        txn_id_for("$one:hs", "m.poll.start"),
+        txn_id_for("$one:hs", "m.poll.end"),
+    }
+    assert len(ids) == 4
+
+
+def test_txn_id_is_safe_in_a_url_path() -> None:
+    assert re.fullmatch(r"[A-Za-z0-9]+", txn_id_for("$a/b?c#d:hs", "a purpose"))
+
+
+# --- notice content -------------------------------------------------------------------------
+
+
+def test_notice_without_a_trigger_is_a_plain_notice() -> None:
+    content = notice_content(MESSAGE, answering=None)
+    assert content == {
+        "msgtype": "m.notice",
+        "body": "Poll closed.",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<p>Poll closed.</p>",
+        "m.mentions": {},
+    }
+
+
+def test_answer_to_a_message_outside_a_thread_is_a_reply() -> None:
+    content = notice_content(MESSAGE, answering=event("cmd"))
+    assert content["msgtype"] == "m.notice"
+    assert content["m.mentions"] == {}
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
+
+
+def test_answer_to_a_message_in_a_thread_stays_in_that_thread() -> None:
+    in_thread = event(
+        "cmd",
+        content={
+            "msgtype": "m.text",
+            "body": "!help",
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": "$root",
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": "$previous"},
+            },
+        },
+    )
+    content = notice_content(MESSAGE, answering=in_thread)
+    assert content["m.mentions"] == {}
+    assert content["m.relates_to"] == {
+        "rel_type": "m.thread",
+        "event_id": "$root",
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": "$cmd"},
+    }
+
+
+# --- room queues ----------------------------------------------------------------------------
+
+
+async def test_one_rooms_events_are_handled_in_order() -> None:
+    handled: list[str] = []
+    active: list[str] = []
+
+    async def handle(e: Event) -> None:
+        active.append(e.event_id)
+        assert len(active) == 1, f"{active} handled at the same time"
+        # The first event is the slowest: running them side by side would reorder them.
+        await asyncio.sleep(0.02 if e.event_id == "$1" else 0)
+        handled.append(e.event_id)
+        active.remove(e.event_id)
+
+    queues = RoomQueues(handle)
+    for name in ("1", "2", "3", "4"):
+        queues.put(event(name))
+    await wait_until(lambda: len(handled) == 4)
+    assert handled == ["$1", "$2", "$3", "$4"]
+    await wait_until(lambda: not queues.busy())
+
+
+async def test_a_blocked_room_does_not_hold_up_another_room() -> None:
+    gate = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(e: Event) -> None:
+        if e.event_id == "$a1":
+            await gate.wait()
+        handled.append(e.event_id)
+
+    queues = RoomQueues(handle)
+    queues.put(event("a1", room="!a:hs"))
+    queues.put(event("a2", room="!a:hs"))
+    queues.put(event("b1", room="!b:hs"))
+    queues.put(event("b2", room="!b:hs"))
+    try:
+        await wait_until(lambda: handled == ["$b1", "$b2"])
+        queues.put(event("a3", room="!a:hs"))
+        queues.put(event("b3", room="!b:hs"))
+        await wait_until(lambda: "$b3" in handled)
+        assert "$a2" not in handled
+        assert queues.busy()
+
+        gate.set()
+        await wait_until(lambda: len(handled) == 6)
+        assert [h for h in handled if h.startswith("$a")] == ["$a1", "$a2", "$a3"]
+        await wait_until(lambda: not queues.busy())
+    finally:
+        await queues.stop()
+
+
+async def test_stop_cancels_work_in_progress() -> None:
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    async def handle(e: Event) -> None:
+        started.set()
+        await asyncio.Event().wait()
+        finished.append(e.event_id)
+
+    queues = RoomQueues(handle)
+    queues.put(event("stuck"))
+    await asyncio.wait_for(started.wait(), timeout=2)
+    await queues.stop()
+    assert not queues.busy()
+    assert finished == []

@@ -1,0 +1,167 @@
+"""Messages from template pairs: user text escaped in HTML, help that follows the prefix."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+
+from bot.config import Config
+from bot.events import Event
+from bot.ids import EventID, RoomID, UserID
+from bot.render import Message, Renderer, templates_dir
+from bot.rooms import RoomState
+from bot.router import Router
+from bot.store import Store
+from commands import build_registry
+from commands import help as help_family
+from commands.registry import Args, Command, Context, Registry, Reply
+
+ROOM = RoomID("!room:hs")
+NASTY = "<script>alert(\"hi\")</script> & 'friends'"
+
+
+def render(name: str, data: Mapping[str, Any], *, prefix: str = "!") -> Message:
+    return Renderer(globals={"prefix": prefix}).render(name, data)
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+
+def test_user_text_is_escaped_in_html_but_kept_in_the_plain_body() -> None:
+    message = render("command_error", {"message": NASTY})
+    assert message.body == NASTY
+    assert "<script>" not in message.html
+    assert message.html == (
+        "&lt;script&gt;alert(&#34;hi&#34;)&lt;/script&gt; &amp; &#39;friends&#39;"
+    )
+
+
+def test_an_unknown_word_typed_by_a_user_is_escaped() -> None:
+    message = render("unknown_command", {"word": "<b>bold</b>", "suggestions": []})
+    assert "<b>bold</b>" in message.body
+    assert "&lt;b&gt;bold&lt;/b&gt;" in message.html
+    assert "<b>" not in message.html
+
+
+def test_a_missing_value_is_an_error_not_a_blank() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render("command_error", {})
+    with pytest.raises(jinja2.UndefinedError):
+        Renderer().render("unknown_command", {"word": "x", "suggestions": []})
+
+
+def test_every_template_comes_as_a_txt_and_html_pair() -> None:
+    folder = templates_dir()
+    txt = {p.stem for p in folder.glob("*.txt")}
+    html = {p.stem for p in folder.glob("*.html")}
+    assert txt, "no templates found"
+    assert txt - html == set(), "plain templates without an HTML twin"
+    assert html - txt == set(), "HTML templates without a plain twin"
+    assert Renderer().names() == txt
+
+
+# --- help follows the prefix ----------------------------------------------------------------
+
+
+class Services:
+    """The parts of `commands.registry.Services` help needs: none of the sending."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+
+    def room(self, room_id: RoomID) -> RoomState:
+        return RoomState(room_id)
+
+    async def leave(self, room_id: RoomID) -> None:
+        raise AssertionError("help must not leave")
+
+    async def send(self, *args: Any, **kwargs: Any) -> EventID | None:
+        raise AssertionError("help must not send")
+
+    async def notice(self, *args: Any, **kwargs: Any) -> EventID | None:
+        raise AssertionError("help must not send")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "db.sqlite")
+    yield opened
+    await opened.close()
+
+
+async def ask(registry: Registry, store: Store, tmp_path: Path, prefix: str, text: str) -> Message:
+    """What the bot answers to `<prefix><text>` (text without the prefix)."""
+    config = Config(
+        homeserver="https://hs",
+        user_id=UserID("@bot:hs"),
+        password="x",
+        access_token=None,
+        device_id=None,
+        data_dir=tmp_path,
+        command_prefix=prefix,
+    )
+    router = Router(registry=registry, config=config, store=store, services=Services(config, store))
+    event = Event(
+        event_id=EventID("$help"),
+        room_id=ROOM,
+        sender=UserID("@ana:hs"),
+        type="m.room.message",
+        ts=0,
+        content={"msgtype": "m.text", "body": prefix + text},
+    )
+    reply = await router.route(event, RoomState(ROOM), text)
+    return render(reply.template, reply.data, prefix=prefix)
+
+
+async def test_help_list_uses_the_configured_prefix_everywhere(
+    store: Store, tmp_path: Path
+) -> None:
+    registry = build_registry()
+    message = await ask(registry, store, tmp_path, "?", "help")
+    for part in (message.body, message.html):
+        assert "!" not in part
+        assert "?help" in part
+        for command in registry.commands():
+            assert command.usage("?").replace("<", "&lt;").replace(">", "&gt;") in message.html
+            assert command.usage("?") in message.body
+
+
+async def test_help_for_each_command_uses_the_configured_prefix(
+    store: Store, tmp_path: Path
+) -> None:
+    registry = build_registry()
+    for command in registry.commands():
+        message = await ask(registry, store, tmp_path, "?", f"help {command.name}")
+        for part in (message.body, message.html):
+            assert "!" not in part, f"help {command.name} mentions '!'"
+            assert f"?{command.name}" in part
+
+
+async def test_help_about_an_unknown_command_uses_the_prefix(store: Store, tmp_path: Path) -> None:
+    message = await ask(build_registry(), store, tmp_path, "?", "help hlep")
+    assert "?hlep" in message.body
+    assert "Did you mean ?help" in message.body
+    assert "!" not in message.body + message.html
+
+
+async def _noop(ctx: Context, args: Args) -> Reply:
+    return Reply("command_error", {"message": "ran"})
+
+
+@pytest.mark.parametrize("asked", ["movement", "mv!movement", "MV!Movement"])
+async def test_help_explains_a_command_when_the_prefix_has_letters(
+    store: Store, tmp_path: Path, asked: str
+) -> None:
+    registry = Registry()
+    help_family.register(registry)
+    registry.family("alliance", "Alliance", order=1)
+    registry.add(
+        Command(name="movement", family="alliance", summary="Show a movement", handler=_noop)
+    )
+    message = await ask(registry, store, tmp_path, "mv!", f"help {asked}")
+    assert message.body.startswith("mv!movement\nShow a movement.")
