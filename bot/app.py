@@ -396,6 +396,19 @@ class Bot:
     def room(self, room_id: RoomID) -> RoomState:
         return self.rooms.get(room_id)
 
+    async def send_state(
+        self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> EventID:
+        return await self.matrix.send_state(
+            room_id, event_type=event_type, state_key=state_key, content=content
+        )
+
+    async def create_space(self, *, name: str, topic: str, invite: list[str]) -> RoomID:
+        return await self.matrix.create_space(name=name, topic=topic, invite=invite)
+
+    async def invite(self, room_id: RoomID, user_id: str) -> None:
+        await self.matrix.invite(room_id, user_id)
+
     async def leave(self, room_id: RoomID) -> None:
         await self.matrix.leave(room_id)
         self.rooms.forget(room_id)

@@ -31,6 +31,7 @@ from nio import (
     MegolmEvent,
     RoomGetStateEventError,
     RoomLeaveError,
+    RoomPreset,
     RoomPutStateError,
     RoomSendError,
     SyncError,
@@ -395,6 +396,23 @@ class Matrix:
             _raise_for(response, "get state")
         content = response.content
         return content if isinstance(content, dict) else None
+
+    async def create_space(self, *, name: str, topic: str, invite: list[str]) -> RoomID:
+        """Create a Matrix space (a room of type m.space) that the bot administers."""
+        response = await self._checked(
+            self._client.room_create(
+                name=name,
+                topic=topic,
+                invite=invite,
+                space=True,
+                preset=RoomPreset.private_chat,
+            ),
+            "create space",
+        )
+        return RoomID(response.room_id)
+
+    async def invite(self, room_id: RoomID, user_id: str) -> None:
+        await self._checked(self._client.room_invite(room_id, user_id), "invite")
 
     async def join(self, room_id: RoomID) -> None:
         response = await self._checked(self._client.join(room_id), "join")
