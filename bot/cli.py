@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
@@ -51,7 +51,8 @@ def _fail(lines: Sequence[str], status: int) -> int:
     return status
 
 
-async def run_bot(config: Config) -> int:
+async def run_bot(config: Config, *, on_ready: Callable[[], None] | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync."""
     from bot.app import Bot
     from bot.matrix import LoginFailed
     from bot.store import StoreError
@@ -63,14 +64,22 @@ async def run_bot(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, bot.stop)
+    announce = asyncio.ensure_future(_call_when_ready(bot.ready, on_ready))
     try:
         await bot.run()
     except LoginFailed as exc:
         return _fail([f"cannot log in: {exc}"], 1)
     finally:
+        announce.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 0
+
+
+async def _call_when_ready(ready: asyncio.Event, callback: Callable[[], None] | None) -> None:
+    await ready.wait()
+    if callback is not None:
+        callback()
 
 
 async def reset_cross_signing(config: Config) -> int:

@@ -45,7 +45,7 @@ def _joined_rooms(hs: Any, token: str) -> list[str]:
     return [room for room in rooms if isinstance(room, str)]
 
 
-def _banner(url: str, password: str, prefix: str) -> str:
+def _banner(url: str, password: str, prefix: str, bot_id: str) -> str:
     return f"""
 ========================================================================
  multilogue demo is running (stop it with Ctrl+C)
@@ -57,6 +57,9 @@ def _banner(url: str, password: str, prefix: str) -> str:
  3. Sign in as:   demo
     Password:     {password}
  4. Open the room "{DEMO_ROOM_NAME}" and type:   {prefix}help
+
+ You can also create rooms of your own in Element (encrypted or not) and
+ invite {bot_id} to them.
 ========================================================================
 """
 
@@ -126,11 +129,17 @@ def run_demo(folder: Path) -> int:
         admins=frozenset({UserID(user.user_id)}),
         invite_allowlist=InviteAllowlist(servers=frozenset({homeserver.server_name})),
     )
-    print(_banner(homeserver.url, passwords["demo"], config.command_prefix))
     from bot.cli import run_bot
 
+    def announce() -> None:
+        print(
+            _banner(homeserver.url, passwords["demo"], config.command_prefix, config.user_id),
+            flush=True,
+        )
+
+    print("Starting the bot ...")
     try:
-        return asyncio.run(run_bot(config))
+        return asyncio.run(run_bot(config, on_ready=announce))
     except KeyboardInterrupt:
         return 0
     finally:
