@@ -69,6 +69,7 @@ class Bot:
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()  # set after the first successful sync (used by tests)
         self.sync_failures = 0
+        self.undecrypted_seen = 0  # encrypted events that waited for their keys
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
@@ -269,6 +270,7 @@ class Bot:
             log.info(
                 "Skipped %d messages older than %d s", len(skipped), self.config.max_command_age_s
             )
+        self.undecrypted_seen += len(waiting)
         fresh = await self.store.commit_sync(
             batch.next_batch, items, skipped=skipped, waiting=waiting
         )

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     MegolmEvent,
@@ -21,6 +23,7 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
 )
+from nio.crypto import OutboundGroupSession
 
 from bot.homeserver import RegisteredUser
 
@@ -172,6 +175,39 @@ class MatrixUser:
             }
         return await self.send(room_id, content)
 
+    async def send_before_sharing_key(self, room_id: str, body: str) -> str:
+        """Send an encrypted message whose room key is NOT shared yet (a slow client's order).
+
+        Call `share_room_key` afterwards to deliver the key, as a late to-device message.
+        """
+        olm = self.client.olm
+        assert olm is not None
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        olm.create_outbound_group_session(room_id)
+        session = olm.outbound_group_sessions[room_id]
+        key_from_start = session.session_key
+        session.shared = True  # nio refuses to encrypt with an unshared session
+        payload = olm.group_encrypt(
+            room_id, {"type": "m.room.message", "content": {"msgtype": "m.text", "body": body}}
+        )
+        session.shared = False
+        # nio would share the key from the session's current index, after our message;
+        # share it from the start, as a client that is merely slow would.
+        olm.outbound_group_sessions[room_id] = _KeyFromStart(session, key_from_start)
+        method, path, data = Api.room_send(
+            self.client.access_token, room_id, "m.room.encrypted", payload, str(uuid.uuid4())
+        )
+        response = await self.client._send(
+            RoomSendResponse, method, path, data, response_data=(room_id,)
+        )
+        assert isinstance(response, RoomSendResponse), response
+        return str(response.event_id)
+
+    async def share_room_key(self, room_id: str) -> None:
+        response = await self.client.share_group_session(room_id, ignore_unverified_devices=True)
+        assert not hasattr(response, "status_code"), response
+
     # -- reading what arrived ----------------------------------------------------------------
 
     def messages_from(self, sender: str, room_id: str) -> list[dict[str, Any]]:
@@ -207,3 +243,15 @@ class MatrixUser:
         """Send a message and wait for the bot's answer to it."""
         event_id = await self.say(room_id, body, **kwargs)
         return await self.reply_from(bot, room_id, event_id)
+
+
+class _KeyFromStart(OutboundGroupSession):  # type: ignore[misc]
+    """An outbound session that exports its key as it was before the first message."""
+
+    def __init__(self, inner: OutboundGroupSession, key: str) -> None:
+        self.__dict__.update(inner.__dict__)
+        self._key_from_start = key
+
+    @property
+    def session_key(self) -> str:
+        return self._key_from_start

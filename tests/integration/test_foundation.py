@@ -278,3 +278,23 @@ async def test_being_kicked_is_handled_and_other_rooms_keep_working(
     reply = await alice.ask(other, "!ping", bot=bot.user_id)
     assert reply["content"]["body"] == "pong"
     assert not bot.task.done()
+
+
+async def test_a_command_whose_key_arrives_late_is_answered_when_the_key_comes(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, encrypted=True)
+    await alice.ask(room, "!ping", bot=bot.user_id)  # both sides know each other's devices
+
+    late = await alice.send_before_sharing_key(room, "!whoami")
+    await wait_until(
+        lambda: bot.bot.undecrypted_seen > 0, what="the bot to see the undecryptable command"
+    )
+    assert alice.replies_to(bot.user_id, room, late) == []
+
+    await alice.share_room_key(room)
+    reply = await alice.reply_from(bot.user_id, room, late)
+
+    assert reply["decrypted"] is True
+    assert reply["content"]["body"].startswith("Here you are")
