@@ -247,9 +247,8 @@ class Bot:
             timeline: list[Event] = update.timeline
             undecryptable = list(update.undecryptable)
             if update.joined_at is not None:
-                # Joined in this sync: what came before the bot arrived is history.
-                timeline = timeline[update.joined_at + 1 :]
-                undecryptable = []
+                # Joined in this sync: only what came after the invite is for the bot.
+                timeline = timeline[update.first_new_event() :]
             elif update.limited and update.prev_batch and not history:
                 older, older_waiting = await self._backfill(room_id, update.prev_batch, oldest_ms)
                 timeline = older + timeline
@@ -405,8 +404,13 @@ class Bot:
             room_id, event_type=event_type, state_key=state_key, content=content
         )
 
-    async def create_space(self, *, name: str, topic: str, invite: list[str]) -> RoomID:
-        return await self.matrix.create_space(name=name, topic=topic, invite=invite)
+    async def create_space(
+        self, *, name: str, topic: str, invite: list[str], key: str | None = None
+    ) -> RoomID:
+        return await self.matrix.create_space(name=name, topic=topic, invite=invite, key=key)
+
+    async def find_space(self, key: str) -> RoomID | None:
+        return await self.matrix.find_space(key)
 
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         await self.matrix.invite(room_id, user_id)

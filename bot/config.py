@@ -230,6 +230,8 @@ def configure_logging(level: str) -> None:
     # nio logs request details at INFO/DEBUG; keep its chatter (and anything near tokens) down.
     for noisy in ("nio", "aiohttp", "peewee"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # aiosqlite logs every statement at DEBUG, message texts and tokens included: never.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def environ() -> dict[str, str]:

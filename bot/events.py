@@ -103,8 +103,23 @@ class RoomUpdate:
     undecryptable: list[Undecryptable] = field(default_factory=list)
     limited: bool = False
     prev_batch: str | None = None
-    # Index in `timeline` of the bot's own join, when it joined in this very sync.
+    # Indexes in `timeline` of the bot's own invite and join, when they are in this sync.
+    invited_at: int | None = None
     joined_at: int | None = None
+
+    def first_new_event(self) -> int:
+        """Where the events the bot should answer begin, when it joined in this sync.
+
+        Commands typed after the bot was invited are answered (people type `!help` right
+        after inviting it); anything older is history from before the bot was asked in.
+        """
+        if self.joined_at is None:
+            return 0
+        if self.invited_at is not None and self.invited_at < self.joined_at:
+            return self.invited_at + 1
+        if self.limited:
+            return 0  # the invite is older than this sync shows: everything here came after
+        return self.joined_at + 1
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEVICE_NAME = "multilogue"
 TIMELINE_LIMIT = 50
+SPACE_MARK = "org.multilogue.space"  # state event marking a space the bot created, by key
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
 
 
@@ -257,6 +258,8 @@ class Matrix:
                     continue
                 if self._is_own_join(event.source):
                     update.joined_at = len(update.timeline)
+                elif self._is_own_invite(event.source):
+                    update.invited_at = len(update.timeline)
                 update.timeline.append(converted)
             batch.joined[RoomID(room_id)] = update
         for room_id, info in response.rooms.invite.items():
@@ -284,6 +287,14 @@ class Matrix:
         unsigned = source.get("unsigned") or {}
         previous = (unsigned.get("prev_content") or {}).get("membership")
         return bool(content.get("membership") == "join" and previous != "join")
+
+    def _is_own_invite(self, source: dict[str, Any]) -> bool:
+        content = source.get("content") or {}
+        return bool(
+            source.get("type") == "m.room.member"
+            and source.get("state_key") == self.user_id
+            and content.get("membership") == "invite"
+        )
 
     async def history(
         self, room_id: RoomID, *, start: str, limit: int = 100
@@ -397,8 +408,16 @@ class Matrix:
         content = response.content
         return content if isinstance(content, dict) else None
 
-    async def create_space(self, *, name: str, topic: str, invite: list[str]) -> RoomID:
-        """Create a Matrix space (a room of type m.space) that the bot administers."""
+    async def create_space(
+        self, *, name: str, topic: str, invite: list[str], key: str | None = None
+    ) -> RoomID:
+        """Create a Matrix space (a room of type m.space) that the bot administers.
+
+        A `key` is kept in the space as a `SPACE_MARK` state event, for `find_space`.
+        """
+        initial_state = []
+        if key is not None:
+            initial_state.append({"type": SPACE_MARK, "state_key": "", "content": {"key": key}})
         response = await self._checked(
             self._client.room_create(
                 name=name,
@@ -406,10 +425,23 @@ class Matrix:
                 invite=invite,
                 space=True,
                 preset=RoomPreset.private_chat,
+                initial_state=initial_state,
             ),
             "create space",
         )
         return RoomID(response.room_id)
+
+    async def find_space(self, key: str) -> RoomID | None:
+        """The joined space marked with `key` by `create_space`, if any (one request per room).
+
+        For recovery only: a creation interrupted before its room id was stored.
+        """
+        response = await self._checked(self._client.joined_rooms(), "joined rooms")
+        for room_id in response.rooms:
+            content = await self.get_state(RoomID(room_id), SPACE_MARK)
+            if content is not None and content.get("key") == key:
+                return RoomID(room_id)
+        return None
 
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         await self._checked(self._client.room_invite(room_id, user_id), "invite")

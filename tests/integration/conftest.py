@@ -125,6 +125,11 @@ async def make_user(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Make
         await user.stop()
 
 
+def bot_has_joined(user: MatrixUser, room_id: str, bot_id: str) -> bool:
+    room = user.client.rooms[room_id]
+    return bot_id in room.users and bot_id not in room.invited_users
+
+
 async def room_with_bot(user: MatrixUser, bot_id: str, **kwargs: Any) -> str:
     """A room created by `user` with the bot invited, once the bot has joined."""
     room_id = await user.create_room(invite=[bot_id], **kwargs)
@@ -133,3 +138,4 @@ async def room_with_bot(user: MatrixUser, bot_id: str, **kwargs: Any) -> str:
 
 
 logging.getLogger("nio").setLevel(logging.WARNING)
+logging.getLogger("aiosqlite").setLevel(logging.WARNING)

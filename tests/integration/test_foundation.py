@@ -298,3 +298,14 @@ async def test_a_command_whose_key_arrives_late_is_answered_when_the_key_comes(
 
     assert reply["decrypted"] is True
     assert reply["content"]["body"].startswith("Here you are")
+
+
+async def test_a_command_typed_right_after_inviting_the_bot_is_answered(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    room = await alice.create_room(invite=[bot.user_id])
+
+    reply = await alice.ask(room, "!ping", bot=bot.user_id)
+
+    assert reply["content"]["body"] == "pong"

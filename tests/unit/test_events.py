@@ -1,0 +1,63 @@
+"""Which events of a room the bot joined in this sync are for it to answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.events import Event, RoomUpdate
+
+
+def update(*, invited_at: int | None, joined_at: int | None, limited: bool) -> RoomUpdate:
+    return RoomUpdate(invited_at=invited_at, joined_at=joined_at, limited=limited)
+
+
+@pytest.mark.parametrize(
+    ("invited_at", "joined_at", "limited", "first"),
+    [
+        (None, None, False, 0),  # an ordinary sync: everything is new
+        (3, 7, False, 4),  # typed after the invite, before the join: answered
+        (None, 5, False, 6),  # no invite seen and the whole history is here: after the join
+        (None, 5, True, 0),  # the invite is older than the window: all of it came later
+        (8, 2, False, 3),  # an invite after the join (left and re-invited): after the join
+    ],
+)
+def test_first_new_event(
+    invited_at: int | None, joined_at: int | None, limited: bool, first: int
+) -> None:
+    assert (
+        update(invited_at=invited_at, joined_at=joined_at, limited=limited).first_new_event()
+        == first
+    )
+
+
+def test_events_round_trip_through_json_for_the_inbox() -> None:
+    source = {
+        "event_id": "$e",
+        "sender": "@a:x",
+        "type": "m.room.redaction",
+        "origin_server_ts": 5,
+        "content": {"redacts": "$old"},
+    }
+    event = Event.from_source("!r:x", source, encrypted=True)
+
+    again = Event.from_json(event.to_json())
+
+    assert again == event
+    assert again.redacts == "$old"
+    assert again.encrypted is True
+
+
+def test_a_fallback_reply_inside_a_thread_is_not_a_reply() -> None:
+    content = {
+        "body": "x",
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": "$root",
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": "$latest"},
+        },
+    }
+    event = Event.from_source("!r", {"event_id": "$e", "content": content}, encrypted=False)
+
+    assert event.thread_root == "$root"
+    assert event.reply_to is None
