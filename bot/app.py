@@ -205,7 +205,15 @@ class Bot:
                 if backoff > 1.0:
                     log.info("Connected to the homeserver again")
                 backoff = 1.0
-                await self._handle_batch(batch, history=first_ever)
+                try:
+                    await self._handle_batch(batch, history=first_ever)
+                except Exception:
+                    # Nothing was lost: the token only moves on with the events stored. Retry.
+                    reference = secrets.token_hex(3)
+                    log.exception("Handling a sync failed (reference %s); retrying", reference)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
                 token = batch.next_batch
                 first_ever = False
                 if full_state:

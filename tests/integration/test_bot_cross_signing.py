@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,3 +51,38 @@ async def test_the_bot_cross_signs_its_device_and_keeps_its_identity_across_rest
 
     assert again.bot.matrix.device_id == device_id
     assert single_key(after["master_keys"][bot_id]) == (master_id, master_public)
+
+
+async def test_reset_cross_signing_replaces_the_identity_and_signs_the_device_again(
+    synapse: LocalSynapse, start_bot: StartBot, make_user: MakeUser, tmp_path: Path
+) -> None:
+    running = await start_bot()
+    bot_id, device_id = running.user_id, running.bot.matrix.device_id
+    await running.stop()
+    alice = await make_user("alice")
+    before = await query_bot_keys(synapse, alice.account.access_token, bot_id)
+    env_file = tmp_path / "bot.env"
+    env_file.write_text(
+        f"MATRIX_HOMESERVER={synapse.url}\n"
+        f"MATRIX_USER_ID={bot_id}\n"
+        f"MATRIX_PASSWORD={running.config.password}\n"
+        f"MULTILOGUE_DATA_DIR={running.config.data_dir}\n"
+    )
+
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "reset-cross-signing", "--env-file", str(env_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "new cross-signing identity" in result.stdout
+    assert running.config.password not in result.stdout + result.stderr
+    after = await query_bot_keys(synapse, alice.account.access_token, bot_id)
+    new_master = after["master_keys"][bot_id]
+    assert single_key(new_master) != single_key(before["master_keys"][bot_id])
+    ssk_id, ssk_public = single_key(after["self_signing_keys"][bot_id])
+    device = after["device_keys"][bot_id][device_id]
+    assert verify_json(device, user_id=bot_id, key_id=ssk_id, public_key_b64=ssk_public)
