@@ -258,14 +258,15 @@ class Bot:
                 # Joined in this sync: only what came after the invite is for the bot.
                 timeline = timeline[update.first_new_event() :]
             elif update.limited and update.prev_batch and not history:
-                older, older_waiting = await self._backfill(room_id, update.prev_batch, oldest_ms)
+                older, older_waiting = await self._backfill(room_id, update.prev_batch)
                 timeline = older + timeline
                 undecryptable = older_waiting + undecryptable
             for event in timeline:
                 if event.sender == self.config.user_id or event.type not in self.inbox_types:
                     continue
                 item = InboxItem(event.event_id, room_id, now_ms, event.to_json())
-                if history or event.ts < oldest_ms:
+                # Old commands are not answered; old votes and redactions still count.
+                if history or (event.ts < oldest_ms and event.type == "m.room.message"):
                     skipped.append(item)
                 else:
                     items.append(item)
@@ -292,9 +293,12 @@ class Bot:
             await self._retry_undecrypted(oldest_ms)
 
     async def _backfill(
-        self, room_id: RoomID, token: str, oldest_ms: int
+        self, room_id: RoomID, token: str
     ) -> tuple[list[Event], list[Undecryptable]]:
-        """Events a sync left out (more than it holds), back to what was already seen."""
+        """Events a sync left out (more than it holds), back to what was already seen.
+
+        Reads at most BACKFILL_MAX_PAGES pages, and never past the bot's own arrival.
+        """
         events: list[Event] = []
         waiting: list[Undecryptable] = []
         next_token: str | None = token
@@ -307,12 +311,7 @@ class Bot:
                 log.warning("Could not read the missed events of %s: %s", room_id, exc)
                 break
             for event, is_own_join in page:
-                ts = (
-                    event.ts
-                    if isinstance(event, Event)
-                    else int(event.source.get("origin_server_ts", 0))
-                )
-                if is_own_join or ts < oldest_ms or await self.store.seen(event.event_id):
+                if is_own_join or await self.store.seen(event.event_id):
                     next_token = None
                     break
                 if isinstance(event, Event):

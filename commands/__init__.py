@@ -2,6 +2,7 @@
 
 from commands import about
 from commands import help as help_family
+from commands import polls as polls_family
 from commands.registry import Registry
 
 
@@ -9,5 +10,6 @@ def build_registry() -> Registry:
     """The registry with every command family multilogue ships."""
     registry = Registry()
     help_family.register(registry)
+    polls_family.register(registry)
     about.register(registry)
     return registry

@@ -1,0 +1,394 @@
+"""Reading what people type to make a poll, vote on it or give a reason.
+
+Pure logic: text in, plain data out; no Matrix, no database, no clock.
+
+A poll is typed in one of two ways::
+
+    !poll Where do we meet?            the question on the first line,
+    Park                               one option per following line (Shift+Enter);
+    Library                            "- Park" and "1. Park" work too
+
+    !poll "Where do we meet?" "Park" "Library" "Online"      all quoted on one line
+
+On one line, unquoted words before the first quoted item are the question
+(`!poll Where do we meet? "Park" "Library"`), and unquoted words after it are one-word options.
+The options `--multi N`, `--closes WHEN` and `--hidden` may come before the question (the
+command parser reads those), on the question's line, or on a line of their own.
+`--closes 2026-12-01 18:00` takes the time after the date as part of the value.
+
+Every :class:`PollInputError` message is meant to be shown to people as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from commands.args import QUOTES
+
+MIN_OPTIONS: Final = 2
+MAX_OPTIONS: Final = 20
+MAX_OPTION_CHARS: Final = 340
+MAX_QUESTION_CHARS: Final = 2000
+MAX_REASON_CHARS: Final = 2000
+WITHDRAW_WORDS: Final = frozenset({"none", "clear", "withdraw", "remove", "nothing"})
+
+_FLAG_RE: Final = re.compile(r"--([A-Za-z]+(?:-[A-Za-z]+)*)")
+_DATE_RE: Final = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+_TIME_RE: Final = re.compile(r"\d{1,2}:\d{2}")
+_BULLET_RE: Final = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+_SEPARATORS_RE: Final = re.compile(r"[,;+]|\band\b", re.IGNORECASE)
+
+
+class PollInputError(ValueError):
+    """Input that cannot make a poll, a vote or a reason; ``str()`` says what is wrong."""
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    """A straw poll as typed: not yet checked against the clock (``closes`` is raw text)."""
+
+    question: str
+    options: tuple[str, ...]
+    max_selections: int = 1
+    hidden: bool = False
+    closes: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """A consensus poll as typed."""
+
+    proposal: str
+    closes: str | None = None
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+    quoted: bool
+
+
+def _scan(line: str, *, strict: bool) -> list[_Token]:
+    """Words and quoted items with their positions.
+
+    With ``strict``, an unclosed quote is an error; otherwise the quote is just a character.
+    """
+    tokens: list[_Token] = []
+    pos = 0
+    while True:
+        while pos < len(line) and line[pos].isspace():
+            pos += 1
+        if pos >= len(line):
+            return tokens
+        closing = QUOTES.get(line[pos])
+        if closing is not None:
+            end = line.find(closing, pos + 1)
+            if end != -1:
+                tokens.append(_Token(line[pos + 1 : end].strip(), pos, end + 1, True))
+                pos = end + 1
+                continue
+            if strict:
+                raise PollInputError("A quote is not closed. Put the closing quote after the text.")
+        end = pos
+        while end < len(line) and not line[end].isspace():
+            end += 1
+        tokens.append(_Token(line[pos:end], pos, end, False))
+        pos = end
+
+
+def _known_flags_text(known: Mapping[str, bool]) -> str:
+    return ", ".join(f"--{name}" for name in known)
+
+
+def _take_flags(
+    line: str, known: Mapping[str, bool], found: dict[str, str | bool], *, strict: bool
+) -> str:
+    """Remove `--flag [value]` from ``line`` into ``found``; return what is left.
+
+    ``known`` maps each flag name to whether it takes a value.
+    """
+    tokens = _scan(line, strict=strict)
+    cuts: list[tuple[int, int]] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        match = None if token.quoted else _FLAG_RE.fullmatch(token.text)
+        if match is None:
+            index += 1
+            continue
+        name = match[1].lower()
+        if name not in known:
+            raise PollInputError(
+                f"Unknown option --{name}. Options are: {_known_flags_text(known)}."
+            )
+        end = token.end
+        index += 1
+        if known[name]:
+            if index >= len(tokens):
+                raise PollInputError(f"--{name} needs a value.")
+            value = tokens[index].text
+            end = tokens[index].end
+            index += 1
+            if (
+                name == "closes"
+                and _DATE_RE.fullmatch(value)
+                and index < len(tokens)
+                and _TIME_RE.fullmatch(tokens[index].text)
+            ):
+                value = f"{value} {tokens[index].text}"
+                end = tokens[index].end
+                index += 1
+            found[name] = value
+        else:
+            found[name] = True
+        cuts.append((token.start, end))
+    for start, end in reversed(cuts):
+        line = line[:start] + " " + line[end:]
+    return " ".join(line.split())
+
+
+def _time_after_date(text: str, flags: dict[str, str | bool]) -> str:
+    """`--closes 2026-12-01 18:00` read by the command parser leaves `18:00` in the text."""
+    closes = flags.get("closes")
+    if isinstance(closes, str) and _DATE_RE.fullmatch(closes.strip()):
+        stripped = text.lstrip()
+        first = stripped.split(maxsplit=1)
+        if first and _TIME_RE.fullmatch(first[0]):
+            flags["closes"] = f"{closes.strip()} {first[0]}"
+            return stripped[len(first[0]) :]
+    return text
+
+
+def _unquote(item: str) -> str:
+    item = item.strip()
+    if len(item) >= 2 and QUOTES.get(item[0]) == item[-1]:
+        return item[1:-1].strip()
+    return item
+
+
+def _is_flag_line(line: str, known: Mapping[str, bool]) -> bool:
+    match = _FLAG_RE.match(line.strip())
+    return match is not None and match[1].lower() in known
+
+
+def _same(text: str) -> str:
+    """The form two options are compared in: case and spacing do not matter."""
+    return " ".join(text.casefold().split())
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+POLL_FLAGS: Final[Mapping[str, bool]] = {"multi": True, "closes": True, "hidden": False}
+PROPOSAL_FLAGS: Final[Mapping[str, bool]] = {"closes": True}
+
+
+def _split_lines(
+    text: str, known: Mapping[str, bool], flags: dict[str, str | bool]
+) -> tuple[str, list[str]]:
+    """The first line (flags removed) and the other non-empty lines (flag lines removed)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "", []
+    rest: list[str] = []
+    for line in lines[1:]:
+        if _is_flag_line(line, known):
+            leftover = _take_flags(line, known, flags, strict=False)
+            if leftover:
+                rest.append(leftover)
+        else:
+            rest.append(line)
+    return lines[0], rest
+
+
+def parse_poll(text: str, *, flags: Mapping[str, str | bool] | None = None) -> PollRequest:
+    """Read a straw poll; ``flags`` are those the command parser already took."""
+    found: dict[str, str | bool] = dict(flags or {})
+    text = _time_after_date(text, found)
+    first, rest = _split_lines(text, POLL_FLAGS, found)
+    if rest:
+        question = _unquote(_take_flags(first, POLL_FLAGS, found, strict=False))
+        options = _option_lines(rest)
+    else:
+        question, options = _one_line(_take_flags(first, POLL_FLAGS, found, strict=True))
+    return _checked(question, options, found)
+
+
+def _option_lines(lines: list[str]) -> list[str]:
+    """One option per line; a single line of quoted items is read as several options."""
+    if len(lines) == 1:
+        tokens = _scan(lines[0], strict=False)
+        if len(tokens) > 1 and all(token.quoted for token in tokens):
+            return [token.text for token in tokens]
+    return [_unquote(_BULLET_RE.sub("", line)) for line in lines]
+
+
+def _one_line(line: str) -> tuple[str, list[str]]:
+    tokens = _scan(line, strict=True)
+    if not any(token.quoted for token in tokens):
+        return line.strip(), []
+    if tokens[0].quoted:
+        return tokens[0].text, [token.text for token in tokens[1:]]
+    first_quoted = next(i for i, token in enumerate(tokens) if token.quoted)
+    question = line[: tokens[first_quoted].start].strip()
+    return question, [token.text for token in tokens[first_quoted:]]
+
+
+def _checked(question: str, options: list[str], flags: Mapping[str, str | bool]) -> PollRequest:
+    if not question:
+        raise PollInputError("The poll needs a question.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise PollInputError(
+            f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})."
+        )
+    if any(not option for option in options):
+        raise PollInputError("One of the options is empty.")
+    if len(options) < MIN_OPTIONS:
+        found = "no options" if not options else "only one option"
+        raise PollInputError(
+            f"I found {found}; a poll needs at least {MIN_OPTIONS}. Put the question on the "
+            "first line and each option on its own line (Shift+Enter), or put the question "
+            'and each option in quotes: "Where?" "Park" "Library".'
+        )
+    if len(options) > MAX_OPTIONS:
+        raise PollInputError(
+            f"That is {len(options)} options; a poll can have at most {MAX_OPTIONS}."
+        )
+    for number, option in enumerate(options, start=1):
+        if len(option) > MAX_OPTION_CHARS:
+            raise PollInputError(
+                f"Option {number} ('{_shorten(option)}') is too long: {len(option)} characters, "
+                f"at most {MAX_OPTION_CHARS}."
+            )
+    seen: dict[str, int] = {}
+    for number, option in enumerate(options, start=1):
+        key = _same(option)
+        if key in seen:
+            raise PollInputError(
+                f"Options {seen[key]} and {number} are the same ('{_shorten(option)}'). "
+                "Each option must be different."
+            )
+        seen[key] = number
+    max_selections = _multi(flags.get("multi"), len(options))
+    closes = flags.get("closes")
+    return PollRequest(
+        question=question,
+        options=tuple(options),
+        max_selections=max_selections,
+        hidden=bool(flags.get("hidden")),
+        closes=closes if isinstance(closes, str) else None,
+    )
+
+
+def _multi(value: str | bool | None, options: int) -> int:
+    if value is None or value is False:
+        return 1
+    text = str(value).strip()
+    if not text.isdecimal():
+        raise PollInputError(
+            f"--multi needs a number of choices, like --multi 2; not '{_shorten(text)}'."
+        )
+    number = int(text)
+    if number < 1:
+        raise PollInputError("--multi must be at least 1.")
+    if number > options:
+        raise PollInputError(
+            f"--multi {number} allows more choices than there are options ({options})."
+        )
+    return number
+
+
+def parse_proposal(text: str, *, flags: Mapping[str, str | bool] | None = None) -> ProposalRequest:
+    """Read a consensus proposal (any text, several lines allowed) and its `--closes`."""
+    found: dict[str, str | bool] = dict(flags or {})
+    text = _time_after_date(text, found)
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        if index == 0 or _is_flag_line(line, PROPOSAL_FLAGS):
+            line = _take_flags(line, PROPOSAL_FLAGS, found, strict=False)
+            if not line and index > 0:
+                continue
+        kept.append(line)
+    proposal = _unquote("\n".join(kept).strip())
+    if not proposal:
+        raise PollInputError("Write the proposal after the command.")
+    if len(proposal) > MAX_QUESTION_CHARS:
+        raise PollInputError(
+            f"The proposal is too long ({len(proposal)} characters; at most {MAX_QUESTION_CHARS})."
+        )
+    closes = found.get("closes")
+    return ProposalRequest(proposal=proposal, closes=closes if isinstance(closes, str) else None)
+
+
+def parse_choices(
+    text: str, options: Sequence[Sequence[str]], *, max_selections: int
+) -> tuple[int, ...]:
+    """The options chosen with `!vote`, as 0-based indexes; () withdraws the vote.
+
+    ``options`` gives, for each option in order, the names it answers to (its text, and for
+    consensus polls its short name). People type numbers (`2`, `1,3`, `1 3`, `#2`) or names.
+    """
+    wanted = _same(text)
+    if not wanted:
+        raise PollInputError("Say which option you choose, by its number.")
+    if wanted in WITHDRAW_WORDS:
+        return ()
+    names = {_name_key(name): index for index, option in enumerate(options) for name in option}
+    whole = names.get(_name_key(wanted))
+    if whole is not None:
+        return (whole,)
+    chosen: list[int] = []
+    for part in _SEPARATORS_RE.split(wanted):
+        part = part.strip()
+        if not part:
+            continue
+        index = names.get(_name_key(part))
+        if index is not None:
+            chosen.append(index)
+            continue
+        for word in part.split():
+            chosen.append(_option_number(word, len(options)))
+    distinct = tuple(dict.fromkeys(chosen))
+    if not distinct:
+        raise PollInputError("Say which option you choose, by its number.")
+    if len(distinct) > max_selections:
+        allowed = "one option" if max_selections == 1 else f"up to {max_selections} options"
+        raise PollInputError(f"This poll allows {allowed}; you chose {len(distinct)}.")
+    return distinct
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().replace("-", " ").replace("_", " ").split())
+
+
+def _option_number(word: str, count: int) -> int:
+    cleaned = word.lstrip("#").rstrip(".")
+    if not cleaned.isdecimal():
+        raise PollInputError(
+            f"I can't read '{_shorten(word, 30)}' as an option: use the option's number "
+            f"(1 to {count})."
+        )
+    number = int(cleaned)
+    if not 1 <= number <= count:
+        raise PollInputError(f"There is no option {number}: this poll has options 1 to {count}.")
+    return number - 1
+
+
+def check_reason(text: str) -> str:
+    """A reason as it will be kept; refuses empty and over-long ones."""
+    reason = text.strip()
+    if not reason:
+        raise PollInputError("Write your reason after the command.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise PollInputError(
+            f"The reason is too long ({len(reason)} characters; at most {MAX_REASON_CHARS})."
+        )
+    return reason

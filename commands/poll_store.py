@@ -1,0 +1,460 @@
+"""Storage for polls: one small typed query per statement, returning dataclasses.
+
+The tables are made by `bot/migrations/0002_polls.sql`. Other command families may read the
+`polls` table (it is stable: id, room_id, number, kind, question, closed_at, result...), but
+should go through the functions here or in `commands.polls` rather than write to it.
+Times are milliseconds since the epoch, like Matrix's `origin_server_ts`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.ids import EventID, RoomID, UserID
+from bot.store import Store
+from commands.poll_view import UNREADABLE, Answer
+from commands.tally import Ballot, Tally
+
+PollKind = Literal["straw", "consensus"]
+ClosedVia = Literal["command", "deadline", "end_event", "removed"]
+
+_POLL_COLUMNS = (
+    "id, room_id, number, kind, question, answers, max_selections, hidden, creator, created_at,"
+    " closes_at, closed_at, closed_by, closed_via, close_event_id, rule, command_event_id,"
+    " start_event_id, end_event_id, result, announced, removed"
+)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A poll as stored. `number` is what people see; `id` is for code."""
+
+    id: int
+    room_id: RoomID
+    number: int
+    kind: PollKind
+    question: str
+    answers: tuple[Answer, ...]
+    max_selections: int
+    hidden: bool
+    creator: UserID
+    created_at: int
+    closes_at: int | None
+    closed_at: int | None
+    closed_by: UserID | None
+    closed_via: ClosedVia | None
+    close_event_id: EventID | None
+    rule: str | None
+    command_event_id: EventID
+    start_event_id: EventID | None
+    end_event_id: EventID | None
+    result: Tally | None
+    """The tally at the close (members of the room then); None while open."""
+    announced: bool
+    removed: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def answer_ids(self) -> tuple[str, ...]:
+        return tuple(answer.id for answer in self.answers)
+
+    def accepts_vote_at(self, ts: int) -> bool:
+        """Whether a vote sent at `ts` is in time: the poll is open and its deadline not past."""
+        if self.closed_at is not None:
+            return False
+        return self.closes_at is None or ts <= self.closes_at
+
+
+@dataclass(frozen=True)
+class NewPoll:
+    room_id: RoomID
+    kind: PollKind
+    question: str
+    answers: tuple[Answer, ...]
+    max_selections: int
+    hidden: bool
+    creator: UserID
+    created_at: int
+    closes_at: int | None
+    rule: str | None
+    command_event_id: EventID
+
+
+@dataclass(frozen=True)
+class RoomRule:
+    rule: str
+    set_by: UserID
+    set_at: int
+
+
+def tally_to_json(result: Tally) -> str:
+    return json.dumps(
+        {
+            "counts": result.counts,
+            "voters": result.voters,
+            "spoiled": result.spoiled,
+            "choices": {sender: list(chosen) for sender, chosen in result.choices.items()},
+        }
+    )
+
+
+def tally_from_json(text: str) -> Tally:
+    data = json.loads(text)
+    return Tally(
+        counts={str(k): int(v) for k, v in data["counts"].items()},
+        voters=int(data["voters"]),
+        spoiled=int(data["spoiled"]),
+        choices={str(k): tuple(v) for k, v in data["choices"].items()},
+    )
+
+
+def _poll(row: aiosqlite.Row | Sequence[Any]) -> Poll:
+    answers = tuple(Answer(str(a["id"]), str(a["text"])) for a in json.loads(row[5]))
+    return Poll(
+        id=int(row[0]),
+        room_id=RoomID(row[1]),
+        number=int(row[2]),
+        kind="consensus" if row[3] == "consensus" else "straw",
+        question=str(row[4]),
+        answers=answers,
+        max_selections=int(row[6]),
+        hidden=bool(row[7]),
+        creator=UserID(row[8]),
+        created_at=int(row[9]),
+        closes_at=None if row[10] is None else int(row[10]),
+        closed_at=None if row[11] is None else int(row[11]),
+        closed_by=None if row[12] is None else UserID(row[12]),
+        closed_via=row[13],
+        close_event_id=None if row[14] is None else EventID(row[14]),
+        rule=row[15],
+        command_event_id=EventID(row[16]),
+        start_event_id=None if row[17] is None else EventID(row[17]),
+        end_event_id=None if row[18] is None else EventID(row[18]),
+        result=None if row[19] is None else tally_from_json(row[19]),
+        announced=bool(row[20]),
+        removed=bool(row[21]),
+    )
+
+
+async def _one(store: Store, where: str, params: Sequence[Any]) -> Poll | None:
+    row = await store.fetch_one(f"SELECT {_POLL_COLUMNS} FROM polls WHERE {where}", params)
+    return None if row is None else _poll(row)
+
+
+async def _many(store: Store, where: str, params: Sequence[Any]) -> list[Poll]:
+    rows = await store.fetch_all(f"SELECT {_POLL_COLUMNS} FROM polls WHERE {where}", params)
+    return [_poll(row) for row in rows]
+
+
+# -- polls -----------------------------------------------------------------------------------
+
+
+async def create_poll(store: Store, new: NewPoll) -> Poll:
+    """Add a poll with the room's next number; a second call for the same command finds it."""
+    answers = json.dumps([{"id": a.id, "text": a.text} for a in new.answers])
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO polls (room_id, number, kind, question, answers,"
+            " max_selections, hidden, creator, created_at, closes_at, rule, command_event_id)"
+            " VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM polls WHERE room_id = ?),"
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.room_id,
+                new.room_id,
+                new.kind,
+                new.question,
+                answers,
+                new.max_selections,
+                int(new.hidden),
+                new.creator,
+                new.created_at,
+                new.closes_at,
+                new.rule,
+                new.command_event_id,
+            ),
+        )
+    poll = await _one(store, "command_event_id = ?", (new.command_event_id,))
+    assert poll is not None
+    return poll
+
+
+async def set_start_event(store: Store, poll_id: int, event_id: EventID) -> None:
+    async with store.transaction() as db:
+        await db.execute("UPDATE polls SET start_event_id = ? WHERE id = ?", (event_id, poll_id))
+
+
+async def forget_unsent_poll(store: Store, poll_id: int) -> None:
+    """Drop a poll whose start event could not be sent (so it never appears in lists)."""
+    async with store.transaction() as db:
+        await db.execute("DELETE FROM polls WHERE id = ? AND start_event_id IS NULL", (poll_id,))
+
+
+async def get_poll(store: Store, poll_id: int) -> Poll | None:
+    return await _one(store, "id = ?", (poll_id,))
+
+
+async def poll_by_number(store: Store, room_id: RoomID, number: int) -> Poll | None:
+    return await _one(
+        store,
+        "room_id = ? AND number = ? AND start_event_id IS NOT NULL AND removed = 0",
+        (room_id, number),
+    )
+
+
+async def poll_by_start(store: Store, room_id: RoomID, event_id: str) -> Poll | None:
+    """The poll whose native start event is `event_id`."""
+    return await _one(store, "room_id = ? AND start_event_id = ?", (room_id, event_id))
+
+
+async def poll_closed_by(store: Store, event_id: str) -> Poll | None:
+    """The poll that the `!poll close` command or end event `event_id` closed, if any."""
+    return await _one(store, "close_event_id = ?", (event_id,))
+
+
+async def latest_poll(
+    store: Store, room_id: RoomID, *, open_only: bool, kind: PollKind | None = None
+) -> Poll | None:
+    where = "room_id = ? AND start_event_id IS NOT NULL AND removed = 0"
+    params: list[Any] = [room_id]
+    if open_only:
+        where += " AND closed_at IS NULL"
+    if kind is not None:
+        where += " AND kind = ?"
+        params.append(kind)
+    return await _one(store, where + " ORDER BY number DESC LIMIT 1", params)
+
+
+async def open_polls(store: Store, room_id: RoomID, *, kind: PollKind | None = None) -> list[Poll]:
+    where = "room_id = ? AND start_event_id IS NOT NULL AND removed = 0 AND closed_at IS NULL"
+    params: list[Any] = [room_id]
+    if kind is not None:
+        where += " AND kind = ?"
+        params.append(kind)
+    return await _many(store, where + " ORDER BY number", params)
+
+
+async def recent_polls(
+    store: Store, room_id: RoomID, *, closed_since: int, limit: int
+) -> list[Poll]:
+    """Open polls and those closed since `closed_since`, newest first."""
+    return await _many(
+        store,
+        "room_id = ? AND start_event_id IS NOT NULL AND removed = 0"
+        " AND (closed_at IS NULL OR closed_at >= ?) ORDER BY number DESC LIMIT ?",
+        (room_id, closed_since, limit),
+    )
+
+
+async def due_polls(store: Store, now: int) -> list[Poll]:
+    """Open polls whose deadline has passed."""
+    return await _many(
+        store,
+        "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ?"
+        " AND start_event_id IS NOT NULL ORDER BY closes_at",
+        (now,),
+    )
+
+
+async def decided_polls(store: Store, *, kind: PollKind, after_id: int = 0) -> list[Poll]:
+    """Closed polls whose tally is kept (their outcome is final), by id, after `after_id`."""
+    return await _many(
+        store,
+        "kind = ? AND id > ? AND result IS NOT NULL AND removed = 0 ORDER BY id",
+        (kind, after_id),
+    )
+
+
+async def unannounced_polls(store: Store, *, commands_closed_before: int) -> list[Poll]:
+    """Closed polls whose close was not told to the room yet.
+
+    A poll closed by `!poll close` is announced by that command's answer; it is listed here
+    only when it closed before `commands_closed_before` (the command must have failed).
+    """
+    return await _many(
+        store,
+        "closed_at IS NOT NULL AND announced = 0"
+        " AND (closed_via != 'command' OR closed_at < ?) ORDER BY closed_at",
+        (commands_closed_before,),
+    )
+
+
+async def close_poll(
+    store: Store,
+    poll_id: int,
+    *,
+    closed_at: int,
+    via: ClosedVia,
+    closed_by: UserID | None = None,
+    close_event_id: EventID | None = None,
+) -> bool:
+    """Close an open poll; False if it was closed already (someone else got there first)."""
+    async with store.transaction() as db:
+        cursor = await db.execute(
+            "UPDATE polls SET closed_at = ?, closed_via = ?, closed_by = ?, close_event_id = ?,"
+            " announced = ? WHERE id = ? AND closed_at IS NULL",
+            (closed_at, via, closed_by, close_event_id, int(via == "removed"), poll_id),
+        )
+        return cursor.rowcount == 1
+
+
+async def save_result(store: Store, poll_id: int, result: Tally) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE polls SET result = ? WHERE id = ? AND result IS NULL",
+            (tally_to_json(result), poll_id),
+        )
+
+
+async def set_end_event(store: Store, poll_id: int, event_id: EventID) -> None:
+    async with store.transaction() as db:
+        await db.execute("UPDATE polls SET end_event_id = ? WHERE id = ?", (event_id, poll_id))
+
+
+async def mark_announced(store: Store, poll_id: int) -> None:
+    async with store.transaction() as db:
+        await db.execute("UPDATE polls SET announced = 1 WHERE id = ?", (poll_id,))
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+async def add_response(
+    store: Store,
+    *,
+    event_id: EventID,
+    poll_id: int,
+    sender: UserID,
+    answers: Sequence[str] | None,
+    ts: int,
+    via: Literal["poll", "text"],
+) -> None:
+    """Keep a response (None: unreadable, it spoils). The same event is kept once."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO poll_responses (event_id, poll_id, sender, answers, ts, via)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event_id,
+                poll_id,
+                sender,
+                None if answers is None else json.dumps(list(answers)),
+                ts,
+                via,
+            ),
+        )
+
+
+async def ballots(store: Store, poll_id: int) -> list[Ballot]:
+    """The poll's responses that were not redacted, in the order they were sent."""
+    rows = await store.fetch_all(
+        "SELECT event_id, sender, answers, ts FROM poll_responses"
+        " WHERE poll_id = ? AND redacted = 0 ORDER BY ts, rowid",
+        (poll_id,),
+    )
+    return [
+        Ballot(
+            event_id=str(row[0]),
+            sender=str(row[1]),
+            answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
+            ts=int(row[3]),
+        )
+        for row in rows
+    ]
+
+
+# -- reasons ---------------------------------------------------------------------------------
+
+
+async def add_reason(
+    store: Store, *, event_id: EventID, poll_id: int, sender: UserID, reason: str, ts: int
+) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO poll_reasons (event_id, poll_id, sender, reason, ts)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (event_id, poll_id, sender, reason, ts),
+        )
+
+
+async def reasons(store: Store, poll_id: int) -> dict[str, str]:
+    """Each person's latest reason that was not redacted."""
+    rows = await store.fetch_all(
+        "SELECT sender, reason FROM poll_reasons WHERE poll_id = ? AND redacted = 0"
+        " ORDER BY ts, rowid",
+        (poll_id,),
+    )
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+async def was_asked_for_reason(store: Store, poll_id: int, sender: str) -> bool:
+    row = await store.fetch_one(
+        "SELECT 1 FROM poll_reason_requests WHERE poll_id = ? AND sender = ?", (poll_id, sender)
+    )
+    return row is not None
+
+
+async def mark_asked_for_reason(store: Store, poll_id: int, sender: str) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO poll_reason_requests (poll_id, sender) VALUES (?, ?)",
+            (poll_id, sender),
+        )
+
+
+# -- redactions ------------------------------------------------------------------------------
+
+
+async def redact(store: Store, event_id: str) -> Poll | None:
+    """Forget a redacted response or reason. Returns the poll if `event_id` was its start."""
+    async with store.transaction() as db:
+        await db.execute("UPDATE poll_responses SET redacted = 1 WHERE event_id = ?", (event_id,))
+        await db.execute("UPDATE poll_reasons SET redacted = 1 WHERE event_id = ?", (event_id,))
+        await db.execute("UPDATE polls SET removed = 1 WHERE start_event_id = ?", (event_id,))
+    return await _one(store, "start_event_id = ?", (event_id,))
+
+
+# -- decision rules --------------------------------------------------------------------------
+
+
+async def room_rule(store: Store, room_id: RoomID) -> RoomRule | None:
+    row = await store.fetch_one(
+        "SELECT rule, set_by, set_at FROM room_rules WHERE room_id = ?", (room_id,)
+    )
+    return None if row is None else RoomRule(str(row[0]), UserID(row[1]), int(row[2]))
+
+
+async def set_room_rule(
+    store: Store, room_id: RoomID, *, rule: str, set_by: UserID, set_at: int
+) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO room_rules (room_id, rule, set_by, set_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (room_id) DO UPDATE SET rule = excluded.rule,"
+            " set_by = excluded.set_by, set_at = excluded.set_at",
+            (room_id, rule, set_by, set_at),
+        )
+
+
+# -- the inbox (read only) -------------------------------------------------------------------
+
+
+async def waiting_events_before(store: Store, room_id: RoomID, ts: int) -> bool:
+    """Whether the room has events not handled yet that were sent at or before `ts`.
+
+    A deadline waits for them: they may be votes cast in time while the bot was away.
+    Reads the foundation's `inbox` table (events wait there, as JSON, until handled).
+    """
+    row = await store.fetch_one(
+        "SELECT 1 FROM inbox WHERE room_id = ? AND state = 'pending'"
+        " AND json_extract(source, '$.origin_server_ts') <= ? LIMIT 1",
+        (room_id, ts),
+    )
+    return row is not None

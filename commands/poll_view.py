@@ -1,0 +1,165 @@
+"""Native poll events (MSC3381) and what a poll's result looks like.
+
+Pure logic: builds and reads event content, and turns a :class:`~commands.tally.Tally` into
+rows for the result templates. No Matrix client, no database, no clock.
+
+Polls are sent with the unstable types Element sends; the stable ones are accepted on input.
+The start and end events carry a short text fallback for clients without poll support; that
+text is event content built here, not a bot message (those come from `templates/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from commands.decision import OPTION_LABELS
+from commands.tally import Tally
+
+START_TYPE: Final = "org.matrix.msc3381.poll.start"
+END_TYPE: Final = "org.matrix.msc3381.poll.end"
+RESPONSE_TYPES: Final = frozenset({"org.matrix.msc3381.poll.response", "m.poll.response"})
+END_TYPES: Final = frozenset({END_TYPE, "m.poll.end"})
+DISCLOSED: Final = "org.matrix.msc3381.poll.disclosed"
+UNDISCLOSED: Final = "org.matrix.msc3381.poll.undisclosed"
+TEXT_KEY: Final = "org.matrix.msc1767.text"
+BAR_WIDTH: Final = 10
+UNREADABLE: Final = "\x00unreadable"
+"""An answer id no poll has: an unreadable response is stored with it, so it counts as spoiled."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One option of a poll: its id in the events and its text."""
+
+    id: str
+    text: str
+
+
+def straw_answers(options: Sequence[str]) -> tuple[Answer, ...]:
+    return tuple(Answer(f"a{number}", text) for number, text in enumerate(options, start=1))
+
+
+def consensus_answers() -> tuple[Answer, ...]:
+    return tuple(Answer(answer_id, label) for answer_id, label in OPTION_LABELS.items())
+
+
+def fallback_text(question: str, answers: Sequence[Answer]) -> str:
+    """The poll as plain text: the question, then the numbered options."""
+    lines = [question]
+    lines.extend(f"{number}. {answer.text}" for number, answer in enumerate(answers, start=1))
+    return "\n".join(lines)
+
+
+def start_content(
+    question: str, answers: Sequence[Answer], *, max_selections: int, hidden: bool
+) -> dict[str, Any]:
+    """The content of an `org.matrix.msc3381.poll.start` event, as Element sends it."""
+    return {
+        START_TYPE: {
+            "question": {TEXT_KEY: question, "body": question, "msgtype": "m.text"},
+            "kind": UNDISCLOSED if hidden else DISCLOSED,
+            "max_selections": max_selections,
+            "answers": [{"id": answer.id, TEXT_KEY: answer.text} for answer in answers],
+        },
+        TEXT_KEY: fallback_text(question, answers),
+    }
+
+
+def end_content(start_event_id: str, text: str) -> dict[str, Any]:
+    """The content of an `org.matrix.msc3381.poll.end` event ending the poll `start_event_id`."""
+    return {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": start_event_id},
+        END_TYPE: {},
+        TEXT_KEY: text,
+        "body": text,
+        "msgtype": "m.text",
+    }
+
+
+def end_text(answers: Sequence[Answer], tally: Tally) -> str:
+    """The end event's fallback text, worded like Element's."""
+    leading = tally.leading()
+    if not leading:
+        return "The poll has ended. No votes were cast."
+    texts = {answer.id: answer.text for answer in answers}
+    if len(leading) == 1:
+        return f"The poll has ended. Top answer: {texts[leading[0]]}"
+    return "The poll has ended. Top answers: " + ", ".join(texts[a] for a in leading)
+
+
+def referenced_poll(content: Mapping[str, Any]) -> str | None:
+    """The poll a response or end event refers to (its `m.reference`), if any."""
+    relation = content.get("m.relates_to")
+    if not isinstance(relation, Mapping) or relation.get("rel_type") != "m.reference":
+        return None
+    event_id = relation.get("event_id")
+    return event_id if isinstance(event_id, str) else None
+
+
+def response_answers(content: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The answer ids of a poll response, unstable or stable form; None if unreadable."""
+    for key in ("org.matrix.msc3381.poll.response", "m.poll.response"):
+        body = content.get(key)
+        if isinstance(body, Mapping):
+            return _answer_list(body.get("answers"))
+    if "m.selections" in content:
+        return _answer_list(content.get("m.selections"))
+    return None
+
+
+def _answer_list(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    return tuple(value)
+
+
+def bar(percent: int, width: int = BAR_WIDTH) -> str:
+    """A bar of `width` blocks, filled in proportion to `percent` (0 to 100, more is capped)."""
+    filled = min(width, max(0, (percent * width + 50) // 100))
+    return "█" * filled + "░" * (width - filled)
+
+
+def result_rows(answers: Sequence[Answer], tally: Tally) -> list[dict[str, Any]]:
+    """One row per option, in the poll's order: number, text, count, percent and bar."""
+    rows: list[dict[str, Any]] = []
+    for number, answer in enumerate(answers, start=1):
+        percent = tally.percent(answer.id)
+        rows.append(
+            {
+                "number": number,
+                "text": answer.text,
+                "count": tally.counts.get(answer.id, 0),
+                "percent": percent,
+                "bar": bar(percent),
+            }
+        )
+    return rows
+
+
+def objections(
+    tally: Tally, reasons: Mapping[str, str], names: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The blocks, then the stand-asides, then reservations that came with a reason.
+
+    Each entry: `label` (the option's name), `name` (the voter's display name) and `reason`
+    (None when none was given).
+    """
+    order = ("block", "stand_aside", "reservations")
+    found: list[dict[str, Any]] = []
+    for option in order:
+        for sender, chosen in tally.choices.items():
+            if option not in chosen:
+                continue
+            reason = reasons.get(sender)
+            if option == "reservations" and reason is None:
+                continue
+            found.append(
+                {
+                    "label": OPTION_LABELS[option],
+                    "name": names.get(sender, sender),
+                    "reason": reason,
+                }
+            )
+    return found
