@@ -70,6 +70,7 @@ class Bot:
         self.ready = asyncio.Event()  # set after the first successful sync (used by tests)
         self.sync_failures = 0
         self.undecrypted_seen = 0  # encrypted events that waited for their keys
+        self._carried_over: list[Event] = []
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
@@ -93,8 +94,11 @@ class Bot:
             log.info("Running as %s (device %s)", self.config.user_id, self.matrix.device_id)
             if self.config.encryption:
                 await self.cross_sign()
-            for item in await self.store.pending():
-                self.queues.put(Event.from_json(item.source))
+            # Left over from the last run; handled once the first sync has loaded room state
+            # (power levels, members), before anything newer.
+            self._carried_over = [
+                Event.from_json(item.source) for item in await self.store.pending()
+            ]
             await self._sync_loop()
         finally:
             await self.close()
@@ -282,6 +286,9 @@ class Bot:
         fresh = await self.store.commit_sync(
             batch.next_batch, items, skipped=skipped, waiting=waiting
         )
+        for event in self._carried_over:
+            self.queues.put(event)
+        self._carried_over = []
         for item in fresh:
             self.queues.put(Event.from_json(item.source))
         for invite in batch.invites:

@@ -1,6 +1,6 @@
 """Command families. Each module registers its commands, as data, into one registry."""
 
-from commands import about
+from commands import about, alliance, objectives
 from commands import help as help_family
 from commands import polls as polls_family
 from commands.registry import Registry
@@ -11,5 +11,7 @@ def build_registry() -> Registry:
     registry = Registry()
     help_family.register(registry)
     polls_family.register(registry)
+    alliance.register(registry)
+    objectives.register(registry)
     about.register(registry)
     return registry

@@ -117,7 +117,15 @@ class Services(Protocol):
         self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
     ) -> EventID: ...
 
-    async def create_space(self, *, name: str, topic: str, invite: list[str]) -> RoomID: ...
+    async def create_space(
+        self, *, name: str, topic: str, invite: list[str], key: str | None = None
+    ) -> RoomID:
+        """Create a space; `key` marks it so `find_space(key)` finds it after a crash."""
+        ...
+
+    async def find_space(self, key: str) -> RoomID | None:
+        """The space (of those the bot is in) created with this `key`, if any."""
+        ...
 
     async def invite(self, room_id: RoomID, user_id: str) -> None: ...
 

@@ -11,8 +11,10 @@ import pytest
 
 from bot.app import Bot
 from bot.config import Config, InviteAllowlist
+from bot.events import Event
 from bot.homeserver import LocalSynapse, RegisteredUser
 from bot.ids import UserID
+from bot.store import InboxItem, Store
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 
@@ -309,3 +311,32 @@ async def test_a_command_typed_right_after_inviting_the_bot_is_answered(
     reply = await alice.ask(room, "!ping", bot=bot.user_id)
 
     assert reply["content"]["body"] == "pong"
+
+
+async def test_a_command_left_pending_by_a_crash_is_handled_with_the_rooms_real_state(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    first = await start_bot()
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, first.user_id)  # alice created it: unlimited power
+    await alice.ask(room, "!ping", bot=first.user_id)
+    await first.stop()
+    pending = await alice.say(room, "!whoami")
+    source = await alice.wait_for(
+        lambda: next((e for e in alice.events if e.get("event_id") == pending), None),
+        what="alice's own command in her sync",
+    )
+    # A crash right after the event was stored, before it was handled: it waits in the inbox.
+    store = await Store.open(first.config.database_path)
+    event = Event.from_source(room, source, encrypted=False)
+    await store.admit(
+        [InboxItem(event.event_id, event.room_id, event.ts, event.to_json())], resolved=[]
+    )
+    await store.close()
+
+    second = await start_bot()
+    reply = await alice.reply_from(second.user_id, room, pending)
+
+    assert "an admin" in reply["content"]["body"]
+    await alice.ask(room, "!ping", bot=second.user_id)
+    assert len(alice.replies_to(second.user_id, room, pending)) == 1

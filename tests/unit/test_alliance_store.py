@@ -1,0 +1,446 @@
+"""Alliance storage: requests keyed by their command, outcomes keyed by their poll.
+
+The consensus-poll side (`open_endorsement`, `record_stance`, `open_statement_proposal`,
+`apply_statement_change`, `settle_poll`) is what a closing poll calls; these tests play the poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.ids import EventID, RoomID
+from bot.store import Store
+from commands import alliance_store as db
+from commands.alliance_store import PollRef, StatementChange, Taken
+from commands.compare import Wording, parse_threshold, support
+from commands.decision import ConsensusCounts, Outcome, Rule, decide
+
+COMMONS = RoomID("!commons:hs")
+CAMP_ROOM = RoomID("!camp:hs")
+TENANTS_ROOM = RoomID("!tenants:hs")
+CONSENSUS = Rule("consensus", None)
+
+
+def passed(agree: int = 3, reservations: int = 0) -> Outcome:
+    return decide(CONSENSUS, ConsensusCounts(agree=agree, reservations=reservations))
+
+
+def blocked() -> Outcome:
+    return decide(CONSENSUS, ConsensusCounts(agree=2, block=1))
+
+
+def poll(n: int, room: RoomID = CAMP_ROOM) -> PollRef:
+    return PollRef(room_id=room, poll_id=n, event_id=EventID(f"$poll{n}"))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "db.sqlite")
+    yield opened
+    await opened.close()
+
+
+async def alliance(store: Store, name: str = "Earth Alliance") -> db.Alliance:
+    return await db.create_alliance(
+        store,
+        name=name,
+        commons_room_id=COMMONS,
+        created_by="@ada:hs",
+        created_at=1_000,
+        command_event_id="$create",
+    )
+
+
+async def member(store: Store, alliance_id: int, room: RoomID, name: str) -> db.Movement:
+    asked = await db.request_join(
+        store,
+        alliance_id=alliance_id,
+        room_id=room,
+        name=name,
+        requested_by="@mod:hs",
+        requested_at=2_000,
+        event_id=f"$join-{room}",
+    )
+    return await db.decide_movement(
+        store,
+        asked.id,
+        status="active",
+        decided_by="@ada:hs",
+        decided_at=3_000,
+        event_id=f"$approve-{room}",
+    )
+
+
+async def test_an_alliance_is_recorded_once_with_its_slug_and_default_threshold(
+    store: Store,
+) -> None:
+    made = await alliance(store)
+    assert made.slug == "earth-alliance"
+    assert made.space_id is None
+    assert made.threshold == parse_threshold("more than half")
+    assert await db.alliance_by_event(store, "$create") == made
+    await db.set_space(store, made.id, RoomID("!space:hs"))
+    assert (await db.alliance_by_commons(store, COMMONS)).space_id == "!space:hs"  # type: ignore[union-attr]
+    with pytest.raises(Taken):
+        await db.create_alliance(
+            store,
+            name="EARTH alliance",
+            commons_room_id=RoomID("!other:hs"),
+            created_by="@ada:hs",
+            created_at=1,
+            command_event_id="$other",
+        )
+
+
+async def test_a_join_request_is_found_again_and_a_rejoin_reuses_the_record(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    assert camp.status == "active"
+    assert await db.alliances_of_room(store, CAMP_ROOM) == [earth]
+    left = await db.leave_alliance(store, camp.id, left_by="@mod:hs", left_at=4_000, event_id="$l")
+    assert left.status == "left"
+    assert await db.alliances_of_room(store, CAMP_ROOM) == []
+    again = await db.request_join(
+        store,
+        alliance_id=earth.id,
+        room_id=CAMP_ROOM,
+        name="Climate Camp Collective",
+        requested_by="@mod:hs",
+        requested_at=5_000,
+        event_id="$rejoin",
+    )
+    assert (again.id, again.status, again.slug) == (camp.id, "pending", "climate-camp-collective")
+    assert again.left_at is None
+
+
+async def test_movement_names_are_unique_unless_the_request_was_refused(store: Store) -> None:
+    earth = await alliance(store)
+    await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    with pytest.raises(Taken):
+        await db.request_join(
+            store,
+            alliance_id=earth.id,
+            room_id=TENANTS_ROOM,
+            name="climate  camp",
+            requested_by="@t:hs",
+            requested_at=1,
+            event_id="$t",
+        )
+    asked = await db.request_join(
+        store,
+        alliance_id=earth.id,
+        room_id=TENANTS_ROOM,
+        name="Tenants",
+        requested_by="@t:hs",
+        requested_at=1,
+        event_id="$t2",
+    )
+    await db.decide_movement(
+        store, asked.id, status="rejected", decided_by="@ada:hs", decided_at=2, event_id="$no"
+    )
+    third = await db.request_join(
+        store,
+        alliance_id=earth.id,
+        room_id=RoomID("!third:hs"),
+        name="Tenants",
+        requested_by="@x:hs",
+        requested_at=3,
+        event_id="$t3",
+    )
+    assert third.status == "pending"
+
+
+async def test_objectives_are_numbered_per_alliance_and_duplicates_refused(store: Store) -> None:
+    earth = await alliance(store)
+    added = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature", "Radical egalitarianism"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$import",
+    )
+    assert [(o.number, o.text) for o in added] == [
+        (1, "Respect for nature"),
+        (2, "Radical egalitarianism"),
+    ]
+    with pytest.raises(Taken):
+        await db.add_objectives(
+            store,
+            alliance_id=earth.id,
+            texts=["New one", "respect for nature."],
+            proposed_by="@ada:hs",
+            proposed_at=2,
+            event_id="$dup",
+        )
+    assert len(await db.objectives_of(store, earth.id)) == 2  # all or nothing
+
+
+async def test_an_endorsement_is_pending_while_its_poll_is_open_then_decided(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    await db.open_endorsement(
+        store, movement_id=camp.id, objective_id=nature.id, poll=poll(1), opened_at=10
+    )
+    board = await db.board(store, earth)
+    assert board.stance(camp.info(), nature.info()).state == "pending"
+
+    settled = await db.settle_poll(store, poll=poll(1), outcome=passed(), decided_at=20)
+    assert settled.stance is not None
+    assert settled.stance.state == "endorsed"
+    assert settled.stance.counts == ConsensusCounts(agree=3)
+    again = await db.settle_poll(store, poll=poll(1), outcome=blocked(), decided_at=30)
+    assert again.stance == settled.stance  # recording the same poll twice changes nothing
+
+    board = await db.board(store, earth)
+    assert support(board, nature.info()).common
+
+
+async def test_a_later_poll_changes_the_stance_and_keeps_the_blocks_reasons(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    await db.record_stance(
+        store,
+        movement_id=camp.id,
+        objective_id=nature.id,
+        outcome=passed(),
+        poll=poll(1),
+        decided_at=10,
+    )
+    await db.open_endorsement(
+        store, movement_id=camp.id, objective_id=nature.id, poll=poll(2), opened_at=20
+    )
+    stance = (await db.board(store, earth)).stance(camp.info(), nature.info())
+    assert (stance.state, stance.decided) == ("pending", "endorsed")
+
+    record = await db.record_stance(
+        store,
+        movement_id=camp.id,
+        objective_id=nature.id,
+        outcome=blocked(),
+        poll=poll(2),
+        decided_at=30,
+        block_reasons=["Not without the farmers"],
+    )
+    assert record.state == "not_endorsed"
+    assert record.reason is not None
+    assert "block" in record.reason
+    stance = (await db.board(store, earth)).stance(camp.info(), nature.info())
+    assert (stance.state, stance.block_reasons) == ("not_endorsed", ("Not without the farmers",))
+
+
+async def test_only_a_passed_poll_changes_a_statement_each_time_a_new_version(
+    store: Store,
+) -> None:
+    first = await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.add("We defend the commons."),
+        outcome=passed(),
+        poll=poll(1),
+        decided_at=100,
+    )
+    assert first.version is not None
+    assert first.version.version == 1
+    await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.add("We act without violence."),
+        outcome=passed(),
+        poll=poll(2),
+        decided_at=200,
+    )
+    refused = await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.add("We never sleep."),
+        outcome=blocked(),
+        poll=poll(3),
+        decided_at=300,
+    )
+    assert refused.version is None
+    assert "block" in refused.reason
+
+    statement = await db.statement(store, CAMP_ROOM)
+    assert (statement.version, statement.updated_at) == (2, 200)
+    assert [(i.number, i.text) for i in statement.items] == [
+        (1, "We defend the commons."),
+        (2, "We act without violence."),
+    ]
+    assert statement.items[0].poll == poll(1)
+
+    first_item = statement.items[0]
+    await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.amend(first_item.id, "We defend the commons, together."),
+        outcome=passed(),
+        poll=poll(4),
+        decided_at=400,
+    )
+    dropped = await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.drop(statement.items[1].id),
+        outcome=passed(),
+        poll=poll(5),
+        decided_at=500,
+    )
+    repeat = await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.drop(statement.items[1].id),
+        outcome=passed(),
+        poll=poll(5),
+        decided_at=600,
+    )
+    assert repeat.version == dropped.version  # the same poll applied twice: one version
+
+    statement = await db.statement(store, CAMP_ROOM)
+    assert statement.version == 4
+    assert [(i.number, i.text, i.version) for i in statement.items] == [
+        (1, "We defend the commons, together.", 3)
+    ]
+    history = await db.statement_history(store, CAMP_ROOM)
+    assert [(v.version, v.change, v.item_number) for v in history] == [
+        (4, "drop", 2),
+        (3, "amend", 1),
+        (2, "add", 2),
+        (1, "add", 1),
+    ]
+    assert history[1].previous_text == "We defend the commons."
+
+
+async def test_a_change_to_an_item_dropped_meanwhile_is_not_applied(store: Store) -> None:
+    await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.add("We defend the commons."),
+        outcome=passed(),
+        poll=poll(1),
+        decided_at=1,
+    )
+    item = (await db.statement(store, CAMP_ROOM)).items[0]
+    for n, change in ((2, StatementChange.drop(item.id)), (3, StatementChange.amend(item.id, "x"))):
+        await db.open_statement_proposal(
+            store,
+            room_id=CAMP_ROOM,
+            change=change,
+            proposed_by="@a:hs",
+            proposed_at=n,
+            command_event_id=f"$cmd{n}",
+            poll=poll(n),
+        )
+    assert (await db.settle_poll(store, poll=poll(2), outcome=passed(), decided_at=5)).change
+    late = await db.settle_poll(store, poll=poll(3), outcome=passed(), decided_at=6)
+    assert late.change is not None
+    assert late.change.version is None
+    assert "dropped" in late.change.reason
+    assert (await db.statement(store, CAMP_ROOM)).items == ()
+
+
+async def test_a_poll_that_decides_nothing_here_settles_nothing(store: Store) -> None:
+    assert await db.settle_poll(store, poll=poll(9), outcome=passed(), decided_at=1) == db.Settled()
+
+
+async def test_an_item_words_an_objective_until_unlinked_or_dropped(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    for n, text in ((1, "Earth first."), (2, "Living within limits.")):
+        await db.apply_statement_change(
+            store,
+            room_id=CAMP_ROOM,
+            change=StatementChange.add(text),
+            outcome=passed(),
+            poll=poll(n),
+            decided_at=n,
+        )
+    first, second = (await db.statement(store, CAMP_ROOM)).items
+    link = {"room_id": CAMP_ROOM, "objective_id": nature.id, "linked_by": "@m:hs", "linked_at": 1}
+    assert await db.link_item(store, item_id=first.id, **link) is None  # type: ignore[arg-type]
+    assert await db.link_item(store, item_id=second.id, **link) == first.id  # type: ignore[arg-type]
+    words = await db.movement_wordings(store, camp)
+    assert words == {(camp.id, nature.id): Wording(2, "Living within limits.")}
+    assert await db.unlink_item(store, room_id=CAMP_ROOM, item_id=second.id) == [nature.id]
+    assert await db.movement_wordings(store, camp) == {}
+
+
+async def test_a_removed_poll_leaves_nothing_pending_and_nothing_to_announce(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    await db.open_endorsement(
+        store, movement_id=camp.id, objective_id=nature.id, poll=poll(7), opened_at=1
+    )
+    await db.open_statement_proposal(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.add("We defend the commons."),
+        proposed_by="@a:hs",
+        proposed_at=1,
+        command_event_id="$cmd",
+        poll=poll(8),
+    )
+    assert await db.pending_polls(store) == [poll(7), poll(8)]
+    await db.withdraw_poll(store, poll(7), at=5)
+    await db.withdraw_poll(store, poll(8), at=5)
+    assert await db.pending_polls(store) == []
+    assert await db.stances_to_announce(store) == []
+    assert await db.proposals_to_announce(store) == []
+    assert (await db.board(store, earth)).stance(camp.info(), nature.info()).state == "none"
+    assert (await db.proposal_by_event(store, "$cmd")).outcome == "withdrawn"  # type: ignore[union-attr]
+
+
+async def test_a_decided_endorsement_is_announced_once(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    await db.open_endorsement(
+        store, movement_id=camp.id, objective_id=nature.id, poll=poll(1), opened_at=1
+    )
+    assert await db.stances_to_announce(store) == []  # still open
+    await db.settle_poll(store, poll=poll(1), outcome=passed(), decided_at=2)
+    [told] = await db.stances_to_announce(store)
+    await db.mark_stance_announced(store, told.id)
+    assert await db.stances_to_announce(store) == []
