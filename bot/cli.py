@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
@@ -51,7 +51,7 @@ def _fail(lines: Sequence[str], status: int) -> int:
     return status
 
 
-async def run_bot(config: Config, *, on_ready: Callable[[], None] | None = None) -> int:
+async def run_bot(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync."""
     from bot.app import Bot
     from bot.matrix import LoginFailed
@@ -76,10 +76,12 @@ async def run_bot(config: Config, *, on_ready: Callable[[], None] | None = None)
     return 0
 
 
-async def _call_when_ready(ready: asyncio.Event, callback: Callable[[], None] | None) -> None:
+async def _call_when_ready(
+    ready: asyncio.Event, callback: Callable[[], Awaitable[None]] | None
+) -> None:
     await ready.wait()
     if callback is not None:
-        callback()
+        await callback()
 
 
 async def reset_cross_signing(config: Config) -> int:

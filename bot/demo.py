@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, InviteAllowlist, configure_logging
+from bot.demo_seed import ALLIANCE, COMMONS, MOVEMENTS, SeedError, seed_alliance
 from bot.ids import UserID
 
 DEMO_ROOM_NAME = "multilogue demo"
@@ -45,7 +46,20 @@ def _joined_rooms(hs: Any, token: str) -> list[str]:
     return [room for room in rooms if isinstance(room, str)]
 
 
-def _banner(url: str, password: str, prefix: str, bot_id: str) -> str:
+def _alliance_hint(prefix: str) -> str:
+    p = prefix
+    return f"""
+ The example alliance "{ALLIANCE}" is ready: its commons is the room
+ "{COMMONS}"; its movements: {", ".join(MOVEMENTS)}.
+   In "{COMMONS}":  {p}objectives   {p}alliance   {p}movements
+   In "{MOVEMENTS[0]}":  {p}endorse 1   (vote with the poll's buttons,
+        then {p}poll close)   then {p}compare   {p}bridging   {p}statement
+"""
+
+
+def _banner(url: str, password: str, prefix: str, bot_id: str, *, alliance: bool) -> str:
+    p = prefix
+    hint = _alliance_hint(prefix) if alliance else ""
     return f"""
 ========================================================================
  multilogue demo is running (stop it with Ctrl+C)
@@ -56,8 +70,8 @@ def _banner(url: str, password: str, prefix: str, bot_id: str) -> str:
         {url}
  3. Sign in as:   demo
     Password:     {password}
- 4. Open the room "{DEMO_ROOM_NAME}" and type:   {prefix}help
-
+ 4. Open the room "{DEMO_ROOM_NAME}" and type:   {p}help
+{hint}
  You can also create rooms of your own in Element (encrypted or not) and
  invite {bot_id} to them.
 ========================================================================
@@ -88,6 +102,8 @@ def run_demo(folder: Path) -> int:
         user = homeserver.register("demo", passwords["demo"])
         # This throwaway server is ours: let the bot send without the default rate limit.
         homeserver.override_ratelimit(admin_token=admin.access_token, user_id=bot_account.user_id)
+        # ...and the demo user, who types the example alliance's set-up commands quickly.
+        homeserver.override_ratelimit(admin_token=admin.access_token, user_id=user.user_id)
         room_id = state.get("room_id")
         if not isinstance(room_id, str) or room_id not in _joined_rooms(
             homeserver, user.access_token
@@ -131,15 +147,36 @@ def run_demo(folder: Path) -> int:
     )
     from bot.cli import run_bot
 
-    def announce() -> None:
+    async def when_ready() -> None:
+        if not state.get("alliance"):
+            print("Setting up the example alliance (a commons and three movement rooms) ...")
+            try:
+                seeded = await asyncio.to_thread(
+                    seed_alliance,
+                    homeserver,
+                    token=user.access_token,
+                    bot_id=config.user_id,
+                    prefix=config.command_prefix,
+                )
+            except (SeedError, HomeserverError) as exc:
+                print(f"Could not set up the example alliance: {exc}", file=sys.stderr)
+            else:
+                state["alliance"] = {"commons": seeded.commons, "movements": seeded.movements}
+                _save_state(state_path, state)
         print(
-            _banner(homeserver.url, passwords["demo"], config.command_prefix, config.user_id),
+            _banner(
+                homeserver.url,
+                passwords["demo"],
+                config.command_prefix,
+                config.user_id,
+                alliance=bool(state.get("alliance")),
+            ),
             flush=True,
         )
 
     print("Starting the bot ...")
     try:
-        return asyncio.run(run_bot(config, on_ready=announce))
+        return asyncio.run(run_bot(config, on_ready=when_ready))
     except KeyboardInterrupt:
         return 0
     finally:
