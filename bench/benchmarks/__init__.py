@@ -1,0 +1,98 @@
+"""Every benchmark of issue 7, as data. The table lists them in this order.
+
+To add one: write `async def my_bench(ctx: BenchContext) -> BenchResult` (in a module of
+this folder), and give it as `run=` to its entry below (or add an entry). A benchmark:
+
+- runs the floor (a raw matrix-nio client doing the same job, see `bench/raw_echo.py`) and
+  multilogue in the same run, interleaved, and returns `Row`s with both figures;
+- takes its sizes from `ctx.settings` (`--quick` and the test make them tiny);
+- starts bots with `ctx.raw_echo(name)` / `ctx.multilogue(name)`, measuring clients with
+  `ctx.prober()`, rooms with `ctx.rooms_with(...)`; the context stops them all at the end;
+- reports correctness in `checks` (with `passed`), never asserts on time.
+
+In-process timings (the bot's own code, no homeserver) need no context beyond the settings.
+"""
+
+from __future__ import annotations
+
+from bench.benchmarks import latency, restart
+from bench.registry import Benchmark, Registry
+
+LATENCY_GOAL = "p50 <= 1.05x, p95 <= 1.1x the raw echo's"
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    registry.add(Benchmark("latency.ping", "!ping, plain room", latency.ping, goal=LATENCY_GOAL))
+    registry.add(Benchmark("latency.help", "!help, plain room", latency.help_, goal=LATENCY_GOAL))
+    registry.add(
+        Benchmark(
+            "latency.encrypted_ping",
+            "!ping, encrypted room",
+            latency.encrypted_ping,
+            goal=LATENCY_GOAL,
+        )
+    )
+    registry.add(
+        Benchmark(
+            "latency.objectives",
+            "!objectives on the demo alliance",
+            None,
+            goal=LATENCY_GOAL,
+            waits_for="the objectives commands and a demo alliance",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "latency.poll_results",
+            "!poll results, poll with 1,000 votes",
+            None,
+            goal=LATENCY_GOAL,
+            waits_for="`!poll results` to settle (the polls family is in progress)",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "relay.latency",
+            "shared thread -> commons, one message",
+            None,
+            goal="p50 <= 1.2x the raw echo's",
+            waits_for="the relay",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "relay.burst",
+            "500 messages over 10 shared threads",
+            None,
+            goal=">= 0.8x the raw relay loop's messages/s; each once, in order",
+            waits_for="the relay",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "scale.compare",
+            "!compare, 100 movements x 50 objectives (in-process)",
+            None,
+            goal="< 50 ms of the bot's own time",
+            waits_for="`!compare` and the alliance data model",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "scale.tally",
+            "tally 10,000 votes from 2,000 voters (in-process)",
+            None,
+            goal="< 50 ms of the bot's own time",
+            waits_for="the poll storage and tally path to settle",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "restart",
+            "restart in N rooms, a command waiting in each",
+            restart.restart,
+            goal="all answered <= 2x the raw client's time; RSS < 200 MB",
+        )
+    )
+    return registry

@@ -1,0 +1,179 @@
+"""What every benchmark gets: the settings, the homeserver, accounts, bots and probers.
+
+`BenchContext` owns everything it starts (bot processes, probers) and stops it in `close()`.
+Benchmarks that can share a setup (the latency benchmarks share their bots and rooms) use
+`shared(key, build)`, which builds once per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from bench.prober import BenchError, Prober
+from bench.processes import BotProcess, multilogue_process, raw_echo_process
+from bot.homeserver import LocalSynapse, RegisteredUser
+
+T = TypeVar("T")
+
+FLOOR = "floor"
+MULTILOGUE = "multilogue"
+ARMS = (FLOOR, MULTILOGUE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    probes: int = 200  # latency samples per arm
+    warmup: int = 10  # unmeasured probes per arm first
+    rooms: int = 200  # rooms per bot in the restart benchmark
+    rounds: int = 3  # restarts per arm
+    gap_s: float = 0.05  # pause between two probes
+    probe_timeout_s: float = 30.0
+    seed: int = 0
+    quick: bool = False
+    profile_dir: Path | None = None  # run the bots under cProfile
+    stages_dir: Path | None = None  # run the bots under bench.stages
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: a bot (floor or multilogue), its process and its rooms."""
+
+    name: str
+    bot_id: str
+    process: BotProcess
+    rooms: tuple[str, ...]
+
+
+class BenchContext:
+    def __init__(
+        self, settings: Settings, synapse: LocalSynapse, folder: Path, admin: RegisteredUser
+    ) -> None:
+        self.settings = settings
+        self.synapse = synapse
+        self.folder = folder
+        self.rng = random.Random(settings.seed)
+        self._admin = admin
+        self._names = itertools.count(1)
+        self._processes: list[BotProcess] = []
+        self._probers: list[Prober] = []
+        self._shared: dict[str, Any] = {}
+
+    # -- accounts and clients --------------------------------------------------------------
+
+    async def account(self, prefix: str) -> RegisteredUser:
+        """A new account whose message rate limit is lifted."""
+        localpart = f"{prefix}{next(self._names)}"
+        user = await asyncio.to_thread(self.synapse.register, localpart)
+        await asyncio.to_thread(
+            self.synapse.override_ratelimit,
+            admin_token=self._admin.access_token,
+            user_id=user.user_id,
+        )
+        return user
+
+    async def prober(self, prefix: str = "person") -> Prober:
+        """A new measuring client, started (stopped by `close`)."""
+        account = await self.account(prefix)
+        prober = Prober(self.synapse.url, account, self.folder / "probers" / account.user_id[1:])
+        self._probers.append(prober)
+        await prober.start()
+        return prober
+
+    async def multilogue(self, name: str) -> tuple[str, BotProcess]:
+        """A new multilogue account and process, started; returns its user id too."""
+        account = await self.account(name)
+        process = multilogue_process(
+            name,
+            homeserver=self.synapse.url,
+            server_name=self.synapse.server_name,
+            account=account,
+            folder=self.folder / "bots",
+            profile_dir=self.settings.profile_dir,
+            stages_dir=self.settings.stages_dir,
+        )
+        self._processes.append(process)
+        await process.start()
+        return account.user_id, process
+
+    async def raw_echo(self, name: str) -> tuple[str, BotProcess]:
+        """A new raw matrix-nio echo account and process, started; returns its user id too."""
+        account = await self.account(name)
+        process = raw_echo_process(
+            name,
+            homeserver=self.synapse.url,
+            account=account,
+            folder=self.folder / "bots",
+            profile_dir=self.settings.profile_dir,
+            stages_dir=self.settings.stages_dir,
+        )
+        self._processes.append(process)
+        await process.start()
+        return account.user_id, process
+
+    def check_bots(self) -> None:
+        """Raise BenchError if a bot process ended without being asked to."""
+        for process in self._processes:
+            status = process.exited_by_itself
+            if status is not None:
+                raise BenchError(
+                    f"{process.name} exited with status {status}; see {process.log_path}"
+                )
+
+    async def shared(self, key: str, build: Callable[[], Awaitable[T]]) -> T:
+        """`build()` once per run; later calls with the same key get the same value."""
+        if key not in self._shared:
+            self._shared[key] = await build()
+        return cast(T, self._shared[key])
+
+    # -- rooms -----------------------------------------------------------------------------
+
+    async def rooms_with(
+        self, prober: Prober, bot_id: str, count: int, *, encrypted: bool = False
+    ) -> tuple[str, ...]:
+        """`count` rooms made by `prober` with `bot_id` invited, once the bot has joined all."""
+        limit = asyncio.Semaphore(8)
+
+        async def one(index: int) -> str:
+            async with limit:
+                return await prober.create_room(
+                    invite=bot_id, encrypted=encrypted, name=f"bench {index}"
+                )
+
+        rooms = tuple(await asyncio.gather(*(one(i) for i in range(count))))
+
+        def all_joined() -> bool:
+            self.check_bots()
+            return all(prober.joined(r, bot_id) and prober.known(r) for r in rooms)
+
+        await prober.wait_for(
+            all_joined,
+            timeout_s=60 + count,
+            what=f"{bot_id} to join {count} room(s)",
+        )
+        return rooms
+
+    async def warm_up(self, prober: Prober, arm: Arm, count: int, body: str = "!ping") -> None:
+        """Unmeasured probes until the bot answers; the first may wait for a slow start."""
+        for index in range(max(count, 1)):
+            timeout = 120.0 if index == 0 else self.settings.probe_timeout_s
+            probe = await prober.probe(arm.rooms[0], body, bot_id=arm.bot_id, timeout_s=timeout)
+            if probe.latency_s is None:
+                self.check_bots()
+                raise BenchError(
+                    f"{arm.name} ({arm.bot_id}) did not answer {body} within {timeout:g} s; "
+                    f"see {arm.process.log_path}"
+                )
+
+    # -- end -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        for process in self._processes:
+            await process.close()
+        for prober in self._probers:
+            await prober.stop()

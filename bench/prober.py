@@ -1,0 +1,257 @@
+"""The measuring client: a person who types commands and watches the answers arrive.
+
+One matrix-nio client (encryption on, so it can also measure encrypted rooms) syncs in a
+tight loop with a short long-poll timeout. Every answer (a message that replies to an event
+with `m.in_reply_to`) is recorded with the moment the sync that carried it returned. A probe
+is: note the time, send the command, wait until its answer has arrived. The same code
+measures every arm, so whatever the client itself costs is the same for the floor and for
+multilogue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+)
+
+from bot.homeserver import RegisteredUser
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 500  # short long-poll: the loop is always close to a fresh sync
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "timeline": {"limit": 100},
+        "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+        "state": {"lazy_load_members": False},
+    },
+}
+
+
+class BenchError(Exception):
+    """The homeserver or a bot did not do what the benchmark needs to go on."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    sender: str
+    arrived: float  # time.perf_counter() when the sync holding it returned
+    msgtype: str
+    size: int  # bytes of the content as JSON
+
+
+class Prober:
+    def __init__(self, homeserver: str, account: RegisteredUser, store_dir: Path) -> None:
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.user_id = account.user_id
+        self._account = account
+        self.client = AsyncClient(
+            homeserver,
+            account.user_id,
+            device_id=account.device_id,
+            store_path=str(store_dir),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
+        self.members: dict[str, dict[str, str]] = {}  # room id -> user id -> membership
+        self.undecryptable = 0
+        self._answers: dict[str, list[Answer]] = {}  # answered event id -> answers
+        self._waiters: dict[str, tuple[str, asyncio.Future[float]]] = {}
+        self._changed = asyncio.Event()
+        self._synced = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        account = self._account
+        self.client.restore_login(account.user_id, account.device_id, account.access_token)
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        self._task = asyncio.create_task(self._loop(), name=f"prober {self.user_id}")
+        await self.wait_for(lambda: self._synced, what="the first sync", timeout_s=60)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    async def _loop(self) -> None:
+        since: str | None = None
+        while True:
+            response = await self.client.sync(
+                timeout=SYNC_TIMEOUT_MS,
+                sync_filter=SYNC_FILTER,
+                since=since,
+                full_state=since is None,
+            )
+            arrived = time.perf_counter()
+            if not isinstance(response, SyncResponse):
+                log.warning("prober sync failed: %s", response)
+                await asyncio.sleep(0.2)
+                continue
+            since = response.next_batch
+            for room_id, info in response.rooms.join.items():
+                for event in info.state:
+                    self._note_state(room_id, event.source)
+                for event in info.timeline.events:
+                    self._note(room_id, event, arrived)
+            await self._keep_keys()
+            self._synced = True
+            self._changed.set()
+
+    async def _keep_keys(self) -> None:
+        client = self.client
+        if client.outgoing_to_device_messages:
+            await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    def _note_state(self, room_id: str, source: dict[str, Any]) -> None:
+        if source.get("type") == "m.room.member" and isinstance(source.get("state_key"), str):
+            membership = str((source.get("content") or {}).get("membership"))
+            self.members.setdefault(room_id, {})[source["state_key"]] = membership
+
+    def _note(self, room_id: str, event: Any, arrived: float) -> None:
+        source: dict[str, Any] = event.source
+        self._note_state(room_id, source)
+        sender = str(source.get("sender", ""))
+        if sender == self.user_id:
+            return
+        if isinstance(event, MegolmEvent):
+            self.undecryptable += 1
+            return
+        content = source.get("content") or {}
+        relation = content.get("m.relates_to") or {}
+        answered = (relation.get("m.in_reply_to") or {}).get("event_id")
+        if not isinstance(answered, str):
+            return
+        self._answers.setdefault(answered, []).append(
+            Answer(
+                sender=sender,
+                arrived=arrived,
+                msgtype=str(content.get("msgtype")),
+                size=len(json.dumps(content).encode()),
+            )
+        )
+        waiter = self._waiters.get(answered)
+        if waiter is not None and waiter[0] == sender and not waiter[1].done():
+            waiter[1].set_result(arrived)
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    async def wait_for(self, condition: Callable[[], Any], *, timeout_s: float, what: str) -> None:
+        """Wait until `condition()` is true, re-checked after every sync; BenchError if not."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"timed out after {timeout_s:g} s waiting for {what}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 1.0))
+
+    def answers(self, event_id: str, sender: str) -> list[Answer]:
+        return [a for a in self._answers.get(event_id, []) if a.sender == sender]
+
+    def expect(self, event_id: str, sender: str) -> asyncio.Future[float]:
+        """A future for when the first answer from `sender` to `event_id` arrived."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        already = self.answers(event_id, sender)
+        if already:
+            future.set_result(already[0].arrived)
+        else:
+            self._waiters[event_id] = (sender, future)
+        return future
+
+    async def arrivals(
+        self, event_ids: Iterable[str], sender: str, *, timeout_s: float
+    ) -> dict[str, float | None]:
+        """When the first answer to each event arrived (None: not within `timeout_s`)."""
+        futures = {event_id: self.expect(event_id, sender) for event_id in event_ids}
+        if futures:
+            await asyncio.wait(futures.values(), timeout=timeout_s)
+        result: dict[str, float | None] = {}
+        for event_id, future in futures.items():
+            self._waiters.pop(event_id, None)
+            if future.done():
+                result[event_id] = future.result()
+            else:
+                future.cancel()
+                result[event_id] = None
+        return result
+
+    # -- acting ----------------------------------------------------------------------------
+
+    async def send_text(self, room_id: str, body: str) -> tuple[str, float]:
+        """Send a plain text message; return its event id and when the send started."""
+        started = time.perf_counter()
+        response = await self.client.room_send(
+            room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": body},
+            ignore_unverified_devices=True,
+        )
+        if not isinstance(response, RoomSendResponse):
+            raise BenchError(f"sending to {room_id} failed: {response}")
+        return str(response.event_id), started
+
+    async def probe(self, room_id: str, body: str, *, bot_id: str, timeout_s: float) -> Probe:
+        """Send `body` and wait for `bot_id`'s answer: one latency sample."""
+        event_id, started = await self.send_text(room_id, body)
+        arrived = (await self.arrivals([event_id], bot_id, timeout_s=timeout_s))[event_id]
+        latency = None if arrived is None else arrived - started
+        return Probe(event_id=event_id, latency_s=latency)
+
+    async def create_room(self, *, invite: str, encrypted: bool, name: str) -> str:
+        initial_state: list[dict[str, Any]] = []
+        if encrypted:
+            initial_state.append(
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            )
+        response = await self.client.room_create(
+            name=name, preset=RoomPreset.private_chat, invite=[invite], initial_state=initial_state
+        )
+        if not isinstance(response, RoomCreateResponse):
+            raise BenchError(f"creating a room failed: {response}")
+        return str(response.room_id)
+
+    def joined(self, room_id: str, user_id: str) -> bool:
+        return self.members.get(room_id, {}).get(user_id) == "join"
+
+    def known(self, room_id: str) -> bool:
+        """The room has come down this client's sync (nio can send to it)."""
+        return room_id in self.client.rooms
+
+
+@dataclass(frozen=True)
+class Probe:
+    event_id: str
+    latency_s: float | None  # None: no answer within the timeout

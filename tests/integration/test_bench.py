@@ -1,0 +1,151 @@
+"""The benchmark harness runs end to end on a tiny size. Figures are never judged here."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.benchmarks import build_registry
+from bench.stages import WARM_UP_REPLIES, next_sync_after_reply_ms, summarize
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LATENCY = ("latency.ping", "latency.help", "latency.encrypted_ping")
+ARMS = ("floor", "multilogue")
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench") / "figures.json"
+    done = run_bench(
+        *("--quick", "--probes", "5", "--warmup", "1", "--rooms", "3", "--rounds", "1"),
+        *("--seed", "7", "--json", str(out)),
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_the_table_names_every_benchmark_and_the_machine(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    table, _ = tiny_run
+    for benchmark in build_registry():
+        assert benchmark.name in table
+    assert "not yet available" in table
+    assert f"Python {platform.python_version()}" in table
+    assert "Synapse" in table
+    assert "matrix-nio" in table
+    for heading in ("floor", "multilogue", "ratio", "p50 (ms)", "p95 (ms)"):
+        assert heading in table
+
+
+def test_the_json_holds_the_machine_and_every_benchmark(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    _, figures = tiny_run
+    assert figures["ok"] is True
+    machine = figures["machine"]
+    for key in ("cores", "python", "synapse", "matrix_nio"):
+        assert machine[key]
+    assert figures["settings"]["probes"] == 5
+    assert set(figures["benchmarks"]) == set(build_registry().names())
+    waiting = [b for b in build_registry() if not b.available]
+    assert waiting
+    for benchmark in waiting:
+        entry = figures["benchmarks"][benchmark.name]
+        assert entry["status"] == "not yet available"
+        assert entry["rows"] == []
+
+
+@pytest.mark.parametrize("name", LATENCY)
+def test_each_latency_probe_is_answered_exactly_once_by_both_arms(
+    tiny_run: tuple[str, dict[str, Any]], name: str
+) -> None:
+    entry = tiny_run[1]["benchmarks"][name]
+    assert entry["status"] == "ok", entry["error"]
+    assert [row["measure"] for row in entry["rows"]][:2] == ["p50", "p95"]
+    for row in entry["rows"]:
+        assert row["floor"] > 0
+        assert row["multilogue"] > 0
+        assert row["ratio"] > 0
+    for arm in ARMS:
+        assert entry["arms"][arm]["n"] == 5
+        assert len(entry["arms"][arm]["samples_ms"]) == 5
+        assert entry["checks"][arm] == {
+            "sent": 5,
+            "answered_once": 5,
+            "missing": 0,
+            "duplicates": 0,
+        }
+    assert entry["checks"]["passed"] is True
+
+
+def test_restart_answers_every_waiting_command_once_and_reports_memory(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    entry = tiny_run[1]["benchmarks"]["restart"]
+    assert entry["status"] == "ok", entry["error"]
+    measures = [row["measure"] for row in entry["rows"]]
+    assert "all answered" in measures
+    assert "RSS after catch-up" in measures
+    for arm in ARMS:
+        figures = entry["arms"][arm]
+        assert figures["rooms"] == 3
+        assert figures["all_answered_s"] > 0
+        assert figures["rss_mb"] > 0
+        assert len(figures["rounds"]) == 1
+        assert entry["checks"][arm]["sent"] == 3
+        assert entry["checks"][arm]["answered_once"] == 3
+        assert entry["checks"][arm]["duplicates"] == 0
+        assert entry["checks"][arm]["clean_stops"] is True
+
+
+def test_an_unknown_benchmark_name_is_refused() -> None:
+    done = run_bench("--only", "no.such.bench")
+    assert done.returncode == 2
+    assert "no.such.bench" in done.stderr
+
+
+def test_only_runs_the_named_group() -> None:
+    names = [b.name for b in build_registry().select(["latency"])]
+    assert names[:3] == list(LATENCY)
+    assert all(name.startswith("latency.") for name in names)
+
+
+def test_stage_summary_measures_from_the_sync_that_brought_the_command() -> None:
+    marks: list[tuple[str, float]] = []
+    for reply in range(WARM_UP_REPLIES + 10):
+        base = reply * 1.0
+        marks += [
+            ("http.sync.end", base),
+            ("Store.commit_sync.start", base + 0.001),
+            ("Store.commit_sync.end", base + 0.002),
+            ("http.put.start", base + 0.003),
+            ("http.sync.start", base + 0.0031),
+            ("http.put.end", base + 0.020),
+        ]
+    counted, stages = summarize(marks)
+    assert counted == 10
+    medians = {stage.label: round(stage.median_ms, 3) for stage in stages}
+    assert medians["Store.commit_sync.end"] == 2.0
+    assert medians["http.put.start"] == 3.0
+    assert medians["http.put.end"] == 20.0
+    assert round(next_sync_after_reply_ms(marks) or 0, 3) == 0.1
