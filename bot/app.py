@@ -11,7 +11,8 @@ runs the loop:
 
 A crash or stop between 3 and 4 loses nothing: pending events are picked up again at the
 next start. On the very first start, room history is skipped; after a restart, messages
-older than `max_command_age_s` are skipped.
+older than `max_command_age_s` are not answered as commands (they are skipped, unless a
+listener asks for old messages with `include_old`, as the relay of shared threads does).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 BACKFILL_MAX_PAGES = 10
+SEND_GRACE_S = 0.25  # how long a sync waits for the answers it caused to be sent
+TOKEN_SAVE_INTERVAL_S = 30.0  # a sync with nothing to keep saves its token at most this often
 MAX_BACKOFF_S = 30.0
 
 
@@ -71,6 +74,15 @@ class Bot:
         self.sync_failures = 0
         self.undecrypted_seen = 0  # encrypted events that waited for their keys
         self._carried_over: list[Event] = []
+        self._unsaved_token: str | None = None
+        self._token_saved_at = 0.0
+        # Messages too old to answer as commands, admitted only for listeners that want them
+        # (relaying what was said while the bot was away).
+        self._old_messages_wanted = any(
+            listener.include_old and "m.room.message" in listener.event_types
+            for listener in self.registry.listeners
+        )
+        self._too_old: set[EventID] = set()
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
@@ -96,15 +108,23 @@ class Bot:
                 await self.cross_sign()
             # Left over from the last run; handled once the first sync has loaded room state
             # (power levels, members), before anything newer.
-            self._carried_over = [
-                Event.from_json(item.source) for item in await self.store.pending()
-            ]
+            oldest_wait_ms = self.config.max_command_age_s * 1000
+            for item in await self.store.pending():
+                event = Event.from_json(item.source)
+                if event.type == "m.room.message" and event.ts < item.received_at - oldest_wait_ms:
+                    self._too_old.add(event.event_id)
+                self._carried_over.append(event)
             await self._sync_loop()
         finally:
             await self.close()
 
+    def _token_is_stale(self) -> bool:
+        return time.monotonic() - self._token_saved_at > TOKEN_SAVE_INTERVAL_S
+
     async def close(self) -> None:
         await self.queues.stop()
+        if self._unsaved_token is not None:
+            await self.store.save_sync_token(self._unsaved_token)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -270,9 +290,12 @@ class Bot:
                     continue
                 item = InboxItem(event.event_id, room_id, now_ms, event.to_json())
                 # Old commands are not answered; old votes and redactions still count.
-                if history or (event.ts < oldest_ms and event.type == "m.room.message"):
+                too_old = event.ts < oldest_ms and event.type == "m.room.message"
+                if history or (too_old and not self._old_messages_wanted):
                     skipped.append(item)
                 else:
+                    if too_old:
+                        self._too_old.add(event.event_id)
                     items.append(item)
             if not history:
                 waiting.extend(
@@ -283,14 +306,26 @@ class Bot:
                 "Skipped %d messages older than %d s", len(skipped), self.config.max_command_age_s
             )
         self.undecrypted_seen += len(waiting)
-        fresh = await self.store.commit_sync(
-            batch.next_batch, items, skipped=skipped, waiting=waiting
-        )
+        fresh: list[InboxItem] = []
+        if items or skipped or waiting or self._token_is_stale():
+            fresh = await self.store.commit_sync(
+                batch.next_batch, items, skipped=skipped, waiting=waiting
+            )
+            self._token_saved_at = time.monotonic()
+            self._unsaved_token = None
+        else:
+            # Nothing to keep (typically the bot's own reply coming back): the token can
+            # wait; if the bot stops before it is written, this sync is simply read again.
+            self._unsaved_token = batch.next_batch
         for event in self._carried_over:
             self.queues.put(event)
         self._carried_over = []
         for item in fresh:
             self.queues.put(Event.from_json(item.source))
+        if fresh:
+            # Let the answers go out before the next sync request competes with them;
+            # capped, so a slow command never holds up the other rooms for long.
+            await self.queues.wait_idle(at_most=SEND_GRACE_S)
         for invite in batch.invites:
             self._spawn(self._answer_invite(invite), name=f"invite {invite.room_id}")
         for room_id in batch.left:
@@ -366,15 +401,17 @@ class Bot:
 
     async def _handle_event(self, event: Event) -> None:
         """Handle one inbox event, behind an error boundary; then mark it done."""
+        too_old = event.event_id in self._too_old
         try:
-            if event.type == "m.room.message":
+            if event.type == "m.room.message" and not too_old:
                 await self._handle_message(event)
             for listener in self.registry.listeners:
-                if event.type in listener.event_types:
+                if event.type in listener.event_types and (listener.include_old or not too_old):
                     reply = await listener.handler(self, event)
                     if reply is not None:
                         await self._reply(event, reply)
             await self.store.finish(event.event_id)
+            self._too_old.discard(event.event_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -435,11 +472,35 @@ class Bot:
         log.info("Left room %s on request", room_id)
 
     async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
+        self,
+        room_id: RoomID,
+        *,
+        event_type: str,
+        content: dict[str, Any],
+        txn_key: str,
+        background: bool = False,
     ) -> EventID | None:
         return await self.outbox.send(
-            room_id, event_type=event_type, content=content, txn_id=txn_id_for(txn_key, event_type)
+            room_id,
+            event_type=event_type,
+            content=content,
+            txn_id=txn_id_for(txn_key, event_type),
+            background=background,
         )
+
+    async def redact(
+        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str
+    ) -> EventID | None:
+        return await self.outbox.redact(
+            room_id, event_id, reason=reason, txn_id=txn_id_for(txn_key, "m.room.redaction")
+        )
+
+    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
+        try:
+            return await self.matrix.get_event(room_id, event_id)
+        except MatrixError as exc:
+            log.warning("Could not read an event of %s: %s", room_id, exc)
+            return None
 
     async def notice(
         self,

@@ -29,10 +29,12 @@ from nio import (
     LocalProtocolError,
     LoginError,
     MegolmEvent,
+    RoomGetEventError,
     RoomGetStateEventError,
     RoomLeaveError,
     RoomPreset,
     RoomPutStateError,
+    RoomRedactError,
     RoomSendError,
     SyncError,
     WhoamiError,
@@ -380,6 +382,52 @@ class Matrix:
         if isinstance(response, RoomSendError):
             _raise_for(response, "send")
         return EventID(response.event_id)
+
+    async def redact(
+        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_id: str
+    ) -> EventID:
+        """Redact an event (the bot's own, or any with enough power). The same `txn_id` never
+        creates a second redaction."""
+        try:
+            response = await self._client.room_redact(
+                room_id, event_id, reason=reason, tx_id=txn_id
+            )
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"redact: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        except LocalProtocolError as exc:
+            raise MatrixError(f"redact: {exc}") from exc
+        if isinstance(response, RoomRedactError):
+            _raise_for(response, "redact")
+        return EventID(response.event_id)
+
+    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
+        """One event of a room, decrypted when the bot holds its key; None when the homeserver
+        does not show it to the bot (unknown, not visible) or it cannot be decrypted."""
+        try:
+            response = await self._client.room_get_event(room_id, event_id)
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnavailable(
+                f"get event: cannot reach the homeserver ({type(exc).__name__})"
+            ) from exc
+        if isinstance(response, RoomGetEventError):
+            if str(response.status_code) in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                return None
+            _raise_for(response, "get event")
+        event = response.event
+        if isinstance(event, MegolmEvent):
+            event.room_id = room_id
+            try:
+                decrypted = self._client.decrypt_event(event) if self._config.encryption else None
+            except (EncryptionError, KeyError, ValueError):
+                return None
+            if decrypted is None or isinstance(decrypted, MegolmEvent):
+                return None
+            if not hasattr(decrypted, "source"):
+                return None
+            return Event.from_source(room_id, decrypted.source, encrypted=True)
+        return Event.from_source(room_id, event.source, encrypted=False)
 
     async def send_state(
         self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]

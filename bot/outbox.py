@@ -1,10 +1,11 @@
 """Sending, paced and retried, and the per-room work queues.
 
-- `Outbox.send` retries a send until it lands: it waits as long as the homeserver asks
-  (429 `retry_after_ms`, which then holds back every room's sends, since the limit is
-  per account), backs off while the homeserver is unreachable, and gives up only on a
-  definite refusal (not in the room, forbidden). The transaction id is derived from the
-  event that caused the send, so a retry, even after a restart, never doubles a message.
+- `Outbox.send` (and `Outbox.redact`) retries until it lands: it waits as long as the
+  homeserver asks (429 `retry_after_ms`, which then holds back every room's sends, since the
+  limit is per account; waiting never counts as a failed attempt), backs off while the
+  homeserver is unreachable, and gives up only on a definite refusal (not in the room,
+  forbidden) or after MAX_SEND_ATTEMPTS failures to reach it. The transaction id is derived
+  from the event that caused the send, so a retry, even after a restart, never doubles it.
 - `RoomQueues` runs each room's work in order, one room's work never waiting on another's.
 """
 
@@ -63,25 +64,87 @@ class Outbox:
     def __init__(self, matrix: Matrix) -> None:
         self._matrix = matrix
         self._not_before = 0.0  # monotonic time before which nobody sends (after a 429)
+        # Answers to people go before background sends (relayed messages) when the homeserver
+        # paces the account: a background send waits while any answer is waiting.
+        self._answers_waiting = 0
+        self._no_answer_waiting = asyncio.Event()
+        self._no_answer_waiting.set()
 
     async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_id: str
+        self,
+        room_id: RoomID,
+        *,
+        event_type: str,
+        content: dict[str, Any],
+        txn_id: str,
+        background: bool = False,
     ) -> EventID | None:
-        """Send, retrying; None when the homeserver definitely refused (already logged)."""
+        """Send, retrying; None when the homeserver definitely refused (already logged).
+
+        A `background` send (relayed messages) lets every other send waiting go first.
+        """
+        return await self._retrying(
+            room_id,
+            lambda: self._matrix.send(
+                room_id, event_type=event_type, content=content, txn_id=txn_id
+            ),
+            background=background,
+        )
+
+    async def redact(
+        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_id: str
+    ) -> EventID | None:
+        """Redact, retrying as `send` does; None when the homeserver definitely refused."""
+        return await self._retrying(
+            room_id,
+            lambda: self._matrix.redact(room_id, event_id, reason=reason, txn_id=txn_id),
+        )
+
+    async def _retrying(
+        self,
+        room_id: RoomID,
+        attempt_once: Callable[[], Awaitable[EventID]],
+        *,
+        background: bool = False,
+    ) -> EventID | None:
+        if background:
+            return await self._attempts(room_id, attempt_once, background=True)
+        self._answers_waiting += 1
+        self._no_answer_waiting.clear()
+        try:
+            return await self._attempts(room_id, attempt_once, background=False)
+        finally:
+            self._answers_waiting -= 1
+            if self._answers_waiting == 0:
+                self._no_answer_waiting.set()
+
+    async def _attempts(
+        self,
+        room_id: RoomID,
+        attempt_once: Callable[[], Awaitable[EventID]],
+        *,
+        background: bool,
+    ) -> EventID | None:
         backoff = 0.5
-        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+        attempt = 0
+        while attempt < MAX_SEND_ATTEMPTS:
+            if background:
+                await self._no_answer_waiting.wait()
             delay = self._not_before - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+                if background and not self._no_answer_waiting.is_set():
+                    continue  # an answer came up while we waited: it goes first
             try:
-                return await self._matrix.send(
-                    room_id, event_type=event_type, content=content, txn_id=txn_id
-                )
+                return await attempt_once()
             except RateLimited as exc:
+                # Pacing, not failure: wait as asked and try again, however long a burst is.
                 wait_s = exc.retry_after_ms / 1000
                 self._not_before = max(self._not_before, time.monotonic() + wait_s)
                 log.info("Rate limited; waiting %.1f s before sending again", wait_s)
+                continue
             except MatrixUnavailable as exc:
+                attempt += 1
                 log.warning("Send to %s failed (attempt %d): %s", room_id, attempt, exc)
                 await asyncio.sleep(backoff * (1 + random.random() / 4))
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -121,6 +184,12 @@ class RoomQueues:
 
     def busy(self) -> bool:
         return bool(self._tasks)
+
+    async def wait_idle(self, *, at_most: float) -> None:
+        """Wait until every room's queue is empty, or `at_most` seconds, whichever is first."""
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=at_most)
 
     async def stop(self) -> None:
         """Cancel all work; unfinished events stay pending in the inbox for the next start."""

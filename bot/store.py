@@ -29,6 +29,7 @@ from bot.ids import EventID, RoomID
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 DONE_RETENTION_S = 30 * 24 * 3600
+INSERT_CHUNK = 200  # rows per INSERT statement (4 values each, far below SQLite's limit)
 
 
 class StoreError(Exception):
@@ -182,43 +183,76 @@ class Store:
     async def commit_sync(
         self,
         next_batch: str,
-        items: Iterable[InboxItem],
+        items: Sequence[InboxItem],
         *,
-        skipped: Iterable[InboxItem] = (),
-        waiting: Iterable[Undecryptable] = (),
+        skipped: Sequence[InboxItem] = (),
+        waiting: Sequence[Undecryptable] = (),
     ) -> list[InboxItem]:
-        """Record a sync's events and its token in one transaction.
+        """Record a sync's events, then its token.
 
         Returns the items not seen before, now `pending`. Items already in the inbox
         (seen in an earlier sync, or before a restart) are dropped: that is the dedupe.
         `skipped` items (too old, or history on first start) are remembered as handled.
         `waiting` events could not be decrypted yet; they wait for their keys.
+
+        Each statement commits on its own (this is on every command's path, and each
+        statement is a trip to the database thread), in an order that keeps the promise:
+        the token is written last, so a crash in between only means the same events come
+        again with the next sync, and the inbox drops them as already seen.
         """
-        async with self.transaction() as db:
-            fresh = await self._insert_pending(db, items)
-            await db.executemany(
-                "INSERT OR IGNORE INTO undecrypted (event_id, room_id, session_id, received_at,"
-                " source) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        u.event_id,
-                        u.room_id,
-                        u.session_id,
-                        int(time.time() * 1000),
-                        json.dumps(u.source),
+        async with self._write_lock:
+            db = self._db
+            fresh_ids: set[str] = set()
+            for start in range(0, len(items), INSERT_CHUNK):
+                chunk = items[start : start + INSERT_CHUNK]
+                rows = ", ".join(["(?, ?, ?, ?, 'pending')"] * len(chunk))
+                params = [
+                    value
+                    for item in chunk
+                    for value in (
+                        item.event_id,
+                        item.room_id,
+                        item.received_at,
+                        json.dumps(item.source),
                     )
-                    for u in waiting
-                ],
-            )
-            await db.executemany(
-                "INSERT OR IGNORE INTO inbox (event_id, room_id, received_at, source, state)"
-                " VALUES (?, ?, ?, NULL, 'skipped')",
-                [(item.event_id, item.room_id, item.received_at) for item in skipped],
-            )
+                ]
+                async with db.execute(
+                    "INSERT OR IGNORE INTO inbox (event_id, room_id, received_at, source, state)"
+                    f" VALUES {rows} RETURNING event_id",
+                    params,
+                ) as cursor:
+                    fresh_ids.update(str(row[0]) for row in await cursor.fetchall())
+            if waiting:
+                now_ms = int(time.time() * 1000)
+                await db.executemany(
+                    "INSERT OR IGNORE INTO undecrypted (event_id, room_id, session_id,"
+                    " received_at, source) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (u.event_id, u.room_id, u.session_id, now_ms, json.dumps(u.source))
+                        for u in waiting
+                    ],
+                )
+            if skipped:
+                await db.executemany(
+                    "INSERT OR IGNORE INTO inbox (event_id, room_id, received_at, source, state)"
+                    " VALUES (?, ?, ?, NULL, 'skipped')",
+                    [(item.event_id, item.room_id, item.received_at) for item in skipped],
+                )
             await db.execute(
                 "INSERT OR REPLACE INTO sync_state (id, next_batch) VALUES (1, ?)", (next_batch,)
             )
+        fresh: list[InboxItem] = []
+        for item in items:  # in order, each once (the same event may come twice in a batch)
+            if item.event_id in fresh_ids:
+                fresh_ids.discard(item.event_id)
+                fresh.append(item)
         return fresh
+
+    async def save_sync_token(self, next_batch: str) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO sync_state (id, next_batch) VALUES (1, ?)", (next_batch,)
+            )
 
     @staticmethod
     async def _insert_pending(
@@ -257,9 +291,9 @@ class Store:
         ]
 
     async def finish(self, event_id: EventID, *, state: str = "done") -> None:
-        """Mark an inbox item handled and drop its content."""
-        async with self.transaction() as db:
-            await db.execute(
+        """Mark an inbox item handled and drop its content (one statement, one commit)."""
+        async with self._write_lock:
+            await self._db.execute(
                 "UPDATE inbox SET state = ?, source = NULL WHERE event_id = ?", (state, event_id)
             )
 

@@ -3,6 +3,7 @@
 from commands import about, alliance, objectives
 from commands import help as help_family
 from commands import polls as polls_family
+from commands import relay as relay_family
 from commands.registry import Registry
 
 
@@ -13,5 +14,6 @@ def build_registry() -> Registry:
     polls_family.register(registry)
     alliance.register(registry)
     objectives.register(registry)
+    relay_family.register(registry)
     about.register(registry)
     return registry

@@ -12,8 +12,8 @@ A poll is typed in one of two ways::
 
 On one line, unquoted words before the first quoted item are the question
 (`!poll Where do we meet? "Park" "Library"`), and unquoted words after it are one-word options.
-The options `--multi N`, `--closes WHEN` and `--hidden` may come before the question (the
-command parser reads those), on the question's line, or on a line of their own.
+The options `--multi N`, `--closes WHEN`, `--hidden` and `--alliance` may come before the
+question (the command parser reads those), on the question's line, or on a line of their own.
 `--closes 2026-12-01 18:00` takes the time after the date as part of the value.
 
 Every :class:`PollInputError` message is meant to be shown to people as it is.
@@ -55,6 +55,8 @@ class PollRequest:
     max_selections: int = 1
     hidden: bool = False
     closes: str | None = None
+    alliance: bool = False
+    """Post it in the commons and every movement room of the alliance (`--alliance`)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,12 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-POLL_FLAGS: Final[Mapping[str, bool]] = {"multi": True, "closes": True, "hidden": False}
+POLL_FLAGS: Final[Mapping[str, bool]] = {
+    "multi": True,
+    "closes": True,
+    "hidden": False,
+    "alliance": False,
+}
 PROPOSAL_FLAGS: Final[Mapping[str, bool]] = {"closes": True}
 
 
@@ -284,6 +291,7 @@ def _checked(question: str, options: list[str], flags: Mapping[str, str | bool])
         max_selections=max_selections,
         hidden=bool(flags.get("hidden")),
         closes=closes if isinstance(closes, str) else None,
+        alliance=bool(flags.get("alliance")),
     )
 
 

@@ -4,6 +4,10 @@ The tables are made by `bot/migrations/0002_polls.sql`. Other command families m
 `polls` table (it is stable: id, room_id, number, kind, question, closed_at, result...), but
 should go through the functions here or in `commands.polls` rather than write to it.
 Times are milliseconds since the epoch, like Matrix's `origin_server_ts`.
+
+Alliance-wide polls (`bot/migrations/0005_alliance_polls.sql`) are a :class:`PollGroup` and
+one ordinary poll per room, linked by a :class:`Seat`. The per-poll deadline and announcement
+queries leave those polls out: their group closes and announces them all at once.
 """
 
 from __future__ import annotations
@@ -89,6 +93,15 @@ class NewPoll:
 
 
 @dataclass(frozen=True)
+class NewSeat:
+    """Where a new poll sits in an alliance-wide poll: its group and movement (None: commons)."""
+
+    group_id: int
+    movement_id: int | None
+    movement_name: str | None
+
+
+@dataclass(frozen=True)
 class RoomRule:
     rule: str
     set_by: UserID
@@ -157,8 +170,12 @@ async def _many(store: Store, where: str, params: Sequence[Any]) -> list[Poll]:
 # -- polls -----------------------------------------------------------------------------------
 
 
-async def create_poll(store: Store, new: NewPoll) -> Poll:
-    """Add a poll with the room's next number; a second call for the same command finds it."""
+async def create_poll(store: Store, new: NewPoll, *, seat: NewSeat | None = None) -> Poll:
+    """Add a poll with the room's next number; a second call for the same command finds it.
+
+    With `seat`, the poll is one room's copy of an alliance-wide poll, linked in the same
+    transaction.
+    """
     answers = json.dumps([{"id": a.id, "text": a.text} for a in new.answers])
     async with store.transaction() as db:
         await db.execute(
@@ -181,6 +198,13 @@ async def create_poll(store: Store, new: NewPoll) -> Poll:
                 new.command_event_id,
             ),
         )
+        if seat is not None:
+            await db.execute(
+                "INSERT OR IGNORE INTO alliance_poll_rooms (group_id, poll_id, room_id,"
+                " movement_id, movement_name) SELECT ?, id, room_id, ?, ? FROM polls"
+                " WHERE command_event_id = ?",
+                (seat.group_id, seat.movement_id, seat.movement_name, new.command_event_id),
+            )
     poll = await _one(store, "command_event_id = ?", (new.command_event_id,))
     assert poll is not None
     return poll
@@ -194,6 +218,11 @@ async def set_start_event(store: Store, poll_id: int, event_id: EventID) -> None
 async def forget_unsent_poll(store: Store, poll_id: int) -> None:
     """Drop a poll whose start event could not be sent (so it never appears in lists)."""
     async with store.transaction() as db:
+        await db.execute(
+            "DELETE FROM alliance_poll_rooms WHERE poll_id IN"
+            " (SELECT id FROM polls WHERE id = ? AND start_event_id IS NULL)",
+            (poll_id,),
+        )
         await db.execute("DELETE FROM polls WHERE id = ? AND start_event_id IS NULL", (poll_id,))
 
 
@@ -253,12 +282,15 @@ async def recent_polls(
     )
 
 
+_NOT_IN_A_GROUP = "id NOT IN (SELECT poll_id FROM alliance_poll_rooms)"
+
+
 async def due_polls(store: Store, now: int) -> list[Poll]:
-    """Open polls whose deadline has passed."""
+    """Open polls whose deadline has passed (not alliance-wide ones: see :func:`due_groups`)."""
     return await _many(
         store,
         "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ?"
-        " AND start_event_id IS NOT NULL ORDER BY closes_at",
+        f" AND start_event_id IS NOT NULL AND {_NOT_IN_A_GROUP} ORDER BY closes_at",
         (now,),
     )
 
@@ -277,11 +309,13 @@ async def unannounced_polls(store: Store, *, commands_closed_before: int) -> lis
 
     A poll closed by `!poll close` is announced by that command's answer; it is listed here
     only when it closed before `commands_closed_before` (the command must have failed).
+    Alliance-wide polls are announced by their group (:func:`unannounced_groups`).
     """
     return await _many(
         store,
         "closed_at IS NOT NULL AND announced = 0"
-        " AND (closed_via != 'command' OR closed_at < ?) ORDER BY closed_at",
+        f" AND (closed_via != 'command' OR closed_at < ?) AND {_NOT_IN_A_GROUP}"
+        " ORDER BY closed_at",
         (commands_closed_before,),
     )
 
@@ -321,6 +355,234 @@ async def set_end_event(store: Store, poll_id: int, event_id: EventID) -> None:
 async def mark_announced(store: Store, poll_id: int) -> None:
     async with store.transaction() as db:
         await db.execute("UPDATE polls SET announced = 1 WHERE id = ?", (poll_id,))
+
+
+# -- alliance-wide polls -----------------------------------------------------------------------
+
+_GROUP_COLUMNS = (
+    "id, alliance_id, commons_room_id, creator, created_at, closes_at, hidden, command_event_id,"
+    " closed_at, closed_by, closed_via, close_event_id, result, announced"
+)
+
+
+@dataclass(frozen=True)
+class PollGroup:
+    """An alliance-wide poll: the same poll in the commons and in each movement room."""
+
+    id: int
+    alliance_id: int
+    commons_room_id: RoomID
+    creator: UserID
+    created_at: int
+    closes_at: int | None
+    hidden: bool
+    command_event_id: EventID
+    closed_at: int | None
+    closed_by: UserID | None
+    closed_via: ClosedVia | None
+    close_event_id: EventID | None
+    result: Tally | None
+    """The tally by person across the rooms, kept at the close; None while open."""
+    announced: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    alliance_id: int
+    commons_room_id: RoomID
+    creator: UserID
+    created_at: int
+    closes_at: int | None
+    hidden: bool
+    command_event_id: EventID
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One room's poll in an alliance-wide poll."""
+
+    group_id: int
+    poll: Poll
+    movement_id: int | None
+    movement_name: str | None
+    """The movement's name when the poll opened; None for the commons."""
+
+    @property
+    def is_commons(self) -> bool:
+        return self.movement_id is None
+
+
+def _group(row: Sequence[Any]) -> PollGroup:
+    return PollGroup(
+        id=int(row[0]),
+        alliance_id=int(row[1]),
+        commons_room_id=RoomID(row[2]),
+        creator=UserID(row[3]),
+        created_at=int(row[4]),
+        closes_at=None if row[5] is None else int(row[5]),
+        hidden=bool(row[6]),
+        command_event_id=EventID(row[7]),
+        closed_at=None if row[8] is None else int(row[8]),
+        closed_by=None if row[9] is None else UserID(row[9]),
+        closed_via=row[10],
+        close_event_id=None if row[11] is None else EventID(row[11]),
+        result=None if row[12] is None else tally_from_json(row[12]),
+        announced=bool(row[13]),
+    )
+
+
+async def _one_group(store: Store, where: str, params: Sequence[Any]) -> PollGroup | None:
+    row = await store.fetch_one(
+        f"SELECT {_GROUP_COLUMNS} FROM alliance_polls WHERE {where}", params
+    )
+    return None if row is None else _group(row)
+
+
+async def _many_groups(store: Store, where: str, params: Sequence[Any]) -> list[PollGroup]:
+    rows = await store.fetch_all(
+        f"SELECT {_GROUP_COLUMNS} FROM alliance_polls WHERE {where}", params
+    )
+    return [_group(row) for row in rows]
+
+
+async def create_group(store: Store, new: NewGroup) -> PollGroup:
+    """Add an alliance-wide poll; a second call for the same command finds the first."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO alliance_polls (alliance_id, commons_room_id, creator,"
+            " created_at, closes_at, hidden, command_event_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.alliance_id,
+                new.commons_room_id,
+                new.creator,
+                new.created_at,
+                new.closes_at,
+                int(new.hidden),
+                new.command_event_id,
+            ),
+        )
+    group = await _one_group(store, "command_event_id = ?", (new.command_event_id,))
+    assert group is not None
+    return group
+
+
+async def forget_empty_group(store: Store, group_id: int) -> None:
+    """Drop an alliance-wide poll that has no room's poll (its commons poll was refused)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "DELETE FROM alliance_polls WHERE id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM alliance_poll_rooms WHERE group_id = ?)",
+            (group_id, group_id),
+        )
+
+
+async def get_group(store: Store, group_id: int) -> PollGroup | None:
+    return await _one_group(store, "id = ?", (group_id,))
+
+
+async def group_of(store: Store, poll_id: int) -> PollGroup | None:
+    """The alliance-wide poll this poll is one room's copy of, if any."""
+    return await _one_group(
+        store, "id = (SELECT group_id FROM alliance_poll_rooms WHERE poll_id = ?)", (poll_id,)
+    )
+
+
+async def group_closed_by(store: Store, event_id: str) -> PollGroup | None:
+    """The alliance-wide poll that the `!poll close` command `event_id` closed, if any."""
+    return await _one_group(store, "close_event_id = ?", (event_id,))
+
+
+async def seats(store: Store, group_id: int) -> list[Seat]:
+    """Every room's poll of the group that was posted: by movement name, the commons last."""
+    rows = await store.fetch_all(
+        "SELECT s.group_id, s.movement_id, s.movement_name,"
+        f" {', '.join('p.' + c.strip() for c in _POLL_COLUMNS.split(','))}"
+        " FROM alliance_poll_rooms s JOIN polls p ON p.id = s.poll_id"
+        " WHERE s.group_id = ? AND p.start_event_id IS NOT NULL"
+        " ORDER BY s.movement_id IS NULL, s.movement_name COLLATE NOCASE, p.id",
+        (group_id,),
+    )
+    return [
+        Seat(
+            group_id=int(row[0]),
+            poll=_poll(row[3:]),
+            movement_id=None if row[1] is None else int(row[1]),
+            movement_name=None if row[2] is None else str(row[2]),
+        )
+        for row in rows
+    ]
+
+
+async def grouped_poll_ids(store: Store, poll_ids: Sequence[int]) -> set[int]:
+    """Which of these polls are rooms' copies of an alliance-wide poll."""
+    if not poll_ids:
+        return set()
+    marks = ", ".join("?" for _ in poll_ids)
+    rows = await store.fetch_all(
+        f"SELECT poll_id FROM alliance_poll_rooms WHERE poll_id IN ({marks})", list(poll_ids)
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def close_group(
+    store: Store,
+    group_id: int,
+    *,
+    closed_at: int,
+    via: ClosedVia,
+    closed_by: UserID | None = None,
+    close_event_id: EventID | None = None,
+) -> bool:
+    """Close an open alliance-wide poll (not yet its rooms' polls); False if already closed."""
+    async with store.transaction() as db:
+        cursor = await db.execute(
+            "UPDATE alliance_polls SET closed_at = ?, closed_via = ?, closed_by = ?,"
+            " close_event_id = ?, announced = ? WHERE id = ? AND closed_at IS NULL",
+            (closed_at, via, closed_by, close_event_id, int(via == "removed"), group_id),
+        )
+        return cursor.rowcount == 1
+
+
+async def save_group_result(store: Store, group_id: int, result: Tally) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE alliance_polls SET result = ? WHERE id = ? AND result IS NULL",
+            (tally_to_json(result), group_id),
+        )
+
+
+async def mark_group_announced(store: Store, group_id: int) -> None:
+    """The close was told everywhere: the group and each room's poll."""
+    async with store.transaction() as db:
+        await db.execute("UPDATE alliance_polls SET announced = 1 WHERE id = ?", (group_id,))
+        await db.execute(
+            "UPDATE polls SET announced = 1 WHERE id IN"
+            " (SELECT poll_id FROM alliance_poll_rooms WHERE group_id = ?)",
+            (group_id,),
+        )
+
+
+async def due_groups(store: Store, now: int) -> list[PollGroup]:
+    """Open alliance-wide polls whose deadline has passed."""
+    return await _many_groups(
+        store,
+        "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ? ORDER BY closes_at",
+        (now,),
+    )
+
+
+async def unannounced_groups(store: Store, *, commands_closed_before: int) -> list[PollGroup]:
+    """Closed alliance-wide polls whose close was not told yet (as :func:`unannounced_polls`)."""
+    return await _many_groups(
+        store,
+        "closed_at IS NOT NULL AND announced = 0"
+        " AND (closed_via != 'command' OR closed_at < ?) ORDER BY closed_at",
+        (commands_closed_before,),
+    )
 
 
 # -- responses -------------------------------------------------------------------------------

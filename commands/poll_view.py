@@ -3,6 +3,17 @@
 Pure logic: builds and reads event content, and turns a :class:`~commands.tally.Tally` into
 rows for the result templates. No Matrix client, no database, no clock.
 
+An alliance-wide poll is one poll per room (the commons and each movement room) counted
+together at three levels, each by :func:`commands.tally.tally`:
+
+- per room (:class:`RoomVotes`): each movement's own tally, as in any poll;
+- overall by person (:func:`overall_tally`): every room's eligible responses together, each
+  person's latest response anywhere counting once (a person in two movements votes once);
+- one movement, one voice (:func:`one_voice`): each movement's leading option counts once.
+  When a movement's leading options tie, its one voice is split equally between them
+  (two tied options get 1/2 each), so every movement that voted weighs exactly 1.
+  A movement where nobody voted has no voice. The commons is not a movement and has no voice.
+
 Polls are sent with the unstable types Element sends; the stable ones are accepted on input.
 The start and end events carry a short text fallback for clients without poll support; that
 text is event content built here, not a bot message (those come from `templates/`).
@@ -10,12 +21,13 @@ text is event content built here, not a bot message (those come from `templates/
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Final
 
 from commands.decision import OPTION_LABELS
-from commands.tally import Tally
+from commands.tally import Ballot, Tally, tally
 
 START_TYPE: Final = "org.matrix.msc3381.poll.start"
 END_TYPE: Final = "org.matrix.msc3381.poll.end"
@@ -163,3 +175,110 @@ def objections(
                 }
             )
     return found
+
+
+# -- alliance-wide polls: one poll per room, counted together ----------------------------------
+
+
+@dataclass(frozen=True)
+class RoomVotes:
+    """One room's responses to its copy of an alliance-wide poll, and who counts there."""
+
+    ballots: Sequence[Ballot]
+    closed_at: int | None = None
+    """Responses sent after this are ignored (the room's poll ended then)."""
+    members: Collection[str] | None = None
+    """Only responses from these people count (the room's members); None: everyone's."""
+
+
+def overall_tally(
+    rooms: Iterable[RoomVotes], *, answer_ids: Sequence[str], max_selections: int
+) -> Tally:
+    """Everyone's votes across the rooms, each person once: their latest response anywhere.
+
+    A response counts only where it would count in its own room's tally (in time, from a
+    member). Of what remains, the tally's own rules apply to all rooms' responses together,
+    so a later response in another room replaces an earlier one (on equal timestamps the
+    room given later wins).
+    """
+    eligible: list[Ballot] = []
+    for room in rooms:
+        members = None if room.members is None else frozenset(room.members)
+        eligible.extend(
+            ballot
+            for ballot in room.ballots
+            if (room.closed_at is None or ballot.ts <= room.closed_at)
+            and (members is None or ballot.sender in members)
+        )
+    eligible.sort(key=lambda ballot: ballot.ts)  # stable: equal times keep the rooms' order
+    return tally(eligible, answer_ids=answer_ids, max_selections=max_selections)
+
+
+@dataclass(frozen=True)
+class OneVoice:
+    """The "one movement, one voice" tally of an alliance-wide poll."""
+
+    voices: dict[str, Fraction]
+    """Each answer id (poll order) and the voices it got; a split voice gives fractions."""
+    leading_by_movement: tuple[tuple[str, ...], ...]
+    """Each movement's leading answer ids, in the order given; () when nobody voted there."""
+
+    @property
+    def voiced(self) -> int:
+        """How many movements have a voice (somebody voted there)."""
+        return sum(1 for leading in self.leading_by_movement if leading)
+
+    @property
+    def movements(self) -> int:
+        return len(self.leading_by_movement)
+
+    def leading(self) -> tuple[str, ...]:
+        """The answer ids with the most voices, in poll order; several on a tie, none if none."""
+        top = max(self.voices.values(), default=Fraction(0))
+        if top == 0:
+            return ()
+        return tuple(answer for answer, voices in self.voices.items() if voices == top)
+
+
+def one_voice(movements: Iterable[Tally], *, answer_ids: Sequence[str]) -> OneVoice:
+    """Each movement's leading option counts once; a tie splits that movement's voice equally."""
+    voices = dict.fromkeys(answer_ids, Fraction(0))
+    leading_by_movement: list[tuple[str, ...]] = []
+    for result in movements:
+        leading = tuple(answer for answer in result.leading() if answer in voices)
+        leading_by_movement.append(leading)
+        for answer in leading:
+            voices[answer] += Fraction(1, len(leading))
+    return OneVoice(voices=voices, leading_by_movement=tuple(leading_by_movement))
+
+
+def voice_text(voices: Fraction) -> str:
+    """A number of voices as people read it: 2, 1/2, 1 1/3."""
+    whole, part = divmod(voices, 1)
+    if part == 0:
+        return str(int(whole))
+    fraction = f"{part.numerator}/{part.denominator}"
+    return fraction if whole == 0 else f"{int(whole)} {fraction}"
+
+
+def one_voice_rows(answers: Sequence[Answer], result: OneVoice) -> list[dict[str, Any]]:
+    """One row per option, in the poll's order: number, text, voices (as text) and bar."""
+    rows: list[dict[str, Any]] = []
+    for number, answer in enumerate(answers, start=1):
+        voices = result.voices.get(answer.id, Fraction(0))
+        share = 0 if result.voiced == 0 else voices / result.voiced
+        rows.append(
+            {
+                "number": number,
+                "text": answer.text,
+                "voices": voice_text(voices),
+                "bar": bar(int(share * 100 + Fraction(1, 2))),
+            }
+        )
+    return rows
+
+
+def texts_of(answers: Sequence[Answer], answer_ids: Iterable[str]) -> list[str]:
+    """The options' texts for these answer ids, in the order given."""
+    texts = {answer.id: answer.text for answer in answers}
+    return [texts[answer_id] for answer_id in answer_ids if answer_id in texts]

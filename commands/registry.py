@@ -130,8 +130,17 @@ class Services(Protocol):
     async def invite(self, room_id: RoomID, user_id: str) -> None: ...
 
     async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
-    ) -> EventID | None: ...
+        self,
+        room_id: RoomID,
+        *,
+        event_type: str,
+        content: dict[str, Any],
+        txn_key: str,
+        background: bool = False,
+    ) -> EventID | None:
+        """Send an event. `background` sends (relayed messages) let answers to people go
+        first while the homeserver paces the bot."""
+        ...
 
     async def notice(
         self,
@@ -142,6 +151,16 @@ class Services(Protocol):
         answering: Event | None = None,
         thread_root: EventID | None = None,
     ) -> EventID | None: ...
+
+    async def redact(
+        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str
+    ) -> EventID | None:
+        """Redact an event (the bot's own ones always work); None when refused."""
+        ...
+
+    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
+        """One event of a room, decrypted if the bot can; None if it cannot see or read it."""
+        ...
 
 
 @dataclass
@@ -208,6 +227,9 @@ class Listener:
     name: str
     event_types: frozenset[str]
     handler: ListenerHandler
+    include_old: bool = False
+    """Also called for messages older than MULTILOGUE_MAX_COMMAND_AGE (after a long outage),
+    which are never answered as commands."""
 
 
 @dataclass(frozen=True)

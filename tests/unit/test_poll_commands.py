@@ -292,7 +292,10 @@ async def test_bad_input_names_the_problem_and_shows_the_usage(
 
     assert reply.template == "usage_error"
     assert problem in message.body
-    assert "Usage: !poll [--multi N] [--closes WHEN] [--hidden] <question>" in message.body
+    assert (
+        "Usage: !poll [--multi N] [--closes WHEN] [--hidden] [--alliance] <question>"
+        in message.body
+    )
     assert world.starts() == []
 
 

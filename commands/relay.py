@@ -1,0 +1,1231 @@
+"""The relay family: threads a movement shares with its alliance, carried between rooms.
+
+Commands: `!share`, `!unshare`, `!follow`, `!unfollow`, `!shared`.
+
+How a shared thread lives:
+
+1. `!share` in a thread of a movement room (its author or a moderator) records the share and
+   answers in the thread where it will be visible (the commons and its member count); only then
+   is the thread's first message posted into the commons as a new thread, attributed
+   `<name> · <movement>`, with a link back. Earlier replies stay home.
+2. A listener sees every message of every room. A message in a linked thread (the origin's, the
+   commons copy, a follower's copy) is copied into every other linked thread, attributed: in a
+   movement room with that movement, in the commons with the sender's movement when they are in
+   exactly one movement room of the alliance, else "commons". Edits become edits of the copies,
+   redactions redact them (only when made by the writer or someone allowed to redact).
+3. `!follow N` (a moderator of another movement room) posts the first message there as a new
+   thread and links it; `!unfollow` and `!unshare` stop links, announced in every linked thread.
+
+Not relayed: threads that were not shared; commands (they are answered where they are typed);
+`m.notice`s of bots; anything carrying a relay marker (no loops; the bot never sees its own
+events anyway); anything from or to a movement that is no longer an active member (a link keeps
+the approval it was made under, so leaving and joining again does not revive old links); content
+of an encrypted room into an unencrypted one unless a moderator allowed it after a warning
+(`--allow-unencrypted`).
+
+Once and in order: every copy is claimed in SQLite (original, target room) before it is sent,
+with a transaction id derived from that pair (`commands.relay_store.claim_copy`), so a message
+reaches each linked thread at most once, ever, and a crash mid-send never doubles it. Each room's
+events are handled one after another by that room's worker, so messages of one thread arrive in
+every other linked thread in the order they were written there. Messages written in two
+different rooms at nearly the same moment are relayed in the order the bot handles them (each
+room's worker runs on its own); there is no global order across rooms. The inbox hands the relay
+listener messages sent while the bot was away, however old (`Listener.include_old`), so they are
+relayed, in order, when it returns.
+
+Pacing: copies are background sends (`Services.send(..., background=True)`): when the homeserver
+rate-limits the bot, the outbox waits as long as it asks, never gives a copy up for it, and lets
+answers to commands in other rooms go first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from bot.events import Event
+from bot.ids import EventID, RoomID
+from bot.permissions import MODERATOR_LEVEL, Power
+from bot.rooms import RoomState
+from bot.store import Store
+from commands import alliance_store as adb
+from commands import relay_store as rdb
+from commands.alliance_store import Alliance, Movement
+from commands.registry import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    Flag,
+    Listener,
+    Param,
+    Registry,
+    Reply,
+    Services,
+)
+from commands.relay_content import (
+    COMMONS,
+    MARKER,
+    Attribution,
+    Footer,
+    edit_content,
+    edited_content,
+    event_link,
+    is_relayed_copy,
+    kind_of,
+    looks_like_a_bot,
+    media_content,
+    media_is_encrypted,
+    placeholder_content,
+    text_content,
+    thread_relation,
+    title_of,
+)
+from commands.relay_store import Copy, CopyKind, SharedThread, ThreadLink
+
+log = logging.getLogger(__name__)
+
+MESSAGE: Final = "m.room.message"
+REDACTION: Final = "m.room.redaction"
+UNENCRYPTED_FLAG: Final = Flag(
+    "allow-unencrypted",
+    None,
+    "after my warning: let this encrypted room's messages be relayed "
+    "into rooms that are not encrypted (moderators)",
+)
+ALLIANCE_FLAG: Final = Flag("alliance", "name", "which alliance, if this room is in several")
+NOT_ENCRYPTED_HERE: Final = "it comes from an encrypted room and this room is not encrypted"
+NOT_ACCEPTED: Final = "this room did not accept the attachment"
+NO_ADDRESS: Final = "the attachment's address is missing"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- the rooms a command is about ---------------------------------------------------------------
+
+
+def _matches(alliance: Alliance, typed: str) -> bool:
+    wanted = " ".join(typed.split()).lower()
+    return wanted in (alliance.name.lower(), alliance.slug.lower())
+
+
+def _several(alliances: Sequence[Alliance], prefix: str, command: str) -> CommandError:
+    names = ", ".join(a.name for a in alliances)
+    return CommandError(
+        f"This room is in several alliances: {names}. Say which one, e.g. "
+        f"{prefix}{command} --alliance {alliances[0].slug}"
+    )
+
+
+async def _movement_here(
+    ctx: Context, wanted: str | None, *, command: str
+) -> tuple[Alliance, Movement]:
+    """This room as an active movement of an alliance (`--alliance` when it is in several)."""
+    store, room_id = ctx.store, ctx.event.room_id
+    pairs: list[tuple[Alliance, Movement]] = []
+    for movement in await adb.movements_of_room(store, room_id):
+        alliance = await adb.alliance_by_id(store, movement.alliance_id)
+        if movement.status == "active" and alliance is not None:
+            pairs.append((alliance, movement))
+    if wanted:
+        pairs = [pair for pair in pairs if _matches(pair[0], wanted)]
+        if not pairs:
+            raise CommandError(
+                f"This room is not an active movement of an alliance called {wanted}."
+            )
+    if len(pairs) == 1:
+        return pairs[0]
+    if pairs:
+        raise _several([pair[0] for pair in pairs], ctx.prefix, command)
+    commons = await adb.alliance_by_commons(store, room_id)
+    if commons is not None:
+        raise CommandError(
+            f"This room is the commons of {commons.name}: threads are shared into it from the "
+            f"movements' rooms. Type {ctx.prefix}shared to see them."
+        )
+    raise CommandError(
+        "This room is not an active movement of an alliance. A moderator joins one with "
+        f"{ctx.prefix}movement join <alliance> as <movement name>."
+    )
+
+
+async def _alliance_here(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
+    """The alliance whose commons this room is, or of which it is an active movement."""
+    found = await adb.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
+    if wanted:
+        found = [a for a in found if _matches(a, wanted)]
+        if not found:
+            raise CommandError(f"This room is not part of an alliance called {wanted}.")
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise _several(found, ctx.prefix, command)
+    raise CommandError(
+        "This room is not part of an alliance, so it has no shared threads. A moderator joins "
+        f"one with {ctx.prefix}movement join <alliance> as <movement name>."
+    )
+
+
+# -- who is who ---------------------------------------------------------------------------------
+
+
+def _others(room: RoomState, bot: str) -> int:
+    """How many people (not the bot) are in a room."""
+    return sum(1 for user in room.joined() if user != bot)
+
+
+def _may_redact(room: RoomState, user_id: str) -> bool:
+    raw = (room.power_levels or {}).get("redact", MODERATOR_LEVEL)
+    needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
+    return room.level(user_id) >= needed
+
+
+async def _usable(store: Store, shared: SharedThread, link: ThreadLink) -> bool:
+    """Whether messages may go to and from this link now (consent of every side)."""
+    if not shared.active or not link.active or link.root_event_id is None:
+        return False
+    if link.role == "commons":
+        return True
+    if link.movement_id is None:
+        return False
+    movement = await adb.movement_by_id(store, link.movement_id)
+    return (
+        movement is not None
+        and movement.status == "active"
+        and movement.room_id == link.room_id
+        and movement.decided_event_id == link.membership_key
+    )
+
+
+async def _movement_name(
+    services: Services, shared: SharedThread, link: ThreadLink, sender: str
+) -> str:
+    """The movement a message is attributed to (see the module docstring)."""
+    store = services.store
+    if link.role != "commons" and link.movement_id is not None:
+        movement = await adb.movement_by_id(store, link.movement_id)
+        return movement.name if movement is not None else COMMONS
+    actives = await adb.movements_of(store, shared.alliance_id, statuses=("active",))
+    homes = [m for m in actives if services.room(m.room_id).members.get(sender) == "join"]
+    return homes[0].name if len(homes) == 1 else COMMONS
+
+
+async def _attribution(
+    services: Services, shared: SharedThread, link: ThreadLink, event: Event
+) -> Attribution:
+    room = services.room(event.room_id)
+    return Attribution.of(
+        user_id=event.sender,
+        display_name=room.display_names.get(event.sender),
+        movement=await _movement_name(services, shared, link, event.sender),
+    )
+
+
+def _encrypted(services: Services, room_id: RoomID) -> bool:
+    return services.room(room_id).encrypted
+
+
+def _may_cross(
+    services: Services,
+    shared: SharedThread,
+    source: ThreadLink,
+    target: ThreadLink,
+    *,
+    source_encrypted: bool,
+) -> bool:
+    """Content of an encrypted room goes into an unencrypted one only with its consent."""
+    if not source_encrypted or _encrypted(services, target.room_id):
+        return True
+    if source.role == "follower":
+        return source.allow_unencrypted
+    return shared.allow_unencrypted
+
+
+def _marker(shared: SharedThread) -> dict[str, Any]:
+    return {"shared_thread": shared.number}
+
+
+async def _origin_movement(store: Store, shared: SharedThread) -> str:
+    origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
+    if origin is None or origin.movement_id is None:
+        return COMMONS
+    movement = await adb.movement_by_id(store, origin.movement_id)
+    return movement.name if movement is not None else COMMONS
+
+
+def _room_label(services: Services, room_id: RoomID, fallback: str) -> str:
+    return services.room(room_id).name or fallback
+
+
+def _room_link(room_id: str, server: str) -> str:
+    return f"https://matrix.to/#/{quote(room_id, safe='')}?via={quote(server, safe='')}"
+
+
+def _when(ms: int, services: Services) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(services.config.timezone)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+async def _link_names(services: Services, links: Sequence[ThreadLink]) -> list[str]:
+    names: list[str] = []
+    for link in links:
+        if link.role == "commons":
+            names.append(f"the commons ({_room_label(services, link.room_id, 'commons room')})")
+        elif link.movement_id is not None:
+            movement = await adb.movement_by_id(services.store, link.movement_id)
+            names.append(
+                movement.name if movement else _room_label(services, link.room_id, "a room")
+            )
+    return names
+
+
+def _names(names: Sequence[str]) -> str:
+    if not names:
+        return "no other room"
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+# -- building and sending copies ----------------------------------------------------------------
+
+
+def _build(
+    content: Mapping[str, Any],
+    *,
+    by: Attribution,
+    marker: dict[str, Any],
+    relation: dict[str, Any] | None,
+    target_encrypted: bool,
+    footer: Footer | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The copy to send and, for attachments, the placeholder if the room refuses it."""
+    kind = kind_of(content)
+    if kind is None:
+        return None
+    if kind == "text":
+        return text_content(content, by=by, marker=marker, relation=relation, footer=footer), None
+
+    def placeholder(reason: str) -> dict[str, Any]:
+        return placeholder_content(
+            content, by=by, marker=marker, relation=relation, reason=reason, footer=footer
+        )
+
+    if media_is_encrypted(content) and not target_encrypted:
+        return placeholder(NOT_ENCRYPTED_HERE), None
+    media = media_content(content, by=by, marker=marker, relation=relation, footer=footer)
+    if media is None:
+        return placeholder(NO_ADDRESS), None
+    return media, placeholder(NOT_ACCEPTED)
+
+
+async def _deliver(
+    services: Services,
+    *,
+    shared: SharedThread,
+    source: Event,
+    target_room: RoomID,
+    kind: CopyKind,
+    content: dict[str, Any],
+    fallback: dict[str, Any] | None = None,
+) -> EventID | None:
+    """Send one copy of `source` into `target_room`, at most once ever (see the docstring)."""
+    store = services.store
+    claimed = await rdb.claim_copy(
+        store,
+        rdb.NewCopy(
+            source_event_id=source.event_id,
+            target_room_id=target_room,
+            shared_id=shared.id,
+            source_room_id=source.room_id,
+            source_sender=source.sender,
+            kind=kind,
+        ),
+        now_ms=now_ms(),
+    )
+    if claimed.state == "sent":
+        return claimed.copy_event_id
+    if claimed.state == "failed":
+        return None
+    txn_key = f"relay/{source.event_id}/{target_room}"
+    event_id = await services.send(
+        target_room, event_type=MESSAGE, content=content, txn_key=txn_key, background=True
+    )
+    if event_id is None and fallback is not None:
+        event_id = await services.send(
+            target_room,
+            event_type=MESSAGE,
+            content=fallback,
+            txn_key=f"{txn_key}/placeholder",
+            background=True,
+        )
+    if event_id is None:
+        log.warning("A copy for shared thread %d was refused in %s", shared.number, target_room)
+        await rdb.copy_failed(store, source_event_id=source.event_id, target_room_id=target_room)
+        return None
+    await rdb.copy_sent(
+        store,
+        source_event_id=source.event_id,
+        target_room_id=target_room,
+        copy_event_id=event_id,
+        now_ms=now_ms(),
+    )
+    return event_id
+
+
+async def _equivalent(
+    store: Store, event_id: EventID | None, *, target_room: RoomID
+) -> EventID | None:
+    """What stands for `event_id` in `target_room`: its copy there, or its original there."""
+    if event_id is None:
+        return None
+    copy = await rdb.copy_of(store, event_id, target_room)
+    if copy is not None and copy.state == "sent":
+        return copy.copy_event_id
+    original = await rdb.original_of(store, event_id)
+    if original is None:
+        return None
+    if original.source_room_id == target_room:
+        return original.source_event_id
+    copy = await rdb.copy_of(store, original.source_event_id, target_room)
+    return copy.copy_event_id if copy is not None and copy.state == "sent" else None
+
+
+async def _root_footer(services: Services, shared: SharedThread) -> Footer:
+    return Footer(
+        number=shared.number,
+        movement=await _origin_movement(services.store, shared),
+        link=event_link(
+            shared.origin_room_id, shared.origin_root_event_id, services.config.server_name
+        ),
+    )
+
+
+async def _root_event(services: Services, shared: SharedThread) -> Event:
+    """The thread's first message; a stand-in with its title if the bot cannot read it now."""
+    found = await services.get_event(shared.origin_room_id, shared.origin_root_event_id)
+    if found is not None and found.type == MESSAGE and kind_of(found.content) is not None:
+        return found
+    return Event(
+        event_id=shared.origin_root_event_id,
+        room_id=shared.origin_room_id,
+        sender=shared.root_sender,
+        type=MESSAGE,
+        ts=shared.shared_at,
+        content={"msgtype": "m.text", "body": shared.title},
+    )
+
+
+async def _post_root(
+    services: Services, shared: SharedThread, target: ThreadLink, root: Event
+) -> EventID | None:
+    """Post the thread's first message into `target` as a new thread, and link it there."""
+    if target.root_event_id is not None:
+        return target.root_event_id
+    store = services.store
+    origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
+    assert origin is not None
+    by = await _attribution(services, shared, origin, root)
+    built = _build(
+        root.content,
+        by=by,
+        marker=_marker(shared),
+        relation=None,
+        target_encrypted=_encrypted(services, target.room_id),
+        footer=await _root_footer(services, shared),
+    )
+    if built is None:
+        return None
+    content, fallback = built
+    copy = await _deliver(
+        services,
+        shared=shared,
+        source=root,
+        target_room=target.room_id,
+        kind="root",
+        content=content,
+        fallback=fallback,
+    )
+    if copy is not None:
+        await rdb.set_link_root(store, target.id, copy)
+    return copy
+
+
+# -- the listener: messages, edits and redactions -----------------------------------------------
+
+
+def _is_command(services: Services, event: Event) -> bool:
+    """Whether the message speaks to the bot (it is answered where it was typed)."""
+    # Imported here: bot.router imports the commands package, which imports this module.
+    from bot.router import addressed_text
+
+    config = services.config
+    own_name = services.room(event.room_id).display_names.get(config.user_id)
+    text = addressed_text(
+        event, prefix=config.command_prefix, user_id=config.user_id, display_name=own_name
+    )
+    return text is not None
+
+
+def _from_a_bot(services: Services, event: Event) -> bool:
+    content = event.content
+    if content.get("msgtype") != "m.notice":
+        return False
+    name = services.room(event.room_id).display_names.get(event.sender)
+    return looks_like_a_bot(event.sender, name)
+
+
+async def on_event(services: Services, event: Event) -> Reply | None:
+    if event.type == REDACTION:
+        await _relay_redaction(services, event)
+    elif event.type == MESSAGE and not is_relayed_copy(event.content):
+        if event.relates_to.get("rel_type") == "m.replace":
+            await _relay_edit(services, event)
+        elif event.thread_root is not None:
+            await _relay_message(services, event, event.thread_root)
+    return None
+
+
+async def _relay_message(services: Services, event: Event, root: EventID) -> None:
+    store = services.store
+    links = [link for link in await rdb.links_at(store, event.room_id, root) if link.active]
+    if not links or _is_command(services, event) or _from_a_bot(services, event):
+        return
+    source_encrypted = event.encrypted or _encrypted(services, event.room_id)
+    for source in links:
+        shared = await rdb.share_by_id(store, source.shared_id)
+        if shared is None or not await _usable(store, shared, source):
+            continue
+        by = await _attribution(services, shared, source, event)
+        for target in await rdb.links_of(store, shared.id):
+            if target.id == source.id or not await _usable(store, shared, target):
+                continue
+            if not _may_cross(services, shared, source, target, source_encrypted=source_encrypted):
+                log.info("Not relaying shared thread %d into an unencrypted room", shared.number)
+                continue
+            assert target.root_event_id is not None
+            reply_to = await _equivalent(store, event.reply_to, target_room=target.room_id)
+            built = _build(
+                event.content,
+                by=by,
+                marker=_marker(shared),
+                relation=thread_relation(target.root_event_id, reply_to=reply_to),
+                target_encrypted=_encrypted(services, target.room_id),
+            )
+            if built is None:
+                return  # nothing that can be relayed (no text, no attachment)
+            content, fallback = built
+            await _deliver(
+                services,
+                shared=shared,
+                source=event,
+                target_room=target.room_id,
+                kind="message",
+                content=content,
+                fallback=fallback,
+            )
+
+
+async def _relay_edit(services: Services, event: Event) -> None:
+    store = services.store
+    original = event.relates_to.get("event_id")
+    new_content = edited_content(event.content)
+    if not isinstance(original, str) or new_content is None:
+        return
+    copies = [
+        c
+        for c in await rdb.copies_of(store, original)
+        if c.state == "sent" and c.kind in ("root", "message") and c.copy_event_id is not None
+    ]
+    # Only the writer may edit a message; anyone else's "edit" is ignored, as clients do.
+    copies = [
+        c for c in copies if c.source_sender == event.sender and c.source_room_id == event.room_id
+    ]
+    if not copies or MARKER in new_content:
+        return
+    source_encrypted = event.encrypted or _encrypted(services, event.room_id)
+    for copy in copies:
+        await _relay_one_edit(services, event, copy, new_content, source_encrypted=source_encrypted)
+
+
+async def _relay_one_edit(
+    services: Services,
+    event: Event,
+    copy: Copy,
+    new_content: Mapping[str, Any],
+    *,
+    source_encrypted: bool,
+) -> None:
+    store = services.store
+    shared = await rdb.share_by_id(store, copy.shared_id)
+    if shared is None:
+        return
+    source = await rdb.link_in(store, shared.id, event.room_id)
+    target = await rdb.link_in(store, shared.id, copy.target_room_id)
+    if source is None or target is None:
+        return
+    if not (await _usable(store, shared, source) and await _usable(store, shared, target)):
+        return
+    if not _may_cross(services, shared, source, target, source_encrypted=source_encrypted):
+        return
+    assert copy.copy_event_id is not None
+    built = _build(
+        new_content,
+        by=await _attribution(services, shared, source, event),
+        marker=_marker(shared),
+        relation=None,
+        target_encrypted=_encrypted(services, target.room_id),
+        footer=await _root_footer(services, shared) if copy.kind == "root" else None,
+    )
+    if built is None:
+        return
+    content, fallback = built
+    await _deliver(
+        services,
+        shared=shared,
+        source=event,
+        target_room=target.room_id,
+        kind="edit",
+        content=edit_content(content, copy_of=copy.copy_event_id),
+        fallback=None if fallback is None else edit_content(fallback, copy_of=copy.copy_event_id),
+    )
+
+
+async def _relay_redaction(services: Services, event: Event) -> None:
+    """Removing a message removes its copies: always, even after the sharing stopped."""
+    store = services.store
+    if event.redacts is None:
+        return
+    copies = [
+        c
+        for c in await rdb.copies_of(store, event.redacts)
+        if c.state == "sent"
+        and c.copy_event_id is not None
+        and c.kind != "redaction"
+        and c.source_room_id == event.room_id
+    ]
+    if not copies:
+        return
+    writer = copies[0].source_sender
+    if event.sender != writer and not _may_redact(services.room(event.room_id), event.sender):
+        log.info("Ignored a redaction by someone who may not redact others' messages")
+        return
+    for copy in copies:
+        await _redact_copy(services, event, copy)
+
+
+async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None:
+    store = services.store
+    assert copy.copy_event_id is not None
+    claimed = await rdb.claim_copy(
+        store,
+        rdb.NewCopy(
+            source_event_id=redaction.event_id,
+            target_room_id=copy.target_room_id,
+            shared_id=copy.shared_id,
+            source_room_id=redaction.room_id,
+            source_sender=redaction.sender,
+            kind="redaction",
+        ),
+        now_ms=now_ms(),
+    )
+    if claimed.state != "sending":
+        return
+    done = await services.redact(
+        copy.target_room_id,
+        copy.copy_event_id,
+        reason="Removed where it was written",
+        txn_key=f"relay/{redaction.event_id}/{copy.target_room_id}",
+    )
+    if done is None:
+        await rdb.copy_failed(
+            store, source_event_id=redaction.event_id, target_room_id=copy.target_room_id
+        )
+        return
+    await rdb.copy_sent(
+        store,
+        source_event_id=redaction.event_id,
+        target_room_id=copy.target_room_id,
+        copy_event_id=done,
+        now_ms=now_ms(),
+    )
+
+
+# -- !share and !unshare ------------------------------------------------------------------------
+
+
+async def share(ctx: Context, args: Args) -> Reply:
+    event, store, services = ctx.event, ctx.store, ctx.services
+    root_id = event.thread_root
+    if root_id is None:
+        raise CommandError(
+            f"Type {ctx.prefix}share inside the thread you want to share: open the thread "
+            "(Reply in thread) and send it there."
+        )
+    replayed = await rdb.share_by_command(store, event.event_id)
+    if replayed is not None:
+        return await _share_started(ctx, replayed)
+    for link in await rdb.links_at(store, event.room_id, root_id):
+        shared = await rdb.share_by_id(store, link.shared_id)
+        if shared is not None and shared.active and link.active:
+            if not await _usable(store, shared, link):
+                # From before the movement left the alliance: over, and shared anew below.
+                stale = f"{event.event_id}/stale/{shared.id}"
+                await rdb.unshare(store, shared.id, by=event.sender, at=event.ts, event_id=stale)
+                continue
+            if link.role == "origin":
+                raise CommandError(
+                    f"This thread is already shared, as shared thread #{shared.number}. "
+                    f"{ctx.prefix}unshare stops it."
+                )
+            raise CommandError(
+                f"This thread is shared thread #{shared.number}, relayed here; it is shared "
+                "already."
+            )
+    alliance, movement = await _movement_here(ctx, args.option("alliance"), command="share")
+    root = await services.get_event(event.room_id, root_id)
+    if root is None or root.type != MESSAGE or kind_of(root.content) is None:
+        raise CommandError(
+            "I cannot read the first message of this thread, so I cannot share it. If the room "
+            "is encrypted, my device may not have its key; try again on a newer thread."
+        )
+    author = root.sender
+    if event.sender != author and ctx.power < Power.MODERATOR:
+        raise CommandError(
+            f"Only the thread's author ({ctx.room.display_name(author)}) or a moderator of this "
+            "room may share it with the alliance."
+        )
+    commons = services.room(alliance.commons_room_id)
+    here_encrypted = ctx.room.encrypted or root.encrypted or event.encrypted
+    allow = False
+    if here_encrypted != commons.encrypted:
+        warned = await rdb.was_warned(store, event.room_id, root_id)
+        if args.flag("allow-unencrypted") and ctx.power < Power.MODERATOR:
+            raise CommandError(
+                "Only a moderator of this room may share a thread between an encrypted and an "
+                "unencrypted room."
+            )
+        if not args.flag("allow-unencrypted") or not warned:
+            await rdb.warn(store, event.room_id, root_id, at=event.ts)
+            return Reply(
+                "share_warning",
+                {
+                    "commons": _room_label(services, alliance.commons_room_id, "the commons"),
+                    "members": _others(commons, ctx.config.user_id),
+                    "here_encrypted": here_encrypted,
+                    "moderator": ctx.power >= Power.MODERATOR,
+                },
+            )
+        allow = True
+    try:
+        shared = await rdb.create_share(
+            store,
+            rdb.NewShare(
+                alliance_id=alliance.id,
+                origin_room_id=event.room_id,
+                origin_root_event_id=root_id,
+                commons_room_id=alliance.commons_room_id,
+                movement_id=movement.id,
+                membership_key=movement.decided_event_id,
+                title=title_of(root.content),
+                root_sender=author,
+                shared_by=event.sender,
+                shared_at=event.ts,
+                command_event_id=event.event_id,
+                allow_unencrypted=allow,
+            ),
+            now_ms=now_ms(),
+        )
+    except rdb.AlreadyShared:
+        raise CommandError("This thread is already shared with the alliance.") from None
+    log.info("Shared thread %d of alliance %d started", shared.number, alliance.id)
+    return await _share_started(ctx, shared)
+
+
+async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
+    services = ctx.services
+    alliance = await adb.alliance_by_id(ctx.store, shared.alliance_id)
+    assert alliance is not None
+    commons = services.room(alliance.commons_room_id)
+
+    async def post() -> None:
+        link = await rdb.link_in(services.store, shared.id, alliance.commons_room_id)
+        current = await rdb.share_by_id(services.store, shared.id)
+        if link is None or current is None or not current.active:
+            return
+        root = await _root_event(services, current)
+        if await _post_root(services, current, link, root) is None:
+            await rdb.unshare(
+                services.store,
+                shared.id,
+                by=ctx.config.user_id,
+                at=now_ms(),
+                event_id=f"{shared.command_event_id}/failed",
+            )
+            await services.notice(
+                ctx.event.room_id,
+                Reply(
+                    "share_failed",
+                    {
+                        "number": shared.number,
+                        "commons": _room_label(services, commons.room_id, "the commons"),
+                    },
+                ),
+                txn_key=f"{ctx.event.event_id}/failed",
+                answering=ctx.event,
+            )
+
+    return Reply(
+        "share_started",
+        {
+            "alliance": alliance.name,
+            "number": shared.number,
+            "commons": _room_label(services, alliance.commons_room_id, "the commons"),
+            "members": _others(commons, ctx.config.user_id),
+            "unencrypted": shared.allow_unencrypted,
+            "commons_encrypted": commons.encrypted,
+        },
+        then=post,
+    )
+
+
+async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
+    """The share `!unshare` is about: by number, by the thread it is typed in, or the only one."""
+    store, room_id = ctx.store, ctx.event.room_id
+    mine = await rdb.shares_from(store, room_id)
+    number = args.get("number")
+    if isinstance(number, int):
+        found = [s for s in mine if s.number == number]
+        if len(found) == 1:
+            return found[0]
+        raise CommandError(
+            f"No thread of this room is shared as #{number}. Type {ctx.prefix}shared to see the "
+            "shared threads."
+        )
+    root = ctx.event.thread_root
+    if root is not None:
+        found = [s for s in mine if s.origin_root_event_id == root]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise CommandError(
+                "This thread is shared with several alliances; give the number, e.g. "
+                f"{ctx.prefix}unshare {found[0].number}"
+            )
+        raise CommandError(f"This thread is not shared from here. Type {ctx.prefix}shared to see.")
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise CommandError("No thread of this room is shared at the moment.")
+    numbers = ", ".join(f"#{s.number}" for s in mine)
+    raise CommandError(
+        f"Several threads of this room are shared ({numbers}). Type {ctx.prefix}unshare in the "
+        f"thread itself, or give its number, e.g. {ctx.prefix}unshare {mine[0].number}"
+    )
+
+
+async def unshare(ctx: Context, args: Args) -> Reply:
+    store, event, services = ctx.store, ctx.event, ctx.services
+    replayed = [
+        s
+        for s in await _stopped_by_command(store, event.event_id)
+        if s.origin_room_id == event.room_id
+    ]
+    shared = replayed[0] if replayed else await _share_to_stop(ctx, args)
+    allowed = event.sender in (shared.root_sender, shared.shared_by) or ctx.power >= Power.MODERATOR
+    if not allowed:
+        raise CommandError(
+            "Only the thread's author, the person who shared it or a moderator of this room may "
+            "stop sharing it."
+        )
+    links = await rdb.links_of(store, shared.id)
+    others = [link for link in links if link.room_id != event.room_id and link.active]
+    if not replayed:
+        await rdb.unshare(store, shared.id, by=event.sender, at=event.ts, event_id=event.event_id)
+    else:
+        others = [
+            link
+            for link in links
+            if link.room_id != event.room_id and link.stopped_event_id == event.event_id
+        ]
+    movement = await _origin_movement(store, shared)
+    by = ctx.room.display_name(event.sender)
+    origin = next((link for link in links if link.role == "origin"), None)
+
+    async def announce() -> None:
+        targets = [link for link in others if link.root_event_id is not None]
+        if origin is not None and event.thread_root != origin.root_event_id:
+            targets.append(origin)
+        for link in targets:
+            assert link.root_event_id is not None
+            await services.notice(
+                link.room_id,
+                Reply(
+                    "share_stopped_notice",
+                    {"number": shared.number, "movement": movement, "by": by},
+                ),
+                txn_key=f"{event.event_id}/{link.room_id}",
+                thread_root=link.root_event_id,
+            )
+
+    return Reply(
+        "share_stopped",
+        {"number": shared.number, "rooms": _names(await _link_names(services, others))},
+        then=announce,
+    )
+
+
+async def _stopped_by_command(store: Store, event_id: str) -> list[SharedThread]:
+    row = await store.fetch_one(
+        "SELECT id FROM shared_threads WHERE stopped_event_id = ?", (event_id,)
+    )
+    if row is None:
+        return []
+    found = await rdb.share_by_id(store, int(row[0]))
+    return [found] if found is not None else []
+
+
+# -- !follow and !unfollow ----------------------------------------------------------------------
+
+
+async def follow(ctx: Context, args: Args) -> Reply:
+    store, event, services = ctx.store, ctx.event, ctx.services
+    replayed = await rdb.link_by_command(store, event.event_id)
+    if replayed is not None and replayed.room_id == event.room_id:
+        shared = await rdb.share_by_id(store, replayed.shared_id)
+        assert shared is not None
+        return await _follow_started(ctx, shared, replayed, again=False)
+    alliance, movement = await _movement_here(ctx, args.option("alliance"), command="follow")
+    number = int(args.get("number"))
+    shared = await rdb.share_by_number(store, alliance.id, number)
+    if shared is None or not shared.active:
+        listed = ", ".join(f"#{s.number}" for s in await rdb.shares_of(store, alliance.id))
+        raise CommandError(
+            f"{alliance.name} has no shared thread #{number}"
+            + (f"; shared threads: {listed}." if listed else "; none is shared at the moment.")
+            + f" Type {ctx.prefix}shared to see them."
+        )
+    if shared.origin_room_id == event.room_id:
+        raise CommandError(f"Shared thread #{number} comes from this room; it is here already.")
+    links = await rdb.links_of(store, shared.id)
+    existing = next((link for link in links if link.room_id == event.room_id), None)
+    if existing is not None and existing.active:
+        if await _usable(store, shared, existing):
+            raise CommandError(f"This room already follows shared thread #{number}.")
+        # Made before this movement left the alliance and joined again: made anew below.
+        await rdb.stop_link(
+            store, existing.id, by=event.sender, at=event.ts, event_id=event.event_id
+        )
+    origin = next((link for link in links if link.role == "origin"), None)
+    if origin is None or not await _usable(store, shared, origin):
+        raise CommandError(
+            f"Shared thread #{number} can no longer be followed: its movement is no longer an "
+            "active member of the alliance."
+        )
+    live = [
+        link
+        for link in links
+        if link.room_id != event.room_id and await _usable(store, shared, link)
+    ]
+    here_encrypted = ctx.room.encrypted
+    plain_rooms = [link for link in live if not _encrypted(services, link.room_id)]
+    secret_rooms = [link for link in live if _encrypted(services, link.room_id)]
+    allow = False
+    if here_encrypted and plain_rooms:
+        subject = f"shared:{shared.id}"
+        warned = await rdb.was_warned(store, event.room_id, subject)
+        if not args.flag("allow-unencrypted") or not warned:
+            await rdb.warn(store, event.room_id, subject, at=event.ts)
+            return Reply(
+                "follow_warning",
+                {"number": number, "rooms": _names(await _link_names(services, plain_rooms))},
+            )
+        allow = True
+    if not here_encrypted and secret_rooms:
+        refusing = [
+            link
+            for link in secret_rooms
+            if not (link.allow_unencrypted if link.role == "follower" else shared.allow_unencrypted)
+        ]
+        if refusing:
+            raise CommandError(
+                f"Shared thread #{number} is in encrypted rooms ("
+                f"{_names(await _link_names(services, refusing))}) whose moderators did not allow "
+                "it into unencrypted rooms, and this room is not encrypted. Only an encrypted room "
+                "may follow it."
+            )
+    link = await rdb.follow(
+        store,
+        rdb.NewFollow(
+            shared_id=shared.id,
+            room_id=event.room_id,
+            movement_id=movement.id,
+            membership_key=movement.decided_event_id,
+            added_by=event.sender,
+            added_at=event.ts,
+            command_event_id=event.event_id,
+            allow_unencrypted=allow,
+        ),
+    )
+    log.info("A movement follows shared thread %d of alliance %d", shared.number, alliance.id)
+    return await _follow_started(ctx, shared, link, again=link.root_event_id is not None)
+
+
+async def _follow_started(
+    ctx: Context, shared: SharedThread, link: ThreadLink, *, again: bool
+) -> Reply:
+    services, event = ctx.services, ctx.event
+    origin = await _origin_movement(ctx.store, shared)
+    links = await rdb.links_of(ctx.store, shared.id)
+    others = [other for other in links if other.id != link.id]
+    here = await adb.movement_by_id(ctx.store, link.movement_id) if link.movement_id else None
+    members = _others(ctx.room, ctx.config.user_id)
+
+    async def post_and_announce() -> None:
+        current = await rdb.link_by_id(services.store, link.id)
+        if current is None or not current.active:
+            return
+        if current.root_event_id is None:
+            root = await _root_event(services, shared)
+            if await _post_root(services, shared, current, root) is None:
+                return
+        for other in others:
+            fresh = await rdb.link_by_id(services.store, other.id)
+            if fresh is None or not await _usable(services.store, shared, fresh):
+                continue
+            assert fresh.root_event_id is not None
+            await services.notice(
+                fresh.room_id,
+                Reply(
+                    "follow_joined_notice",
+                    {
+                        "movement": here.name if here else "A movement",
+                        "members": members,
+                        "number": shared.number,
+                    },
+                ),
+                txn_key=f"{event.event_id}/{fresh.room_id}",
+                thread_root=fresh.root_event_id,
+            )
+
+    usable = [other for other in others if await _usable(ctx.store, shared, other)]
+    return Reply(
+        "follow_started",
+        {
+            "number": shared.number,
+            "origin": origin,
+            "title": shared.title,
+            "rooms": _names(await _link_names(services, usable)),
+            "again": again,
+            "link": event_link(event.room_id, link.root_event_id, ctx.config.server_name)
+            if again and link.root_event_id
+            else "",
+        },
+        then=post_and_announce,
+    )
+
+
+async def unfollow(ctx: Context, args: Args) -> Reply:
+    store, event, services = ctx.store, ctx.event, ctx.services
+    stopped_now = await store.fetch_one(
+        "SELECT id FROM thread_links WHERE stopped_event_id = ? AND room_id = ?",
+        (event.event_id, event.room_id),
+    )
+    if stopped_now is not None:
+        found = await rdb.link_by_id(store, int(stopped_now[0]))
+        assert found is not None
+        link = found
+    else:
+        link = await _link_to_stop(ctx, args)
+        await rdb.stop_link(store, link.id, by=event.sender, at=event.ts, event_id=event.event_id)
+    shared = await rdb.share_by_id(store, link.shared_id)
+    assert shared is not None
+    movement = await adb.movement_by_id(store, link.movement_id) if link.movement_id else None
+    others = [
+        other
+        for other in await rdb.links_of(store, shared.id)
+        if other.id != link.id and await _usable(store, shared, other)
+    ]
+
+    async def announce() -> None:
+        for other in others:
+            assert other.root_event_id is not None
+            await services.notice(
+                other.room_id,
+                Reply(
+                    "follow_stopped_notice",
+                    {
+                        "number": shared.number,
+                        "movement": movement.name if movement else "A movement",
+                    },
+                ),
+                txn_key=f"{event.event_id}/{other.room_id}",
+                thread_root=other.root_event_id,
+            )
+
+    return Reply(
+        "follow_stopped",
+        {"number": shared.number, "rooms": _names(await _link_names(services, others))},
+        then=announce,
+    )
+
+
+async def _link_to_stop(ctx: Context, args: Args) -> ThreadLink:
+    store = ctx.store
+    mine = await rdb.follower_links(store, ctx.event.room_id)
+    shares = {link.id: await rdb.share_by_id(store, link.shared_id) for link in mine}
+    number = args.get("number")
+    if isinstance(number, int):
+        found = [link for link in mine if (s := shares[link.id]) is not None and s.number == number]
+        if len(found) == 1:
+            return found[0]
+        raise CommandError(f"This room does not follow a shared thread #{number}.")
+    root = ctx.event.thread_root
+    if root is not None:
+        found = [link for link in mine if link.root_event_id == root]
+        if len(found) == 1:
+            return found[0]
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise CommandError("This room follows no shared thread.")
+    numbers = ", ".join(f"#{s.number}" for s in shares.values() if s is not None)
+    raise CommandError(
+        f"This room follows several shared threads ({numbers}). Type {ctx.prefix}unfollow in the "
+        f"thread itself, or give its number."
+    )
+
+
+# -- !shared ------------------------------------------------------------------------------------
+
+
+async def list_shared(ctx: Context, args: Args) -> Reply:
+    alliance = await _alliance_here(ctx, args.option("alliance"), command="shared")
+    store, services = ctx.store, ctx.services
+    server = ctx.config.server_name
+    threads: list[dict[str, Any]] = []
+    for shared in await rdb.shares_of(store, alliance.id):
+        links = await rdb.links_of(store, shared.id)
+        origin = next((link for link in links if link.role == "origin"), None)
+        if origin is None or not await _usable(store, shared, origin):
+            continue
+        followers = [
+            link for link in links if link.role == "follower" and await _usable(store, shared, link)
+        ]
+        commons = next((link for link in links if link.role == "commons"), None)
+        here = next(
+            (link for link in links if link.room_id == ctx.event.room_id and link.active), None
+        )
+        threads.append(
+            {
+                "number": shared.number,
+                "origin": await _origin_movement(store, shared),
+                "title": shared.title,
+                "followers": _names(await _link_names(services, followers))
+                if followers
+                else "no movement yet",
+                "last": _when(shared.last_activity, services),
+                "link": event_link(commons.room_id, commons.root_event_id, server)
+                if commons is not None and commons.root_event_id
+                else _room_link(alliance.commons_room_id, server),
+                "here": "origin"
+                if here is not None and here.role == "origin"
+                else "following"
+                if here is not None and here.role == "follower"
+                else "",
+            }
+        )
+    return Reply(
+        "share_list",
+        {
+            "alliance": alliance.name,
+            "threads": threads,
+            "is_movement": alliance.commons_room_id != ctx.event.room_id,
+        },
+    )
+
+
+# -- registration -------------------------------------------------------------------------------
+
+
+def register(registry: Registry) -> None:
+    registry.family("relay", "Shared threads between movements", order=40)
+    for command in COMMANDS:
+        registry.add(command)
+    registry.listen(
+        Listener("shared threads", frozenset({MESSAGE, REDACTION}), on_event, include_old=True)
+    )
+
+
+NUMBER: Final = Param("number", kind="int", optional=True)
+
+COMMANDS: Final = (
+    Command(
+        name="share",
+        family="relay",
+        summary="Share this thread with the alliance (type it inside the thread)",
+        handler=share,
+        flags=(UNENCRYPTED_FLAG, ALLIANCE_FLAG),
+        help=(
+            "Type it in a thread of your movement's room; its author or a moderator may. I say "
+            "where it will be visible, post its first message into the alliance's commons as a "
+            "new thread, then relay every later message both ways, each marked with who wrote it "
+            "and their movement. Earlier replies stay here. Other movements may follow it with "
+            "{prefix}follow. An encrypted room's thread goes into an unencrypted commons only "
+            "when a moderator adds --allow-unencrypted after my warning."
+        ),
+        examples=("{prefix}share", "{prefix}share --allow-unencrypted"),
+    ),
+    Command(
+        name="unshare",
+        family="relay",
+        summary="Stop sharing a thread (in the thread, or give its number)",
+        handler=unshare,
+        params=(NUMBER,),
+        help=(
+            "Stops the relay in both directions and tells every room the thread was in. What "
+            "was already relayed stays; delete a message to remove its copies. The thread's "
+            "author, the person who shared it or a moderator may."
+        ),
+        examples=("{prefix}unshare", "{prefix}unshare 3"),
+    ),
+    Command(
+        name="follow",
+        family="relay",
+        summary="Mirror a shared thread into this movement room, to take part from here",
+        handler=follow,
+        params=(Param("number", kind="int"),),
+        flags=(UNENCRYPTED_FLAG, ALLIANCE_FLAG),
+        power=Power.MODERATOR,
+        help=(
+            "Posts the thread's first message here as a new thread; from then on a message in "
+            "any room of the thread reaches all the others, once each. {prefix}shared lists the "
+            "numbers. Moderators of this room."
+        ),
+        examples=("{prefix}follow 3",),
+    ),
+    Command(
+        name="unfollow",
+        family="relay",
+        summary="Stop following a shared thread (in its thread here, or give its number)",
+        handler=unfollow,
+        params=(NUMBER,),
+        power=Power.MODERATOR,
+        help="Stops the relay between this room and the thread, in both directions.",
+        examples=("{prefix}unfollow", "{prefix}unfollow 3"),
+    ),
+    Command(
+        name="shared",
+        family="relay",
+        summary="List the alliance's shared threads, with the number to follow each",
+        handler=list_shared,
+        flags=(ALLIANCE_FLAG,),
+        examples=("{prefix}shared",),
+    ),
+)

@@ -1,0 +1,557 @@
+"""Storage for shared threads, the rooms they are linked into and every copy the bot made.
+
+One small typed query per job, returning dataclasses; the tables are made by
+`bot/migrations/0004_relay.sql`. No Matrix here and no wording for people: `commands/relay.py`
+decides what to do and say.
+
+Exactly once: :func:`claim_copy` records "this original is being copied into that room" before
+the send, and the send's transaction id is derived from the same pair. A row is written once and
+never replaced, so an original reaches each room at most once, ever; a crash between the claim
+and :func:`copy_sent` re-sends with the same transaction id, and the homeserver answers with the
+copy it already made.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.ids import EventID, RoomID, UserID
+from bot.store import Store
+
+LinkRole = Literal["origin", "commons", "follower"]
+CopyKind = Literal["root", "message", "edit", "redaction"]
+CopyState = Literal["sending", "sent", "failed"]
+
+
+class AlreadyShared(Exception):
+    """The thread is already shared with this alliance (an active share exists)."""
+
+
+@dataclass(frozen=True)
+class SharedThread:
+    id: int
+    alliance_id: int
+    number: int
+    origin_room_id: RoomID
+    origin_root_event_id: EventID
+    title: str
+    root_sender: UserID
+    shared_by: UserID
+    shared_at: int
+    command_event_id: EventID
+    allow_unencrypted: bool
+    status: Literal["active", "unshared"]
+    stopped_by: UserID | None
+    stopped_at: int | None
+    stopped_event_id: EventID | None
+    last_activity: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class ThreadLink:
+    id: int
+    shared_id: int
+    room_id: RoomID
+    role: LinkRole
+    movement_id: int | None
+    membership_key: str | None
+    """The movement's approval (its `decided_event_id`) when the link was made."""
+    root_event_id: EventID | None
+    """The thread's root in this room: the original in the origin, the bot's copy elsewhere."""
+    allow_unencrypted: bool
+    status: Literal["active", "stopped"]
+    added_by: UserID
+    added_at: int
+    command_event_id: EventID
+    stopped_by: UserID | None
+    stopped_at: int | None
+    stopped_event_id: EventID | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class Copy:
+    source_event_id: EventID
+    target_room_id: RoomID
+    shared_id: int
+    source_room_id: RoomID
+    source_sender: UserID
+    kind: CopyKind
+    copy_event_id: EventID | None
+    state: CopyState
+    created_at: int
+
+
+_SHARED = (
+    "id, alliance_id, number, origin_room_id, origin_root_event_id, title, root_sender, shared_by,"
+    " shared_at, command_event_id, allow_unencrypted, status, stopped_by, stopped_at,"
+    " stopped_event_id, last_activity"
+)
+_LINK = (
+    "id, shared_id, room_id, role, movement_id, membership_key, root_event_id, allow_unencrypted,"
+    " status, added_by, added_at, command_event_id, stopped_by, stopped_at, stopped_event_id"
+)
+_COPY = (
+    "source_event_id, target_room_id, shared_id, source_room_id, source_sender, kind,"
+    " copy_event_id, state, created_at"
+)
+
+
+def _shared(row: Sequence[Any]) -> SharedThread:
+    return SharedThread(
+        id=int(row[0]),
+        alliance_id=int(row[1]),
+        number=int(row[2]),
+        origin_room_id=RoomID(row[3]),
+        origin_root_event_id=EventID(row[4]),
+        title=str(row[5]),
+        root_sender=UserID(row[6]),
+        shared_by=UserID(row[7]),
+        shared_at=int(row[8]),
+        command_event_id=EventID(row[9]),
+        allow_unencrypted=bool(row[10]),
+        status=row[11],
+        stopped_by=UserID(row[12]) if row[12] else None,
+        stopped_at=int(row[13]) if row[13] is not None else None,
+        stopped_event_id=EventID(row[14]) if row[14] else None,
+        last_activity=int(row[15]),
+    )
+
+
+def _link(row: Sequence[Any]) -> ThreadLink:
+    return ThreadLink(
+        id=int(row[0]),
+        shared_id=int(row[1]),
+        room_id=RoomID(row[2]),
+        role=row[3],
+        movement_id=int(row[4]) if row[4] is not None else None,
+        membership_key=str(row[5]) if row[5] is not None else None,
+        root_event_id=EventID(row[6]) if row[6] else None,
+        allow_unencrypted=bool(row[7]),
+        status=row[8],
+        added_by=UserID(row[9]),
+        added_at=int(row[10]),
+        command_event_id=EventID(row[11]),
+        stopped_by=UserID(row[12]) if row[12] else None,
+        stopped_at=int(row[13]) if row[13] is not None else None,
+        stopped_event_id=EventID(row[14]) if row[14] else None,
+    )
+
+
+def _copy(row: Sequence[Any]) -> Copy:
+    return Copy(
+        source_event_id=EventID(row[0]),
+        target_room_id=RoomID(row[1]),
+        shared_id=int(row[2]),
+        source_room_id=RoomID(row[3]),
+        source_sender=UserID(row[4]),
+        kind=row[5],
+        copy_event_id=EventID(row[6]) if row[6] else None,
+        state=row[7],
+        created_at=int(row[8]),
+    )
+
+
+async def _one(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
+    async with db.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+# -- shared threads -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewShare:
+    alliance_id: int
+    origin_room_id: RoomID
+    origin_root_event_id: EventID
+    commons_room_id: RoomID
+    movement_id: int
+    membership_key: str | None
+    title: str
+    root_sender: UserID
+    shared_by: UserID
+    shared_at: int
+    command_event_id: EventID
+    allow_unencrypted: bool
+
+
+async def create_share(store: Store, new: NewShare, *, now_ms: int) -> SharedThread:
+    """Record a share with its two links (the origin's, the commons' without a root yet).
+
+    Handled again for the same command, returns the same share. Raises :class:`AlreadyShared`
+    when the thread is already shared with the alliance.
+    """
+    async with store.transaction() as db:
+        row = await _one(
+            db,
+            f"SELECT {_SHARED} FROM shared_threads WHERE command_event_id = ?",
+            (new.command_event_id,),
+        )
+        if row is None:
+            number_row = await _one(
+                db,
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM shared_threads WHERE alliance_id = ?",
+                (new.alliance_id,),
+            )
+            try:
+                cursor = await db.execute(
+                    "INSERT INTO shared_threads (alliance_id, number, origin_room_id,"
+                    " origin_root_event_id, title, root_sender, shared_by, shared_at,"
+                    " command_event_id, allow_unencrypted, status, last_activity)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                    (
+                        new.alliance_id,
+                        int(number_row[0]),
+                        new.origin_room_id,
+                        new.origin_root_event_id,
+                        new.title,
+                        new.root_sender,
+                        new.shared_by,
+                        new.shared_at,
+                        new.command_event_id,
+                        int(new.allow_unencrypted),
+                        now_ms,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyShared from None
+            shared_id = int(cursor.lastrowid or 0)
+            await db.executemany(
+                "INSERT INTO thread_links (shared_id, room_id, role, movement_id, membership_key,"
+                " root_event_id, allow_unencrypted, status, added_by, added_at, command_event_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                [
+                    (
+                        shared_id,
+                        new.origin_room_id,
+                        "origin",
+                        new.movement_id,
+                        new.membership_key,
+                        new.origin_root_event_id,
+                        int(new.allow_unencrypted),
+                        new.shared_by,
+                        new.shared_at,
+                        new.command_event_id,
+                    ),
+                    (
+                        shared_id,
+                        new.commons_room_id,
+                        "commons",
+                        None,
+                        None,
+                        None,
+                        int(new.allow_unencrypted),
+                        new.shared_by,
+                        new.shared_at,
+                        new.command_event_id,
+                    ),
+                ],
+            )
+            row = await _one(db, f"SELECT {_SHARED} FROM shared_threads WHERE id = ?", (shared_id,))
+    return _shared(row)
+
+
+async def share_by_id(store: Store, shared_id: int) -> SharedThread | None:
+    row = await store.fetch_one(f"SELECT {_SHARED} FROM shared_threads WHERE id = ?", (shared_id,))
+    return _shared(row) if row else None
+
+
+async def share_by_command(store: Store, event_id: str) -> SharedThread | None:
+    row = await store.fetch_one(
+        f"SELECT {_SHARED} FROM shared_threads WHERE command_event_id = ?", (event_id,)
+    )
+    return _shared(row) if row else None
+
+
+async def share_by_number(store: Store, alliance_id: int, number: int) -> SharedThread | None:
+    row = await store.fetch_one(
+        f"SELECT {_SHARED} FROM shared_threads WHERE alliance_id = ? AND number = ?",
+        (alliance_id, number),
+    )
+    return _shared(row) if row else None
+
+
+async def shares_of(
+    store: Store, alliance_id: int, *, active_only: bool = True
+) -> list[SharedThread]:
+    """The alliance's shared threads, by number."""
+    where = "alliance_id = ?" + (" AND status = 'active'" if active_only else "")
+    rows = await store.fetch_all(
+        f"SELECT {_SHARED} FROM shared_threads WHERE {where} ORDER BY number", (alliance_id,)
+    )
+    return [_shared(row) for row in rows]
+
+
+async def shares_from(store: Store, room_id: RoomID) -> list[SharedThread]:
+    """Active shares whose origin is this room (any alliance), by id."""
+    rows = await store.fetch_all(
+        f"SELECT {_SHARED} FROM shared_threads WHERE origin_room_id = ? AND status = 'active'"
+        " ORDER BY id",
+        (room_id,),
+    )
+    return [_shared(row) for row in rows]
+
+
+async def unshare(store: Store, shared_id: int, *, by: str, at: int, event_id: str) -> None:
+    """Stop a shared thread and every link of it (the records stay)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE shared_threads SET status = 'unshared', stopped_by = ?, stopped_at = ?,"
+            " stopped_event_id = ? WHERE id = ? AND status = 'active'",
+            (by, at, event_id, shared_id),
+        )
+        await db.execute(
+            "UPDATE thread_links SET status = 'stopped', stopped_by = ?, stopped_at = ?,"
+            " stopped_event_id = ? WHERE shared_id = ? AND status = 'active'",
+            (by, at, event_id, shared_id),
+        )
+
+
+# -- links --------------------------------------------------------------------------------------
+
+
+async def links_of(store: Store, shared_id: int) -> list[ThreadLink]:
+    """Every room of a shared thread (active or not): origin, commons, then followers."""
+    rows = await store.fetch_all(
+        f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? ORDER BY id", (shared_id,)
+    )
+    return [_link(row) for row in rows]
+
+
+async def links_at(store: Store, room_id: RoomID, root_event_id: EventID) -> list[ThreadLink]:
+    """The links whose thread in this room starts at this root (one per share of the thread)."""
+    rows = await store.fetch_all(
+        f"SELECT {_LINK} FROM thread_links WHERE room_id = ? AND root_event_id = ? ORDER BY id",
+        (room_id, root_event_id),
+    )
+    return [_link(row) for row in rows]
+
+
+async def link_in(store: Store, shared_id: int, room_id: RoomID) -> ThreadLink | None:
+    row = await store.fetch_one(
+        f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? AND room_id = ?",
+        (shared_id, room_id),
+    )
+    return _link(row) if row else None
+
+
+async def link_by_id(store: Store, link_id: int) -> ThreadLink | None:
+    row = await store.fetch_one(f"SELECT {_LINK} FROM thread_links WHERE id = ?", (link_id,))
+    return _link(row) if row else None
+
+
+async def follower_links(store: Store, room_id: RoomID) -> list[ThreadLink]:
+    """The shared threads this room follows (active links), oldest first."""
+    rows = await store.fetch_all(
+        f"SELECT {_LINK} FROM thread_links WHERE room_id = ? AND role = 'follower'"
+        " AND status = 'active' ORDER BY id",
+        (room_id,),
+    )
+    return [_link(row) for row in rows]
+
+
+async def set_link_root(store: Store, link_id: int, root_event_id: EventID) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE thread_links SET root_event_id = ? WHERE id = ?", (root_event_id, link_id)
+        )
+
+
+@dataclass(frozen=True)
+class NewFollow:
+    shared_id: int
+    room_id: RoomID
+    movement_id: int
+    membership_key: str | None
+    added_by: UserID
+    added_at: int
+    command_event_id: EventID
+    allow_unencrypted: bool
+
+
+async def follow(store: Store, new: NewFollow) -> ThreadLink:
+    """Link a following room (again: a room that stopped following keeps its copy of the root)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO thread_links (shared_id, room_id, role, movement_id, membership_key,"
+            " allow_unencrypted, status, added_by, added_at, command_event_id)"
+            " VALUES (?, ?, 'follower', ?, ?, ?, 'active', ?, ?, ?)"
+            " ON CONFLICT (shared_id, room_id) DO UPDATE SET movement_id = excluded.movement_id,"
+            " membership_key = excluded.membership_key,"
+            " allow_unencrypted = excluded.allow_unencrypted, status = 'active',"
+            " added_by = excluded.added_by, added_at = excluded.added_at,"
+            " command_event_id = excluded.command_event_id, stopped_by = NULL,"
+            " stopped_at = NULL, stopped_event_id = NULL"
+            " WHERE thread_links.role = 'follower' AND thread_links.status = 'stopped'",
+            (
+                new.shared_id,
+                new.room_id,
+                new.movement_id,
+                new.membership_key,
+                int(new.allow_unencrypted),
+                new.added_by,
+                new.added_at,
+                new.command_event_id,
+            ),
+        )
+        row = await _one(
+            db,
+            f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? AND room_id = ?",
+            (new.shared_id, new.room_id),
+        )
+    return _link(row)
+
+
+async def link_by_command(store: Store, event_id: str) -> ThreadLink | None:
+    """The link a `!follow` made (to answer it the same way when it is handled again)."""
+    row = await store.fetch_one(
+        f"SELECT {_LINK} FROM thread_links WHERE command_event_id = ? AND role = 'follower'",
+        (event_id,),
+    )
+    return _link(row) if row else None
+
+
+async def stop_link(store: Store, link_id: int, *, by: str, at: int, event_id: str) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE thread_links SET status = 'stopped', stopped_by = ?, stopped_at = ?,"
+            " stopped_event_id = ? WHERE id = ? AND status = 'active'",
+            (by, at, event_id, link_id),
+        )
+
+
+# -- copies -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCopy:
+    source_event_id: EventID
+    target_room_id: RoomID
+    shared_id: int
+    source_room_id: RoomID
+    source_sender: UserID
+    kind: CopyKind
+
+
+async def claim_copy(store: Store, new: NewCopy, *, now_ms: int) -> Copy:
+    """The copy of this original in this room: claimed now ('sending') or as claimed before."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO relay_copies (source_event_id, target_room_id, shared_id,"
+            " source_room_id, source_sender, kind, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'sending', ?)",
+            (
+                new.source_event_id,
+                new.target_room_id,
+                new.shared_id,
+                new.source_room_id,
+                new.source_sender,
+                new.kind,
+                now_ms,
+            ),
+        )
+        row = await _one(
+            db,
+            f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? AND target_room_id = ?",
+            (new.source_event_id, new.target_room_id),
+        )
+    return _copy(row)
+
+
+async def copy_sent(
+    store: Store,
+    *,
+    source_event_id: EventID,
+    target_room_id: RoomID,
+    copy_event_id: EventID,
+    now_ms: int,
+) -> None:
+    """The copy exists; the shared thread had activity now."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE relay_copies SET copy_event_id = ?, state = 'sent'"
+            " WHERE source_event_id = ? AND target_room_id = ?",
+            (copy_event_id, source_event_id, target_room_id),
+        )
+        await db.execute(
+            "UPDATE shared_threads SET last_activity = MAX(last_activity, ?) WHERE id = (SELECT"
+            " shared_id FROM relay_copies WHERE source_event_id = ? AND target_room_id = ?)",
+            (now_ms, source_event_id, target_room_id),
+        )
+
+
+async def copy_failed(store: Store, *, source_event_id: EventID, target_room_id: RoomID) -> None:
+    """The homeserver refused the copy; it is not tried again."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE relay_copies SET state = 'failed' WHERE source_event_id = ?"
+            " AND target_room_id = ? AND state = 'sending'",
+            (source_event_id, target_room_id),
+        )
+
+
+async def copy_of(store: Store, source_event_id: str, target_room_id: RoomID) -> Copy | None:
+    row = await store.fetch_one(
+        f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? AND target_room_id = ?",
+        (source_event_id, target_room_id),
+    )
+    return _copy(row) if row else None
+
+
+async def copies_of(store: Store, source_event_id: str) -> list[Copy]:
+    """Every copy of one original, in the order they were made."""
+    rows = await store.fetch_all(
+        f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? ORDER BY rowid",
+        (source_event_id,),
+    )
+    return [_copy(row) for row in rows]
+
+
+async def original_of(store: Store, copy_event_id: str) -> Copy | None:
+    """The record of the original that the bot's event `copy_event_id` is a copy of."""
+    row = await store.fetch_one(
+        f"SELECT {_COPY} FROM relay_copies WHERE copy_event_id = ?", (copy_event_id,)
+    )
+    return _copy(row) if row else None
+
+
+async def copies_in_thread(store: Store, shared_id: int, target_room_id: RoomID) -> list[Copy]:
+    """The copies made into one room for one shared thread, in the order they were claimed."""
+    rows = await store.fetch_all(
+        f"SELECT {_COPY} FROM relay_copies WHERE shared_id = ? AND target_room_id = ?"
+        " ORDER BY rowid",
+        (shared_id, target_room_id),
+    )
+    return [_copy(row) for row in rows]
+
+
+# -- warnings -----------------------------------------------------------------------------------
+
+
+async def warn(store: Store, room_id: RoomID, subject: str, *, at: int) -> None:
+    """Remember that the encryption warning about `subject` was given in this room."""
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO relay_warnings (room_id, subject, warned_at) VALUES (?, ?, ?)",
+            (room_id, subject, at),
+        )
+
+
+async def was_warned(store: Store, room_id: RoomID, subject: str) -> bool:
+    row = await store.fetch_one(
+        "SELECT 1 FROM relay_warnings WHERE room_id = ? AND subject = ?", (room_id, subject)
+    )
+    return row is not None
