@@ -32,6 +32,21 @@ from bot.homeserver import LocalSynapse
 log = logging.getLogger("bench")
 
 
+QUICK: dict[str, Any] = {
+    "quick": True,
+    "probes": 20,
+    "warmup": 3,
+    "rooms": 10,
+    "rounds": 1,
+    "votes": 20,
+    "runs": 5,
+    "movements": 10,
+    "objectives": 5,
+    "ballots": 1_000,
+    "voters": 200,
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -53,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--warmup", type=int, metavar="N", help="unmeasured probes per arm (10)")
     sizes.add_argument("--rooms", type=int, metavar="N", help="rooms per bot for restart (200)")
     sizes.add_argument("--rounds", type=int, metavar="N", help="restarts per arm (3)")
+    sizes.add_argument(
+        "--votes", type=int, metavar="N", help="voters in the poll of latency.poll_results (1000)"
+    )
+    sizes.add_argument(
+        "--runs", type=int, metavar="N", help="timed repetitions of each in-process measure (50)"
+    )
     parser.add_argument("--seed", type=int, help="seed for the order of probes (random)")
     parser.add_argument(
         "--profile",
@@ -75,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings(seed=args.seed if args.seed is not None else random.randrange(10**6))
     if args.quick:
-        settings = replace(settings, quick=True, probes=20, warmup=3, rooms=10, rounds=1)
-    for name in ("probes", "warmup", "rooms", "rounds"):
+        settings = replace(settings, **QUICK)
+    for name in ("probes", "warmup", "rooms", "rounds", "votes", "runs"):
         value = getattr(args, name)
         if value is not None:
             if value < (0 if name == "warmup" else 1):

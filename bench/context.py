@@ -8,15 +8,17 @@ Benchmarks that can share a setup (the latency benchmarks share their bots and r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from bench.prober import BenchError, Prober
-from bench.processes import BotProcess, multilogue_process, raw_echo_process
+from bench.processes import BotProcess, multilogue_process, raw_echo_process, read_cpu_s
 from bot.homeserver import LocalSynapse, RegisteredUser
 
 T = TypeVar("T")
@@ -32,6 +34,12 @@ class Settings:
     warmup: int = 10  # unmeasured probes per arm first
     rooms: int = 200  # rooms per bot in the restart benchmark
     rounds: int = 3  # restarts per arm
+    votes: int = 1000  # voters (one vote each) in the poll of latency.poll_results
+    runs: int = 50  # timed repetitions of each in-process (scale.*) measure
+    movements: int = 100  # scale.compare: active movements...
+    objectives: int = 50  # ...and objectives
+    ballots: int = 10_000  # scale.tally: poll responses...
+    voters: int = 2_000  # ...from this many people
     gap_s: float = 0.05  # pause between two probes
     probe_timeout_s: float = 30.0
     seed: int = 0
@@ -66,9 +74,13 @@ class BenchContext:
 
     # -- accounts and clients --------------------------------------------------------------
 
+    def localpart(self, prefix: str) -> str:
+        """A name for a new account, unique in this run."""
+        return f"{prefix}{next(self._names)}"
+
     async def account(self, prefix: str) -> RegisteredUser:
         """A new account whose message rate limit is lifted."""
-        localpart = f"{prefix}{next(self._names)}"
+        localpart = self.localpart(prefix)
         user = await asyncio.to_thread(self.synapse.register, localpart)
         await asyncio.to_thread(
             self.synapse.override_ratelimit,
@@ -85,8 +97,11 @@ class BenchContext:
         await prober.start()
         return prober
 
-    async def multilogue(self, name: str) -> tuple[str, BotProcess]:
-        """A new multilogue account and process, started; returns its user id too."""
+    async def multilogue(self, name: str, *, admins: Sequence[str] = ()) -> tuple[str, BotProcess]:
+        """A new multilogue account and process, started; returns its user id too.
+
+        `admins` are its bot admins (MULTILOGUE_ADMINS: they may create alliances).
+        """
         account = await self.account(name)
         process = multilogue_process(
             name,
@@ -96,13 +111,19 @@ class BenchContext:
             folder=self.folder / "bots",
             profile_dir=self.settings.profile_dir,
             stages_dir=self.settings.stages_dir,
+            admins=admins,
         )
         self._processes.append(process)
         await process.start()
         return account.user_id, process
 
-    async def raw_echo(self, name: str) -> tuple[str, BotProcess]:
-        """A new raw matrix-nio echo account and process, started; returns its user id too."""
+    async def raw_echo(
+        self, name: str, *, commands: Sequence[str] = ("!ping",)
+    ) -> tuple[str, BotProcess]:
+        """A new raw matrix-nio echo account and process, started; returns its user id too.
+
+        It answers the message bodies in `commands` (see `bench/raw_echo.py`).
+        """
         account = await self.account(name)
         process = raw_echo_process(
             name,
@@ -111,6 +132,7 @@ class BenchContext:
             folder=self.folder / "bots",
             profile_dir=self.settings.profile_dir,
             stages_dir=self.settings.stages_dir,
+            commands=commands,
         )
         self._processes.append(process)
         await process.start()
@@ -124,6 +146,29 @@ class BenchContext:
                 raise BenchError(
                     f"{process.name} exited with status {status}; see {process.log_path}"
                 )
+
+    def background_cpu_s(self) -> float:
+        """CPU time used so far by the homeserver and every running bot process."""
+        pids = [p.pid for p in self._processes if p.running]
+        if self.synapse.pid is not None:
+            pids.append(self.synapse.pid)
+        total = 0.0
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError):
+                total += read_cpu_s(pid)
+        return total
+
+    async def settle(self, *, idle_share: float = 0.05, at_most_s: float = 60.0) -> float:
+        """Wait until the homeserver and the bots are idle: together less than `idle_share`
+        of one core over a second (the homeserver keeps working after a busy benchmark).
+        Returns how long it waited; gives up after `at_most_s`."""
+        started = time.monotonic()
+        while time.monotonic() - started < at_most_s:
+            before = self.background_cpu_s()
+            await asyncio.sleep(1.0)
+            if self.background_cpu_s() - before < idle_share:
+                break
+        return time.monotonic() - started
 
     async def shared(self, key: str, build: Callable[[], Awaitable[T]]) -> T:
         """`build()` once per run; later calls with the same key get the same value."""

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    JoinResponse,
     MegolmEvent,
     RoomCreateResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
@@ -57,6 +59,7 @@ class Answer:
     arrived: float  # time.perf_counter() when the sync holding it returned
     msgtype: str
     size: int  # bytes of the content as JSON
+    body: str  # the plain text, to check what the answer says
 
 
 class Prober:
@@ -78,6 +81,11 @@ class Prober:
         self._changed = asyncio.Event()
         self._synced = False
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def access_token(self) -> str:
+        """For plain HTTP calls made as this person (`bot.demo_seed` types commands so)."""
+        return self._account.access_token
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -155,6 +163,7 @@ class Prober:
                 arrived=arrived,
                 msgtype=str(content.get("msgtype")),
                 size=len(json.dumps(content).encode()),
+                body=str(content.get("body", "")),
             )
         )
         waiter = self._waiters.get(answered)
@@ -226,7 +235,10 @@ class Prober:
         latency = None if arrived is None else arrived - started
         return Probe(event_id=event_id, latency_s=latency)
 
-    async def create_room(self, *, invite: str, encrypted: bool, name: str) -> str:
+    async def create_room(
+        self, *, invite: str | Sequence[str], encrypted: bool, name: str, public: bool = False
+    ) -> str:
+        """A room made by this client with `invite` invited; `public`: anyone may join."""
         initial_state: list[dict[str, Any]] = []
         if encrypted:
             initial_state.append(
@@ -237,11 +249,30 @@ class Prober:
                 }
             )
         response = await self.client.room_create(
-            name=name, preset=RoomPreset.private_chat, invite=[invite], initial_state=initial_state
+            name=name,
+            preset=RoomPreset.public_chat if public else RoomPreset.private_chat,
+            invite=[invite] if isinstance(invite, str) else list(invite),
+            initial_state=initial_state,
         )
         if not isinstance(response, RoomCreateResponse):
             raise BenchError(f"creating a room failed: {response}")
         return str(response.room_id)
+
+    async def join(self, room_id: str) -> None:
+        response = await self.client.join(room_id)
+        if not isinstance(response, JoinResponse):
+            raise BenchError(f"joining {room_id} failed: {response}")
+
+    async def latest_event(self, room_id: str, *, sender: str, event_type: str) -> dict[str, Any]:
+        """The newest event of `event_type` from `sender` among the room's last 50 events."""
+        response = await self.client.room_messages(room_id, limit=50)
+        if not isinstance(response, RoomMessagesResponse):
+            raise BenchError(f"reading the history of {room_id} failed: {response}")
+        for event in response.chunk:
+            source: dict[str, Any] = event.source
+            if source.get("type") == event_type and source.get("sender") == sender:
+                return source
+        raise BenchError(f"no {event_type} from {sender} among the last 50 events of {room_id}")
 
     def joined(self, room_id: str, user_id: str) -> bool:
         return self.members.get(room_id, {}).get(user_id) == "join"

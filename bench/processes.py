@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,23 +172,24 @@ def multilogue_process(
     folder: Path,
     profile_dir: Path | None = None,
     stages_dir: Path | None = None,
+    admins: Sequence[str] = (),
 ) -> BotProcess:
-    """multilogue as `multilogue run --env-file`, with encryption on and its data in `folder`."""
+    """multilogue as `multilogue run --env-file`, with encryption on and its data in `folder`.
+
+    `admins` become its bot admins (MULTILOGUE_ADMINS), who may create alliances.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    env_file = _private_file(
-        folder / f"{name}.env",
-        "\n".join(
-            [
-                f"MATRIX_HOMESERVER={homeserver}",
-                f"MATRIX_USER_ID={account.user_id}",
-                f"MATRIX_PASSWORD={account.password}",
-                f"MULTILOGUE_DATA_DIR={folder / (name + '-data')}",
-                f"MULTILOGUE_INVITE_ALLOWLIST={server_name}",
-                "MULTILOGUE_ENCRYPTION=true",
-                "",
-            ]
-        ),
-    )
+    lines = [
+        f"MATRIX_HOMESERVER={homeserver}",
+        f"MATRIX_USER_ID={account.user_id}",
+        f"MATRIX_PASSWORD={account.password}",
+        f"MULTILOGUE_DATA_DIR={folder / (name + '-data')}",
+        f"MULTILOGUE_INVITE_ALLOWLIST={server_name}",
+        "MULTILOGUE_ENCRYPTION=true",
+    ]
+    if admins:
+        lines.append(f"MULTILOGUE_ADMINS={','.join(admins)}")
+    env_file = _private_file(folder / f"{name}.env", "\n".join([*lines, ""]))
     return BotProcess(
         name,
         ["bot", "run", "--env-file", str(env_file)],
@@ -206,8 +208,12 @@ def raw_echo_process(
     profile_dir: Path | None = None,
     stages_dir: Path | None = None,
     encryption: bool = True,
+    commands: Sequence[str] = ("!ping",),
 ) -> BotProcess:
-    """The floor: `python -m bench.raw_echo`, its nio store and sync token in `folder`."""
+    """The floor: `python -m bench.raw_echo`, its nio store and sync token in `folder`.
+
+    It answers each message whose whole body is one of `commands`.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "homeserver": homeserver,
@@ -217,6 +223,7 @@ def raw_echo_process(
         "store_dir": str(folder / f"{name}-store"),
         "token_file": str(folder / f"{name}-store" / "next_batch"),
         "encryption": encryption,
+        "commands": list(commands),
     }
     config_file = _private_file(folder / f"{name}.json", json.dumps(config, indent=2))
     return BotProcess(

@@ -3,12 +3,14 @@
     python -m bench.raw_echo CONFIG.json
 
 CONFIG.json (written by the harness, mode 0600) holds `homeserver`, `user_id`, `device_id`,
-`access_token`, `store_dir`, `token_file` and `encryption`. The client:
+`access_token`, `store_dir`, `token_file`, `encryption` and `commands` (the bodies it answers:
+`["!ping"]` unless the harness also needs a word multilogue ignores, such as `ping`, to
+measure the floor in a room multilogue is in too). The client:
 
 - syncs in its own loop (the first sync after each start with `full_state`, so nio knows
   its rooms again), long-polling 30 s like multilogue;
-- answers every `!ping` from someone else with an `m.notice` `pong` as a reply, all the
-  answers of one sync sent at once;
+- answers every `!ping` (or other of its `commands`) from someone else with an `m.notice`
+  `pong` as a reply, all the answers of one sync sent at once;
 - joins every room it is invited to;
 - writes the sync token to `token_file` after answering, and starts from it after a restart
   (so commands sent while it was stopped are answered);
@@ -54,14 +56,16 @@ def pong_to(event_id: str) -> dict[str, Any]:
     }
 
 
-async def answer(client: AsyncClient, response: SyncResponse) -> None:
+async def answer(
+    client: AsyncClient, response: SyncResponse, commands: frozenset[str] = frozenset({"!ping"})
+) -> None:
     sends = []
     for room_id, info in response.rooms.join.items():
         for event in info.timeline.events:
             if (
                 isinstance(event, RoomMessageText)
                 and event.sender != client.user_id
-                and event.body.strip() == "!ping"
+                and event.body.strip() in commands
             ):
                 sends.append(
                     client.room_send(
@@ -103,6 +107,7 @@ async def run(config: dict[str, Any], token_file: Path, since: str | None) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     stop_wait = asyncio.ensure_future(stopping.wait())
+    commands = frozenset(config.get("commands") or ["!ping"])
     full_state = True
     try:
         if client.should_upload_keys:
@@ -125,7 +130,7 @@ async def run(config: dict[str, Any], token_file: Path, since: str | None) -> No
                 log.warning("sync failed: %s", response)
                 await asyncio.sleep(1)
                 continue
-            await answer(client, response)
+            await answer(client, response, commands)
             since = response.next_batch
             # A few bytes into the page cache, no fsync: cheaper than a hop to a thread.
             token_file.write_text(since)  # noqa: ASYNC240

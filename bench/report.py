@@ -11,7 +11,12 @@ from bench.context import ARMS, Settings
 from bench.registry import Benchmark, BenchResult, Row
 
 HEADER = ("benchmark", "measure", "floor", "multilogue", "ratio", "goal", "met")
-DIGITS = {"ms": 1, "s": 2, "MB": 1}
+DIGITS = {"ms": 1, "s": 2, "MB": 1, "KiB": 1}
+EXTRA_CHECKS = (
+    ("missing", "missing"),
+    ("duplicates", "duplicates"),
+    ("unexpected", "answers not saying what they should"),
+)
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,13 @@ def _checks_line(result: BenchResult) -> str:
         found = result.checks.get(arm)
         if isinstance(found, dict) and "sent" in found:
             text = f"{arm} {found['answered_once']}/{found['sent']} answered once"
-            extra = [f"{found[k]} {k}" for k in ("missing", "duplicates") if found.get(k)]
+            extra = [f"{found[k]} {label}" for k, label in EXTRA_CHECKS if found.get(k)]
             if found.get("clean_stops") is False:
                 extra.append("unclean stop")
             parts.append(text + (f" ({', '.join(extra)})" if extra else ""))
+    summary = result.checks.get("summary")
+    if isinstance(summary, str):
+        parts.append(summary)
     verdict = "ok" if result.checks_passed else "FAILED"
     return f"checks {verdict}: " + "; ".join(parts)
 

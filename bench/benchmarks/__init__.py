@@ -10,15 +10,17 @@ this folder), and give it as `run=` to its entry below (or add an entry). A benc
   `ctx.prober()`, rooms with `ctx.rooms_with(...)`; the context stops them all at the end;
 - reports correctness in `checks` (with `passed`), never asserts on time.
 
-In-process timings (the bot's own code, no homeserver) need no context beyond the settings.
+In-process timings (the bot's own code, no homeserver: `scale.*`) run `bench/inprocess.py`
+in a process of its own; they have no floor, only a goal.
 """
 
 from __future__ import annotations
 
-from bench.benchmarks import latency, restart
+from bench.benchmarks import latency, objectives, polls, restart, scale
 from bench.registry import Benchmark, Registry
 
 LATENCY_GOAL = "p50 <= 1.05x, p95 <= 1.1x the raw echo's"
+SCALE_GOAL = "< 50 ms of the bot's own time"
 
 
 def build_registry() -> Registry:
@@ -37,18 +39,16 @@ def build_registry() -> Registry:
         Benchmark(
             "latency.objectives",
             "!objectives on the demo alliance",
-            None,
+            objectives.objectives,
             goal=LATENCY_GOAL,
-            waits_for="the objectives commands and a demo alliance",
         )
     )
     registry.add(
         Benchmark(
             "latency.poll_results",
             "!poll results, poll with 1,000 votes",
-            None,
+            polls.poll_results,
             goal=LATENCY_GOAL,
-            waits_for="`!poll results` to settle (the polls family is in progress)",
         )
     )
     registry.add(
@@ -73,18 +73,16 @@ def build_registry() -> Registry:
         Benchmark(
             "scale.compare",
             "!compare, 100 movements x 50 objectives (in-process)",
-            None,
-            goal="< 50 ms of the bot's own time",
-            waits_for="`!compare` and the alliance data model",
+            scale.compare,
+            goal=SCALE_GOAL,
         )
     )
     registry.add(
         Benchmark(
             "scale.tally",
             "tally 10,000 votes from 2,000 voters (in-process)",
-            None,
-            goal="< 50 ms of the bot's own time",
-            waits_for="the poll storage and tally path to settle",
+            scale.tally,
+            goal=SCALE_GOAL,
         )
     )
     registry.add(

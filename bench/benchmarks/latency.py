@@ -10,6 +10,7 @@ Warm-up probes (not counted) come first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,20 +32,30 @@ class LatencySetup:
     arms: dict[str, Arm]
 
 
+FLOOR_WORD = "ping"
+"""What the floor also answers: a word multilogue ignores, for rooms both bots are in."""
+
+
 async def _bots(ctx: BenchContext) -> tuple[Prober, dict[str, tuple[str, BotProcess]]]:
     prober = await ctx.prober("person")
-    floor = await ctx.raw_echo("floor")
-    multilogue = await ctx.multilogue("multilogue")
+    floor = await ctx.raw_echo("floor", commands=("!ping", FLOOR_WORD))
+    # The person is a bot admin: they may create the alliance of latency.objectives.
+    multilogue = await ctx.multilogue("multilogue", admins=(prober.user_id,))
     return prober, {FLOOR: floor, MULTILOGUE: multilogue}
+
+
+async def bots(ctx: BenchContext) -> tuple[Prober, dict[str, tuple[str, BotProcess]]]:
+    """The person and both bots shared by every latency benchmark (started once per run)."""
+    return await ctx.shared("latency.bots", lambda: _bots(ctx))
 
 
 async def latency_setup(ctx: BenchContext, *, encrypted: bool) -> LatencySetup:
     """Both bots running (shared by every latency benchmark), each in its own room."""
-    prober, bots = await ctx.shared("latency.bots", lambda: _bots(ctx))
+    prober, started = await bots(ctx)
 
     async def build() -> LatencySetup:
         arms: dict[str, Arm] = {}
-        for name, (bot_id, process) in bots.items():
+        for name, (bot_id, process) in started.items():
             rooms = await ctx.rooms_with(prober, bot_id, 1, encrypted=encrypted)
             arms[name] = Arm(name=name, bot_id=bot_id, process=process, rooms=rooms)
         for arm in arms.values():
@@ -82,9 +93,19 @@ async def measure(ctx: BenchContext, setup: LatencySetup, commands: dict[str, st
     return Measured(probes, cpu)
 
 
+AnswerCheck = Callable[[str], str | None]
+"""Reads an answer's plain text; returns what is wrong with it, or None."""
+
+
 def latency_result(
-    setup: LatencySetup, commands: dict[str, str], measured: Measured
+    setup: LatencySetup,
+    commands: dict[str, str],
+    measured: Measured,
+    *,
+    expect: dict[str, AnswerCheck] | None = None,
 ) -> BenchResult:
+    """Rows, arms and checks: every probe answered exactly once (and, for the arms in
+    `expect`, every answer saying what it should)."""
     probes = measured.probes
     cpu_ms: dict[str, float] = {}
     summaries: dict[str, Summary] = {}
@@ -113,14 +134,24 @@ def latency_result(
             "answer_bytes": max(sizes, default=0),
             "samples_ms": [round(s * 1000, 3) for s in samples],
         }
-        arm_checks = {
+        arm_checks: dict[str, Any] = {
             "sent": len(counts),
             "answered_once": sum(1 for c in counts if c == 1),
             "missing": sum(1 for c in counts if c == 0),
             "duplicates": sum(c - 1 for c in counts if c > 1),
         }
+        check = (expect or {}).get(name)
+        if check is not None:
+            problems = [p for p in (check(a.body) for found in answers for a in found) if p]
+            arm_checks["unexpected"] = len(problems)
+            if problems:
+                arm_checks["first_problem"] = problems[0]
         checks[name] = arm_checks
-        passed = passed and arm_checks["answered_once"] == arm_checks["sent"] > 0
+        passed = (
+            passed
+            and arm_checks["answered_once"] == arm_checks["sent"] > 0
+            and not arm_checks.get("unexpected")
+        )
     checks["passed"] = passed
     floor, multilogue = summaries[FLOOR], summaries[MULTILOGUE]
     rows = [
@@ -132,20 +163,32 @@ def latency_result(
     return BenchResult(status="ok", rows=rows, arms=arms, checks=checks)
 
 
+async def latency_of(
+    ctx: BenchContext,
+    setup: LatencySetup,
+    commands: dict[str, str],
+    *,
+    expect: dict[str, AnswerCheck] | None = None,
+) -> BenchResult:
+    """Measure `commands` (per arm) in the arms' first rooms, interleaved; see `measure`."""
+    command = commands[MULTILOGUE]
+    if command != "!ping":  # its templates load on first use: not part of the figure
+        await ctx.warm_up(setup.prober, setup.arms[MULTILOGUE], 2, body=command)
+    measured = await measure(ctx, setup, commands)
+    result = latency_result(setup, commands, measured, expect=expect)
+    sizes = {name: result.arms[name]["answer_bytes"] for name in ARMS}
+    result.notes.append(
+        f"the floor answers {commands[FLOOR]} ({sizes[FLOOR]} B), multilogue {command} "
+        f"({sizes[MULTILOGUE]} B); both bots run with encryption on"
+    )
+    return result
+
+
 async def command_latency(
     ctx: BenchContext, command: str, *, encrypted: bool = False
 ) -> BenchResult:
     setup = await latency_setup(ctx, encrypted=encrypted)
-    commands = {FLOOR: "!ping", MULTILOGUE: command}
-    if command != "!ping":  # its templates load on first use: not part of the figure
-        await ctx.warm_up(setup.prober, setup.arms[MULTILOGUE], 2, body=command)
-    result = latency_result(setup, commands, await measure(ctx, setup, commands))
-    sizes = {name: result.arms[name]["answer_bytes"] for name in ARMS}
-    result.notes.append(
-        f"the floor answers !ping ({sizes[FLOOR]} B), multilogue {command} "
-        f"({sizes[MULTILOGUE]} B); both bots run with encryption on"
-    )
-    return result
+    return await latency_of(ctx, setup, {FLOOR: "!ping", MULTILOGUE: command})
 
 
 async def ping(ctx: BenchContext) -> BenchResult:

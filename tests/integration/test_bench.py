@@ -12,13 +12,23 @@ from typing import Any
 import pytest
 
 from bench.benchmarks import build_registry
+from bench.benchmarks.polls import voters_in
 from bench.stages import WARM_UP_REPLIES, next_sync_after_reply_ms, summarize
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LATENCY = ("latency.ping", "latency.help", "latency.encrypted_ping")
+LATENCY = (
+    "latency.ping",
+    "latency.help",
+    "latency.encrypted_ping",
+    "latency.objectives",
+    "latency.poll_results",
+)
+SCALE = ("scale.compare", "scale.tally")
 ARMS = ("floor", "multilogue")
+VOTES = 4
+RUNS = 3
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +47,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, A
     out = tmp_path_factory.mktemp("bench") / "figures.json"
     done = run_bench(
         *("--quick", "--probes", "5", "--warmup", "1", "--rooms", "3", "--rounds", "1"),
-        *("--seed", "7", "--json", str(out)),
+        *("--votes", str(VOTES), "--runs", str(RUNS), "--seed", "7", "--json", str(out)),
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout, json.loads(out.read_text())
@@ -89,13 +99,63 @@ def test_each_latency_probe_is_answered_exactly_once_by_both_arms(
     for arm in ARMS:
         assert entry["arms"][arm]["n"] == 5
         assert len(entry["arms"][arm]["samples_ms"]) == 5
-        assert entry["checks"][arm] == {
+        checks = entry["checks"][arm]
+        assert {k: checks[k] for k in ("sent", "answered_once", "missing", "duplicates")} == {
             "sent": 5,
             "answered_once": 5,
             "missing": 0,
             "duplicates": 0,
         }
+        assert checks.get("unexpected", 0) == 0
     assert entry["checks"]["passed"] is True
+
+
+def test_objectives_are_listed_from_an_alliance_seeded_through_commands(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    entry = tiny_run[1]["benchmarks"]["latency.objectives"]
+    assert entry["checks"]["multilogue"]["unexpected"] == 0  # every answer lists #1..#8
+    assert entry["arms"]["multilogue"]["alliance_seeded_s"] > 0
+    assert entry["arms"]["multilogue"]["command"] == "!objectives"
+    assert entry["arms"]["floor"]["command"] == "!ping"
+
+
+def test_poll_results_count_every_voter_and_the_floor_answers_in_the_same_room(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    table, figures = tiny_run
+    entry = figures["benchmarks"]["latency.poll_results"]
+    multilogue = entry["arms"]["multilogue"]
+    assert multilogue["votes"] == VOTES
+    assert multilogue["command"] == "!poll results"
+    assert entry["arms"]["floor"]["command"] == "ping"
+    assert set(multilogue["setup_s"]) == {"register", "join", "poll", "vote", "counted"}
+    assert entry["checks"]["multilogue"]["unexpected"] == 0  # each answer reports every voter
+    assert f"{VOTES} voters with one vote each" in table
+
+
+@pytest.mark.parametrize("name", SCALE)
+def test_in_process_scale_figures_come_with_their_checks(
+    tiny_run: tuple[str, dict[str, Any]], name: str
+) -> None:
+    entry = tiny_run[1]["benchmarks"][name]
+    assert entry["status"] == "ok", entry["error"]
+    assert entry["checks"]["passed"] is True
+    goals = [row for row in entry["rows"] if row["goal"] == "< 50 ms"]
+    assert [row["measure"].rsplit(", ", 1)[1] for row in goals][:2] == ["median", "p95"]
+    for row in entry["rows"]:
+        assert row["floor"] is None  # in-process: no floor to compare with
+        assert row["multilogue"] > 0
+    samples = entry["arms"]["multilogue"]["samples_ms"]
+    assert samples
+    assert all(len(values) == RUNS for values in samples.values())
+
+
+def test_the_voters_a_results_message_reports_are_read_from_its_text() -> None:
+    body = "Poll #1: Where?\nOpen, no deadline.\n1. Park  ██ 3 (60%)\n5 voters.\n"
+    assert voters_in(body) == 5
+    assert voters_in("1 voter, 1 spoiled vote not counted.") == 1
+    assert voters_in("no results here") is None
 
 
 def test_restart_answers_every_waiting_command_once_and_reports_memory(
@@ -126,7 +186,7 @@ def test_an_unknown_benchmark_name_is_refused() -> None:
 
 def test_only_runs_the_named_group() -> None:
     names = [b.name for b in build_registry().select(["latency"])]
-    assert names[:3] == list(LATENCY)
+    assert names == list(LATENCY)
     assert all(name.startswith("latency.") for name in names)
 
 
