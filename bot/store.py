@@ -142,13 +142,15 @@ class Store:
             else:
                 await self._db.commit()
 
+    # Reads take one trip to aiosqlite's database thread each (execute + fetch + close in
+    # one go): on a command's path every trip costs a thread wake-up.
+
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._db.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

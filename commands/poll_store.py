@@ -632,6 +632,33 @@ async def ballots(store: Store, poll_id: int) -> list[Ballot]:
     ]
 
 
+async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -> list[Ballot]:
+    """Each voter's latest response made by `closed_at`: exactly what `tally` would count.
+
+    The choice is made in SQL, so a poll of 10,000 responses from 2,000 voters reads 2,000
+    rows instead of 10,000 (the tally of a big poll spends its time building rows). Ties on
+    `ts` go to the later stored response, as in `tally`.
+    """
+    rows = await store.fetch_all(
+        "SELECT event_id, sender, answers, ts FROM ("
+        " SELECT event_id, sender, answers, ts, rowid AS stored,"
+        " ROW_NUMBER() OVER (PARTITION BY sender ORDER BY ts DESC, rowid DESC) AS newest"
+        " FROM poll_responses"
+        " WHERE poll_id = ? AND redacted = 0 AND (? IS NULL OR ts <= ?)"
+        ") WHERE newest = 1 ORDER BY ts, stored",
+        (poll_id, closed_at, closed_at),
+    )
+    return [
+        Ballot(
+            event_id=str(row[0]),
+            sender=str(row[1]),
+            answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
+            ts=int(row[3]),
+        )
+        for row in rows
+    ]
+
+
 # -- reasons ---------------------------------------------------------------------------------
 
 

@@ -445,7 +445,7 @@ async def live_tally(services: Services, poll: Poll) -> Tally:
     if poll.result is not None:
         return poll.result
     return tally(
-        await db.ballots(services.store, poll.id),
+        await db.latest_ballots(services.store, poll.id, closed_at=poll.closed_at),
         answer_ids=poll.answer_ids,
         max_selections=poll.max_selections,
         closed_at=poll.closed_at,
