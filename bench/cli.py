@@ -44,7 +44,12 @@ QUICK: dict[str, Any] = {
     "objectives": 5,
     "ballots": 1_000,
     "voters": 200,
+    "burst": 50,
+    "threads": 5,
+    "bursts": 1,
 }
+
+SIZES = ("probes", "warmup", "rooms", "rounds", "votes", "runs", "burst", "threads", "bursts")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument(
         "--runs", type=int, metavar="N", help="timed repetitions of each in-process measure (50)"
     )
+    sizes.add_argument(
+        "--burst", type=int, metavar="N", help="messages per burst of relay.burst (500)"
+    )
+    sizes.add_argument(
+        "--threads", type=int, metavar="N", help="shared threads (and senders) of a burst (10)"
+    )
+    sizes.add_argument("--bursts", type=int, metavar="N", help="bursts per arm (1)")
     parser.add_argument("--seed", type=int, help="seed for the order of probes (random)")
     parser.add_argument(
         "--profile",
@@ -97,7 +109,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings(seed=args.seed if args.seed is not None else random.randrange(10**6))
     if args.quick:
         settings = replace(settings, **QUICK)
-    for name in ("probes", "warmup", "rooms", "rounds", "votes", "runs"):
+    for name in SIZES:
         value = getattr(args, name)
         if value is not None:
             if value < (0 if name == "warmup" else 1):

@@ -12,13 +12,19 @@ import contextlib
 import itertools
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from bench.prober import BenchError, Prober
-from bench.processes import BotProcess, multilogue_process, raw_echo_process, read_cpu_s
+from bench.prober import BenchError, Prober, Sender
+from bench.processes import (
+    BotProcess,
+    multilogue_process,
+    raw_echo_process,
+    raw_relay_process,
+    read_cpu_s,
+)
 from bot.homeserver import LocalSynapse, RegisteredUser
 
 T = TypeVar("T")
@@ -40,6 +46,9 @@ class Settings:
     objectives: int = 50  # ...and objectives
     ballots: int = 10_000  # scale.tally: poll responses...
     voters: int = 2_000  # ...from this many people
+    burst: int = 500  # relay.burst: messages per burst...
+    threads: int = 10  # ...over this many shared threads, one sender each
+    bursts: int = 1  # bursts per arm
     gap_s: float = 0.05  # pause between two probes
     probe_timeout_s: float = 30.0
     seed: int = 0
@@ -70,6 +79,7 @@ class BenchContext:
         self._names = itertools.count(1)
         self._processes: list[BotProcess] = []
         self._probers: list[Prober] = []
+        self._senders: list[Sender] = []
         self._shared: dict[str, Any] = {}
 
     # -- accounts and clients --------------------------------------------------------------
@@ -96,6 +106,12 @@ class BenchContext:
         self._probers.append(prober)
         await prober.start()
         return prober
+
+    async def sender(self, prefix: str = "sender") -> Sender:
+        """A new person who only writes (no sync), for bursts (closed by `close`)."""
+        sender = Sender(self.synapse.url, await self.account(prefix))
+        self._senders.append(sender)
+        return sender
 
     async def multilogue(self, name: str, *, admins: Sequence[str] = ()) -> tuple[str, BotProcess]:
         """A new multilogue account and process, started; returns its user id too.
@@ -137,6 +153,35 @@ class BenchContext:
         self._processes.append(process)
         await process.start()
         return account.user_id, process
+
+    async def raw_relay(
+        self, name: str, account: RegisteredUser, threads: Sequence[Mapping[str, str]]
+    ) -> BotProcess:
+        """The raw matrix-nio relay loop (`bench/raw_relay.py`) as `account`, started.
+
+        `account` must already be in the rooms of `threads` (see `raw_relay_process`).
+        Returns once it has synced: from then on, what is written in the threads is copied.
+        """
+        process = raw_relay_process(
+            name,
+            homeserver=self.synapse.url,
+            account=account,
+            folder=self.folder / "bots",
+            threads=threads,
+            profile_dir=self.settings.profile_dir,
+            stages_dir=self.settings.stages_dir,
+        )
+        self._processes.append(process)
+        ready = process.log_path.parent / f"{name}-store" / "ready"
+        ready.unlink(missing_ok=True)
+        await process.start()
+        deadline = time.monotonic() + 120
+        while not ready.exists():  # its first sync done: what comes next is relayed
+            self.check_bots()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{name} did not sync within 120 s; see {process.log_path}")
+            await asyncio.sleep(0.05)
+        return process
 
     def check_bots(self) -> None:
         """Raise BenchError if a bot process ended without being asked to."""
@@ -222,3 +267,5 @@ class BenchContext:
             await process.close()
         for prober in self._probers:
             await prober.stop()
+        for sender in self._senders:
+            await sender.close()

@@ -6,14 +6,22 @@ with `m.in_reply_to`) is recorded with the moment the sync that carried it retur
 is: note the time, send the command, wait until its answer has arrived. The same code
 measures every arm, so whatever the client itself costs is the same for the floor and for
 multilogue.
+
+Messages relayed from another room are not answers: they are recognised by a tag in their
+text (`tagged("hello", "m1.3.049")` writes `hello {bench:m1.3.049}`), which any relay keeps.
+Every message carrying a tag is recorded as a `Sighting` (when, where, in which thread, and
+its place in the order the client received events), and `sighted` waits for tags as
+`arrivals` waits for answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +34,7 @@ from nio import (
     JoinResponse,
     MegolmEvent,
     RoomCreateResponse,
+    RoomInviteResponse,
     RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
@@ -49,6 +58,28 @@ SYNC_FILTER: dict[str, Any] = {
 }
 
 
+TAG = re.compile(r"\{bench:([A-Za-z0-9._-]+)\}")
+
+
+def tagged(text: str, tag: str) -> str:
+    """`text` with a tag the prober recognises wherever the text is relayed to."""
+    return f"{text} {{bench:{tag}}}"
+
+
+def thread_content(body: str, root: str) -> dict[str, Any]:
+    """A plain message in the thread of `root`, as Element sends it."""
+    return {
+        "msgtype": "m.text",
+        "body": body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+
+
 class BenchError(Exception):
     """The homeserver or a bot did not do what the benchmark needs to go on."""
 
@@ -60,6 +91,18 @@ class Answer:
     msgtype: str
     size: int  # bytes of the content as JSON
     body: str  # the plain text, to check what the answer says
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A message carrying a tag, as this client received it."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    arrived: float  # time.perf_counter() when the sync holding it returned
+    thread_root: str | None  # the thread it is in (None: not in a thread)
+    position: int  # the order this client received it in, across rooms
 
 
 class Prober:
@@ -78,6 +121,10 @@ class Prober:
         self.undecryptable = 0
         self._answers: dict[str, list[Answer]] = {}  # answered event id -> answers
         self._waiters: dict[str, tuple[str, asyncio.Future[float]]] = {}
+        self._sightings: dict[str, list[Sighting]] = {}  # tag -> messages carrying it
+        self._tag_waiters: dict[str, tuple[str, asyncio.Future[float]]] = {}
+        self._positions = itertools.count()
+        self.limited_syncs = 0  # syncs that left events out (more than the timeline holds)
         self._changed = asyncio.Event()
         self._synced = False
         self._task: asyncio.Task[None] | None = None
@@ -119,6 +166,8 @@ class Prober:
                 continue
             since = response.next_batch
             for room_id, info in response.rooms.join.items():
+                if info.timeline.limited and self._synced:
+                    self.limited_syncs += 1
                 for event in info.state:
                     self._note_state(room_id, event.source)
                 for event in info.timeline.events:
@@ -154,6 +203,9 @@ class Prober:
             return
         content = source.get("content") or {}
         relation = content.get("m.relates_to") or {}
+        body = content.get("body")
+        if isinstance(body, str) and "{bench:" in body:
+            self._note_tags(room_id, source, relation, body, arrived)
         answered = (relation.get("m.in_reply_to") or {}).get("event_id")
         if not isinstance(answered, str):
             return
@@ -169,6 +221,29 @@ class Prober:
         waiter = self._waiters.get(answered)
         if waiter is not None and waiter[0] == sender and not waiter[1].done():
             waiter[1].set_result(arrived)
+
+    def _note_tags(
+        self,
+        room_id: str,
+        source: dict[str, Any],
+        relation: dict[str, Any],
+        body: str,
+        arrived: float,
+    ) -> None:
+        root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+        sighting = Sighting(
+            room_id=room_id,
+            event_id=str(source.get("event_id", "")),
+            sender=str(source.get("sender", "")),
+            arrived=arrived,
+            thread_root=root if isinstance(root, str) else None,
+            position=next(self._positions),
+        )
+        for tag in TAG.findall(body):
+            self._sightings.setdefault(tag, []).append(sighting)
+            waiter = self._tag_waiters.get(tag)
+            if waiter is not None and waiter[0] == sighting.sender and not waiter[1].done():
+                waiter[1].set_result(arrived)
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -213,24 +288,68 @@ class Prober:
                 result[event_id] = None
         return result
 
+    def sightings(self, tag: str, sender: str | None = None) -> list[Sighting]:
+        """The messages carrying `tag` (from `sender`, if given), in the order received."""
+        found = self._sightings.get(tag, [])
+        return [s for s in found if sender is None or s.sender == sender]
+
+    async def sighted(
+        self, tags: Iterable[str], sender: str, *, timeout_s: float
+    ) -> dict[str, float | None]:
+        """When a message from `sender` carrying each tag first arrived (None: not within
+        `timeout_s`)."""
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future[float]] = {}
+        for tag in tags:
+            future: asyncio.Future[float] = loop.create_future()
+            already = self.sightings(tag, sender)
+            if already:
+                future.set_result(already[0].arrived)
+            else:
+                self._tag_waiters[tag] = (sender, future)
+            futures[tag] = future
+        if futures:
+            await asyncio.wait(futures.values(), timeout=timeout_s)
+        result: dict[str, float | None] = {}
+        for tag, future in futures.items():
+            self._tag_waiters.pop(tag, None)
+            if future.done():
+                result[tag] = future.result()
+            else:
+                future.cancel()
+                result[tag] = None
+        return result
+
     # -- acting ----------------------------------------------------------------------------
 
-    async def send_text(self, room_id: str, body: str) -> tuple[str, float]:
-        """Send a plain text message; return its event id and when the send started."""
+    async def send_text(
+        self, room_id: str, body: str, *, thread_root: str | None = None
+    ) -> tuple[str, float]:
+        """Send a plain text message (in the thread of `thread_root`, if given); return its
+        event id and when the send started."""
+        if thread_root is None:
+            content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+        else:
+            content = thread_content(body, thread_root)
         started = time.perf_counter()
         response = await self.client.room_send(
-            room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": body},
-            ignore_unverified_devices=True,
+            room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         if not isinstance(response, RoomSendResponse):
             raise BenchError(f"sending to {room_id} failed: {response}")
         return str(response.event_id), started
 
-    async def probe(self, room_id: str, body: str, *, bot_id: str, timeout_s: float) -> Probe:
+    async def probe(
+        self,
+        room_id: str,
+        body: str,
+        *,
+        bot_id: str,
+        timeout_s: float,
+        thread_root: str | None = None,
+    ) -> Probe:
         """Send `body` and wait for `bot_id`'s answer: one latency sample."""
-        event_id, started = await self.send_text(room_id, body)
+        event_id, started = await self.send_text(room_id, body, thread_root=thread_root)
         arrived = (await self.arrivals([event_id], bot_id, timeout_s=timeout_s))[event_id]
         latency = None if arrived is None else arrived - started
         return Probe(event_id=event_id, latency_s=latency)
@@ -263,6 +382,11 @@ class Prober:
         if not isinstance(response, JoinResponse):
             raise BenchError(f"joining {room_id} failed: {response}")
 
+    async def invite(self, room_id: str, user_id: str) -> None:
+        response = await self.client.room_invite(room_id, user_id)
+        if not isinstance(response, RoomInviteResponse):
+            raise BenchError(f"inviting {user_id} to {room_id} failed: {response}")
+
     async def latest_event(self, room_id: str, *, sender: str, event_type: str) -> dict[str, Any]:
         """The newest event of `event_type` from `sender` among the room's last 50 events."""
         response = await self.client.room_messages(room_id, limit=50)
@@ -286,3 +410,38 @@ class Prober:
 class Probe:
     event_id: str
     latency_s: float | None  # None: no answer within the timeout
+
+
+class Sender:
+    """Someone who only writes: a matrix-nio client that sends and never syncs.
+
+    The senders of relay.burst post as fast as the homeserver takes their messages, each
+    one after the other. Rooms they write in are unencrypted (no keys to share).
+    """
+
+    def __init__(self, homeserver: str, account: RegisteredUser) -> None:
+        self.user_id = account.user_id
+        self.client = AsyncClient(
+            homeserver,
+            account.user_id,
+            device_id=account.device_id,
+            config=AsyncClientConfig(encryption_enabled=False),
+        )
+        self.client.restore_login(account.user_id, account.device_id, account.access_token)
+
+    async def join(self, room_id: str) -> None:
+        response = await self.client.join(room_id)
+        if not isinstance(response, JoinResponse):
+            raise BenchError(f"{self.user_id} could not join {room_id}: {response}")
+
+    async def say(self, room_id: str, body: str, *, thread_root: str) -> str:
+        """Post `body` in the thread of `thread_root`; return its event id."""
+        response = await self.client.room_send(
+            room_id, "m.room.message", thread_content(body, thread_root)
+        )
+        if not isinstance(response, RoomSendResponse):
+            raise BenchError(f"{self.user_id} could not send to {room_id}: {response}")
+        return str(response.event_id)
+
+    async def close(self) -> None:
+        await self.client.close()

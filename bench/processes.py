@@ -2,7 +2,8 @@
 
 - multilogue runs exactly as an operator runs it: `python -m bot run --env-file FILE`
   (the real `Bot` from `bot/app.py`, encryption on), with a generated env file.
-- the floor runs as `python -m bench.raw_echo CONFIG.json`.
+- the floor runs as `python -m bench.raw_echo CONFIG.json` (answering commands), or as
+  `python -m bench.raw_relay CONFIG.json` (relaying threads, for relay.burst).
 
 With a profile folder, either runs under cProfile and leaves `NAME-N.prof` there when it
 stops (cProfile slows the process down: use profiles to see where time goes, not for ratios).
@@ -20,7 +21,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +230,44 @@ def raw_echo_process(
     return BotProcess(
         name,
         ["bench.raw_echo", str(config_file)],
+        folder=folder,
+        profile_dir=profile_dir,
+        stages_dir=stages_dir,
+    )
+
+
+def raw_relay_process(
+    name: str,
+    *,
+    homeserver: str,
+    account: RegisteredUser,
+    folder: Path,
+    threads: Sequence[Mapping[str, str]],
+    profile_dir: Path | None = None,
+    stages_dir: Path | None = None,
+    encryption: bool = True,
+) -> BotProcess:
+    """The floor of relay.burst: `python -m bench.raw_relay`, its nio store in `folder`.
+
+    `threads` are the threads it copies: each `room_id` and `root` of a thread in a movement
+    room, and the `commons_room_id` and `commons_root` of the thread it is copied into. It
+    creates `folder/NAME-store/ready` once it has synced (see `wait_until_ready`).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "homeserver": homeserver,
+        "user_id": account.user_id,
+        "device_id": account.device_id,
+        "access_token": account.access_token,
+        "store_dir": str(folder / f"{name}-store"),
+        "encryption": encryption,
+        "ready_file": str(folder / f"{name}-store" / "ready"),
+        "threads": [dict(thread) for thread in threads],
+    }
+    config_file = _private_file(folder / f"{name}.json", json.dumps(config, indent=2))
+    return BotProcess(
+        name,
+        ["bench.raw_relay", str(config_file)],
         folder=folder,
         profile_dir=profile_dir,
         stages_dir=stages_dir,

@@ -35,6 +35,7 @@ class Row:
     multilogue: float
     goal: str = ""
     max_ratio: float | None = None  # the goal, when it is a ratio to the floor
+    min_ratio: float | None = None  # the goal, when more is better (messages per second)
     max_value: float | None = None  # the goal, when it is a bound on multilogue's figure
 
     @property
@@ -46,6 +47,8 @@ class Row:
         """Whether the figure is within the goal; None when there is no goal or no figure."""
         if self.max_ratio is not None and not math.isnan(self.ratio):
             return self.ratio <= self.max_ratio
+        if self.min_ratio is not None and not math.isnan(self.ratio):
+            return self.ratio >= self.min_ratio
         if self.max_value is not None and not math.isnan(self.multilogue):
             return self.multilogue <= self.max_value
         return None

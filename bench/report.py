@@ -11,12 +11,15 @@ from bench.context import ARMS, Settings
 from bench.registry import Benchmark, BenchResult, Row
 
 HEADER = ("benchmark", "measure", "floor", "multilogue", "ratio", "goal", "met")
-DIGITS = {"ms": 1, "s": 2, "MB": 1, "KiB": 1}
+DIGITS = {"ms": 1, "s": 2, "MB": 1, "KiB": 1, "msg/s": 1}
 EXTRA_CHECKS = (
     ("missing", "missing"),
     ("duplicates", "duplicates"),
     ("unexpected", "answers not saying what they should"),
+    ("out_of_order", "out of order"),
+    ("wrong_thread", "in the wrong thread"),
 )
+DONE_ONCE = (("answered_once", "answered once"), ("relayed_once", "relayed once"))
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def _checks_line(result: BenchResult) -> str:
     for arm in ARMS:
         found = result.checks.get(arm)
         if isinstance(found, dict) and "sent" in found:
-            text = f"{arm} {found['answered_once']}/{found['sent']} answered once"
+            key, label = next((k, v) for k, v in DONE_ONCE if k in found)
+            text = f"{arm} {found[key]}/{found['sent']} {label}"
             extra = [f"{found[k]} {label}" for k, label in EXTRA_CHECKS if found.get(k)]
             if found.get("clean_stops") is False:
                 extra.append("unclean stop")
@@ -121,10 +125,12 @@ def format_table(report: Report) -> str:
         f"multilogue benchmarks, {report.started:%Y-%m-%d %H:%M %Z} ({took:.0f} s)",
         *_machine_lines(report.machine),
         f"sizes:    {s.probes} probes per arm after {s.warmup} warm-up, {s.rooms} rooms per "
-        f"bot and {s.rounds} round(s) for restart, seed {s.seed}"
+        f"bot and {s.rounds} round(s) for restart, {s.bursts} burst(s) of {s.burst} messages "
+        f"over {s.threads} threads per arm, seed {s.seed}"
         + (" (quick)" if s.quick else "")
         + (" - PROFILED, figures inflated" if s.profile_dir or s.stages_dir else ""),
-        "floor:    a raw matrix-nio client (bench/raw_echo.py) answering !ping, in the same run",
+        "floor:    a raw matrix-nio client answering !ping (bench/raw_echo.py), or relaying "
+        "threads (bench/raw_relay.py, relay.burst), in the same run",
         "",
     ]
     table: list[tuple[str, ...]] = [HEADER]

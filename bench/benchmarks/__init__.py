@@ -16,7 +16,7 @@ in a process of its own; they have no floor, only a goal.
 
 from __future__ import annotations
 
-from bench.benchmarks import latency, objectives, polls, restart, scale
+from bench.benchmarks import latency, objectives, polls, relay, restart, scale
 from bench.registry import Benchmark, Registry
 
 LATENCY_GOAL = "p50 <= 1.05x, p95 <= 1.1x the raw echo's"
@@ -55,18 +55,16 @@ def build_registry() -> Registry:
         Benchmark(
             "relay.latency",
             "shared thread -> commons, one message",
-            None,
+            relay.relay_latency,
             goal="p50 <= 1.2x the raw echo's",
-            waits_for="the relay",
         )
     )
     registry.add(
         Benchmark(
             "relay.burst",
             "500 messages over 10 shared threads",
-            None,
+            relay.relay_burst,
             goal=">= 0.8x the raw relay loop's messages/s; each once, in order",
-            waits_for="the relay",
         )
     )
     registry.add(

@@ -27,8 +27,16 @@ _LISTED = re.compile(r"^#(\d+) ", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Commons:
+    """The demo's alliance in the shared multilogue: its commons and movement rooms."""
+
     room_id: str
+    movements: dict[str, str]  # movement name -> its room, in the order of MOVEMENTS
     seeded_s: float
+
+
+async def demo_alliance(ctx: BenchContext, setup: LatencySetup) -> Commons:
+    """The demo's alliance, seeded once per run (relay.* shares its threads from it)."""
+    return await ctx.shared("objectives.commons", lambda: _seed(ctx, setup))
 
 
 async def _seed(ctx: BenchContext, setup: LatencySetup) -> Commons:
@@ -42,7 +50,7 @@ async def _seed(ctx: BenchContext, setup: LatencySetup) -> Commons:
     await prober.wait_for(
         lambda: prober.known(seeded.commons), timeout_s=60, what="the commons in the sync"
     )
-    return Commons(seeded.commons, took)
+    return Commons(seeded.commons, dict(seeded.movements), took)
 
 
 def _lists_every_objective(body: str) -> str | None:
@@ -55,7 +63,7 @@ def _lists_every_objective(body: str) -> str | None:
 
 async def objectives(ctx: BenchContext) -> BenchResult:
     plain = await latency_setup(ctx, encrypted=False)
-    commons = await ctx.shared("objectives.commons", lambda: _seed(ctx, plain))
+    commons = await demo_alliance(ctx, plain)
     arms = dict(plain.arms)
     arms[MULTILOGUE] = replace(arms[MULTILOGUE], rooms=(commons.room_id,))
     setup = LatencySetup(plain.prober, arms)

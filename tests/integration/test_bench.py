@@ -6,6 +6,7 @@ import json
 import platform
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import pytest
 
 from bench.benchmarks import build_registry
 from bench.benchmarks.polls import voters_in
+from bench.context import Settings
+from bench.registry import Benchmark, BenchResult, Row
+from bench.report import Report, format_table
 from bench.stages import WARM_UP_REPLIES, next_sync_after_reply_ms, summarize
 
 pytestmark = pytest.mark.integration
@@ -29,6 +33,8 @@ SCALE = ("scale.compare", "scale.tally")
 ARMS = ("floor", "multilogue")
 VOTES = 4
 RUNS = 3
+BURST = 6
+THREADS = 3
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,6 +54,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, A
     done = run_bench(
         *("--quick", "--probes", "5", "--warmup", "1", "--rooms", "3", "--rounds", "1"),
         *("--votes", str(VOTES), "--runs", str(RUNS), "--seed", "7", "--json", str(out)),
+        *("--burst", str(BURST), "--threads", str(THREADS), "--bursts", "1"),
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout, json.loads(out.read_text())
@@ -59,7 +66,7 @@ def test_the_table_names_every_benchmark_and_the_machine(
     table, _ = tiny_run
     for benchmark in build_registry():
         assert benchmark.name in table
-    assert "not yet available" in table
+    assert "not yet available" not in table
     assert f"Python {platform.python_version()}" in table
     assert "Synapse" in table
     assert "matrix-nio" in table
@@ -77,12 +84,39 @@ def test_the_json_holds_the_machine_and_every_benchmark(
         assert machine[key]
     assert figures["settings"]["probes"] == 5
     assert set(figures["benchmarks"]) == set(build_registry().names())
-    waiting = [b for b in build_registry() if not b.available]
-    assert waiting
-    for benchmark in waiting:
-        entry = figures["benchmarks"][benchmark.name]
-        assert entry["status"] == "not yet available"
-        assert entry["rows"] == []
+    assert all(entry["status"] == "ok" for entry in figures["benchmarks"].values())
+
+
+def test_a_benchmark_without_code_is_listed_as_not_yet_available() -> None:
+    waiting = Benchmark("later.thing", "something to come", None, waits_for="the thing")
+    ready = Benchmark("now.thing", "something measured", None)
+    now = datetime.now(UTC)
+    report = Report(
+        now,
+        now,
+        {"cores": 2, "python": platform.python_version()},
+        Settings(),
+        [
+            (waiting, BenchResult(status="not yet available")),
+            (
+                ready,
+                BenchResult(status="ok", rows=[Row("p50", "ms", 40.0, 42.0, "<= 1.05x", 1.05)]),
+            ),
+        ],
+    )
+    table = format_table(report)
+    assert "later.thing  not yet available: waits for the thing" in table
+    assert "1.05x" in table
+    assert report.ok
+    assert report.to_json()["benchmarks"]["later.thing"]["rows"] == []
+
+
+def test_a_throughput_goal_is_met_by_being_fast_enough() -> None:
+    def rate(multilogue: float) -> Row:
+        return Row("messages per second", "msg/s", 30.0, multilogue, ">= 0.8x", min_ratio=0.8)
+
+    assert rate(27.0).met is True
+    assert rate(20.0).met is False
 
 
 @pytest.mark.parametrize("name", LATENCY)
@@ -176,6 +210,64 @@ def test_restart_answers_every_waiting_command_once_and_reports_memory(
         assert entry["checks"][arm]["answered_once"] == 3
         assert entry["checks"][arm]["duplicates"] == 0
         assert entry["checks"][arm]["clean_stops"] is True
+
+
+def test_relay_latency_times_each_message_into_the_commons_against_both_floors(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    table, figures = tiny_run
+    entry = figures["benchmarks"]["relay.latency"]
+    assert entry["status"] == "ok", entry["error"]
+    measures = [row["measure"] for row in entry["rows"]]
+    assert measures[:2] == ["p50", "p95"]
+    assert "p50, floor: raw relay loop" in measures
+    for row in entry["rows"]:
+        assert row["floor"] > 0
+        assert row["multilogue"] > 0
+    assert entry["rows"][0]["goal"] == "<= 1.2x"
+    for series in (*ARMS, "raw_relay"):
+        assert entry["arms"][series]["n"] == 5
+        assert len(entry["arms"][series]["samples_ms"]) == 5
+    assert entry["checks"]["floor"]["answered_once"] == 5
+    for series in ("multilogue", "raw_relay"):
+        checks = entry["checks"][series]
+        assert checks == {
+            "sent": 5,
+            "relayed_once": 5,
+            "missing": 0,
+            "duplicates": 0,
+            "wrong_thread": 0,
+        }
+    assert entry["checks"]["passed"] is True
+    assert "multilogue 5/5 relayed once" in table
+
+
+def test_a_relay_burst_arrives_once_and_in_order_for_both_relays(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    entry = tiny_run[1]["benchmarks"]["relay.burst"]
+    assert entry["status"] == "ok", entry["error"]
+    throughput = entry["rows"][0]
+    assert throughput["measure"] == "messages per second"
+    assert throughput["goal"] == ">= 0.8x"
+    assert throughput["floor"] > 0
+    assert throughput["multilogue"] > 0
+    for arm in ARMS:
+        figures = entry["arms"][arm]
+        assert figures["threads"] == THREADS
+        assert len(figures["bursts"]) == 1
+        assert figures["bursts"][0]["messages"] == BURST
+        assert figures["all_relayed_s"] > 0
+        checks = entry["checks"][arm]
+        assert {k: checks[k] for k in ("sent", "relayed_once", "missing", "duplicates")} == {
+            "sent": BURST,
+            "relayed_once": BURST,
+            "missing": 0,
+            "duplicates": 0,
+        }
+        assert checks["out_of_order"] == 0
+        assert checks["wrong_thread"] == 0
+    assert entry["checks"]["passed"] is True
 
 
 def test_an_unknown_benchmark_name_is_refused() -> None:
