@@ -34,6 +34,7 @@ from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
 from commands.compare import (
     MAJORITY,
+    NO_STANCE,
     Board,
     MovementInfo,
     ObjectiveInfo,
@@ -658,26 +659,45 @@ async def add_objectives(
 # -- stances ----------------------------------------------------------------------------------
 
 
-async def stance_records(store: Store, alliance_id: int) -> list[StanceRecord]:
-    """Every endorsement record of the alliance's movements, oldest first."""
-    rows = await store.fetch_all(
-        f"SELECT {', '.join('s.' + c.strip() for c in _STANCE.split(','))} FROM stances s"
-        " JOIN movements m ON m.id = s.movement_id WHERE m.alliance_id = ? ORDER BY s.id",
-        (alliance_id,),
-    )
-    return [_stance(row) for row in rows]
+_CURRENT_STANCES_SQL = (
+    "SELECT movement_id, objective_id, state, agree, reservations, stand_aside, block,"
+    " block_reasons FROM stances WHERE movement_id IN (SELECT id FROM movements"
+    " WHERE alliance_id = ?) ORDER BY movement_id, objective_id, id"
+)
 
 
-def fold_stances(records: Iterable[StanceRecord]) -> dict[tuple[int, int], Stance]:
-    """Each (movement, objective)'s current stance from its records, oldest first."""
+async def current_stances(
+    store: Store, alliance_id: int, *, movement_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], Stance]:
+    """Each (movement, objective)'s current stance, by (movement id, objective id): one query.
+
+    Folds each pair's endorsement records oldest first: an open poll shows as pending but
+    keeps the outcome, votes and block reasons of the latest closed one. With `movement_ids`,
+    only those movements' stances.
+    """
+    wanted = set(movement_ids) if movement_ids is not None else None
     current: dict[tuple[int, int], Stance] = {}
-    for record in records:
-        key = (record.movement_id, record.objective_id)
-        before = current.get(key, Stance())
-        if record.state == "pending":
+    # Many pairs share the same outcome and votes: each distinct one is made once.
+    decided: dict[tuple[Any, ...], Stance] = {}
+    for row in await store.fetch_all(_CURRENT_STANCES_SQL, (alliance_id,)):
+        movement_id, objective_id, state = row[0], row[1], row[2]
+        if wanted is not None and movement_id not in wanted:
+            continue
+        key = (movement_id, objective_id)
+        if state == "pending":
+            before = current.get(key, NO_STANCE)
             current[key] = Stance("pending", before.decided, before.counts, before.block_reasons)
-        else:
-            current[key] = Stance(record.state, record.state, record.counts, record.block_reasons)
+            continue
+        outcome = tuple(row[2:])
+        stance = decided.get(outcome)
+        if stance is None:
+            _, agree, reservations, aside, block, reasons = outcome
+            counts = (
+                ConsensusCounts(agree, reservations, aside, block) if agree is not None else None
+            )
+            blocks = tuple(json.loads(reasons)) if reasons else ()
+            stance = decided[outcome] = Stance(state, state, counts, blocks)
+        current[key] = stance
     return current
 
 
@@ -1157,32 +1177,54 @@ async def unlink_item(store: Store, *, room_id: RoomID, item_id: int) -> list[in
 async def board(
     store: Store, alliance: Alliance, *, movements: Sequence[Movement] | None = None
 ) -> Board:
-    """The alliance ready to compare: its active movements, objectives, stances and wordings."""
+    """The alliance ready to compare: its active movements, objectives, stances and wordings.
+
+    Three queries (four without `movements`, the active movements), however big the alliance.
+    """
     active = (
         list(movements)
         if movements is not None
         else await movements_of(store, alliance.id, statuses=("active",))
     )
     objectives = await objectives_of(store, alliance.id)
-    stances = fold_stances(await stance_records(store, alliance.id))
-    wordings: dict[tuple[int, int], Wording] = {}
-    for movement in active:
-        wordings.update(await movement_wordings(store, movement))
+    stances = await current_stances(store, alliance.id, movement_ids=[m.id for m in active])
     return Board(
         movements=tuple(m.info() for m in active),
         objectives=tuple(o.info() for o in objectives),
         stances=stances,
-        wordings=wordings,
+        wordings=await wordings_of(store, alliance.id, active),
         threshold=alliance.threshold,
     )
 
 
+# The current items of the alliance's movement rooms, numbered as their statements show them
+# (the room's items not dropped, oldest first), and the objectives they word: one query.
+_WORDINGS_SQL = (
+    "WITH items AS (SELECT id, text,"
+    " ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY id) AS number FROM statement_items"
+    " WHERE dropped_version IS NULL AND room_id IN (SELECT room_id FROM movements"
+    " WHERE alliance_id = ?))"
+    " SELECT l.room_id, l.objective_id, i.number, i.text FROM statement_links l"
+    " JOIN items i ON i.id = l.item_id"
+)
+
+
+async def wordings_of(
+    store: Store, alliance_id: int, movements: Iterable[Movement]
+) -> dict[tuple[int, int], Wording]:
+    """These movements' own wordings of the objectives they linked, by (movement, objective) id.
+
+    One query for all of them.
+    """
+    by_room = {m.room_id: m.id for m in movements if m.alliance_id == alliance_id}
+    found: dict[tuple[int, int], Wording] = {}
+    for room_id, objective_id, number, text in await store.fetch_all(_WORDINGS_SQL, (alliance_id,)):
+        movement_id = by_room.get(room_id)
+        if movement_id is not None:
+            found[(movement_id, int(objective_id))] = Wording(int(number), str(text))
+    return found
+
+
 async def movement_wordings(store: Store, movement: Movement) -> dict[tuple[int, int], Wording]:
     """The movement's own wording of each objective it linked, by (movement, objective) id."""
-    items = {item.id: item for item in (await statement(store, movement.room_id)).items}
-    found: dict[tuple[int, int], Wording] = {}
-    for link in await links_of_room(store, movement.room_id):
-        item = items.get(link.item_id)
-        if item is not None:
-            found[(movement.id, link.objective_id)] = Wording(item.number, item.text)
-    return found
+    return await wordings_of(store, movement.alliance_id, [movement])

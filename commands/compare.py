@@ -12,6 +12,9 @@ Pure domain logic: plain data in, plain data out. No Matrix client, no database,
   :class:`Stance` and its own wording (a linked statement item). :func:`support`,
   :func:`compare_pair`, :func:`compare_objective` and :func:`bridging` answer the questions
   ``!objectives``, ``!compare`` and ``!bridging`` ask.
+- Pages: a long reply cut into pages that each fit one Matrix event. :func:`lay_out` finds
+  the :class:`Layout` (rows, and for the matrix movement columns, per page) from a function
+  that measures one page; :func:`pieces` cuts a list evenly.
 
 The bridging score is Pol.is's group-informed consensus with the movements as the groups: the
 product over active movements of ``(A + 1) / (S + 2)``, where ``A`` counts Agree and Agree with
@@ -28,6 +31,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from math import ceil
 from typing import Final, Generic, Literal, TypeVar
 
@@ -343,6 +347,9 @@ class Support:
     undecided: tuple[MovementInfo, ...]
     needed: int
     common: bool
+    endorsing: int = 0
+    """How many count towards the threshold: ``endorsed`` and those voting again after an
+    endorsement."""
 
 
 def support(board: Board, objective: ObjectiveInfo) -> Support:
@@ -352,15 +359,18 @@ def support(board: Board, objective: ObjectiveInfo) -> Support:
     """
     groups: dict[str, list[MovementInfo]] = {"endorsed": [], "not_endorsed": [], "pending": []}
     undecided: list[MovementInfo] = []
+    endorsing = 0
+    stances = board.stances
     for movement in board.movements:
-        stance = board.stance(movement, objective)
+        stance = stances.get((movement.id, objective.id), NO_STANCE)
+        if stance.decided == "endorsed":
+            endorsing += 1
         if stance.state == "pending":
             groups["pending"].append(movement)
         elif stance.decided in groups:
             groups[stance.decided].append(movement)
         else:
             undecided.append(movement)
-    endorsing = sum(1 for m in board.movements if board.endorses(m, objective))
     active = len(board.movements)
     return Support(
         objective=objective,
@@ -370,6 +380,7 @@ def support(board: Board, objective: ObjectiveInfo) -> Support:
         undecided=tuple(undecided),
         needed=board.threshold.needed(active) if active else 0,
         common=board.threshold.is_met(endorsing, active),
+        endorsing=endorsing,
     )
 
 
@@ -440,10 +451,19 @@ def lean(counts: ConsensusCounts | None) -> Fraction:
 
 def bridging_score(leans: Iterable[Fraction]) -> Fraction:
     """The product of the movements' leans (1 when there are no movements)."""
-    score = Fraction(1)
-    for value in leans:
-        score *= value
-    return score
+    numerator = denominator = 1
+    for value in leans:  # one reduction at the end, not one per movement
+        numerator *= value.numerator
+        denominator *= value.denominator
+    return Fraction(numerator, denominator)
+
+
+def _above_half(value: Fraction) -> bool:
+    return 2 * value.numerator > value.denominator
+
+
+def _below_half(value: Fraction) -> bool:
+    return 2 * value.numerator < value.denominator
 
 
 @dataclass(frozen=True)
@@ -452,15 +472,15 @@ class Bridging:
     score: Fraction
     leans: tuple[tuple[MovementInfo, Fraction], ...]
 
-    @property
+    @cached_property
     def towards(self) -> tuple[MovementInfo, ...]:
-        return tuple(m for m, value in self.leans if value > _HALF)
+        return tuple(m for m, value in self.leans if _above_half(value))
 
-    @property
+    @cached_property
     def away(self) -> tuple[MovementInfo, ...]:
-        return tuple(m for m, value in self.leans if value < _HALF)
+        return tuple(m for m, value in self.leans if _below_half(value))
 
-    @property
+    @cached_property
     def spread(self) -> Fraction:
         values = [value for _, value in self.leans]
         return max(values) - min(values) if values else Fraction(0)
@@ -480,9 +500,16 @@ class BridgingReport:
 
 def bridging(board: Board) -> BridgingReport:
     rows = []
+    leans_of: dict[ConsensusCounts | None, Fraction] = {}  # few distinct vote counts
     for objective in board.objectives:
-        leans = tuple((m, lean(board.stance(m, objective).counts)) for m in board.movements)
-        rows.append(Bridging(objective, bridging_score(v for _, v in leans), leans))
+        leans = []
+        for movement in board.movements:
+            counts = board.stance(movement, objective).counts
+            value = leans_of.get(counts)
+            if value is None:
+                value = leans_of[counts] = lean(counts)
+            leans.append((movement, value))
+        rows.append(Bridging(objective, bridging_score(v for _, v in leans), tuple(leans)))
     ranked = sorted(rows, key=lambda r: (-r.score, r.objective.number))
     dividing = sorted((r for r in rows if r.divides), key=lambda r: (-r.spread, r.objective.number))
     return BridgingReport(tuple(ranked), tuple(dividing))
@@ -496,3 +523,94 @@ def percent(value: Fraction) -> int:
 def score_text(score: Fraction) -> str:
     """A score between 0 and 1 with two decimals, e.g. ``0.42`` (display only)."""
     return f"{float(score):.2f}"
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def pieces(count: int, most: int) -> tuple[range, ...]:
+    """``count`` items cut into the fewest pieces of at most ``most``, as even as can be.
+
+    ``pieces(100, 15)`` gives 7 pieces of 15 or 14 (never a last piece of one). No items: one
+    empty piece, so that there is always a first page.
+    """
+    number = max(1, ceil(count / max(1, most)))
+    size, extra = divmod(count, number)
+    cut: list[range] = []
+    start = 0
+    for index in range(number):
+        end = start + size + (1 if index < extra else 0)
+        cut.append(range(start, end))
+        start = end
+    return tuple(cut)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A reply cut into pages: pieces of its rows, and of its columns (the movements of the
+    ``!compare`` matrix; one piece for replies without columns). Page 1 is the first column
+    piece of the first row piece, then come the other column pieces, then the next rows."""
+
+    rows: tuple[range, ...]
+    columns: tuple[range, ...] = (range(1),)
+
+    @property
+    def pages(self) -> int:
+        return len(self.rows) * len(self.columns)
+
+    def page(self, number: int) -> tuple[range, range]:
+        """The rows and columns on page ``number`` (1 is the first)."""
+        index = number - 1
+        return self.rows[index // len(self.columns)], self.columns[index % len(self.columns)]
+
+    def number(self, rows: range, columns: range) -> int:
+        return self.rows.index(rows) * len(self.columns) + self.columns.index(columns) + 1
+
+
+def _heaviest(cut: tuple[range, ...], weights: Sequence[int]) -> range:
+    return max(cut, key=lambda piece: sum(weights[i] for i in piece))
+
+
+def lay_out(
+    size: Callable[[Layout, int], int],
+    *,
+    limit: int,
+    row_weights: Sequence[int],
+    column_weights: Sequence[int] = (0,),
+    most_columns: int | None = None,
+    fewest_columns: int = 1,
+    wanted: int = 1,
+) -> tuple[Layout, bool]:
+    """The layout with the most on each page whose pages all measure at most ``limit``.
+
+    ``size(layout, n)`` measures page ``n``. It starts with every row and at most
+    ``most_columns`` columns on a page; while a page is too big, columns go first (down to
+    ``fewest_columns``), then rows, then the last columns. The weights say where a page holds
+    the most (a row's or a column's share of the text): only the heaviest page and page
+    ``wanted`` are measured, so that every page of the layout fits, whichever is asked for,
+    without measuring them all. Returns the layout and whether it fits: a page of one row and
+    one column can still be too big, and the caller then shortens its texts.
+    """
+    columns = len(column_weights)
+    most_rows = max(1, len(row_weights))
+    most_cols = max(1, min(most_columns or columns, columns))
+    fewest = max(1, min(fewest_columns, most_cols))
+    while True:
+        layout = Layout(pieces(len(row_weights), most_rows), pieces(columns, most_cols))
+        heaviest = layout.number(
+            _heaviest(layout.rows, row_weights), _heaviest(layout.columns, column_weights)
+        )
+        numbers = {heaviest, wanted} if 1 <= wanted <= layout.pages else {heaviest}
+        biggest = max(size(layout, number) for number in sorted(numbers))
+        if biggest <= limit:
+            return layout, True
+        share = limit / biggest
+        if most_cols > fewest:
+            most_cols = max(fewest, min(most_cols - 1, int(most_cols * share)))
+        elif most_rows > 1:
+            most_rows = max(1, min(most_rows - 1, int(most_rows * share)))
+        elif most_cols > 1:
+            fewest = 1
+            most_cols = max(1, min(most_cols - 1, int(most_cols * share)))
+        else:
+            return layout, False

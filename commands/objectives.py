@@ -7,17 +7,29 @@ Anyone in the commons may propose an objective; importing several at once takes 
 of the commons. A movement's stance on an objective is decided by a consensus poll in the
 movement's own room (`!endorse`, anyone there); `commands.alliance.settle_decisions` records
 it when the poll closes. Everything else here only reads; the computing is done by the plain
-functions of `commands.compare`.
+functions of `commands.compare`, on a `Board` the store reads in a few queries whatever the
+alliance's size.
+
+Answers that grow with the alliance (`!objectives`, `!compare` in its three forms, `!bridging`,
+the `!objective import` confirmation) must fit one Matrix event, or the homeserver refuses
+them and the person gets no answer at all. `Fit` renders them as they will be sent and
+measures them against `REPLY_LIMIT`: a long answer is cut into pages (`--page N`; the
+`!compare` table a few movements side by side per page), long lists of movements end in
+"and N more", and texts are shortened only as a last resort. A small alliance's answers
+fit on one page and say nothing about pages.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from bot.permissions import Power
+from bot.render import Message, Renderer
 from commands import alliance_store as db
 from commands import polls
 from commands.alliance import (
@@ -40,25 +52,202 @@ from commands.compare import (
     STANCE_MARKS,
     STANCE_WORDS,
     Board,
+    Bridging,
+    Layout,
     MovementInfo,
-    Stance,
+    MovementStance,
+    ObjectiveInfo,
+    PairEntry,
     bridging,
     compare_objective,
     compare_pair,
     format_threshold,
+    lay_out,
     match_name,
     objective_number,
-    percent,
     score_text,
     support,
     text_key,
     two_names,
 )
 from commands.decision import describe_rule
-from commands.registry import Args, Command, CommandError, Context, Param, Registry, Reply
+from commands.registry import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    Flag,
+    Param,
+    Registry,
+    Reply,
+)
 
 IMPORT_MAX: Final = 50
 _BULLET: Final = re.compile(r"^(?:[-*•·–]\s+|#?\d+[.)]\s+|#\d+\s+)")
+_PAGE_AFTER: Final = re.compile(r"(?:^|\s)(?:--|—|–)page(?:=|\s+)(\S+)", re.IGNORECASE)
+PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
+
+
+# -- replies that fit one event ---------------------------------------------------------------
+
+REPLY_LIMIT: Final = 44 * 1024
+"""The most a reply of this family may weigh, by :func:`reply_size`. A homeserver refuses an
+event over 64 KiB, and the command would go unanswered. In an encrypted room the message's
+JSON grows by a third in base64, and the event's own fields take a kilobyte or two more."""
+MATRIX_COLUMNS: Final = 15
+"""Movements side by side on one page of the `!compare` table, at most."""
+MATRIX_FEWEST_COLUMNS: Final = 5
+"""Fewer than this and a page of the table shows fewer objectives instead."""
+NAMES_LISTED: Final = 8
+"""A list of movements up to this long is given in full."""
+NAMES_SHOWN: Final = 3
+"""A longer one: this many names, then "and N more"."""
+SHORT_TEXT: Final = 100
+"""Texts are cut to this many characters when one row alone would not fit otherwise."""
+
+
+def reply_size(message: Message) -> int:
+    """What a message weighs against :data:`REPLY_LIMIT`: its body and formatted_body as JSON
+    strings with every non-ASCII character escaped, as they travel. Never less than their
+    UTF-8 size."""
+    return len(json.dumps(message.body)) + len(json.dumps(message.html))
+
+
+PageBuilder = Callable[[Layout, int, int | None], Reply]
+"""Makes page `n` of a layout; the third argument cuts texts to that many characters."""
+
+
+class Fit:
+    """Measures replies as they will be sent, to keep each within one Matrix event.
+
+    It renders with a renderer of its own over the bot's templates (the prefix comes with the
+    data), so the measure follows the templates as they are.
+    """
+
+    def __init__(self, renderer: Renderer | None = None, *, limit: int = REPLY_LIMIT) -> None:
+        self._renderer = renderer or Renderer()
+        self.limit = limit
+
+    def size(self, reply: Reply, *, prefix: str) -> int:
+        return reply_size(self._renderer.render(reply.template, {**reply.data, "prefix": prefix}))
+
+    def first(self, replies: Iterable[Reply], *, prefix: str) -> Reply:
+        """The first of `replies` that fits (the last one when none does)."""
+        reply = None
+        for reply in replies:
+            if self.size(reply, prefix=prefix) <= self.limit:
+                return reply
+        assert reply is not None, "no reply to choose from"
+        return reply
+
+    def page(
+        self,
+        build: PageBuilder,
+        *,
+        prefix: str,
+        wanted: int,
+        again: Callable[[int], str],
+        row_weights: Sequence[int],
+        column_weights: Sequence[int] = (0,),
+        most_columns: int | None = None,
+        fewest_columns: int = 1,
+    ) -> Reply:
+        """Page `wanted` of a reply cut into pages that all fit (:func:`lay_out` finds them).
+
+        Everything on one page when it fits. Texts are cut short only when a page of a single
+        row still does not fit. `again(n)` is the command that shows page n.
+        """
+        built: dict[tuple[Layout, int, int | None], Reply] = {}
+
+        def made(layout: Layout, number: int, cut: int | None) -> Reply:
+            key = (layout, number, cut)
+            if key not in built:
+                built[key] = build(layout, number, cut)
+            return built[key]
+
+        def measure(cut: int | None) -> Callable[[Layout, int], int]:
+            return lambda layout, number: self.size(made(layout, number, cut), prefix=prefix)
+
+        cut: int | None = None
+        for cut in (None, SHORT_TEXT):
+            layout, fits = lay_out(
+                measure(cut),
+                limit=self.limit,
+                row_weights=row_weights,
+                column_weights=column_weights,
+                most_columns=most_columns,
+                fewest_columns=fewest_columns,
+                wanted=wanted,
+            )
+            if fits:
+                break
+        if wanted > layout.pages:
+            if layout.pages == 1:
+                raise CommandError("It all fits on one page: leave out --page.")
+            raise CommandError(
+                f"There are {layout.pages} pages; the last one: {again(layout.pages)}"
+            )
+        return made(layout, wanted, cut)
+
+
+def page_view(
+    layout: Layout, number: int, again: Callable[[int], str], what: str
+) -> dict[str, Any] | None:
+    """What a page's reply says about paging: nothing when it all fits on one page."""
+    if layout.pages == 1:
+        return None
+    return {
+        "number": number,
+        "count": layout.pages,
+        "what": what,
+        "next": again(number + 1) if number < layout.pages else "",
+        "first": again(1),
+    }
+
+
+def wanted_page(args: Args, text: str = "") -> tuple[int, str]:
+    """The page asked for (`--page N`, also typed after the words) and the words without it."""
+    value = args.option("page")
+    match = _PAGE_AFTER.search(text)
+    if match is not None:
+        value = match[1]
+        text = (text[: match.start()] + " " + text[match.end() :]).strip()
+    if value is None:
+        return 1, text
+    number = value.strip().lstrip("#")
+    if not number.isdecimal() or len(number) > 6 or int(number) < 1:
+        raise CommandError(f"--page takes a page number such as 2, not {quoted(value, 20)}.")
+    return int(number), text
+
+
+def again_command(ctx: Context, command: str, alliance: Alliance | None) -> Callable[[int], str]:
+    """The command that shows page n (naming the alliance when the person named it)."""
+    named = f" --alliance {alliance.slug}" if alliance is not None else ""
+    return lambda number: f"{ctx.prefix}{command}{named} --page {number}"
+
+
+def cut_text(text: str, cut: int | None) -> str:
+    return text if cut is None else short(text, cut)
+
+
+def some_names(movements: Sequence[MovementInfo]) -> tuple[str, bool]:
+    """`A, B and C`; a long list as its first names and "and N more". True when cut."""
+    names = [m.name for m in movements]
+    if len(names) <= NAMES_LISTED:
+        return names_list(names, empty=""), False
+    return f"{', '.join(names[:NAMES_SHOWN])} and {len(names) - NAMES_SHOWN} more", True
+
+
+def weight(value: Any) -> int:
+    """A row's share of a reply's text (for finding the heaviest page)."""
+    return len(json.dumps(value, default=str))
+
+
+def span(items: range, total: int, what: str) -> str:
+    """`objectives 1 to 25 of 50`."""
+    if len(items) == 1:
+        return f"{what} {items.start + 1} of {total}"
+    return f"{what} {items.start + 1} to {items.stop} of {total}"
 
 
 # -- proposing objectives ---------------------------------------------------------------------
@@ -131,7 +320,7 @@ async def propose_objective(ctx: Context, args: Args) -> Reply:
     )
 
 
-async def import_objectives(ctx: Context, args: Args) -> Reply:
+async def import_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
     alliance = await commons_alliance(ctx, doing="import common objectives")
     lines = import_lines(args.text("objectives"))
     if not lines:
@@ -148,14 +337,22 @@ async def import_objectives(ctx: Context, args: Args) -> Reply:
     added = await db.objectives_by_event(ctx.store, ctx.event.event_id)
     if not added and plan.add:
         added = await _add(ctx, alliance, plan.add)
-    return Reply(
-        "objective_imported",
-        {
-            "alliance": alliance.name,
-            "added": [{"number": o.number, "text": o.text} for o in added],
-            "skipped": [{"text": short(text, 60), "why": why} for text, why in plan.skipped],
-        },
-    )
+
+    def reply(cut: int | None) -> Reply:
+        return Reply(
+            "objective_imported",
+            {
+                "alliance": alliance.name,
+                "added": [{"number": o.number, "text": cut_text(o.text, cut)} for o in added],
+                "skipped": [
+                    {"text": short(text, min(60, cut or 60)), "why": why}
+                    for text, why in plan.skipped
+                ],
+            },
+        )
+
+    # Fifty objectives of 500 characters do not fit in one message: then shortened.
+    return fit.first([reply(cut) for cut in (None, SHORT_TEXT, 40, 20)], prefix=ctx.prefix)
 
 
 async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[Objective]:
@@ -178,42 +375,64 @@ async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[O
 
 
 async def _board(ctx: Context, alliance: Alliance) -> tuple[Board, list[Movement]]:
+    """The alliance ready to compare: a few queries, however many movements it has."""
     active = await db.movements_of(ctx.store, alliance.id, statuses=("active",))
     return await db.board(ctx.store, alliance, movements=active), active
 
 
-def _names(movements: Sequence[MovementInfo]) -> list[str]:
-    return [m.name for m in movements]
+def _named(args: Args, wanted: str | None, alliance: Alliance) -> Alliance | None:
+    """The alliance, when the person named it (so that the next page's command names it too)."""
+    return alliance if (args.option("alliance") or wanted) else None
 
 
-async def list_objectives(ctx: Context, args: Args) -> Reply:
+def _objective_row(board: Board, objective: ObjectiveInfo) -> dict[str, Any]:
+    seen = support(board, objective)
+    endorsed, more_endorsed = some_names(seen.endorsed)
+    not_endorsed, more_not = some_names(seen.not_endorsed)
+    pending, more_pending = some_names(seen.pending)
+    return {
+        "number": objective.number,
+        "text": objective.text,
+        "common": seen.common,
+        "endorsed": endorsed,
+        "endorsed_count": seen.endorsing,
+        "not_endorsed": not_endorsed,
+        "pending": pending,
+        "needed": seen.needed,
+        "cut": more_endorsed or more_not or more_pending,
+    }
+
+
+async def list_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
+    page, _ = wanted_page(args)
     alliance = await read_alliance(ctx, args.option("alliance"), command="objectives")
     board, _ = await _board(ctx, alliance)
-    rows = []
-    for objective in board.objectives:
-        seen = support(board, objective)
-        rows.append(
+    rows = [_objective_row(board, objective) for objective in board.objectives]
+    again = again_command(ctx, "objectives", _named(args, None, alliance))
+    active = len(board.movements)
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown, _ = layout.page(number)
+        return Reply(
+            "objective_list",
             {
-                "number": objective.number,
-                "text": objective.text,
-                "common": seen.common,
-                "endorsed": names_list(_names(seen.endorsed), empty=""),
-                "endorsed_count": sum(1 for m in board.movements if board.endorses(m, objective)),
-                "not_endorsed": names_list(_names(seen.not_endorsed), empty=""),
-                "pending": names_list(_names(seen.pending), empty=""),
-                "needed": seen.needed,
-            }
+                "alliance": alliance.name,
+                "objectives": [dict(rows[i], text=cut_text(rows[i]["text"], cut)) for i in shown],
+                "cut": any(rows[i]["cut"] for i in shown),
+                "active": active,
+                "threshold": format_threshold(alliance.threshold),
+                "needed": board.threshold.needed(active) if active else 0,
+                "in_commons": alliance.commons_room_id == ctx.event.room_id,
+                "page": page_view(layout, number, again, span(shown, len(rows), "objectives")),
+            },
         )
-    return Reply(
-        "objective_list",
-        {
-            "alliance": alliance.name,
-            "objectives": rows,
-            "active": len(board.movements),
-            "threshold": format_threshold(alliance.threshold),
-            "needed": board.threshold.needed(len(board.movements)) if board.movements else 0,
-            "in_commons": alliance.commons_room_id == ctx.event.room_id,
-        },
+
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[weight(row) for row in rows],
     )
 
 
@@ -266,31 +485,47 @@ async def endorse(ctx: Context, args: Args) -> Reply:
 
 # -- comparing --------------------------------------------------------------------------------
 
-
-def _cell(stance: Stance) -> dict[str, Any]:
-    return {
-        "mark": STANCE_MARKS[stance.state],
-        "word": STANCE_WORDS[stance.state],
-        "state": stance.state,
-    }
+CHOICES_SHOWN: Final = 20
+"""Movements named in a refusal, at most (then: how to list them all)."""
+BLOCKS_SHOWN: Final = 5
+"""Block reasons shown per movement when texts must be cut short."""
 
 
-async def compare(ctx: Context, args: Args) -> Reply:
+async def compare(fit: Fit, ctx: Context, args: Args) -> Reply:
     wanted, text = take_alliance_flag(args.text("what"))
+    page, text = wanted_page(args, text)
     alliance = await read_alliance(ctx, args.option("alliance") or wanted, command="compare")
     board, active = await _board(ctx, alliance)
+    named = _named(args, wanted, alliance)
     words = tokenize(text)
     if not words:
-        return _matrix(ctx, alliance, board, active)
-    if len(words) == 1 and objective_number(words[0]) is not None:
-        objective = await find_objective(ctx, alliance, words[0])
-        return _one_objective(alliance, board, objective)
-    return await _two_movements(ctx, alliance, board, active, words)
+        return _matrix(fit, ctx, alliance, board, active, page=page, named=named)
+    number = objective_number(words[0]) if len(words) == 1 else None
+    if number is not None:
+        objective = next((o for o in board.objectives if o.number == number), None)
+        if objective is None:  # find_objective says which there are
+            objective = (await find_objective(ctx, alliance, words[0])).info()
+        return _one_objective(fit, ctx, alliance, board, objective, page=page, named=named)
+    return _two_movements(fit, ctx, alliance, board, active, words, page=page, named=named)
 
 
-def _matrix(ctx: Context, alliance: Alliance, board: Board, active: Sequence[Movement]) -> Reply:
+def _matrix(
+    fit: Fit,
+    ctx: Context,
+    alliance: Alliance,
+    board: Board,
+    active: Sequence[Movement],
+    *,
+    page: int,
+    named: Alliance | None,
+) -> Reply:
+    """The table of every movement's stance on every objective, a few movements per page."""
     server = ctx.config.server_name
-    rows = []
+    movements = board.movements
+    columns = [
+        {"name": m.name, "slug": m.slug, "link": room_link(m.room_id, server)} for m in active
+    ]
+    rows: list[dict[str, Any]] = []
     for objective in board.objectives:
         seen = support(board, objective)
         rows.append(
@@ -298,81 +533,150 @@ def _matrix(ctx: Context, alliance: Alliance, board: Board, active: Sequence[Mov
                 "number": objective.number,
                 "text": short(objective.text, 60),
                 "common": seen.common,
-                "endorsed": sum(1 for m in board.movements if board.endorses(m, objective)),
+                "endorsed": seen.endorsing,
                 "needed": seen.needed,
-                "cells": [
-                    dict(
-                        _cell(board.stance(m, objective)),
-                        movement=m.name,
-                        label=f"{STANCE_MARKS[board.stance(m, objective).state]} {m.name}",
-                    )
-                    for m in board.movements
-                ],
             }
         )
-    return Reply(
-        "compare_matrix",
-        {
-            "alliance": alliance.name,
-            "movements": [
-                {"name": m.name, "slug": m.slug, "link": room_link(m.room_id, server)}
-                for m in active
-            ],
-            "rows": rows,
-        },
-    )
+    again = again_command(ctx, "compare", named)
 
-
-def _one_objective(alliance: Alliance, board: Board, objective: Objective) -> Reply:
-    info = objective.info()
-    seen = support(board, info)
-    rows = []
-    for entry in compare_objective(board, info):
-        stance = entry.stance
-        counts = stance.counts
-        rows.append(
-            dict(
-                _cell(stance),
-                movement=entry.movement.name,
-                was=STANCE_WORDS[stance.decided] if stance.state == "pending" else "",
-                votes=(
-                    f"{counts.agree} agree, {counts.reservations} with reservations, "
-                    f"{counts.stand_aside} stand aside, {counts.block} block"
-                    if counts is not None
-                    else ""
-                ),
-                blocks=list(stance.block_reasons) if stance.decided == "not_endorsed" else [],
-                wording=entry.wording.text if entry.wording else "",
-                item=entry.wording.item_number if entry.wording else None,
-            )
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown_rows, shown_columns = layout.page(number)
+        here = [movements[i] for i in shown_columns]
+        page_rows = []
+        for i in shown_rows:
+            objective = board.objectives[i]
+            cells = []
+            for movement in here:
+                mark = STANCE_MARKS[board.stance(movement, objective).state]
+                cells.append({"mark": mark, "label": f"{mark} {movement.name}"})
+            page_rows.append(dict(rows[i], text=cut_text(rows[i]["text"], cut), cells=cells))
+        what = span(shown_columns, len(movements), "movements")
+        if len(here) > 1:
+            what += f" ({here[0].name} to {here[-1].name})"
+        if len(layout.rows) > 1:
+            first, last = board.objectives[shown_rows[0]], board.objectives[shown_rows[-1]]
+            what += f", objectives #{first.number} to #{last.number}"
+        return Reply(
+            "compare_matrix",
+            {
+                "alliance": alliance.name,
+                "movements": [columns[i] for i in shown_columns],
+                "rows": page_rows,
+                "page": page_view(layout, number, again, what),
+            },
         )
-    return Reply(
-        "compare_objective",
-        {
-            "alliance": alliance.name,
-            "number": objective.number,
-            "text": objective.text,
-            "common": seen.common,
-            "endorsed": len(seen.endorsed),
-            "needed": seen.needed,
-            "rows": rows,
-        },
+
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[weight(row["text"]) for row in rows],
+        # A name shows in its column's head and on every row of the plain text.
+        column_weights=[weight(c["name"]) * (len(rows) + 1) + weight(c["link"]) for c in columns],
+        most_columns=MATRIX_COLUMNS,
+        fewest_columns=MATRIX_FEWEST_COLUMNS,
     )
 
 
-async def _two_movements(
+def _stance_row(entry: MovementStance) -> dict[str, Any]:
+    stance = entry.stance
+    counts = stance.counts
+    return {
+        "mark": STANCE_MARKS[stance.state],
+        "word": STANCE_WORDS[stance.state],
+        "state": stance.state,
+        "movement": entry.movement.name,
+        "was": STANCE_WORDS[stance.decided] if stance.state == "pending" else "",
+        "votes": (
+            f"{counts.agree} agree, {counts.reservations} with reservations, "
+            f"{counts.stand_aside} stand aside, {counts.block} block"
+            if counts is not None
+            else ""
+        ),
+        "blocks": list(stance.block_reasons) if stance.decided == "not_endorsed" else [],
+        "wording": entry.wording.text if entry.wording else "",
+        "item": entry.wording.item_number if entry.wording else None,
+    }
+
+
+def _cut_stance_row(row: dict[str, Any], cut: int | None) -> dict[str, Any]:
+    if cut is None:
+        return row
+    blocks = [short(reason, cut) for reason in row["blocks"][:BLOCKS_SHOWN]]
+    if len(row["blocks"]) > BLOCKS_SHOWN:
+        blocks.append(f"and {len(row['blocks']) - BLOCKS_SHOWN} more blocks")
+    return dict(row, blocks=blocks, wording=cut_text(row["wording"], cut))
+
+
+def _one_objective(
+    fit: Fit,
+    ctx: Context,
+    alliance: Alliance,
+    board: Board,
+    objective: ObjectiveInfo,
+    *,
+    page: int,
+    named: Alliance | None,
+) -> Reply:
+    """Every movement's stance on one objective, in its own words."""
+    seen = support(board, objective)
+    rows = [_stance_row(entry) for entry in compare_objective(board, objective)]
+    again = again_command(ctx, f"compare {objective.number}", named)
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown, _ = layout.page(number)
+        return Reply(
+            "compare_objective",
+            {
+                "alliance": alliance.name,
+                "number": objective.number,
+                "text": cut_text(objective.text, cut),
+                "common": seen.common,
+                "endorsed": len(seen.endorsed),
+                "needed": seen.needed,
+                "rows": [_cut_stance_row(rows[i], cut) for i in shown],
+                "page": page_view(layout, number, again, span(shown, len(rows), "movements")),
+            },
+        )
+
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[weight(row) for row in rows],
+    )
+
+
+def _movement_choices(ctx: Context, active: Sequence[Movement]) -> str:
+    """The movements to choose from, in a refusal (a long list cut short)."""
+    names = [f"{m.name} ({m.slug})" for m in active[:CHOICES_SHOWN]]
+    if len(active) > CHOICES_SHOWN:
+        more = len(active) - CHOICES_SHOWN
+        return f"{', '.join(names)} and {more} more ({ctx.prefix}movements lists them all)"
+    return names_list(names, empty="none yet")
+
+
+def _two_movements(
+    fit: Fit,
     ctx: Context,
     alliance: Alliance,
     board: Board,
     active: Sequence[Movement],
     words: Sequence[str],
+    *,
+    page: int,
+    named: Alliance | None,
 ) -> Reply:
+    """What two movements both endorse and what only one does, in their own words."""
+
     def find(typed: str) -> Movement | None:
         return match_name(typed, active, name=lambda m: m.name, slug=lambda m: m.slug).found
 
     names = two_names(words, lambda typed: find(typed) is not None)
-    listed = names_list([f"{m.name} ({m.slug})" for m in active], empty="none yet")
     if names is None:
+        listed = _movement_choices(ctx, active)
         if len(words) == 1:
             raise CommandError(
                 f"Give two movements to compare, or one objective's number. Movements: {listed}. "
@@ -387,70 +691,122 @@ async def _two_movements(
         if movement is None:
             raise CommandError(
                 f"{quoted(typed)} is not an active movement of {alliance.name}. "
-                f"Movements: {listed}."
+                f"Movements: {_movement_choices(ctx, active)}."
             )
     a, b = (m for m in found if m is not None)
     if a.id == b.id:
         raise CommandError("Those are the same movement; give two different ones.")
     pair = compare_pair(board, a.info(), b.info())
+    entries = [
+        (part, entry)
+        for part, listed_entries in (
+            ("both", pair.both),
+            ("only_a", pair.only_a),
+            ("only_b", pair.only_b),
+        )
+        for entry in listed_entries
+    ]
+    again = again_command(ctx, f"compare {a.slug} {b.slug}", named)
 
-    def entries(items: Sequence[Any]) -> list[dict[str, Any]]:
-        return [
+    def view(entry: PairEntry, cut: int | None) -> dict[str, Any]:
+        return {
+            "number": entry.objective.number,
+            "text": cut_text(entry.objective.text, cut),
+            "wording_a": cut_text(entry.wording_a.text, cut) if entry.wording_a else "",
+            "wording_b": cut_text(entry.wording_b.text, cut) if entry.wording_b else "",
+        }
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown, _ = layout.page(number)
+        parts: dict[str, list[dict[str, Any]]] = {"both": [], "only_a": [], "only_b": []}
+        for i in shown:
+            part, entry = entries[i]
+            parts[part].append(view(entry, cut))
+        return Reply(
+            "compare_pair",
             {
-                "number": e.objective.number,
-                "text": e.objective.text,
-                "wording_a": e.wording_a.text if e.wording_a else "",
-                "wording_b": e.wording_b.text if e.wording_b else "",
-            }
-            for e in items
-        ]
+                "alliance": alliance.name,
+                "a": a.name,
+                "b": b.name,
+                **parts,
+                "neither": pair.neither if number == layout.pages else 0,
+                "page": page_view(layout, number, again, span(shown, len(entries), "objectives")),
+            },
+        )
 
-    return Reply(
-        "compare_pair",
-        {
-            "alliance": alliance.name,
-            "a": a.name,
-            "b": b.name,
-            "both": entries(pair.both),
-            "only_a": entries(pair.only_a),
-            "only_b": entries(pair.only_b),
-            "neither": pair.neither,
-        },
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[weight(view(entry, None)) for _, entry in entries],
     )
 
 
-async def show_bridging(ctx: Context, args: Args) -> Reply:
+async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
+    page, _ = wanted_page(args)
     alliance = await read_alliance(ctx, args.option("alliance"), command="bridging")
     board, _ = await _board(ctx, alliance)
     report = bridging(board)
 
-    def view(rank: int, row: Any) -> dict[str, Any]:
+    def view(rank: int, row: Bridging) -> dict[str, Any]:
+        towards, more_towards = some_names(row.towards)
+        away, more_away = some_names(row.away)
         return {
             "rank": rank,
             "number": row.objective.number,
             "text": short(row.objective.text, 60),
             "score": score_text(row.score),
-            "towards": names_list(_names(row.towards), empty=""),
-            "away": names_list(_names(row.away), empty=""),
-            "leans": [{"movement": m.name, "percent": percent(v)} for m, v in row.leans],
+            "towards": towards,
+            "away": away,
+            "cut": more_towards or more_away,
         }
 
+    rows = [("ranked", view(i, row)) for i, row in enumerate(report.ranked, start=1)]
+    rows += [("dividing", view(i, row)) for i, row in enumerate(report.dividing, start=1)]
     voted = any(
         board.stance(m, o).counts is not None for m in board.movements for o in board.objectives
     )
-    return Reply(
-        "bridging_ranking",
-        {
-            "alliance": alliance.name,
-            "ranked": [view(i, row) for i, row in enumerate(report.ranked, start=1)],
-            "dividing": [view(i, row) for i, row in enumerate(report.dividing, start=1)],
-            "movements": len(board.movements),
-            "voted": voted,
-        },
+    again = again_command(ctx, "bridging", _named(args, None, alliance))
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown, _ = layout.page(number)
+        ranked = [row for part, row in (rows[i] for i in shown) if part == "ranked"]
+        dividing = [row for part, row in (rows[i] for i in shown) if part == "dividing"]
+        what = []
+        if ranked:
+            what.append(_ranks("the ranking", ranked, len(report.ranked)))
+        if dividing:
+            what.append(_ranks("what divides the alliance", dividing, len(report.dividing)))
+        return Reply(
+            "bridging_ranking",
+            {
+                "alliance": alliance.name,
+                "objectives": len(board.objectives),
+                "ranked": ranked,
+                "dividing": dividing,
+                "divides": bool(report.dividing),
+                "cut": any(row["cut"] for row in ranked + dividing),
+                "last": number == layout.pages,
+                "movements": len(board.movements),
+                "voted": voted,
+                "page": page_view(layout, number, again, " and ".join(what)),
+            },
+        )
+
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[weight(row) for _, row in rows],
     )
 
 
-# -- registration -----------------------------------------------------------------------------
+def _ranks(what: str, rows: Sequence[dict[str, Any]], total: int) -> str:
+    """`the ranking, 1 to 25 of 50`."""
+    return f"{what}, {rows[0]['rank']} to {rows[-1]['rank']} of {total}"
+
 
 BRIDGING_HELP: Final = (
     "Bridging ranks the objectives by how much EVERY movement leans towards them, not by how "
@@ -468,87 +824,93 @@ BRIDGING_HELP: Final = (
 
 def register(registry: Registry) -> None:
     registry.family("objectives", "Common objectives and comparing", order=32)
-    for command in COMMANDS:
+    for command in commands(Fit()):
         registry.add(command)
 
 
-COMMANDS: Final = (
-    Command(
-        name="objective propose",
-        family="objectives",
-        summary="Put forward a common objective (in the commons)",
-        handler=propose_objective,
-        params=(Param("text", kind="text"),),
-        help=(
-            "Adds an objective to the alliance, with the next number. Each movement then "
-            "decides in its own room whether to endorse it. Anyone in the commons room. "
-            f"At most {TEXT_MAX} characters."
+def commands(fit: Fit) -> tuple[Command, ...]:
+    """The family's commands; those whose replies grow with the alliance measure them with `fit`."""
+    return (
+        Command(
+            name="objective propose",
+            family="objectives",
+            summary="Put forward a common objective (in the commons)",
+            handler=propose_objective,
+            params=(Param("text", kind="text"),),
+            help=(
+                "Adds an objective to the alliance, with the next number. Each movement then "
+                "decides in its own room whether to endorse it. Anyone in the commons room. "
+                f"At most {TEXT_MAX} characters."
+            ),
+            examples=("{prefix}objective propose Respect for nature",),
         ),
-        examples=("{prefix}objective propose Respect for nature",),
-    ),
-    Command(
-        name="objective import",
-        family="objectives",
-        summary="Propose several objectives at once, one per line (in the commons)",
-        handler=import_objectives,
-        params=(Param("objectives", kind="text"),),
-        power=Power.MODERATOR,
-        help=(
-            "Put each objective on its own line after the command (Shift+Enter in Element). "
-            "Bullets and numbers in front are dropped; duplicates are left out. Only "
-            "moderators of the commons room."
+        Command(
+            name="objective import",
+            family="objectives",
+            summary="Propose several objectives at once, one per line (in the commons)",
+            handler=partial(import_objectives, fit),
+            params=(Param("objectives", kind="text"),),
+            power=Power.MODERATOR,
+            help=(
+                "Put each objective on its own line after the command (Shift+Enter in Element). "
+                "Bullets and numbers in front are dropped; duplicates are left out. Only "
+                "moderators of the commons room."
+            ),
+            examples=(
+                "{prefix}objective import\nRespect for nature\n"
+                "Democratic administrative procedures",
+            ),
         ),
-        examples=(
-            "{prefix}objective import\nRespect for nature\nDemocratic administrative procedures",
+        Command(
+            name="objectives",
+            family="objectives",
+            summary="List the alliance's objectives and who endorses each",
+            handler=partial(list_objectives, fit),
+            flags=(ALLIANCE_FLAG, PAGE_FLAG),
+            examples=("{prefix}objectives",),
         ),
-    ),
-    Command(
-        name="objectives",
-        family="objectives",
-        summary="List the alliance's objectives and who endorses each",
-        handler=list_objectives,
-        flags=(ALLIANCE_FLAG,),
-        examples=("{prefix}objectives",),
-    ),
-    Command(
-        name="endorse",
-        family="objectives",
-        summary="Decide by a consensus poll whether this movement endorses an objective",
-        handler=endorse,
-        params=(Param("objective"),),
-        flags=(ALLIANCE_FLAG,),
-        help=(
-            "Opens a consensus poll in this movement's room. When it closes, the outcome is "
-            "recorded as the movement's stance: endorsed, or not endorsed with the reasons of "
-            "any blocks. A later poll can change it."
+        Command(
+            name="endorse",
+            family="objectives",
+            summary="Decide by a consensus poll whether this movement endorses an objective",
+            handler=endorse,
+            params=(Param("objective"),),
+            flags=(ALLIANCE_FLAG,),
+            help=(
+                "Opens a consensus poll in this movement's room. When it closes, the outcome is "
+                "recorded as the movement's stance: endorsed, or not endorsed with the reasons of "
+                "any blocks. A later poll can change it."
+            ),
+            examples=("{prefix}endorse 3",),
         ),
-        examples=("{prefix}endorse 3",),
-    ),
-    Command(
-        name="compare",
-        family="objectives",
-        summary="Compare movements: all of them, two, or on one objective",
-        handler=compare,
-        params=(Param("what", kind="text", optional=True),),
-        flags=(ALLIANCE_FLAG,),
-        help=(
-            "Without anything: a table of every movement's stance on every objective. With two "
-            "movements: what both endorse, what only one does, in their own words where their "
-            "statements link them. With an objective's number: every movement's stance on it."
+        Command(
+            name="compare",
+            family="objectives",
+            summary="Compare movements: all of them, two, or on one objective",
+            handler=partial(compare, fit),
+            params=(Param("what", kind="text", optional=True),),
+            flags=(ALLIANCE_FLAG, PAGE_FLAG),
+            help=(
+                "Without anything: a table of every movement's stance on every objective. With two "
+                "movements: what both endorse, what only one does, in their own words where their "
+                "statements link them. With an objective's number: every movement's stance on it. "
+                f"A big alliance's table comes in pages of at most {MATRIX_COLUMNS} movements; "
+                "the answer says how to see the next one."
+            ),
+            examples=(
+                "{prefix}compare",
+                "{prefix}compare climate-camp tenants",
+                "{prefix}compare 3",
+                "{prefix}compare --page 2",
+            ),
         ),
-        examples=(
-            "{prefix}compare",
-            "{prefix}compare climate-camp tenants",
-            "{prefix}compare 3",
+        Command(
+            name="bridging",
+            family="objectives",
+            summary="Rank objectives by how much every movement leans towards them",
+            handler=partial(show_bridging, fit),
+            flags=(ALLIANCE_FLAG, PAGE_FLAG),
+            help=BRIDGING_HELP,
+            examples=("{prefix}bridging",),
         ),
-    ),
-    Command(
-        name="bridging",
-        family="objectives",
-        summary="Rank objectives by how much every movement leans towards them",
-        handler=show_bridging,
-        flags=(ALLIANCE_FLAG,),
-        help=BRIDGING_HELP,
-        examples=("{prefix}bridging",),
-    ),
-)
+    )

@@ -253,6 +253,8 @@ async def test_objectives_statements_and_every_kind_of_comparison(
     assert "#2 Radical egalitarianism in social relations (1 endorses, 2 needed)" in text
     assert "<table>" in html(matrix)
     assert "<th>Objective</th>" in html(matrix)
+    assert "Page " not in text  # three movements: one page, nothing about pages
+    assert "--page" not in text
 
     # !compare A B: what both endorse, what only one does, with their own words.
     pair = body(await ada.ask(commons, "!compare climate-camp tenants", bot=bot.user_id))
@@ -283,6 +285,78 @@ async def test_objectives_statements_and_every_kind_of_comparison(
 
     unknown = body(await bea.ask(camp, "!compare bakers farmers", bot=bot.user_id))
     assert "“bakers” is not an active movement of Earth Alliance" in unknown
+
+
+async def test_a_big_alliance_is_compared_page_by_page_and_every_answer_arrives(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    """100 movements and 50 objectives: a homeserver refuses events over 64 KiB, so an answer
+    that did not fit would never arrive."""
+    ada = await make_user("ada")
+    commons = await room_with_bot(ada, bot.user_id, name="Big commons")
+    await ada.ask(commons, "!alliance create Big Alliance", bot=bot.user_id)
+    objectives = "\n".join(
+        f"{line}, part {n}" for n in (1, 2) for line in EIGHT_OBJECTIVES.splitlines()
+    )
+    objectives += "\n" + "\n".join(f"Objective of the assembly number {n}" for n in range(17, 51))
+    imported = body(await ada.ask(commons, f"!objective import\n{objectives}", bot=bot.user_id))
+    assert "Added 50 objectives to Big Alliance" in imported
+    # The movements' rooms need not exist to be compared: made through the store.
+    store = bot.bot.store
+    [big] = await db.all_alliances(store)
+    server = bot.config.server_name
+    movements = []
+    for n in range(1, 101):
+        asked = await db.request_join(
+            store,
+            alliance_id=big.id,
+            room_id=RoomID(f"!movement{n}:{server}"),
+            name=f"Assembly {n}",
+            requested_by=ada.user_id,
+            requested_at=1,
+            event_id=f"$big-join{n}",
+        )
+        movements.append(
+            await db.decide_movement(
+                store,
+                asked.id,
+                status="active",
+                decided_by=ada.user_id,
+                decided_at=2,
+                event_id=f"$big-ok{n}",
+            )
+        )
+    stances = [
+        (m.id, o.id, f"poll:big-{m.id}-{o.id}", 4 + (m.id + o.id) % 5, (m.id * o.id) % 3)
+        for m in movements
+        for o in await db.objectives_of(store, big.id)
+        if (m.id + 2 * o.id) % 10 < 7
+    ]
+    async with store.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO stances (movement_id, objective_id, state, poll_key, poll_room_id,"
+            " opened_at, agree, reservations, stand_aside, block, block_reasons)"
+            " VALUES (?, ?, 'endorsed', ?, '!r:hs', 1, ?, ?, 0, 0, '[]')",
+            stances,
+        )
+
+    first = await ada.ask(commons, "!compare", bot=bot.user_id)
+    text = body(first)
+    assert "Page 1 of " in text
+    assert "Next: !compare --page 2" in text
+    assert "Assembly 1   " in text
+    assert "<table>" in html(first)
+    pages = int(text.split("Page 1 of ", 1)[1].split(":", 1)[0])
+    last = body(await ada.ask(commons, f"!compare --page {pages}", bot=bot.user_id))
+    assert f"Page {pages} of {pages}" in last
+    assert "That was the last page. The first: !compare --page 1" in last
+    for command, expected in (
+        ("!objectives", "#50 Objective of the assembly number 50"),
+        ("!bridging", "How the score works"),
+        ("!compare 7", "Assembly 100"),
+        ("!compare assembly-1 assembly-2", "Both endorse"),
+    ):
+        assert expected in body(await ada.ask(commons, command, bot=bot.user_id)), command
 
 
 async def nth_poll(user: MatrixUser, bot: RunningBot, room: str, n: int) -> str:

@@ -25,7 +25,16 @@ from commands import alliance_store as db
 from commands import build_registry
 from commands.alliance import settle_decisions
 from commands.alliance_store import PollRef, StatementChange
+from commands.compare import Layout, name_key
 from commands.decision import ConsensusCounts, Rule, decide
+from commands.objectives import (
+    MATRIX_COLUMNS,
+    REPLY_LIMIT,
+    SHORT_TEXT,
+    Fit,
+    cut_text,
+    reply_size,
+)
 from commands.registry import Reply
 
 BOT = "@bot:hs"
@@ -538,3 +547,306 @@ async def test_a_room_in_two_alliances_is_asked_which(world: World) -> None:
     assert "Where each movement of Earth Alliance stands" in body
     body = await world.body(FARMERS, DEE, "alliance --alliance housing-front")
     assert "This room is not part of Housing Front" in body
+
+
+# -- big alliances: every answer fits one Matrix event, in few database reads -------------------
+
+
+async def grow_alliance(
+    world: World,
+    *,
+    movements: int,
+    objectives: int,
+    name: str = "Movement {n}",
+    text: str = "Objective number {n}",
+    wording: str = "In our words, {n}.",
+) -> list[db.Movement]:
+    """An alliance run from COMMONS with this many active movements and objectives.
+
+    Movements, objectives and statements go through the store's own functions. The stances
+    (about 2 in 3 of the pairs decided, 1 in 10 voting) are written in one transaction: a poll
+    closing per pair would make the test slow without testing anything more.
+    """
+    store = world.services.store
+    earth = await db.create_alliance(
+        store,
+        name="Earth Alliance",
+        commons_room_id=COMMONS,
+        created_by=ADA,
+        created_at=1,
+        command_event_id="$earth",
+    )
+    active = []
+    for n in range(1, movements + 1):
+        asked = await db.request_join(
+            store,
+            alliance_id=earth.id,
+            room_id=RoomID(f"!movement{n}:hs"),
+            name=name.format(n=n),
+            requested_by=ADA,
+            requested_at=2,
+            event_id=f"$join{n}",
+        )
+        active.append(
+            await db.decide_movement(
+                store, asked.id, status="active", decided_by=ADA, decided_at=3, event_id=f"$ok{n}"
+            )
+        )
+    added = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=[text.format(n=n) for n in range(1, objectives + 1)],
+        proposed_by=ADA,
+        proposed_at=4,
+        event_id="$objectives",
+    )
+    rows = []
+    for i, movement in enumerate(active):
+        for j, objective in enumerate(added):
+            draw = (i * 7 + j * 13) % 30
+            if draw >= 20:
+                continue
+            key = f"poll:{i}-{j}"
+            if draw < 3:
+                rows.append((movement.id, objective.id, "pending", key, None, None, None, None))
+            else:
+                state = "endorsed" if draw % 6 else "not_endorsed"
+                blocks = '["Not before land reform"]' if state == "not_endorsed" else "[]"
+                rows.append((movement.id, objective.id, state, key, 5, draw % 4, 1, blocks))
+    async with store.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO stances (movement_id, objective_id, state, poll_key, poll_room_id,"
+            " opened_at, agree, reservations, block, stand_aside, block_reasons)"
+            " VALUES (?, ?, ?, ?, '!r:hs', 1, ?, ?, 0, ?, ?)",
+            rows,
+        )
+    for movement in active[:: max(1, movements // 10)]:  # some movements word objective #1
+        applied = await db.apply_statement_change(
+            store,
+            room_id=movement.room_id,
+            change=StatementChange.add(wording.format(n=movement.id)),
+            outcome=decide(CONSENSUS, ConsensusCounts(agree=3)),
+            poll=PollRef(movement.room_id, event_id=EventID(f"$statement{movement.id}")),
+            decided_at=5,
+        )
+        assert applied.version is not None
+        await db.link_item(
+            store,
+            room_id=movement.room_id,
+            item_id=applied.version.item_id,
+            objective_id=added[0].id,
+            linked_by=ADA,
+            linked_at=6,
+        )
+    return sorted(active, key=lambda m: name_key(m.name))
+
+
+def size_of(message: Message) -> int:
+    return reply_size(message)
+
+
+async def every_page(world: World, command: str) -> list[tuple[Reply, Message]]:
+    """Every page of a command's answer, following each page's own "next" command."""
+    pages = []
+    text: str | None = command
+    while text is not None:
+        event = Event(
+            event_id=EventID(f"$page{len(pages)}"),
+            room_id=COMMONS,
+            sender=UserID(EVE),
+            type="m.room.message",
+            ts=1_764_000_000_000,
+            content={"msgtype": "m.text", "body": f"!{text}"},
+        )
+        reply = await world.router.route(event, world.services.room(COMMONS), text)
+        message = world.services.renderer.render(reply.template, reply.data)
+        pages.append((reply, message))
+        page = reply.data.get("page")
+        text = page["next"].removeprefix("!") if page and page["next"] else None
+        assert len(pages) < 200, "paging does not end"
+    return pages
+
+
+async def test_a_big_alliances_table_comes_in_pages_that_each_fit_one_event(
+    world: World,
+) -> None:
+    movements = await grow_alliance(world, movements=100, objectives=50)
+    pages = await every_page(world, "compare")
+    count = len(pages)
+    assert 7 <= count <= 9  # 12 to 15 movements side by side
+    shown = []
+    for number, (reply, message) in enumerate(pages, start=1):
+        assert reply.template == "compare_matrix"
+        assert size_of(message) <= REPLY_LIMIT
+        page_movements = [m["name"] for m in reply.data["movements"]]
+        assert len(page_movements) <= MATRIX_COLUMNS
+        assert len(reply.data["rows"]) == 50  # every objective on every page
+        assert all(len(row["cells"]) == len(page_movements) for row in reply.data["rows"])
+        assert f"Page {number} of {count}: movements " in message.body
+        if number < count:
+            assert f"Next: !compare --page {number + 1}" in message.body
+            assert f"Next page: <code>!compare --page {number + 1}</code>" in message.html
+        shown += page_movements
+    assert "That was the last page. The first: !compare --page 1" in pages[-1][1].body
+    assert shown == [m.name for m in movements]  # every movement once, in name order
+
+
+async def test_every_answer_about_a_big_alliance_fits_one_event(world: World) -> None:
+    movements = await grow_alliance(world, movements=100, objectives=50)
+    a, b = movements[0].slug, movements[1].slug
+    for command in ("objectives", "bridging", "compare 1", f"compare {a} {b}"):
+        pages = await every_page(world, command)
+        assert all(size_of(message) <= REPLY_LIMIT for _, message in pages), command
+        assert len(pages) == 1, command  # 100 x 50 still fits on one page
+
+    objectives = (await every_page(world, "objectives"))[0][1].body
+    assert " more; " in objectives  # long lists of names are cut short...
+    assert "every movement's stance on one objective: !compare <number>" in objectives
+    stances = (await every_page(world, "compare 1"))[0][0]
+    assert len(stances.data["rows"]) == 100  # `!compare 1` names every movement
+    assert "in its own words (item 1)" in (await every_page(world, "compare 1"))[0][1].body
+
+
+async def test_long_names_and_texts_shrink_the_pages_but_every_page_fits(world: World) -> None:
+    # 80-character names in another script, 500-character objectives: the worst people can type.
+    name = "{n:03d} Κίνημα για τη γη και την ελευθερία, συνέλευση της γειτονιάς αριθμός 🌍"
+    text = "{n}: " + "Η γη ανήκει σε όσους τη φροντίζουν & <όχι> σε όσους την πουλάνε. " * 8
+    movements = await grow_alliance(
+        world, movements=30, objectives=60, name=name, text=text[:495], wording=text[:495]
+    )
+    pages = await every_page(world, "compare")
+    assert all(size_of(message) <= REPLY_LIMIT for _, message in pages)
+    seen = {
+        (row["number"], m["name"])
+        for reply, _ in pages
+        for row in reply.data["rows"]
+        for m in reply.data["movements"]
+    }
+    assert len(seen) == 30 * 60  # every stance shown once over the pages...
+    assert any(len(reply.data["rows"]) < 60 for reply, _ in pages)  # ...some objectives a page
+    for command in (
+        "objectives",
+        "bridging",
+        "compare 1",
+        f"compare {movements[0].slug} {movements[1].slug}",
+    ):
+        for reply, message in await every_page(world, command):
+            assert size_of(message) <= REPLY_LIMIT, command
+            assert reply.template != "command_error", message.body
+
+
+async def test_a_page_that_does_not_exist_is_refused_plainly(world: World) -> None:
+    await grow_alliance(world, movements=30, objectives=10)
+    body = await world.body(COMMONS, EVE, "compare --page 9")
+    assert body.startswith("There are ")
+    assert "the last one: !compare --page " in body
+    assert "page number such as 2" in await world.body(COMMONS, EVE, "compare --page two")
+    assert "It all fits on one page" in await world.body(COMMONS, EVE, "bridging --page 2")
+    template, page = await world.say(COMMONS, EVE, "compare --page 2")
+    assert template == "compare_matrix"
+    assert "Page 2 of " in page.body
+    # `--page` also after the words, and with the alliance named for the next page.
+    template, _ = await world.say(COMMONS, EVE, "compare 1 --page 1")
+    assert template == "compare_objective"
+    template, named = await world.say(COMMONS, EVE, "compare --alliance earth --page 1")
+    assert "Next: !compare --alliance earth-alliance --page 2" in named.body
+
+
+async def test_a_small_alliance_is_compared_on_one_page_without_paging(world: World) -> None:
+    await make_alliance(world)
+    await world.say(COMMONS, ADA, "objective import\nRespect for nature\nDemocratic procedures")
+    await seed_stances(world)
+    for command in ("compare", "compare 1", "compare climate tenants", "bridging", "objectives"):
+        template, message = await world.say(COMMONS, EVE, command)
+        assert template != "command_error", message.body
+        assert "Page " not in message.body, command
+        assert "--page" not in message.body, command
+        assert "cut short" not in message.body
+
+
+class Reads:
+    """Counts the store's reads (each `fetch_*` is one trip to the database thread)."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        for method in ("fetch_one", "fetch_all"):
+            original = getattr(store, method)
+
+            async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                self.count += 1
+                return await _original(*args, **kwargs)
+
+            monkeypatch.setattr(store, method, counted)
+
+    async def of(self, world: World, command: str) -> int:
+        before = self.count
+        template, message = await world.say(COMMONS, EVE, command)
+        assert template not in ("command_error", "usage_error"), message.body
+        return self.count - before
+
+
+async def test_comparing_reads_the_store_a_few_times_whatever_the_alliances_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = []
+    for movements, objectives in ((3, 2), (100, 50)):
+        folder = tmp_path / f"{movements}"
+        store = await Store.open(folder / "db.sqlite")
+        config = Config(
+            homeserver="http://hs",
+            user_id=UserID(BOT),
+            password=None,
+            access_token=None,
+            device_id=None,
+            data_dir=folder,
+        )
+        rooms = {COMMONS: room_state(COMMONS, ADA, "Commons", {EVE: 0})}
+        world = World(FakeServices(config, store, rooms, Renderer(globals={"prefix": "!"})))
+        grown = await grow_alliance(world, movements=movements, objectives=objectives)
+        reads = Reads(store, monkeypatch)
+        commands = {
+            "table": "compare",
+            "a page": "compare --page 1",
+            "objective": "compare 1",
+            "pair": f"compare {grown[0].slug} {grown[1].slug}",
+            "objectives": "objectives",
+            "bridging": "bridging",
+        }
+        counts.append({what: await reads.of(world, typed) for what, typed in commands.items()})
+        await store.close()
+    small, big = counts
+    assert small == big  # the same reads for 3 movements as for 100
+    assert max(big.values()) <= 5  # the alliance, its movements, objectives, stances, wordings
+
+
+def test_a_reply_is_weighed_as_it_travels_with_every_non_ascii_character_escaped() -> None:
+    assert reply_size(Message(body="✓", html="")) == len('"\\u2713"') + len('""')
+    assert reply_size(Message(body="a\nb", html='<a href="x">')) == 6 + 16
+
+
+def test_a_row_too_long_for_any_page_is_shortened_rather_than_refused() -> None:
+    fit = Fit(Renderer(), limit=600)
+    texts = ["x" * 500, "a short one"]
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        rows, _ = layout.page(number)
+        return Reply("command_error", {"message": " ".join(cut_text(texts[i], cut) for i in rows)})
+
+    def again(n: int) -> str:
+        return f"!x --page {n}"
+
+    reply = fit.page(build, prefix="!", wanted=1, again=again, row_weights=[500, 10])
+    assert reply.data["message"] == "x" * (SHORT_TEXT - 1) + "… a short one"  # one page again
+
+
+async def test_fifty_long_objectives_imported_at_once_are_confirmed_in_one_event(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    lines = [f"{n} " + "Η γη ανήκει σε όσους τη φροντίζουν. " * 13 for n in range(50)]
+    assert all(len(line) <= 500 for line in lines)
+    template, message = await world.say(COMMONS, ADA, "objective import\n" + "\n".join(lines))
+    assert template == "objective_imported"
+    assert "Added 50 objectives" in message.body
+    assert size_of(message) <= REPLY_LIMIT
+    assert "#50 49 Η γη" in message.body  # shortened, and still every one of them

@@ -6,8 +6,9 @@ The consensus-poll side (`open_endorsement`, `record_stance`, `open_statement_pr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -444,3 +445,118 @@ async def test_a_decided_endorsement_is_announced_once(store: Store) -> None:
     [told] = await db.stances_to_announce(store)
     await db.mark_stance_announced(store, told.id)
     assert await db.stances_to_announce(store) == []
+
+
+async def test_the_board_numbers_wordings_as_each_statement_shows_them(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    tenants = await member(store, earth.id, TENANTS_ROOM, "Tenants Union")
+    nature, rents = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature", "Fair rents"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    polls = iter(range(1, 100))
+    for room, texts in ((CAMP_ROOM, ("Dropped soon.", "Earth first.")), (TENANTS_ROOM, ("Rent",))):
+        for text in texts:
+            await db.apply_statement_change(
+                store,
+                room_id=room,
+                change=StatementChange.add(text),
+                outcome=passed(),
+                poll=poll(next(polls), room),
+                decided_at=1,
+            )
+    dropped, earth_first = (await db.statement(store, CAMP_ROOM)).items
+    [rent] = (await db.statement(store, TENANTS_ROOM)).items
+    link = {"linked_by": "@m:hs", "linked_at": 1}
+    await db.link_item(
+        store, room_id=CAMP_ROOM, item_id=earth_first.id, objective_id=nature.id, **link
+    )  # type: ignore[arg-type]
+    await db.link_item(store, room_id=TENANTS_ROOM, item_id=rent.id, objective_id=rents.id, **link)  # type: ignore[arg-type]
+    await db.apply_statement_change(
+        store,
+        room_id=CAMP_ROOM,
+        change=StatementChange.drop(dropped.id),
+        outcome=passed(),
+        poll=poll(next(polls)),
+        decided_at=2,
+    )
+    board = await db.board(store, earth)
+    # "Earth first." is item 1 now that the item before it was dropped.
+    assert board.wordings == {
+        (camp.id, nature.id): Wording(1, "Earth first."),
+        (tenants.id, rents.id): Wording(1, "Rent"),
+    }
+    only_camp = await db.board(store, earth, movements=[camp])
+    assert list(only_camp.wordings) == [(camp.id, nature.id)]
+
+
+async def test_the_board_folds_every_stance_record_into_the_current_stance(store: Store) -> None:
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    tenants = await member(store, earth.id, TENANTS_ROOM, "Tenants Union")
+    [nature] = await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=["Respect for nature"],
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+    # Climate Camp: blocked, then endorsed, then voting again. Tenants: endorsed, like Camp.
+    await db.record_stance(
+        store,
+        movement_id=camp.id,
+        objective_id=nature.id,
+        outcome=blocked(),
+        poll=poll(1),
+        decided_at=1,
+        block_reasons=["Not yet"],
+    )
+    for n, movement in ((2, camp), (3, tenants)):
+        await db.record_stance(
+            store,
+            movement_id=movement.id,
+            objective_id=nature.id,
+            outcome=passed(),
+            poll=poll(n, movement.room_id),
+            decided_at=n,
+        )
+    await db.open_endorsement(
+        store, movement_id=camp.id, objective_id=nature.id, poll=poll(4), opened_at=4
+    )
+    stances = await db.current_stances(store, earth.id)
+    camp_now, tenants_now = stances[(camp.id, nature.id)], stances[(tenants.id, nature.id)]
+    assert (camp_now.state, camp_now.decided, camp_now.block_reasons) == ("pending", "endorsed", ())
+    assert camp_now.counts == ConsensusCounts(agree=3)
+    assert (tenants_now.state, tenants_now.counts) == ("endorsed", ConsensusCounts(agree=3))
+    assert await db.current_stances(store, earth.id, movement_ids=[tenants.id]) == {
+        (tenants.id, nature.id): tenants_now
+    }
+
+
+async def test_the_board_takes_three_reads_however_many_movements(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earth = await alliance(store)
+    reads: list[str] = []
+    original = store.fetch_all
+
+    async def counted(sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        reads.append(sql)
+        return await original(sql, params)
+
+    monkeypatch.setattr(store, "fetch_all", counted)
+    counts = []
+    made = []
+    for n in range(1, 31):
+        made.append(await member(store, earth.id, RoomID(f"!m{n}:hs"), f"Movement {n}"))
+        if n in (1, 30):
+            reads.clear()
+            assert len((await db.board(store, earth, movements=made)).movements) == n
+            counts.append(len(reads))
+    assert counts == [3, 3]  # objectives, stances, wordings
