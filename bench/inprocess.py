@@ -423,7 +423,13 @@ async def measure_compare(
         "sizes": harness.sizes,
         "data": built,
         "build_s": build_s,
-        "reply": {"template": reply.template, "rows": len(rows), "cells": cells},
+        "reply": {
+            "template": reply.template,
+            "rows": len(rows),
+            "cells": cells,
+            "columns": len(reply.data.get("movements", [])),
+            "pages": (reply.data.get("page") or {}).get("count", 1),
+        },
         "round_trips": round_trips,
         "round_trip_us": await round_trip_us(),
     }

@@ -133,11 +133,15 @@ async def compare(ctx: BenchContext) -> BenchResult:
         )
     )
     reply, built = data["reply"], data["data"]
-    expected_cells = built["movements"] * built["objectives"]
+    # The matrix is paged by movements so that every reply fits one Matrix event: the timed
+    # reply is page 1, every objective by the movements of that page.
     passed = (
         reply["template"] == "compare_matrix"
         and reply["rows"] == built["objectives"]
-        and reply["cells"] == expected_cells
+        and 1 <= reply["columns"] <= built["movements"]
+        and reply["cells"] == reply["rows"] * reply["columns"]
+        and (reply["pages"] > 1) == (reply["columns"] < built["movements"])
+        and kib <= EVENT_LIMIT_KIB
         and len(data["samples_s"]["compare.total"]) == s.runs
     )
     result = BenchResult(
@@ -150,8 +154,9 @@ async def compare(ctx: BenchContext) -> BenchResult:
             "passed": passed,
             "reply": reply,
             "summary": (
-                f"the reply ({reply['template']}) shows {reply['cells']} stances "
-                f"({built['movements']} movements x {built['objectives']} objectives)"
+                f"page 1 of {reply['pages']} ({reply['template']}) shows {reply['columns']} "
+                f"movements x {reply['rows']} objectives ({built['movements']} movements in "
+                f"all), {kib:.0f} KiB"
             ),
         },
     )
