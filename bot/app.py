@@ -67,7 +67,7 @@ class Bot:
             *(listener.event_types for listener in self.registry.listeners)
         )
         self.renderer = Renderer(globals={"prefix": config.command_prefix})
-        self.queues = RoomQueues(self._handle_event)
+        self.queues = RoomQueues(self._handle_event, self._lane_of)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()  # set after the first successful sync (used by tests)
@@ -398,6 +398,21 @@ class Bot:
             log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
 
     # -- one event -------------------------------------------------------------------------
+
+    def _lane_of(self, event: Event) -> str | None:
+        """Plain messages in a thread (not commands, not edits) run in that thread's lane."""
+        if event.type != "m.room.message" or event.thread_root is None:
+            return None
+        if event.relates_to.get("rel_type") == "m.replace":
+            return None
+        room = self.rooms.get(event.room_id)
+        addressed = addressed_text(
+            event,
+            prefix=self.config.command_prefix,
+            user_id=self.config.user_id,
+            display_name=room.display_names.get(self.config.user_id),
+        )
+        return None if addressed is not None else str(event.thread_root)
 
     async def _handle_event(self, event: Event) -> None:
         """Handle one inbox event, behind an error boundary; then mark it done."""

@@ -156,12 +156,25 @@ class Outbox:
 
 
 class RoomQueues:
-    """One worker per room with work, draining that room's queue in order."""
+    """One worker per room with work, draining that room's queue in order.
 
-    def __init__(self, handle: Callable[[Event], Awaitable[None]]) -> None:
+    An event with a lane (a plain message in a thread) is handed to that lane's worker and the
+    room moves on: lanes of one room run side by side, each in order. An event without a lane
+    (a command, an edit, a redaction, anything else) first waits for every lane of its room
+    to be done, so it sees everything before it handled.
+    """
+
+    def __init__(
+        self,
+        handle: Callable[[Event], Awaitable[None]],
+        lane_of: Callable[[Event], str | None] = lambda event: None,
+    ) -> None:
         self._handle = handle
+        self._lane_of = lane_of
         self._queues: dict[RoomID, deque[Event]] = {}
         self._tasks: dict[RoomID, asyncio.Task[None]] = {}
+        self._lanes: dict[tuple[RoomID, str], deque[Event]] = {}
+        self._lane_tasks: dict[tuple[RoomID, str], asyncio.Task[None]] = {}
 
     def put(self, event: Event) -> None:
         queue = self._queues.setdefault(event.room_id, deque())
@@ -175,25 +188,47 @@ class RoomQueues:
         queue = self._queues[room_id]
         try:
             while queue:
-                await self._handle(queue[0])
+                event = queue[0]
+                lane = self._lane_of(event)
+                if lane is None:
+                    busy = [t for (room, _), t in self._lane_tasks.items() if room == room_id]
+                    if busy:
+                        await asyncio.gather(*busy, return_exceptions=True)
+                    await self._handle(event)
+                else:
+                    key = (room_id, lane)
+                    self._lanes.setdefault(key, deque()).append(event)
+                    if key not in self._lane_tasks:
+                        self._lane_tasks[key] = asyncio.create_task(self._drain_lane(key))
                 queue.popleft()
         finally:
             del self._tasks[room_id]
             if not queue:
                 self._queues.pop(room_id, None)
 
+    async def _drain_lane(self, key: tuple[RoomID, str]) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                await self._handle(lane[0])
+                lane.popleft()
+        finally:
+            del self._lane_tasks[key]
+            if not lane:
+                self._lanes.pop(key, None)
+
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return bool(self._tasks) or bool(self._lane_tasks)
 
     async def wait_idle(self, *, at_most: float) -> None:
         """Wait until every room's queue is empty, or `at_most` seconds, whichever is first."""
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._lane_tasks.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=at_most)
 
     async def stop(self) -> None:
         """Cancel all work; unfinished events stay pending in the inbox for the next start."""
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._lane_tasks.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -170,3 +170,39 @@ async def test_stop_cancels_work_in_progress() -> None:
     await queues.stop()
     assert not queues.busy()
     assert finished == []
+
+
+async def test_thread_lanes_run_side_by_side_and_other_events_wait_for_them() -> None:
+    from bot.events import Event as _Event
+
+    def ev(event_id: str, lane: str | None) -> _Event:
+        return _Event.from_source(
+            "!room",
+            {
+                "event_id": event_id,
+                "sender": "@a:x",
+                "type": "m.room.message",
+                "content": {"lane": lane},
+            },
+            encrypted=False,
+        )
+
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def handle(event: _Event) -> None:
+        if event.event_id == "$slow":
+            await release.wait()
+        order.append(event.event_id)
+
+    queues = RoomQueues(handle, lambda event: event.content.get("lane"))
+    for event in (ev("$slow", "t1"), ev("$fast", "t2"), ev("$t1-next", "t1"), ev("$cmd", None)):
+        queues.put(event)
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+    # Thread t2 went ahead of the stuck thread t1; t1 keeps its order; the command waits.
+    assert order == ["$fast"]
+    release.set()
+    await queues.wait_idle(at_most=5)
+    assert order == ["$fast", "$slow", "$t1-next", "$cmd"]
