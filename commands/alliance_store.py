@@ -304,6 +304,16 @@ def _alliance(row: Sequence[Any]) -> Alliance:
     )
 
 
+def movement_columns(alias: str) -> str:
+    """The columns :func:`movement_from` reads, qualified by a table alias (for joins)."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _MOVEMENT.split(","))
+
+
+def movement_from(row: Sequence[Any]) -> Movement | None:
+    """The movement in these columns (:func:`movement_columns`); None for a missing LEFT JOIN."""
+    return None if row[0] is None else _movement(row)
+
+
 def _movement(row: Sequence[Any]) -> Movement:
     return Movement(
         id=int(row[0]),

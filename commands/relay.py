@@ -40,6 +40,7 @@ answers to commands in other rooms go first.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -186,44 +187,68 @@ def _may_redact(room: RoomState, user_id: str) -> bool:
     return room.level(user_id) >= needed
 
 
-async def _usable(store: Store, shared: SharedThread, link: ThreadLink) -> bool:
-    """Whether messages may go to and from this link now (consent of every side)."""
+def _open(shared: SharedThread, link: ThreadLink, movement: Movement | None) -> bool:
+    """Whether messages may go to and from this link now (consent of every side).
+
+    `movement` is the movement the link was made for, as it is now (None if there is none).
+    """
     if not shared.active or not link.active or link.root_event_id is None:
         return False
     if link.role == "commons":
         return True
-    if link.movement_id is None:
-        return False
-    movement = await adb.movement_by_id(store, link.movement_id)
     return (
         movement is not None
+        and movement.id == link.movement_id
         and movement.status == "active"
         and movement.room_id == link.room_id
         and movement.decided_event_id == link.membership_key
     )
 
 
+async def _link_movement(store: Store, link: ThreadLink) -> Movement | None:
+    if link.role == "commons" or link.movement_id is None:
+        return None
+    return await adb.movement_by_id(store, link.movement_id)
+
+
+async def _usable(store: Store, shared: SharedThread, link: ThreadLink) -> bool:
+    """:func:`_open`, reading the link's movement first."""
+    if not shared.active or not link.active:
+        return False
+    return _open(shared, link, await _link_movement(store, link))
+
+
 async def _movement_name(
-    services: Services, shared: SharedThread, link: ThreadLink, sender: str
+    services: Services,
+    shared: SharedThread,
+    link: ThreadLink,
+    movement: Movement | None,
+    sender: str,
 ) -> str:
-    """The movement a message is attributed to (see the module docstring)."""
-    store = services.store
+    """The movement a message is attributed to (see the module docstring).
+
+    `movement`: the one `link` was made for (see :func:`_link_movement`).
+    """
     if link.role != "commons" and link.movement_id is not None:
-        movement = await adb.movement_by_id(store, link.movement_id)
         return movement.name if movement is not None else COMMONS
-    actives = await adb.movements_of(store, shared.alliance_id, statuses=("active",))
+    actives = await adb.movements_of(services.store, shared.alliance_id, statuses=("active",))
     homes = [m for m in actives if services.room(m.room_id).members.get(sender) == "join"]
     return homes[0].name if len(homes) == 1 else COMMONS
 
 
 async def _attribution(
-    services: Services, shared: SharedThread, link: ThreadLink, event: Event
+    services: Services,
+    shared: SharedThread,
+    link: ThreadLink,
+    movement: Movement | None,
+    event: Event,
 ) -> Attribution:
+    """Who wrote `event`, and for which movement (`movement`: see :func:`_movement_name`)."""
     room = services.room(event.room_id)
     return Attribution.of(
         user_id=event.sender,
         display_name=room.display_names.get(event.sender),
-        movement=await _movement_name(services, shared, link, event.sender),
+        movement=await _movement_name(services, shared, link, movement, event.sender),
     )
 
 
@@ -431,7 +456,7 @@ async def _post_root(
     store = services.store
     origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
     assert origin is not None
-    by = await _attribution(services, shared, origin, root)
+    by = await _attribution(services, shared, origin, await _link_movement(store, origin), root)
     built = _build(
         root.content,
         by=by,
@@ -494,17 +519,19 @@ async def on_event(services: Services, event: Event) -> Reply | None:
 
 async def _relay_message(services: Services, event: Event, root: EventID) -> None:
     store = services.store
-    links = [link for link in await rdb.links_at(store, event.room_id, root) if link.active]
-    if not links or _is_command(services, event) or _from_a_bot(services, event):
+    routes = await rdb.routes_from(store, event.room_id, root)  # one read: the hot path
+    if not routes or _is_command(services, event) or _from_a_bot(services, event):
         return
     source_encrypted = event.encrypted or _encrypted(services, event.room_id)
-    for source in links:
-        shared = await rdb.share_by_id(store, source.shared_id)
-        if shared is None or not await _usable(store, shared, source):
+    for _, group in itertools.groupby(routes, key=lambda route: route.source.id):
+        ways = list(group)
+        shared, source = ways[0].shared, ways[0].source
+        if not _open(shared, source, ways[0].source_movement):
             continue
-        by = await _attribution(services, shared, source, event)
-        for target in await rdb.links_of(store, shared.id):
-            if target.id == source.id or not await _usable(store, shared, target):
+        by = await _attribution(services, shared, source, ways[0].source_movement, event)
+        for way in ways:
+            target = way.target
+            if not _open(shared, target, way.target_movement):
                 continue
             if not _may_cross(services, shared, source, target, source_encrypted=source_encrypted):
                 log.info("Not relaying shared thread %d into an unencrypted room", shared.number)
@@ -577,7 +604,7 @@ async def _relay_one_edit(
     assert copy.copy_event_id is not None
     built = _build(
         new_content,
-        by=await _attribution(services, shared, source, event),
+        by=await _attribution(services, shared, source, await _link_movement(store, source), event),
         marker=_marker(shared),
         relation=None,
         target_encrypted=_encrypted(services, target.room_id),

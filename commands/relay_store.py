@@ -22,6 +22,7 @@ import aiosqlite
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
+from commands.alliance_store import Movement, movement_columns, movement_from
 
 LinkRole = Literal["origin", "commons", "follower"]
 CopyKind = Literal["root", "message", "edit", "redaction"]
@@ -340,6 +341,64 @@ async def links_at(store: Store, room_id: RoomID, root_event_id: EventID) -> lis
     return [_link(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Route:
+    """One way a message goes: from its link (`source`) to another link of the same share.
+
+    With the movements the two links were made for (None for the commons, or when the movement
+    is gone), so that whether each side still consents can be decided without another read.
+    """
+
+    shared: SharedThread
+    source: ThreadLink
+    source_movement: Movement | None
+    target: ThreadLink
+    target_movement: Movement | None
+
+
+def _qualified(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
+
+
+_LINK_WIDTH = len(_LINK.split(","))
+_SHARED_WIDTH = len(_SHARED.split(","))
+_MOVEMENT_WIDTH = len(movement_columns("m").split(","))
+
+
+async def routes_from(store: Store, room_id: RoomID, root_event_id: EventID) -> list[Route]:
+    """Where a message of the thread starting at this root goes, in one read (the hot path).
+
+    One route per (active link here, other link of its share), whatever their state: the caller
+    decides which are usable. Ordered by the link here, then the other link (origin, commons,
+    followers), like :func:`links_at` and :func:`links_of`.
+    """
+    rows = await store.fetch_all(
+        f"SELECT {_qualified(_SHARED, 'sh')}, {_qualified(_LINK, 's')},"
+        f" {movement_columns('sm')}, {_qualified(_LINK, 't')}, {movement_columns('tm')}"
+        " FROM thread_links AS s"
+        " JOIN shared_threads AS sh ON sh.id = s.shared_id"
+        " JOIN thread_links AS t ON t.shared_id = s.shared_id AND t.id != s.id"
+        " LEFT JOIN movements AS sm ON sm.id = s.movement_id"
+        " LEFT JOIN movements AS tm ON tm.id = t.movement_id"
+        " WHERE s.room_id = ? AND s.root_event_id = ? AND s.status = 'active'"
+        " ORDER BY s.id, t.id",
+        (room_id, root_event_id),
+    )
+    routes = []
+    for row in rows:
+        at = _SHARED_WIDTH
+        shared = _shared(row[:at])
+        source = _link(row[at : at + _LINK_WIDTH])
+        at += _LINK_WIDTH
+        source_movement = movement_from(row[at : at + _MOVEMENT_WIDTH])
+        at += _MOVEMENT_WIDTH
+        target = _link(row[at : at + _LINK_WIDTH])
+        at += _LINK_WIDTH
+        target_movement = movement_from(row[at : at + _MOVEMENT_WIDTH])
+        routes.append(Route(shared, source, source_movement, target, target_movement))
+    return routes
+
+
 async def link_in(store: Store, shared_id: int, room_id: RoomID) -> ThreadLink | None:
     row = await store.fetch_one(
         f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? AND room_id = ?",
@@ -447,27 +506,26 @@ class NewCopy:
 
 
 async def claim_copy(store: Store, new: NewCopy, *, now_ms: int) -> Copy:
-    """The copy of this original in this room: claimed now ('sending') or as claimed before."""
-    async with store.transaction() as db:
-        await db.execute(
-            "INSERT OR IGNORE INTO relay_copies (source_event_id, target_room_id, shared_id,"
-            " source_room_id, source_sender, kind, state, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'sending', ?)",
-            (
-                new.source_event_id,
-                new.target_room_id,
-                new.shared_id,
-                new.source_room_id,
-                new.source_sender,
-                new.kind,
-                now_ms,
-            ),
-        )
-        row = await _one(
-            db,
-            f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? AND target_room_id = ?",
-            (new.source_event_id, new.target_room_id),
-        )
+    """The copy of this original in this room: claimed now ('sending') or as claimed before.
+
+    One statement: the insert, or on conflict a no-op update of the row already there (it is
+    never replaced), returning the row either way.
+    """
+    [row] = await store.write(
+        "INSERT INTO relay_copies (source_event_id, target_room_id, shared_id, source_room_id,"
+        " source_sender, kind, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', ?)"
+        " ON CONFLICT (source_event_id, target_room_id) DO UPDATE SET state = state"
+        f" RETURNING {_COPY}",
+        (
+            new.source_event_id,
+            new.target_room_id,
+            new.shared_id,
+            new.source_room_id,
+            new.source_sender,
+            new.kind,
+            now_ms,
+        ),
+    )
     return _copy(row)
 
 

@@ -323,6 +323,39 @@ async def test_messages_go_both_ways_in_order_and_once(world: World) -> None:
     assert back.content["m.relates_to"]["event_id"] == root.event_id
 
 
+async def test_the_routes_of_a_message_come_in_one_read_with_each_sides_movement(
+    world: World,
+) -> None:
+    root, commons_root = await shared_thread(world)
+    template, _ = await world.command(TENANTS, CAL, "follow 1")
+    assert template == "follow_started"
+    store = world.services.store
+    [tenants] = await adb.movements_of_room(store, TENANTS)
+
+    from_camp = await rdb.routes_from(store, CAMP, root.event_id)
+    assert [(r.source.role, r.target.role) for r in from_camp] == [
+        ("origin", "commons"),
+        ("origin", "follower"),
+    ]
+    assert {r.source_movement.name for r in from_camp if r.source_movement} == {"Climate Camp"}
+    assert [r.target_movement for r in from_camp] == [None, tenants]
+
+    from_commons = await rdb.routes_from(store, COMMONS, commons_root)
+    assert [(r.source_movement, r.target.room_id) for r in from_commons] == [
+        (None, CAMP),
+        (None, TENANTS),
+    ]
+    assert await rdb.routes_from(store, CAMP, EventID("$not-a-shared-root")) == []
+
+    tenants_root = from_camp[1].target.root_event_id
+    assert tenants_root is not None
+    await world.command(TENANTS, CAL, "unfollow 1")  # stopped here: no route starts there...
+    assert await rdb.follower_links(store, TENANTS) == []
+    assert await rdb.routes_from(store, TENANTS, tenants_root) == []
+    still = await rdb.routes_from(store, CAMP, root.event_id)  # ...and its link is not open
+    assert [r.target.status for r in still] == ["active", "stopped"]
+
+
 async def test_a_crash_between_send_and_record_resends_with_the_same_transaction(
     world: World,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -222,3 +223,32 @@ async def test_prune_forgets_only_old_handled_events(store: Store) -> None:
     assert not await store.seen(EventID("$old-skipped"))
     assert await store.seen(EventID("$recent-done"))
     assert ids(await store.pending()) == ["$old-pending"]
+
+
+async def test_a_single_write_waits_for_an_open_transaction_and_survives_its_rollback(
+    store: Store,
+) -> None:
+    """`write` never joins someone else's transaction: a rollback there cannot undo it."""
+    await store.commit_sync("t1", [item("a"), item("b")])
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing_transaction() -> None:
+        async with store.transaction() as db:
+            await db.execute("UPDATE inbox SET state = 'failed' WHERE event_id = '$a'")
+            inside.set()
+            await release.wait()
+            raise RuntimeError("rolled back")
+
+    other = asyncio.create_task(failing_transaction())
+    await inside.wait()
+    write = asyncio.create_task(
+        store.write("UPDATE inbox SET state = 'done' WHERE event_id = ? RETURNING state", ("$b",))
+    )
+    await asyncio.sleep(0.01)
+    assert not write.done()  # waiting for the transaction, not inside it
+    release.set()
+    with pytest.raises(RuntimeError):
+        await other
+    assert [tuple(row) for row in await write] == [("done",)]
+    assert ids(await store.pending()) == ["$a"]  # $a's update was rolled back, $b's kept
