@@ -43,7 +43,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -350,6 +350,51 @@ def _build(
     return media, placeholder(NOT_ACCEPTED)
 
 
+async def _once(
+    services: Services,
+    *,
+    shared_id: int,
+    source: Event,
+    target_room: RoomID,
+    kind: CopyKind,
+    act: Callable[[str], Awaitable[EventID | None]],
+) -> EventID | None:
+    """Carry `source` into `target_room` at most once, ever (see the module docstring).
+
+    Claims the pair, then `act` sends (or redacts) with a transaction key derived from the
+    pair, then records what came of it. Handled again after a crash between the two, `act`
+    runs again with the same key, and the homeserver answers with what it already made.
+    """
+    store = services.store
+    claimed = await rdb.claim_copy(
+        store,
+        rdb.NewCopy(
+            source_event_id=source.event_id,
+            target_room_id=target_room,
+            shared_id=shared_id,
+            source_room_id=source.room_id,
+            source_sender=source.sender,
+            kind=kind,
+        ),
+        now_ms=now_ms(),
+    )
+    if claimed.state != "sending":
+        return claimed.copy_event_id  # done before: sent (its copy) or given up (None)
+    done = await act(f"relay/{source.event_id}/{target_room}")
+    if done is None:
+        log.warning("The homeserver refused a relayed %s in %s", kind, target_room)
+        await rdb.copy_failed(store, source_event_id=source.event_id, target_room_id=target_room)
+        return None
+    await rdb.copy_sent(
+        store,
+        source_event_id=source.event_id,
+        target_room_id=target_room,
+        copy_event_id=done,
+        now_ms=now_ms(),
+    )
+    return done
+
+
 async def _deliver(
     services: Services,
     *,
@@ -360,48 +405,30 @@ async def _deliver(
     content: dict[str, Any],
     fallback: dict[str, Any] | None = None,
 ) -> EventID | None:
-    """Send one copy of `source` into `target_room`, at most once ever (see the docstring)."""
-    store = services.store
-    claimed = await rdb.claim_copy(
-        store,
-        rdb.NewCopy(
-            source_event_id=source.event_id,
-            target_room_id=target_room,
-            shared_id=shared.id,
-            source_room_id=source.room_id,
-            source_sender=source.sender,
-            kind=kind,
-        ),
-        now_ms=now_ms(),
-    )
-    if claimed.state == "sent":
-        return claimed.copy_event_id
-    if claimed.state == "failed":
-        return None
-    txn_key = f"relay/{source.event_id}/{target_room}"
-    event_id = await services.send(
-        target_room, event_type=MESSAGE, content=content, txn_key=txn_key, background=True
-    )
-    if event_id is None and fallback is not None:
+    """Send one copy of `source` into `target_room` (`fallback` if the room refuses it)."""
+
+    async def send(txn_key: str) -> EventID | None:
         event_id = await services.send(
-            target_room,
-            event_type=MESSAGE,
-            content=fallback,
-            txn_key=f"{txn_key}/placeholder",
-            background=True,
+            target_room, event_type=MESSAGE, content=content, txn_key=txn_key, background=True
         )
-    if event_id is None:
-        log.warning("A copy for shared thread %d was refused in %s", shared.number, target_room)
-        await rdb.copy_failed(store, source_event_id=source.event_id, target_room_id=target_room)
-        return None
-    await rdb.copy_sent(
-        store,
-        source_event_id=source.event_id,
-        target_room_id=target_room,
-        copy_event_id=event_id,
-        now_ms=now_ms(),
+        if event_id is None and fallback is not None:
+            event_id = await services.send(
+                target_room,
+                event_type=MESSAGE,
+                content=fallback,
+                txn_key=f"{txn_key}/placeholder",
+                background=True,
+            )
+        return event_id
+
+    return await _once(
+        services,
+        shared_id=shared.id,
+        source=source,
+        target_room=target_room,
+        kind=kind,
+        act=send,
     )
-    return event_id
 
 
 async def _equivalent(
@@ -648,39 +675,24 @@ async def _relay_redaction(services: Services, event: Event) -> None:
 
 
 async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None:
-    store = services.store
-    assert copy.copy_event_id is not None
-    claimed = await rdb.claim_copy(
-        store,
-        rdb.NewCopy(
-            source_event_id=redaction.event_id,
-            target_room_id=copy.target_room_id,
-            shared_id=copy.shared_id,
-            source_room_id=redaction.room_id,
-            source_sender=redaction.sender,
-            kind="redaction",
-        ),
-        now_ms=now_ms(),
-    )
-    if claimed.state != "sending":
-        return
-    done = await services.redact(
-        copy.target_room_id,
-        copy.copy_event_id,
-        reason="Removed where it was written",
-        txn_key=f"relay/{redaction.event_id}/{copy.target_room_id}",
-    )
-    if done is None:
-        await rdb.copy_failed(
-            store, source_event_id=redaction.event_id, target_room_id=copy.target_room_id
+    copy_event_id = copy.copy_event_id
+    assert copy_event_id is not None
+
+    async def redact(txn_key: str) -> EventID | None:
+        return await services.redact(
+            copy.target_room_id,
+            copy_event_id,
+            reason="Removed where it was written",
+            txn_key=txn_key,
         )
-        return
-    await rdb.copy_sent(
-        store,
-        source_event_id=redaction.event_id,
-        target_room_id=copy.target_room_id,
-        copy_event_id=done,
-        now_ms=now_ms(),
+
+    await _once(
+        services,
+        shared_id=copy.shared_id,
+        source=redaction,
+        target_room=copy.target_room_id,
+        kind="redaction",
+        act=redact,
     )
 
 
