@@ -15,6 +15,8 @@ How a shared thread lives:
    redactions redact them (only when made by the writer or someone allowed to redact).
 3. `!follow N` (a moderator of another movement room) posts the first message there as a new
    thread and links it; `!unfollow` and `!unshare` stop links, announced in every linked thread.
+4. When a movement leaves the alliance, relays to and from its room stop at once; within a few
+   seconds every linked thread, its own included, is told so, once (`announce_departures`).
 
 Not relayed: threads that were not shared; commands (they are answered where they are typed);
 `m.notice`s of bots; anything carrying a relay marker (no loops; the bot never sees its own
@@ -67,6 +69,7 @@ from commands.registry import (
     Registry,
     Reply,
     Services,
+    Timer,
 )
 from commands.relay_content import (
     COMMONS,
@@ -102,6 +105,7 @@ ALLIANCE_FLAG: Final = Flag("alliance", "name", "which alliance, if this room is
 NOT_ENCRYPTED_HERE: Final = "it comes from an encrypted room and this room is not encrypted"
 NOT_ACCEPTED: Final = "this room did not accept the attachment"
 NO_ADDRESS: Final = "the attachment's address is missing"
+DEPARTURE_CHECK_S: Final = 5.0  # how soon a shared thread hears that a movement left
 
 
 def now_ms() -> int:
@@ -1190,6 +1194,63 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
     )
 
 
+# -- movements that leave -----------------------------------------------------------------------
+
+
+async def announce_departures(services: Services) -> None:
+    """Tell every shared thread when a movement in it left the alliance, once, and stop its link.
+
+    Leaving already stops relays at once (a link carries nothing once its movement is not the
+    active member it was made for); this says so where people read. The notices' transaction
+    keys derive from the link, and the link is stopped only after them: a crash in between
+    announces again with the same keys, which the homeserver does not post twice.
+    """
+    store, bot = services.store, services.config.user_id
+    for gone in await rdb.departures(store):
+        link = gone.link
+        shared = await rdb.share_by_id(store, link.shared_id)
+        if shared is None:
+            continue
+        movement = gone.movement or "A movement"
+        others = [
+            other
+            for other in await rdb.links_of(store, shared.id)
+            if other.id != link.id and await _usable(store, shared, other)
+        ]
+        for other in others:
+            assert other.root_event_id is not None
+            await services.notice(
+                other.room_id,
+                Reply("share_left_notice", {"movement": movement, "number": shared.number}),
+                txn_key=f"departure/{link.id}/{other.room_id}",
+                thread_root=other.root_event_id,
+            )
+        here = services.room(link.room_id)
+        if link.root_event_id is not None and here.members.get(bot) == "join":
+            await services.notice(
+                link.room_id,
+                Reply(
+                    "share_left_here",
+                    {
+                        "movement": movement,
+                        "number": shared.number,
+                        "rooms": _names(await _link_names(services, others)),
+                        "origin": link.role == "origin",
+                    },
+                ),
+                txn_key=f"departure/{link.id}/{link.room_id}",
+                thread_root=link.root_event_id,
+            )
+        await rdb.stop_link(
+            store,
+            link.id,
+            by=bot,
+            at=now_ms(),
+            event_id=gone.left_event_id or f"departure/{link.id}",
+        )
+        log.info("A movement left: shared thread %d no longer reaches its room", shared.number)
+
+
 # -- registration -------------------------------------------------------------------------------
 
 
@@ -1200,6 +1261,7 @@ def register(registry: Registry) -> None:
     registry.listen(
         Listener("shared threads", frozenset({MESSAGE, REDACTION}), on_event, include_old=True)
     )
+    registry.every(Timer("relay departures", DEPARTURE_CHECK_S, announce_departures))
 
 
 NUMBER: Final = Param("number", kind="int", optional=True)

@@ -492,6 +492,49 @@ async def stop_link(store: Store, link_id: int, *, by: str, at: int, event_id: s
         )
 
 
+@dataclass(frozen=True)
+class Departure:
+    """An active link of an active share whose movement no longer stands behind it."""
+
+    link: ThreadLink
+    movement: str
+    """The movement's name, or "" if it is gone altogether."""
+    left_event_id: EventID | None
+    """The command by which it left, if it left (rather than left and asked to join again)."""
+
+
+async def departures(store: Store) -> list[Departure]:
+    """Links made for a movement that has since left (or left and joined again), oldest first.
+
+    They carry nothing any more (see `commands.relay._open`); the relay announces each once and
+    stops it (:func:`stop_link`).
+    """
+    rows = await store.fetch_all(
+        f"SELECT {_qualified(_LINK, 'l')}, m.name, m.status, m.left_event_id"
+        " FROM thread_links AS l"
+        " JOIN shared_threads AS sh ON sh.id = l.shared_id AND sh.status = 'active'"
+        " LEFT JOIN movements AS m ON m.id = l.movement_id"
+        " WHERE l.status = 'active' AND l.role != 'commons' AND NOT (m.id IS NOT NULL"
+        " AND m.status = 'active' AND m.room_id = l.room_id"
+        " AND m.decided_event_id IS l.membership_key)"
+        " ORDER BY l.id"
+    )
+    found = []
+    for row in rows:
+        link = _link(row[:_LINK_WIDTH])
+        name, status, left_event_id = row[_LINK_WIDTH:]
+        found.append(
+            Departure(
+                link=link,
+                movement=str(name or ""),
+                left_event_id=EventID(left_event_id)
+                if status == "left" and left_event_id
+                else None,
+            )
+        )
+    return found
+
+
 # -- copies -------------------------------------------------------------------------------------
 
 

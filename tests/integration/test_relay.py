@@ -527,6 +527,12 @@ async def test_following_makes_a_three_way_conversation_with_edits_and_redaction
     await copy_with(bea, bot, world.camp, root, "We are back")
     left = await cal.ask(world.tenants, "!movement leave", bot=bot_id)
     assert "Tenants Union has left Earth Alliance" in body(left)
+    # Every thread hears it, once: the ones it left, and its own (with how to start again).
+    await notice_in_thread(bea, bot, world.camp, root, "Tenants Union left the alliance")
+    await notice_in_thread(ada, bot, world.commons, commons_root, "Tenants Union left the alliance")
+    here = await notice_in_thread(cal, bot, world.tenants, tenants_root, "no longer shared")
+    assert "nothing more goes to Climate Camp and the commons (Earth commons)" in body(here)
+    assert "!follow 1" in body(here)
     gone = await cal.say(world.tenants, "Still there?", thread_root=tenants_root)
     from_commons = await ada.say(
         world.commons, "Only the camp hears this", thread_root=commons_root
@@ -537,6 +543,13 @@ async def test_following_makes_a_three_way_conversation_with_edits_and_redaction
     assert await copied_to(bot, gone) == set()
     assert await copied_to(bot, from_commons) == {world.camp}
     assert len(await copied_to(bot, back)) == 2
+    for user, room, thread in (
+        (bea, world.camp, root),
+        (ada, world.commons, commons_root),
+        (cal, world.tenants, tenants_root),
+    ):
+        said = [e for e in in_thread(user, room, thread, bot_id) if "left the alliance" in body(e)]
+        assert len(said) == 1, f"{len(said)} departure notices in {room}"
 
     # !unshare in the origin stops everything, announced in the commons thread.
     ended = await bea.ask(world.camp, "!unshare", bot=bot_id, thread_root=root)
