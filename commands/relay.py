@@ -875,12 +875,11 @@ async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
 
 async def unshare(ctx: Context, args: Args) -> Reply:
     store, event, services = ctx.store, ctx.event, ctx.services
-    replayed = [
-        s
-        for s in await _stopped_by_command(store, event.event_id)
-        if s.origin_room_id == event.room_id
-    ]
-    shared = replayed[0] if replayed else await _share_to_stop(ctx, args)
+    stopped = await rdb.share_stopped_by(store, event.event_id)
+    if stopped is not None and stopped.origin_room_id == event.room_id:
+        shared, replayed = stopped, True  # handled again after a crash: already stopped
+    else:
+        shared, replayed = await _share_to_stop(ctx, args), False
     allowed = event.sender in (shared.root_sender, shared.shared_by) or ctx.power >= Power.MODERATOR
     if not allowed:
         raise CommandError(
@@ -922,16 +921,6 @@ async def unshare(ctx: Context, args: Args) -> Reply:
         {"number": shared.number, "rooms": _names(await _link_names(services, others))},
         then=announce,
     )
-
-
-async def _stopped_by_command(store: Store, event_id: str) -> list[SharedThread]:
-    row = await store.fetch_one(
-        "SELECT id FROM shared_threads WHERE stopped_event_id = ?", (event_id,)
-    )
-    if row is None:
-        return []
-    found = await rdb.share_by_id(store, int(row[0]))
-    return [found] if found is not None else []
 
 
 # -- !follow and !unfollow ----------------------------------------------------------------------
@@ -1076,14 +1065,9 @@ async def _follow_started(
 
 async def unfollow(ctx: Context, args: Args) -> Reply:
     store, event, services = ctx.store, ctx.event, ctx.services
-    stopped_now = await store.fetch_one(
-        "SELECT id FROM thread_links WHERE stopped_event_id = ? AND room_id = ?",
-        (event.event_id, event.room_id),
-    )
+    stopped_now = await rdb.link_stopped_by(store, event.event_id, event.room_id)
     if stopped_now is not None:
-        found = await rdb.link_by_id(store, int(stopped_now[0]))
-        assert found is not None
-        link = found
+        link = stopped_now
     else:
         link = await _link_to_stop(ctx, args)
         await rdb.stop_link(store, link.id, by=event.sender, at=event.ts, event_id=event.event_id)

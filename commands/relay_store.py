@@ -285,6 +285,14 @@ async def share_by_number(store: Store, alliance_id: int, number: int) -> Shared
     return _shared(row) if row else None
 
 
+async def share_stopped_by(store: Store, event_id: str) -> SharedThread | None:
+    """The share that this command stopped (`!unshare` handled again after a crash)."""
+    row = await store.fetch_one(
+        f"SELECT {_SHARED} FROM shared_threads WHERE stopped_event_id = ?", (event_id,)
+    )
+    return _shared(row) if row else None
+
+
 async def shares_of(
     store: Store, alliance_id: int, *, active_only: bool = True
 ) -> list[SharedThread]:
@@ -403,6 +411,15 @@ async def link_in(store: Store, shared_id: int, room_id: RoomID) -> ThreadLink |
     row = await store.fetch_one(
         f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? AND room_id = ?",
         (shared_id, room_id),
+    )
+    return _link(row) if row else None
+
+
+async def link_stopped_by(store: Store, event_id: str, room_id: RoomID) -> ThreadLink | None:
+    """The link of this room that this command stopped (`!unfollow` handled again)."""
+    row = await store.fetch_one(
+        f"SELECT {_LINK} FROM thread_links WHERE stopped_event_id = ? AND room_id = ?",
+        (event_id, room_id),
     )
     return _link(row) if row else None
 
