@@ -1,9 +1,9 @@
-"""The alliance family: alliances, movements joining them, and each movement's core statement.
+"""The alliance family: alliances and the movements joining them.
 
 Commands: `!alliance create`, `!alliance`, `!alliance set threshold`, `!movement join`,
-`!movement approve`, `!movement reject`, `!movement leave`, `!movements`, `!statement`,
-`!statement history`, `!statement link`, `!statement unlink`, `!statement propose`,
-`!statement amend`, `!statement drop`.
+`!movement approve`, `!movement reject`, `!movement leave`, `!movements`. Registering the
+family also registers the statement family (`commands.statements`) and the timer that settles
+the family's consensus polls (`commands.alliance_decisions`).
 
 Who acts for whom:
 
@@ -18,303 +18,81 @@ crash finds what it made; the alliance's space carries a mark (`space_key`) so i
 again rather than created twice; messages to other rooms use transaction keys derived from
 the command's event id.
 
-Decisions by consensus poll (`!statement propose/amend/drop` here, `!endorse` in
-`commands.objectives`) open a poll with `commands.polls.open_consensus_poll` and record what
-it is about (`alliance_store.open_statement_proposal` / `open_endorsement`). The timer
-`settle_decisions` notices when such a poll has closed (`commands.polls.consensus_result`),
-records the outcome (`alliance_store.settle_poll`) and tells the room.
-
-The shared helpers at the top (which alliance a command is about, links, dates) are used by
-`commands.objectives` too.
+Which alliance a command is about, links, dates and wording shared with the statement and
+objectives families are in `commands.alliance_shared`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
-from urllib.parse import quote
 
-from bot.events import Event
-from bot.ids import RoomID, UserID
+from bot.ids import RoomID
 from bot.matrix import MatrixError
 from bot.permissions import Power
+from commands import alliance_decisions, statements
 from commands import alliance_store as db
-from commands import poll_store, polls
-from commands.alliance_store import Alliance, Movement, PollRef, StatementChange, Taken
+from commands.alliance_decisions import settle_decisions as settle_decisions
+from commands.alliance_shared import (
+    ALLIANCE_FLAG,
+    Named,
+    commons_alliance,
+    day,
+    find_named,
+    listed_movements,
+    names_list,
+    own_movement,
+    quoted,
+    read_alliance,
+    room_link,
+    room_name,
+    unknown_alliance,
+)
+from commands.alliance_shared import take_alliance_flag as take_alliance_flag
+from commands.alliance_store import Alliance, Movement, Taken
 from commands.args import tokenize
 from commands.compare import (
     BadName,
+    Board,
     ThresholdError,
     check_name,
     format_threshold,
-    match_name,
     name_key,
-    objective_number,
     parse_threshold,
     slugify,
     support,
-    text_key,
 )
-from commands.decision import describe_rule
 from commands.registry import (
     Args,
     Command,
     CommandError,
     Context,
-    Flag,
     Param,
     Registry,
     Reply,
     Services,
-    Timer,
 )
 
 log = logging.getLogger(__name__)
 
-TEXT_MAX: Final = 500
-DECISION_CHECK_S: Final = 2.0
 SPACE_CHILD: Final = "m.space.child"
-ALLIANCE_FLAG: Final = Flag(
-    "alliance", value="name", help="which alliance, if this room is in several"
-)
-FLAG_STARTS: Final = ("--", "—", "–")
-
-_T = TypeVar("_T")
-
-
-# -- shared helpers -------------------------------------------------------------------------
-
-
-def room_link(room_id: str, server: str) -> str:
-    """A matrix.to link to a room (the id stays inside the link, never shown)."""
-    return f"https://matrix.to/#/{quote(room_id, safe='')}?via={quote(server, safe='')}"
-
-
-def event_link(room_id: str, event_id: str, server: str) -> str:
-    return (
-        f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
-        f"?via={quote(server, safe='')}"
-    )
-
-
-def day(ms: int | None, ctx: Context | Services) -> str:
-    """A date as people read it, in the bot's time zone: 2026-11-25."""
-    if ms is None:
-        return ""
-    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ctx.config.timezone)
-    return moment.strftime("%Y-%m-%d")
-
-
-def names_list(names: Sequence[str], *, empty: str = "none") -> str:
-    """`A, B and C`."""
-    if not names:
-        return empty
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """User text in quotes, cut short for a message about it."""
-    text = " ".join(text.split())
-    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-def take_alliance_flag(text: str) -> tuple[str | None, str]:
-    """`--alliance NAME` typed after a text argument (the parser stops reading options there).
-
-    Returns the alliance (None if not given) and the text without the option.
-    """
-    words = text.split(" ")
-    for index, word in enumerate(words):
-        stripped = word.strip()
-        if not stripped.startswith(FLAG_STARTS):
-            continue
-        flag, _, inline = stripped.lstrip("-—–").partition("=")
-        if flag.lower() != "alliance":
-            continue
-        rest = " ".join(words[index + 1 :])
-        if inline:
-            value, after = inline, rest
-        else:
-            tokens = tokenize(rest)
-            if not tokens:
-                return None, text
-            value = tokens[0]
-            after = rest.strip()
-            after = after[len(value) + 2 :] if after[:1] in "\"'“‘«„" else after[len(value) :]
-        return value, " ".join(" ".join(words[:index]).split() + after.split())
-    return None, text
-
-
-def check_text(text: str, *, what: str, example: str) -> str:
-    """A text people typed (an objective, a statement item), tidied, or a clear refusal."""
-    tidy = text.strip()
-    if not tidy:
-        raise CommandError(f"Please write the {what} after the command, e.g. {example}")
-    if len(tidy) > TEXT_MAX:
-        raise CommandError(
-            f"That {what} is {len(tidy)} characters long; at most {TEXT_MAX}, please. "
-            "Shorten it and send it again."
-        )
-    return tidy
-
-
-def _alliance_names(alliances: Sequence[Alliance]) -> str:
-    return names_list([a.name for a in alliances], empty="")
-
-
-def unknown_alliance(typed: str, alliances: Sequence[Alliance], prefix: str) -> str:
-    if not alliances:
-        return (
-            f"There is no alliance called {quoted(typed)}; in fact there are none yet. "
-            f"A bot admin starts one with {prefix}alliance create <name>."
-        )
-    return f"There is no alliance called {quoted(typed)}. Alliances: {_alliance_names(alliances)}."
-
-
-def not_in_alliance(prefix: str) -> str:
-    return (
-        "This room is not part of an alliance. To join one, a moderator of this room types "
-        f"{prefix}movement join <alliance> as <your movement's name>. To start one, a bot admin "
-        f"types {prefix}alliance create <name> in the room that will be its commons."
-    )
-
-
-async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
-    """The alliance a read-only command is about: this room's (as commons or movement).
-
-    `wanted` is the `--alliance` value, needed when the room is in several.
-    """
-    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id)
-    if wanted:
-        match = match_name(wanted, mine, name=lambda a: a.name, slug=lambda a: a.slug)
-        if match.found is not None:
-            return match.found
-        every = await db.all_alliances(ctx.store)
-        other = match_name(wanted, every, name=lambda a: a.name, slug=lambda a: a.slug).found
-        if other is not None:
-            raise CommandError(
-                f"This room is not part of {other.name}. Ask in its commons room or one of its "
-                f"movements' rooms. This room is part of: {_alliance_names(mine) or 'none'}."
-            )
-        raise CommandError(unknown_alliance(wanted, mine or every, ctx.prefix))
-    if len(mine) == 1:
-        return mine[0]
-    if not mine:
-        raise CommandError(not_in_alliance(ctx.prefix))
-    raise CommandError(several_alliances(mine, ctx.prefix, command))
-
-
-def several_alliances(alliances: Sequence[Alliance], prefix: str, command: str) -> str:
-    return (
-        f"This room is part of several alliances: {_alliance_names(alliances)}. Say which one, "
-        f"e.g. {prefix}{command} --alliance {alliances[0].slug}"
-    )
-
-
-async def commons_alliance(ctx: Context, *, doing: str) -> Alliance:
-    """The alliance whose commons this room is; refused elsewhere."""
-    alliance = await db.alliance_by_commons(ctx.store, ctx.event.room_id)
-    if alliance is not None:
-        return alliance
-    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id)
-    where = f"the commons room of {_alliance_names(mine)}" if mine else "an alliance's commons room"
-    raise CommandError(f"Only in {where} can its moderators {doing}.")
-
-
-async def own_movement(
-    ctx: Context, wanted: str | None, *, command: str, active_only: bool = True
-) -> tuple[Alliance, Movement]:
-    """This room as a movement of an alliance (pending requests too, unless `active_only`)."""
-    records = [
-        m
-        for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
-        if m.status == "active" or (m.status == "pending" and not active_only)
-    ]
-    pairs: list[tuple[Alliance, Movement]] = []
-    for movement in records:
-        alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
-        if alliance is not None:
-            pairs.append((alliance, movement))
-    if wanted:
-        match = match_name(wanted, pairs, name=lambda p: p[0].name, slug=lambda p: p[0].slug).found
-        if match is None:
-            every = await db.all_alliances(ctx.store)
-            if match_name(wanted, every, name=lambda a: a.name, slug=lambda a: a.slug).found:
-                raise CommandError(
-                    f"This room is not a movement of {quoted(wanted)}"
-                    + (
-                        f"; it is one of {_alliance_names([p[0] for p in pairs])}."
-                        if pairs
-                        else "."
-                    )
-                )
-            raise CommandError(unknown_alliance(wanted, [p[0] for p in pairs] or every, ctx.prefix))
-        return match
-    if len(pairs) == 1:
-        return pairs[0]
-    if pairs:
-        raise CommandError(several_alliances([p[0] for p in pairs], ctx.prefix, command))
-    if active_only:
-        waiting = [
-            m
-            for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
-            if m.status == "pending"
-        ]
-        if waiting:
-            raise CommandError(
-                f"{waiting[0].name} is still waiting for the commons to approve it. "
-                "A moderator of the commons answers with "
-                f"{ctx.prefix}movement approve {waiting[0].slug}."
-            )
-    raise CommandError(not_in_alliance(ctx.prefix))
-
-
-def room_name(services: Services, room_id: RoomID, fallback: str) -> str:
-    return services.room(room_id).name or fallback
+_N = TypeVar("_N", bound=Named)
 
 
 def person(services: Services, room_id: RoomID, user_id: str) -> str:
     return services.room(room_id).display_name(user_id)
 
 
-def short(text: str, limit: int = 50) -> str:
-    """The start of a long text, for lists and tables."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-async def find_objective(ctx: Context, alliance: Alliance, typed: str) -> db.Objective:
-    """The alliance's objective numbered `typed` (3 or #3), or a refusal listing them."""
-    objectives = await db.objectives_of(ctx.store, alliance.id)
-    number = objective_number(typed)
-    for objective in objectives:
-        if objective.number == number:
-            return objective
-    raise CommandError(unknown_objective(typed, objectives, alliance, ctx.prefix))
-
-
-def unknown_objective(
-    typed: str, objectives: Sequence[db.Objective], alliance: Alliance, prefix: str
-) -> str:
-    if not objectives:
-        return (
-            f"{alliance.name} has no common objectives yet. Anyone in its commons room "
-            f"proposes one with {prefix}objective propose <text>."
-        )
-    shown = [f"#{o.number} {short(o.text, 40)}" for o in objectives[:8]]
-    more = f" and {len(objectives) - 8} more ({prefix}objectives)" if len(objectives) > 8 else ""
-    what = (
-        f"objective {quoted(typed)}"
-        if objective_number(typed) is None
-        else f"objective #{typed.lstrip('#')}"
-    )
-    return (
-        f"{alliance.name} has no {what}; give an objective by its number. "
-        f"Objectives: {'; '.join(shown)}{more}."
+async def _space_child(
+    ctx: Context, space_id: RoomID, room_id: RoomID, *, inside: bool = True
+) -> None:
+    """Put a room in the alliance's space (`inside`), or take it out of it."""
+    await ctx.services.send_state(
+        space_id,
+        event_type=SPACE_CHILD,
+        state_key=room_id,
+        content={"via": [ctx.config.server_name]} if inside else {},
     )
 
 
@@ -361,11 +139,11 @@ async def _new_alliance(ctx: Context, typed: str) -> Alliance:
         raise CommandError(
             f"{exc} For example: {ctx.prefix}alliance create Earth Alliance"
         ) from None
-    for other in await db.all_alliances(ctx.store):
-        if name_key(other.name) == name_key(name) or other.slug == slugify(name):
-            raise CommandError(
-                f"There is already an alliance called {other.name}. Please choose another name."
-            )
+    other = _same_name(name, await db.all_alliances(ctx.store))
+    if other is not None:
+        raise CommandError(
+            f"There is already an alliance called {other.name}. Please choose another name."
+        )
     try:
         return await db.create_alliance(
             ctx.store,
@@ -398,12 +176,7 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
             )
         if alliance.space_id is None:
             await db.set_space(ctx.store, alliance.id, space_id)
-        await services.send_state(
-            space_id,
-            event_type=SPACE_CHILD,
-            state_key=alliance.commons_room_id,
-            content={"via": [ctx.config.server_name]},
-        )
+        await _space_child(ctx, space_id, alliance.commons_room_id)
     except MatrixError as exc:
         log.warning("Could not set up the space of alliance %s: %s", alliance.id, exc)
         raise CommandError(
@@ -419,10 +192,9 @@ async def show_alliance(ctx: Context, args: Args) -> Reply:
     alliance = await read_alliance(ctx, args.option("alliance"), command="alliance")
     services = ctx.services
     server = ctx.config.server_name
-    movements = [m for m in await db.movements_of(ctx.store, alliance.id) if m.status != "rejected"]
+    movements = await listed_movements(ctx, alliance)
     active = [m for m in movements if m.status == "active"]
     board = await db.board(ctx.store, alliance, movements=active)
-    common = sum(1 for o in board.objectives if support(board, o).common)
     return Reply(
         "alliance_show",
         {
@@ -434,11 +206,16 @@ async def show_alliance(ctx: Context, args: Args) -> Reply:
             "here_is_commons": alliance.commons_room_id == ctx.event.room_id,
             "movements": [_movement_view(ctx, m) for m in movements],
             "objectives": len(board.objectives),
-            "common": common,
+            "common": _common(board),
             "threshold": format_threshold(alliance.threshold),
             "created": day(alliance.created_at, ctx),
         },
     )
+
+
+def _common(board: Board) -> int:
+    """How many of the alliance's objectives count as common."""
+    return sum(1 for o in board.objectives if support(board, o).common)
 
 
 def _movement_view(ctx: Context, movement: Movement) -> dict[str, Any]:
@@ -482,7 +259,7 @@ async def set_alliance(ctx: Context, args: Args) -> Reply:
             "threshold": format_threshold(threshold),
             "active": active,
             "needed": threshold.needed(active) if active else 0,
-            "common": sum(1 for o in board.objectives if support(board, o).common),
+            "common": _common(board),
             "objectives": len(board.objectives),
         },
     )
@@ -551,7 +328,7 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
     found = [
         (match, typed_name)
         for typed_alliance, typed_name in splits
-        if (match := _match_alliance(typed_alliance, every)) is not None
+        if (match := find_named(typed_alliance, every)) is not None
     ]
     if not found:
         raise CommandError(unknown_alliance(splits[0][0], every, ctx.prefix))
@@ -578,12 +355,12 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
         for m in await db.movements_of(ctx.store, alliance.id)
         if m.status != "rejected" and m.room_id != room_id
     ]
-    for other in others:
-        if name_key(other.name) == name_key(name) or other.slug == slugify(name):
-            raise CommandError(
-                f"Another movement in {alliance.name} is already called {other.name}. "
-                "Please choose another name."
-            )
+    other = _same_name(name, others)
+    if other is not None:
+        raise CommandError(
+            f"Another movement in {alliance.name} is already called {other.name}. "
+            "Please choose another name."
+        )
     try:
         return await db.request_join(
             ctx.store,
@@ -600,8 +377,10 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
         ) from None
 
 
-def _match_alliance(typed: str, alliances: Sequence[Alliance]) -> Alliance | None:
-    return match_name(typed, alliances, name=lambda a: a.name, slug=lambda a: a.slug).found
+def _same_name(name: str, others: Sequence[_N]) -> _N | None:
+    """The first of `others` already called `name`, or by its slug."""
+    key, slug = name_key(name), slugify(name)
+    return next((o for o in others if name_key(o.name) == key or o.slug == slug), None)
 
 
 async def approve_movement(ctx: Context, args: Args) -> Reply:
@@ -670,10 +449,10 @@ def _waiting_movement(
             f"{waiting[0].slug if waiting else 'climate-camp'}."
             + (f" Waiting: {names}." if waiting else " No movement is waiting for an answer.")
         )
-    match = match_name(typed, waiting, name=lambda m: m.name, slug=lambda m: m.slug)
-    if match.found is not None:
-        return match.found
-    other = match_name(typed, everyone, name=lambda m: m.name, slug=lambda m: m.slug).found
+    found = find_named(typed, waiting)
+    if found is not None:
+        return found
+    other = find_named(typed, everyone)
     if other is not None and other.status == "active":
         raise CommandError(f"{other.name} is already a member of {alliance.name}.")
     if other is not None:
@@ -693,12 +472,7 @@ def _waiting_movement(
 async def _put_in_space(ctx: Context, space_id: RoomID, movement: Movement) -> bool:
     """Add the movement's room to the space and invite who asked; False if it failed."""
     try:
-        await ctx.services.send_state(
-            space_id,
-            event_type=SPACE_CHILD,
-            state_key=movement.room_id,
-            content={"via": [ctx.config.server_name]},
-        )
+        await _space_child(ctx, space_id, movement.room_id)
     except MatrixError as exc:
         log.warning("Could not add movement %s to its space: %s", movement.id, exc)
         return False
@@ -727,9 +501,7 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
     assert alliance is not None
     if alliance.space_id is not None:
         try:
-            await ctx.services.send_state(
-                alliance.space_id, event_type=SPACE_CHILD, state_key=movement.room_id, content={}
-            )
+            await _space_child(ctx, alliance.space_id, movement.room_id, inside=False)
         except MatrixError as exc:
             log.warning("Could not take movement %s out of its space: %s", movement.id, exc)
     await ctx.services.notice(
@@ -749,7 +521,7 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
 
 async def list_movements(ctx: Context, args: Args) -> Reply:
     alliance = await read_alliance(ctx, args.option("alliance"), command="movements")
-    movements = [m for m in await db.movements_of(ctx.store, alliance.id) if m.status != "rejected"]
+    movements = await listed_movements(ctx, alliance)
     return Reply(
         "movement_list",
         {
@@ -760,345 +532,6 @@ async def list_movements(ctx: Context, args: Args) -> Reply:
     )
 
 
-# -- core statements --------------------------------------------------------------------------
-
-
-async def _statement_subject(
-    ctx: Context, typed: str, wanted_alliance: str | None, *, command: str
-) -> tuple[RoomID, str, Alliance | None]:
-    """Whose statement: this room's (typed empty), or a movement of this room's alliance."""
-    if not typed.strip():
-        alliance = None
-        if wanted_alliance:
-            alliance = await read_alliance(ctx, wanted_alliance, command=command)
-        name, movement = await own_name(ctx, alliance)
-        if alliance is None and movement is not None:
-            alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
-        return ctx.event.room_id, name, alliance
-    alliances = await db.alliances_of_room(ctx.store, ctx.event.room_id)
-    if wanted_alliance:
-        alliances = [await read_alliance(ctx, wanted_alliance, command=command)]
-    if not alliances:
-        raise CommandError(not_in_alliance(ctx.prefix))
-    found: list[tuple[Alliance, Movement]] = []
-    known: list[Movement] = []
-    for alliance in alliances:
-        movements = [
-            m for m in await db.movements_of(ctx.store, alliance.id) if m.status != "rejected"
-        ]
-        known.extend(movements)
-        match = match_name(typed, movements, name=lambda m: m.name, slug=lambda m: m.slug)
-        if match.found is not None:
-            found.append((alliance, match.found))
-    rooms = {movement.room_id for _, movement in found}
-    if len(rooms) == 1:
-        alliance, movement = found[0]
-        return movement.room_id, movement.name, alliance
-    if found:
-        raise CommandError(several_alliances([a for a, _ in found], ctx.prefix, command))
-    names = names_list(sorted({m.name for m in known}), empty="none yet")
-    raise CommandError(f"I know no movement called {quoted(typed)} here. Movements: {names}.")
-
-
-async def own_name(ctx: Context, alliance: Alliance | None) -> tuple[str, Movement | None]:
-    """This room's movement name (in `alliance`, or its only one), else the room's name."""
-    current = [
-        m
-        for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
-        if m.status in ("active", "pending") and (alliance is None or m.alliance_id == alliance.id)
-    ]
-    if len(current) == 1 or (current and alliance is not None):
-        return current[0].name, current[0]
-    return room_name(ctx.services, ctx.event.room_id, "this room"), None
-
-
-async def show_statement(ctx: Context, args: Args) -> Reply:
-    wanted, typed = take_alliance_flag(args.text("movement"))
-    room_id, name, alliance = await _statement_subject(
-        ctx, typed, args.option("alliance") or wanted, command="statement"
-    )
-    current = await db.statement(ctx.store, room_id)
-    links = await db.links_of_room(ctx.store, room_id)
-    objectives = {}
-    if alliance is not None:
-        objectives = {o.id: o for o in await db.objectives_of(ctx.store, alliance.id)}
-    server = ctx.config.server_name
-    items = [
-        {
-            "number": item.number,
-            "text": item.text,
-            "version": item.version,
-            "date": day(item.changed_at, ctx),
-            "poll_link": event_link(item.poll.room_id, item.poll.event_id, server)
-            if item.poll.event_id
-            else "",
-            "objectives": [
-                objectives[link.objective_id].number
-                for link in links
-                if link.item_id == item.id and link.objective_id in objectives
-            ],
-        }
-        for item in current.items
-    ]
-    return Reply(
-        "statement_show",
-        {
-            "movement": name,
-            "here": room_id == ctx.event.room_id,
-            "version": current.version,
-            "date": day(current.updated_at, ctx),
-            "items": items,
-            "alliance": alliance.name if alliance else "",
-        },
-    )
-
-
-async def statement_history(ctx: Context, args: Args) -> Reply:
-    wanted, typed = take_alliance_flag(args.text("movement"))
-    room_id, name, _ = await _statement_subject(
-        ctx, typed, args.option("alliance") or wanted, command="statement history"
-    )
-    server = ctx.config.server_name
-    versions = [
-        {
-            "version": v.version,
-            "date": day(v.decided_at, ctx),
-            "change": v.change,
-            "item": v.item_number,
-            "text": v.text or "",
-            "previous": v.previous_text or "",
-            "poll_link": event_link(v.poll.room_id, v.poll.event_id, server)
-            if v.poll.event_id
-            else "",
-        }
-        for v in await db.statement_history(ctx.store, room_id)
-    ]
-    return Reply(
-        "statement_history",
-        {"movement": name, "here": room_id == ctx.event.room_id, "versions": versions},
-    )
-
-
-async def _current_item(ctx: Context, number: int) -> db.StatementItem:
-    current = await db.statement(ctx.store, ctx.event.room_id)
-    item = current.item(number)
-    if item is not None:
-        return item
-    if not current.items:
-        raise CommandError(
-            f"This room's core statement has no items yet. Type {ctx.prefix}statement to see it."
-        )
-    raise CommandError(
-        f"The statement has items 1 to {len(current.items)}; there is no item {number}. "
-        f"Type {ctx.prefix}statement to see them."
-    )
-
-
-async def link_item(ctx: Context, args: Args) -> Reply:
-    alliance, movement = await own_movement(
-        ctx, args.option("alliance"), command="statement link", active_only=False
-    )
-    item = await _current_item(ctx, int(args.get("item")))
-    objective = await find_objective(ctx, alliance, str(args.get("objective")))
-    replaced = await db.link_item(
-        ctx.store,
-        room_id=ctx.event.room_id,
-        item_id=item.id,
-        objective_id=objective.id,
-        linked_by=ctx.sender,
-        linked_at=ctx.event.ts,
-    )
-    current = await db.statement(ctx.store, ctx.event.room_id)
-    old = next((i.number for i in current.items if i.id == replaced), None)
-    return Reply(
-        "statement_linked",
-        {
-            "movement": movement.name,
-            "item": item.number,
-            "item_text": item.text,
-            "objective": objective.number,
-            "objective_text": objective.text,
-            "alliance": alliance.name,
-            "replaced": old,
-        },
-    )
-
-
-async def unlink_item(ctx: Context, args: Args) -> Reply:
-    item = await _current_item(ctx, int(args.get("item")))
-    objective_ids = await db.unlink_item(ctx.store, room_id=ctx.event.room_id, item_id=item.id)
-    numbers: list[str] = []
-    for movement in await db.movements_of_room(ctx.store, ctx.event.room_id):
-        alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
-        for objective in await db.objectives_of(ctx.store, movement.alliance_id):
-            if objective.id in objective_ids and alliance is not None:
-                numbers.append(f"#{objective.number} of {alliance.name}")
-    return Reply("statement_unlinked", {"item": item.number, "objectives": numbers})
-
-
-async def propose_item(ctx: Context, args: Args) -> Reply:
-    text = check_text(
-        args.text("text"),
-        what="statement item",
-        example=f"{ctx.prefix}statement propose We defend the commons.",
-    )
-    await _refuse_duplicate_item(ctx, text)
-    name, _ = await own_name(ctx, None)
-    question = f"Add to the core statement of {name}: “{text}”"
-    return await _put_to_vote(ctx, StatementChange.add(text), question, f"add “{short(text)}”")
-
-
-async def amend_item(ctx: Context, args: Args) -> Reply:
-    item = await _current_item(ctx, int(args.get("item")))
-    text = check_text(
-        args.text("text"),
-        what="new wording",
-        example=f"{ctx.prefix}statement amend 2 We defend the commons together.",
-    )
-    if text_key(text) == text_key(item.text):
-        raise CommandError(f"Item {item.number} already says that.")
-    await _refuse_duplicate_item(ctx, text)
-    name, _ = await own_name(ctx, None)
-    question = (
-        f"Change item {item.number} of the core statement of {name} from “{item.text}” to “{text}”"
-    )
-    change = StatementChange.amend(item.id, text)
-    return await _put_to_vote(ctx, change, question, f"amend item {item.number}")
-
-
-async def drop_item(ctx: Context, args: Args) -> Reply:
-    item = await _current_item(ctx, int(args.get("item")))
-    name, _ = await own_name(ctx, None)
-    question = f"Drop item {item.number} from the core statement of {name}: “{item.text}”"
-    change = StatementChange.drop(item.id)
-    return await _put_to_vote(ctx, change, question, f"drop item {item.number}")
-
-
-async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
-    for item in (await db.statement(ctx.store, ctx.event.room_id)).items:
-        if text_key(item.text) == text_key(text):
-            raise CommandError(f"Item {item.number} of the statement already says that.")
-
-
-async def _put_to_vote(ctx: Context, change: StatementChange, question: str, what: str) -> Reply:
-    """Open the consensus poll that decides a statement change (once, even if run again)."""
-    poll = await polls.open_consensus_poll(
-        ctx.services,
-        room_id=ctx.event.room_id,
-        proposal=question,
-        creator=ctx.event.sender,
-        txn_key=ctx.event.event_id,
-    )
-    await db.open_statement_proposal(
-        ctx.store,
-        room_id=ctx.event.room_id,
-        change=change,
-        proposed_by=ctx.sender,
-        proposed_at=ctx.event.ts,
-        command_event_id=ctx.event.event_id,
-        poll=PollRef(ctx.event.room_id, poll.id, poll.start_event_id),
-    )
-    return Reply(
-        "statement_vote_opened",
-        {
-            "what": what,
-            "poll": poll.number,
-            "rule": describe_rule(polls.rule_of(poll)),
-        },
-    )
-
-
-# -- settling decisions when their poll closes ---------------------------------------------------
-
-
-async def settle_decisions(services: Services) -> None:
-    """Record the outcome of every closed poll a decision waits for, then tell the rooms."""
-    store = services.store
-    for ref in await db.pending_polls(store):
-        assert ref.poll_id is not None
-        result = await polls.consensus_result(store, ref.poll_id)
-        if result is None:
-            poll = await poll_store.get_poll(store, ref.poll_id)
-            if poll is None or poll.removed:
-                await db.withdraw_poll(store, ref, at=(poll.closed_at or 0) if poll else 0)
-            continue
-        reasons = [o.reason or "no reason given" for o in result.objections if o.choice == "block"]
-        await db.settle_poll(
-            store,
-            poll=ref,
-            outcome=result.outcome,
-            decided_at=result.poll.closed_at or result.poll.created_at,
-            block_reasons=reasons,
-        )
-    for stance in await db.stances_to_announce(store):
-        await _announce_stance(services, stance)
-        await db.mark_stance_announced(store, stance.id)
-    for proposal in await db.proposals_to_announce(store):
-        await _announce_change(services, proposal)
-        await db.mark_proposal_announced(store, proposal.id)
-
-
-def _poll_event(services: Services, poll: PollRef) -> Event | None:
-    """The poll's start event, enough of it to answer it."""
-    if poll.event_id is None:
-        return None
-    return Event(
-        event_id=poll.event_id,
-        room_id=poll.room_id,
-        sender=UserID(services.config.user_id),
-        type="org.matrix.msc3381.poll.start",
-        ts=0,
-        content={},
-    )
-
-
-async def _announce_stance(services: Services, stance: db.StanceRecord) -> None:
-    movement = await db.movement_by_id(services.store, stance.movement_id)
-    objective = await db.objective_by_id(services.store, stance.objective_id)
-    if movement is None or objective is None:
-        return
-    alliance = await db.alliance_by_id(services.store, movement.alliance_id)
-    await services.notice(
-        stance.poll.room_id,
-        Reply(
-            "objective_stance_recorded",
-            {
-                "endorsed": stance.state == "endorsed",
-                "movement": movement.name,
-                "alliance": alliance.name if alliance else "",
-                "number": objective.number,
-                "text": objective.text,
-                "reason": stance.reason or "",
-                "blocks": list(stance.block_reasons),
-            },
-        ),
-        txn_key=f"{stance.poll.key}/stance",
-        answering=_poll_event(services, stance.poll),
-    )
-
-
-async def _announce_change(services: Services, proposal: db.Proposal) -> None:
-    version = await db.version_by_poll(services.store, proposal.poll)
-    result = None
-    if proposal.poll.poll_id is not None:
-        result = await polls.consensus_result(services.store, proposal.poll.poll_id)
-    await services.notice(
-        proposal.room_id,
-        Reply(
-            "statement_vote_decided",
-            {
-                "outcome": proposal.outcome,
-                "reason": result.outcome.reason if result else "",
-                "change": proposal.change.kind,
-                "item": version.item_number if version else None,
-                "version": version.version if version else None,
-            },
-        ),
-        txn_key=f"{proposal.poll.key}/statement",
-        answering=_poll_event(services, proposal.poll),
-    )
-
-
 # -- registration -----------------------------------------------------------------------------
 
 # Shown in the usage line as `!movement join <alliance> as <movement name>`.
@@ -1106,11 +539,12 @@ JOIN_PARAM: Final = "alliance> as <movement name"
 
 
 def register(registry: Registry) -> None:
+    """The alliance family, then the statement family and the timer that settles polls."""
     registry.family("alliance", "Alliances and movements", order=30)
-    registry.family("statement", "Core statements", order=31)
     for command in COMMANDS:
         registry.add(command)
-    registry.every(Timer("alliance decisions", DECISION_CHECK_S, settle_decisions))
+    statements.register(registry)
+    alliance_decisions.register(registry)
 
 
 COMMANDS: Final = (
@@ -1215,81 +649,5 @@ COMMANDS: Final = (
         handler=list_movements,
         flags=(ALLIANCE_FLAG,),
         examples=("{prefix}movements",),
-    ),
-    Command(
-        name="statement",
-        family="statement",
-        summary="Show this movement's core statement, or another movement's",
-        handler=show_statement,
-        params=(Param("movement", kind="text", optional=True),),
-        flags=(ALLIANCE_FLAG,),
-        help=(
-            "Shows the numbered items of the statement, its version and date, and the poll "
-            "that ratified each item. Give a movement's name to read its statement."
-        ),
-        examples=("{prefix}statement", "{prefix}statement climate-camp"),
-    ),
-    Command(
-        name="statement history",
-        family="statement",
-        summary="List the versions of a core statement and what changed",
-        handler=statement_history,
-        params=(Param("movement", kind="text", optional=True),),
-        flags=(ALLIANCE_FLAG,),
-        examples=("{prefix}statement history",),
-    ),
-    Command(
-        name="statement propose",
-        family="statement",
-        summary="Propose a new item for this movement's statement",
-        handler=propose_item,
-        params=(Param("text", kind="text"),),
-        help=(
-            "Opens a consensus poll in this room; if it passes under the room's rule, the text "
-            "becomes a new item of the statement. Nothing changes a statement but a passed poll."
-        ),
-        examples=("{prefix}statement propose We defend the commons.",),
-    ),
-    Command(
-        name="statement amend",
-        family="statement",
-        summary="Propose new wording for an item of the statement",
-        handler=amend_item,
-        params=(Param("item", kind="int"), Param("text", kind="text")),
-        help="Opens a consensus poll in this room on the new wording of the item.",
-        examples=("{prefix}statement amend 2 We defend the commons together.",),
-    ),
-    Command(
-        name="statement drop",
-        family="statement",
-        summary="Propose to drop an item of the statement",
-        handler=drop_item,
-        params=(Param("item", kind="int"),),
-        help="Opens a consensus poll in this room on dropping the item.",
-        examples=("{prefix}statement drop 3",),
-    ),
-    Command(
-        name="statement link",
-        family="statement",
-        summary="Record that an item is your wording of a common objective",
-        handler=link_item,
-        params=(Param("item", kind="int"), Param("objective")),
-        flags=(ALLIANCE_FLAG,),
-        power=Power.MODERATOR,
-        help=(
-            "Links an item of this room's statement to a common objective of the alliance, "
-            "so comparisons show your own words next to it. Only moderators of this room."
-        ),
-        examples=("{prefix}statement link 2 5",),
-    ),
-    Command(
-        name="statement unlink",
-        family="statement",
-        summary="Remove an item's links to common objectives",
-        handler=unlink_item,
-        params=(Param("item", kind="int"),),
-        power=Power.MODERATOR,
-        help="Only moderators of this room.",
-        examples=("{prefix}statement unlink 2",),
     ),
 )

@@ -2,7 +2,8 @@
 
 One small typed query per job, returning dataclasses; the tables are made by
 `bot/migrations/0003_alliances.sql`. No Matrix here, and no wording for people: the command
-modules (`commands/alliance.py`, `commands/objectives.py`) decide what to say.
+modules (`commands/alliance.py`, `commands/statements.py`, `commands/objectives.py`) decide
+what to say.
 
 Consensus polls decide two things here (issue 3 provides the polls):
 
@@ -24,9 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
@@ -49,6 +50,8 @@ from commands.compare import (
     text_key,
 )
 from commands.decision import ConsensusCounts, Outcome
+
+_T = TypeVar("_T")
 
 MovementStatus = Literal["pending", "active", "rejected", "left"]
 ChangeKind = Literal["add", "amend", "drop"]
@@ -280,6 +283,17 @@ _VERSION = (
     "room_id, version, change, item_id, item_number, text, previous_text, poll_id, poll_room_id,"
     " poll_event_id, decided_at"
 )
+_PROPOSAL = (
+    "id, room_id, change, item_id, text, proposed_by, command_event_id, poll_id, poll_event_id,"
+    " outcome, decided_at"
+)
+_MOVEMENT_BY_REQUEST = f"SELECT {_MOVEMENT} FROM movements WHERE request_event_id = ?"
+_STANCE_BY_POLL = f"SELECT {_STANCE} FROM stances WHERE poll_key = ?"
+_VERSION_BY_POLL = f"SELECT {_VERSION} FROM statement_versions WHERE poll_key = ?"
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def _threshold(text: str) -> Threshold:
@@ -326,9 +340,9 @@ def _movement(row: Sequence[Any]) -> Movement:
         requested_at=int(row[7]),
         request_event_id=EventID(row[8]),
         decided_by=UserID(row[9]) if row[9] else None,
-        decided_at=int(row[10]) if row[10] is not None else None,
+        decided_at=_int_or_none(row[10]),
         decided_event_id=EventID(row[11]) if row[11] else None,
-        left_at=int(row[12]) if row[12] is not None else None,
+        left_at=_int_or_none(row[12]),
         left_event_id=EventID(row[13]) if row[13] else None,
     )
 
@@ -348,7 +362,7 @@ def _objective(row: Sequence[Any]) -> Objective:
 def _poll(poll_id: Any, room_id: Any, event_id: Any) -> PollRef:
     return PollRef(
         room_id=RoomID(room_id),
-        poll_id=int(poll_id) if poll_id is not None else None,
+        poll_id=_int_or_none(poll_id),
         event_id=EventID(event_id) if event_id else None,
     )
 
@@ -364,7 +378,7 @@ def _stance(row: Sequence[Any]) -> StanceRecord:
         state=row[3],
         poll=_poll(row[4], row[5], row[6]),
         opened_at=int(row[7]),
-        decided_at=int(row[8]) if row[8] is not None else None,
+        decided_at=_int_or_none(row[8]),
         counts=counts,
         reason=str(row[13]) if row[13] is not None else None,
         block_reasons=tuple(json.loads(row[14])) if row[14] else (),
@@ -386,6 +400,20 @@ def _version(row: Sequence[Any]) -> StatementVersion:
     )
 
 
+def _proposal(row: Sequence[Any]) -> Proposal:
+    room_id = RoomID(row[1])
+    return Proposal(
+        id=int(row[0]),
+        room_id=room_id,
+        change=StatementChange(row[2], _int_or_none(row[3]), row[4]),
+        proposed_by=UserID(row[5]),
+        command_event_id=EventID(row[6]),
+        poll=_poll(row[7], room_id, row[8]),
+        outcome=row[9],
+        decided_at=_int_or_none(row[10]),
+    )
+
+
 async def _one_row(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
     async with db.execute(sql, params) as cursor:
         return await cursor.fetchone()
@@ -394,6 +422,26 @@ async def _one_row(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) ->
 async def _all_rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     async with db.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
+
+
+async def _find_one(
+    store: Store, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
+) -> _T | None:
+    """The row `sql` selects, read by `make`; None when there is none."""
+    row = await store.fetch_one(sql, params)
+    return make(row) if row else None
+
+
+async def _find_all(
+    store: Store, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
+) -> list[_T]:
+    """Every row `sql` selects, read by `make`."""
+    return [make(row) for row in await store.fetch_all(sql, params)]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    """The placeholders of `IN (...)` for these values (`NULL`, matching nothing, for none)."""
+    return ", ".join("?" for _ in values) or "NULL"
 
 
 def _taken(exc: sqlite3.IntegrityError) -> Taken:
@@ -414,27 +462,28 @@ def _taken(exc: sqlite3.IntegrityError) -> Taken:
 
 
 async def all_alliances(store: Store) -> list[Alliance]:
-    rows = await store.fetch_all(f"SELECT {_ALLIANCE} FROM alliances ORDER BY name_key")
-    return [_alliance(row) for row in rows]
+    return await _find_all(store, _alliance, f"SELECT {_ALLIANCE} FROM alliances ORDER BY name_key")
 
 
 async def alliance_by_id(store: Store, alliance_id: int) -> Alliance | None:
-    row = await store.fetch_one(f"SELECT {_ALLIANCE} FROM alliances WHERE id = ?", (alliance_id,))
-    return _alliance(row) if row else None
+    return await _find_one(
+        store, _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE id = ?", (alliance_id,)
+    )
 
 
 async def alliance_by_event(store: Store, event_id: str) -> Alliance | None:
-    row = await store.fetch_one(
-        f"SELECT {_ALLIANCE} FROM alliances WHERE command_event_id = ?", (event_id,)
+    return await _find_one(
+        store,
+        _alliance,
+        f"SELECT {_ALLIANCE} FROM alliances WHERE command_event_id = ?",
+        (event_id,),
     )
-    return _alliance(row) if row else None
 
 
 async def alliance_by_commons(store: Store, room_id: RoomID) -> Alliance | None:
-    row = await store.fetch_one(
-        f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ?", (room_id,)
+    return await _find_one(
+        store, _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ?", (room_id,)
     )
-    return _alliance(row) if row else None
 
 
 async def alliances_of_room(
@@ -442,14 +491,15 @@ async def alliances_of_room(
 ) -> list[Alliance]:
     """The alliances whose commons this room is, or where it is a movement with a status."""
     wanted = tuple(statuses)
-    marks = ", ".join("?" for _ in wanted) or "NULL"
-    rows = await store.fetch_all(
+    marks = _marks(wanted)
+    return await _find_all(
+        store,
+        _alliance,
         f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ? OR id IN"
         f" (SELECT alliance_id FROM movements WHERE room_id = ? AND status IN ({marks}))"
         " ORDER BY name_key",
         (room_id, room_id, *wanted),
     )
-    return [_alliance(row) for row in rows]
 
 
 async def create_alliance(
@@ -510,34 +560,47 @@ async def movements_of(
     where = "alliance_id = ?"
     if statuses is not None:
         wanted = tuple(statuses)
-        where += f" AND status IN ({', '.join('?' for _ in wanted) or 'NULL'})"
+        where += f" AND status IN ({_marks(wanted)})"
         params.extend(wanted)
-    rows = await store.fetch_all(
-        f"SELECT {_MOVEMENT} FROM movements WHERE {where} ORDER BY name_key", params
+    return await _find_all(
+        store,
+        _movement,
+        f"SELECT {_MOVEMENT} FROM movements WHERE {where} ORDER BY name_key",
+        params,
     )
-    return [_movement(row) for row in rows]
 
 
 async def movement_in(store: Store, alliance_id: int, room_id: RoomID) -> Movement | None:
     """This room's record in the alliance, whatever its status."""
-    row = await store.fetch_one(
+    return await _find_one(
+        store,
+        _movement,
         f"SELECT {_MOVEMENT} FROM movements WHERE alliance_id = ? AND room_id = ?",
         (alliance_id, room_id),
     )
-    return _movement(row) if row else None
 
 
 async def movement_by_id(store: Store, movement_id: int) -> Movement | None:
-    row = await store.fetch_one(f"SELECT {_MOVEMENT} FROM movements WHERE id = ?", (movement_id,))
-    return _movement(row) if row else None
+    return await _find_one(
+        store, _movement, f"SELECT {_MOVEMENT} FROM movements WHERE id = ?", (movement_id,)
+    )
+
+
+async def _movement_now(store: Store, movement_id: int) -> Movement:
+    """A movement just written, as it is now."""
+    found = await movement_by_id(store, movement_id)
+    assert found is not None
+    return found
 
 
 async def movements_of_room(store: Store, room_id: RoomID) -> list[Movement]:
     """Every alliance membership of this room, whatever its status."""
-    rows = await store.fetch_all(
-        f"SELECT {_MOVEMENT} FROM movements WHERE room_id = ? ORDER BY id", (room_id,)
+    return await _find_all(
+        store,
+        _movement,
+        f"SELECT {_MOVEMENT} FROM movements WHERE room_id = ? ORDER BY id",
+        (room_id,),
     )
-    return [_movement(row) for row in rows]
 
 
 async def request_join(
@@ -555,9 +618,7 @@ async def request_join(
     Handled twice for the same event, it returns the same request.
     """
     async with store.transaction() as db:
-        row = await _one_row(
-            db, f"SELECT {_MOVEMENT} FROM movements WHERE request_event_id = ?", (event_id,)
-        )
+        row = await _one_row(db, _MOVEMENT_BY_REQUEST, (event_id,))
         if row is None:
             values = (name, name_key(name), slugify(name), requested_by, requested_at, event_id)
             try:
@@ -574,9 +635,7 @@ async def request_join(
                 )
             except sqlite3.IntegrityError as exc:
                 raise _taken(exc) from None
-            row = await _one_row(
-                db, f"SELECT {_MOVEMENT} FROM movements WHERE request_event_id = ?", (event_id,)
-            )
+            row = await _one_row(db, _MOVEMENT_BY_REQUEST, (event_id,))
     return _movement(row)
 
 
@@ -596,9 +655,7 @@ async def decide_movement(
             " decided_event_id = ? WHERE id = ? AND status = 'pending'",
             (status, decided_by, decided_at, event_id, movement_id),
         )
-    found = await movement_by_id(store, movement_id)
-    assert found is not None
-    return found
+    return await _movement_now(store, movement_id)
 
 
 async def leave_alliance(
@@ -611,29 +668,29 @@ async def leave_alliance(
             " WHERE id = ? AND status IN ('pending', 'active')",
             (left_by, left_at, event_id, movement_id),
         )
-    found = await movement_by_id(store, movement_id)
-    assert found is not None
-    return found
+    return await _movement_now(store, movement_id)
 
 
 # -- objectives -------------------------------------------------------------------------------
 
 
 async def objectives_of(store: Store, alliance_id: int) -> list[Objective]:
-    rows = await store.fetch_all(
+    return await _find_all(
+        store,
+        _objective,
         f"SELECT {_OBJECTIVE} FROM objectives WHERE alliance_id = ? ORDER BY number",
         (alliance_id,),
     )
-    return [_objective(row) for row in rows]
 
 
 async def objectives_by_event(store: Store, event_id: str) -> list[Objective]:
     """The objectives one command added (to answer it the same way if it runs again)."""
-    rows = await store.fetch_all(
+    return await _find_all(
+        store,
+        _objective,
         f"SELECT {_OBJECTIVE} FROM objectives WHERE command_event_id = ? ORDER BY number",
         (event_id,),
     )
-    return [_objective(row) for row in rows]
 
 
 async def add_objectives(
@@ -714,12 +771,13 @@ async def current_stances(
 async def latest_stance(
     store: Store, *, movement_id: int, objective_id: int
 ) -> StanceRecord | None:
-    row = await store.fetch_one(
+    return await _find_one(
+        store,
+        _stance,
         f"SELECT {_STANCE} FROM stances WHERE movement_id = ? AND objective_id = ?"
         " ORDER BY id DESC LIMIT 1",
         (movement_id, objective_id),
     )
-    return _stance(row) if row else None
 
 
 async def open_endorsement(
@@ -736,23 +794,46 @@ async def open_endorsement(
     Once decided, the stance is listed by :func:`stances_to_announce` so the room is told.
     """
     async with store.transaction() as db:
-        await db.execute(
-            "INSERT OR IGNORE INTO stances (movement_id, objective_id, state, poll_key, poll_id,"
-            " poll_room_id, poll_event_id, opened_at, command_event_id, to_announce)"
-            " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1)",
-            (
-                movement_id,
-                objective_id,
-                poll.key,
-                poll.poll_id,
-                poll.room_id,
-                poll.event_id,
-                opened_at,
-                command_event_id,
-            ),
+        await _add_pending_stance(
+            db,
+            movement_id=movement_id,
+            objective_id=objective_id,
+            poll=poll,
+            opened_at=opened_at,
+            command_event_id=command_event_id,
+            to_announce=True,
         )
-        row = await _one_row(db, f"SELECT {_STANCE} FROM stances WHERE poll_key = ?", (poll.key,))
+        row = await _one_row(db, _STANCE_BY_POLL, (poll.key,))
     return _stance(row)
+
+
+async def _add_pending_stance(
+    db: aiosqlite.Connection,
+    *,
+    movement_id: int,
+    objective_id: int,
+    poll: PollRef,
+    opened_at: int,
+    command_event_id: str | None = None,
+    to_announce: bool = False,
+) -> None:
+    """The pending stance record of this poll, unless it has one already."""
+    await db.execute(
+        "INSERT OR IGNORE INTO stances (movement_id, objective_id, state, poll_key, poll_id,"
+        " poll_room_id, poll_event_id, opened_at, command_event_id, to_announce)"
+        " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+        (
+            movement_id,
+            objective_id,
+            poll.key,
+            poll.poll_id,
+            poll.room_id,
+            poll.event_id,
+            opened_at,
+            command_event_id,
+            int(to_announce),
+        ),
+    )
 
 
 async def record_stance(
@@ -783,18 +864,8 @@ async def record_stance(
         json.dumps(list(block_reasons)),
     )
     async with store.transaction() as db:
-        await db.execute(
-            "INSERT OR IGNORE INTO stances (movement_id, objective_id, state, poll_key, poll_id,"
-            " poll_room_id, poll_event_id, opened_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-            (
-                movement_id,
-                objective_id,
-                poll.key,
-                poll.poll_id,
-                poll.room_id,
-                poll.event_id,
-                decided_at,
-            ),
+        await _add_pending_stance(
+            db, movement_id=movement_id, objective_id=objective_id, poll=poll, opened_at=decided_at
         )
         await db.execute(
             "UPDATE stances SET state = ?, decided_at = ?, agree = ?, reservations = ?,"
@@ -802,7 +873,7 @@ async def record_stance(
             " WHERE poll_key = ? AND state = 'pending'",
             (*decided, poll.key),
         )
-        row = await _one_row(db, f"SELECT {_STANCE} FROM stances WHERE poll_key = ?", (poll.key,))
+        row = await _one_row(db, _STANCE_BY_POLL, (poll.key,))
     return _stance(row)
 
 
@@ -850,11 +921,12 @@ async def statement(store: Store, room_id: RoomID) -> Statement:
 
 async def statement_history(store: Store, room_id: RoomID) -> list[StatementVersion]:
     """Every version of a room's statement, newest first."""
-    rows = await store.fetch_all(
+    return await _find_all(
+        store,
+        _version,
         f"SELECT {_VERSION} FROM statement_versions WHERE room_id = ? ORDER BY version DESC",
         (room_id,),
     )
-    return [_version(row) for row in rows]
 
 
 async def open_statement_proposal(
@@ -904,9 +976,7 @@ async def apply_statement_change(
     returns the version it made the first time.
     """
     async with store.transaction() as db:
-        row = await _one_row(
-            db, f"SELECT {_VERSION} FROM statement_versions WHERE poll_key = ?", (poll.key,)
-        )
+        row = await _one_row(db, _VERSION_BY_POLL, (poll.key,))
         if row is not None:
             return AppliedChange(_version(row), outcome.reason)
         if not outcome.passed:
@@ -965,9 +1035,7 @@ async def apply_statement_change(
             ),
         )
         await _settle_proposal(db, poll, "passed", decided_at)
-        row = await _one_row(
-            db, f"SELECT {_VERSION} FROM statement_versions WHERE poll_key = ?", (poll.key,)
-        )
+        row = await _one_row(db, _VERSION_BY_POLL, (poll.key,))
     return AppliedChange(_version(row), outcome.reason)
 
 
@@ -1008,18 +1076,17 @@ async def settle_poll(
             block_reasons=block_reasons,
         )
         return Settled(stance=record)
-    proposal = await store.fetch_one(
-        "SELECT room_id, change, item_id, text FROM statement_proposals WHERE poll_key = ?",
+    proposal = await _find_one(
+        store,
+        _proposal,
+        f"SELECT {_PROPOSAL} FROM statement_proposals WHERE poll_key = ?",
         (poll.key,),
     )
     if proposal is not None:
-        change = StatementChange(
-            proposal[1], int(proposal[2]) if proposal[2] is not None else None, proposal[3]
-        )
         applied = await apply_statement_change(
             store,
-            room_id=RoomID(proposal[0]),
-            change=change,
+            room_id=proposal.room_id,
+            change=proposal.change,
             outcome=outcome,
             poll=poll,
             decided_at=decided_at,
@@ -1057,10 +1124,11 @@ async def withdraw_poll(store: Store, poll: PollRef, *, at: int) -> None:
 
 async def stances_to_announce(store: Store) -> list[StanceRecord]:
     """Stances decided by polls the bot opened, not yet told to the room."""
-    rows = await store.fetch_all(
-        f"SELECT {_STANCE} FROM stances WHERE to_announce = 1 AND state != 'pending' ORDER BY id"
+    return await _find_all(
+        store,
+        _stance,
+        f"SELECT {_STANCE} FROM stances WHERE to_announce = 1 AND state != 'pending' ORDER BY id",
     )
-    return [_stance(row) for row in rows]
 
 
 async def mark_stance_announced(store: Store, stance_id: int) -> None:
@@ -1068,41 +1136,23 @@ async def mark_stance_announced(store: Store, stance_id: int) -> None:
         await db.execute("UPDATE stances SET to_announce = 0 WHERE id = ?", (stance_id,))
 
 
-_PROPOSAL = (
-    "id, room_id, change, item_id, text, proposed_by, command_event_id, poll_id, poll_event_id,"
-    " outcome, decided_at"
-)
-
-
-def _proposal(row: Sequence[Any]) -> Proposal:
-    room_id = RoomID(row[1])
-    return Proposal(
-        id=int(row[0]),
-        room_id=room_id,
-        change=StatementChange(row[2], int(row[3]) if row[3] is not None else None, row[4]),
-        proposed_by=UserID(row[5]),
-        command_event_id=EventID(row[6]),
-        poll=_poll(row[7], room_id, row[8]),
-        outcome=row[9],
-        decided_at=int(row[10]) if row[10] is not None else None,
-    )
-
-
 async def proposal_by_event(store: Store, command_event_id: str) -> Proposal | None:
-    row = await store.fetch_one(
+    return await _find_one(
+        store,
+        _proposal,
         f"SELECT {_PROPOSAL} FROM statement_proposals WHERE command_event_id = ?",
         (command_event_id,),
     )
-    return _proposal(row) if row else None
 
 
 async def proposals_to_announce(store: Store) -> list[Proposal]:
     """Statement proposals decided by their poll, not yet told to the room."""
-    rows = await store.fetch_all(
+    return await _find_all(
+        store,
+        _proposal,
         f"SELECT {_PROPOSAL} FROM statement_proposals"
-        " WHERE outcome IS NOT NULL AND announced = 0 ORDER BY id"
+        " WHERE outcome IS NOT NULL AND announced = 0 ORDER BY id",
     )
-    return [_proposal(row) for row in rows]
 
 
 async def mark_proposal_announced(store: Store, proposal_id: int) -> None:
@@ -1113,17 +1163,13 @@ async def mark_proposal_announced(store: Store, proposal_id: int) -> None:
 
 
 async def version_by_poll(store: Store, poll: PollRef) -> StatementVersion | None:
-    row = await store.fetch_one(
-        f"SELECT {_VERSION} FROM statement_versions WHERE poll_key = ?", (poll.key,)
-    )
-    return _version(row) if row else None
+    return await _find_one(store, _version, _VERSION_BY_POLL, (poll.key,))
 
 
 async def objective_by_id(store: Store, objective_id: int) -> Objective | None:
-    row = await store.fetch_one(
-        f"SELECT {_OBJECTIVE} FROM objectives WHERE id = ?", (objective_id,)
+    return await _find_one(
+        store, _objective, f"SELECT {_OBJECTIVE} FROM objectives WHERE id = ?", (objective_id,)
     )
-    return _objective(row) if row else None
 
 
 # -- links between statement items and objectives ---------------------------------------------

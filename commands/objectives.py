@@ -5,10 +5,10 @@ Commands: `!objective propose`, `!objective import`, `!objectives`, `!endorse`, 
 
 Anyone in the commons may propose an objective; importing several at once takes a moderator
 of the commons. A movement's stance on an objective is decided by a consensus poll in the
-movement's own room (`!endorse`, anyone there); `commands.alliance.settle_decisions` records
-it when the poll closes. Everything else here only reads; the computing is done by the plain
-functions of `commands.compare`, on a `Board` the store reads in a few queries whatever the
-alliance's size.
+movement's own room (`!endorse`, anyone there); `commands.alliance_decisions.settle_decisions`
+records it when the poll closes. Everything else here only reads; the computing is done by the
+plain functions of `commands.compare`, on a `Board` the store reads in a few queries whatever
+the alliance's size.
 
 Answers that grow with the alliance (`!objectives`, `!compare` in its three forms, `!bridging`,
 the `!objective import` confirmation) must fit one Matrix event, or the homeserver refuses
@@ -32,11 +32,12 @@ from bot.permissions import Power
 from bot.render import Message, Renderer
 from commands import alliance_store as db
 from commands import polls
-from commands.alliance import (
+from commands.alliance_shared import (
     ALLIANCE_FLAG,
     TEXT_MAX,
     check_text,
     commons_alliance,
+    find_named,
     find_objective,
     names_list,
     own_movement,
@@ -63,7 +64,6 @@ from commands.compare import (
     compare_pair,
     format_threshold,
     lay_out,
-    match_name,
     objective_number,
     score_text,
     support,
@@ -671,10 +671,7 @@ def _two_movements(
 ) -> Reply:
     """What two movements both endorse and what only one does, in their own words."""
 
-    def find(typed: str) -> Movement | None:
-        return match_name(typed, active, name=lambda m: m.name, slug=lambda m: m.slug).found
-
-    names = two_names(words, lambda typed: find(typed) is not None)
+    names = two_names(words, lambda typed: find_named(typed, active) is not None)
     if names is None:
         listed = _movement_choices(ctx, active)
         if len(words) == 1:
@@ -686,7 +683,7 @@ def _two_movements(
             f"I could not find two movements in {quoted(' '.join(words))}. Movements: {listed}. "
             f'Put a name of several words in quotes: {ctx.prefix}compare "Climate Camp" tenants'
         )
-    found = [find(typed) for typed in names]
+    found = [find_named(typed, active) for typed in names]
     for typed, movement in zip(names, found, strict=True):
         if movement is None:
             raise CommandError(

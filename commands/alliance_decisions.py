@@ -1,0 +1,119 @@
+"""Settling the alliance family's decisions when their consensus polls close.
+
+Two things are decided by a consensus poll in a movement's own room: its stance on a common
+objective (`!endorse`, in `commands.objectives`) and a change to its core statement
+(`!statement propose/amend/drop`, in `commands.statements`). Each command opens its poll with
+`commands.polls.open_consensus_poll` and records what the poll is about
+(`alliance_store.open_endorsement` / `open_statement_proposal`).
+
+The timer :func:`settle_decisions` (registered by `commands.alliance`) notices when such a
+poll has closed (`commands.polls.consensus_result`), records the outcome
+(`alliance_store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
+by their poll and the notices carry transaction keys derived from it, so settling again after
+a restart records nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bot.events import Event
+from bot.ids import UserID
+from commands import alliance_store as db
+from commands import poll_store, polls
+from commands.alliance_store import PollRef
+from commands.registry import Registry, Reply, Services, Timer
+
+DECISION_CHECK_S: Final = 2.0
+
+
+def register(registry: Registry) -> None:
+    registry.every(Timer("alliance decisions", DECISION_CHECK_S, settle_decisions))
+
+
+async def settle_decisions(services: Services) -> None:
+    """Record the outcome of every closed poll a decision waits for, then tell the rooms."""
+    store = services.store
+    for ref in await db.pending_polls(store):
+        assert ref.poll_id is not None
+        result = await polls.consensus_result(store, ref.poll_id)
+        if result is None:
+            poll = await poll_store.get_poll(store, ref.poll_id)
+            if poll is None or poll.removed:
+                await db.withdraw_poll(store, ref, at=(poll.closed_at or 0) if poll else 0)
+            continue
+        reasons = [o.reason or "no reason given" for o in result.objections if o.choice == "block"]
+        await db.settle_poll(
+            store,
+            poll=ref,
+            outcome=result.outcome,
+            decided_at=result.poll.closed_at or result.poll.created_at,
+            block_reasons=reasons,
+        )
+    for stance in await db.stances_to_announce(store):
+        await _announce_stance(services, stance)
+        await db.mark_stance_announced(store, stance.id)
+    for proposal in await db.proposals_to_announce(store):
+        await _announce_change(services, proposal)
+        await db.mark_proposal_announced(store, proposal.id)
+
+
+def _poll_event(services: Services, poll: PollRef) -> Event | None:
+    """The poll's start event, enough of it to answer it."""
+    if poll.event_id is None:
+        return None
+    return Event(
+        event_id=poll.event_id,
+        room_id=poll.room_id,
+        sender=UserID(services.config.user_id),
+        type="org.matrix.msc3381.poll.start",
+        ts=0,
+        content={},
+    )
+
+
+async def _announce_stance(services: Services, stance: db.StanceRecord) -> None:
+    movement = await db.movement_by_id(services.store, stance.movement_id)
+    objective = await db.objective_by_id(services.store, stance.objective_id)
+    if movement is None or objective is None:
+        return
+    alliance = await db.alliance_by_id(services.store, movement.alliance_id)
+    await services.notice(
+        stance.poll.room_id,
+        Reply(
+            "objective_stance_recorded",
+            {
+                "endorsed": stance.state == "endorsed",
+                "movement": movement.name,
+                "alliance": alliance.name if alliance else "",
+                "number": objective.number,
+                "text": objective.text,
+                "reason": stance.reason or "",
+                "blocks": list(stance.block_reasons),
+            },
+        ),
+        txn_key=f"{stance.poll.key}/stance",
+        answering=_poll_event(services, stance.poll),
+    )
+
+
+async def _announce_change(services: Services, proposal: db.Proposal) -> None:
+    version = await db.version_by_poll(services.store, proposal.poll)
+    result = None
+    if proposal.poll.poll_id is not None:
+        result = await polls.consensus_result(services.store, proposal.poll.poll_id)
+    await services.notice(
+        proposal.room_id,
+        Reply(
+            "statement_vote_decided",
+            {
+                "outcome": proposal.outcome,
+                "reason": result.outcome.reason if result else "",
+                "change": proposal.change.kind,
+                "item": version.item_number if version else None,
+                "version": version.version if version else None,
+            },
+        ),
+        txn_key=f"{proposal.poll.key}/statement",
+        answering=_poll_event(services, proposal.poll),
+    )
