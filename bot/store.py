@@ -302,6 +302,20 @@ class Store:
             for row in rows
         ]
 
+    async def has_pending(self, room_id: RoomID, *, sent_at_or_before: int) -> bool:
+        """Whether the room has events not handled yet that were sent at or before this time.
+
+        The time is the events' `origin_server_ts` (milliseconds), as the homeserver stamped
+        them. A poll's deadline waits for such events: they may be votes cast in time while
+        the bot was away.
+        """
+        row = await self.fetch_one(
+            "SELECT 1 FROM inbox WHERE room_id = ? AND state = 'pending'"
+            " AND json_extract(source, '$.origin_server_ts') <= ? LIMIT 1",
+            (room_id, sent_at_or_before),
+        )
+        return row is not None
+
     async def finish(self, event_id: EventID, *, state: str = "done") -> None:
         """Mark an inbox item handled and drop its content (one statement, one commit)."""
         await self.write(

@@ -7,15 +7,17 @@ Times are milliseconds since the epoch, like Matrix's `origin_server_ts`.
 
 Alliance-wide polls (`bot/migrations/0005_alliance_polls.sql`) are a :class:`PollGroup` and
 one ordinary poll per room, linked by a :class:`Seat`. The per-poll deadline and announcement
-queries leave those polls out: their group closes and announces them all at once.
+queries leave those polls out: their group closes and announces them all at once. A poll and
+an alliance-wide poll are read, closed and given their final tally by the same statements,
+each on its own table (`_Table`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import aiosqlite
 
@@ -157,14 +159,67 @@ def _poll(row: aiosqlite.Row | Sequence[Any]) -> Poll:
     )
 
 
-async def _one(store: Store, where: str, params: Sequence[Any]) -> Poll | None:
-    row = await store.fetch_one(f"SELECT {_POLL_COLUMNS} FROM polls WHERE {where}", params)
-    return None if row is None else _poll(row)
+_Row = TypeVar("_Row")
 
 
-async def _many(store: Store, where: str, params: Sequence[Any]) -> list[Poll]:
-    rows = await store.fetch_all(f"SELECT {_POLL_COLUMNS} FROM polls WHERE {where}", params)
-    return [_poll(row) for row in rows]
+@dataclass(frozen=True)
+class _Table(Generic[_Row]):
+    """A table of things that close once and then keep their tally: polls, alliance-wide polls.
+
+    Both tables share the columns `id`, `closed_at`, `closed_via`, `closed_by`,
+    `close_event_id`, `result` and `announced`, so one statement serves both.
+    """
+
+    name: Literal["polls", "alliance_polls"]
+    columns: str
+    row: Callable[[Sequence[Any]], _Row]
+
+    async def one(self, store: Store, where: str, params: Sequence[Any]) -> _Row | None:
+        found = await store.fetch_one(
+            f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
+        )
+        return None if found is None else self.row(found)
+
+    async def many(self, store: Store, where: str, params: Sequence[Any]) -> list[_Row]:
+        rows = await store.fetch_all(
+            f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
+        )
+        return [self.row(row) for row in rows]
+
+    async def close(
+        self,
+        store: Store,
+        row_id: int,
+        *,
+        closed_at: int,
+        via: ClosedVia,
+        closed_by: UserID | None = None,
+        close_event_id: EventID | None = None,
+    ) -> bool:
+        """Close an open row; False if it was closed already. A removal needs no announcing."""
+        async with store.transaction() as db:
+            cursor = await db.execute(
+                f"UPDATE {self.name} SET closed_at = ?, closed_via = ?, closed_by = ?,"
+                " close_event_id = ?, announced = ? WHERE id = ? AND closed_at IS NULL",
+                (closed_at, via, closed_by, close_event_id, int(via == "removed"), row_id),
+            )
+            return cursor.rowcount == 1
+
+    async def save_result(self, store: Store, row_id: int, result: Tally) -> None:
+        """Keep the tally at the close; the first one kept stays."""
+        async with store.transaction() as db:
+            await db.execute(
+                f"UPDATE {self.name} SET result = ? WHERE id = ? AND result IS NULL",
+                (tally_to_json(result), row_id),
+            )
+
+
+_POLLS: Final = _Table("polls", _POLL_COLUMNS, _poll)
+
+_DUE = "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ?"
+_UNANNOUNCED = (
+    "closed_at IS NOT NULL AND announced = 0 AND (closed_via != 'command' OR closed_at < ?)"
+)
 
 
 # -- polls -----------------------------------------------------------------------------------
@@ -205,7 +260,7 @@ async def create_poll(store: Store, new: NewPoll, *, seat: NewSeat | None = None
                 " WHERE command_event_id = ?",
                 (seat.group_id, seat.movement_id, seat.movement_name, new.command_event_id),
             )
-    poll = await _one(store, "command_event_id = ?", (new.command_event_id,))
+    poll = await _POLLS.one(store, "command_event_id = ?", (new.command_event_id,))
     assert poll is not None
     return poll
 
@@ -227,11 +282,11 @@ async def forget_unsent_poll(store: Store, poll_id: int) -> None:
 
 
 async def get_poll(store: Store, poll_id: int) -> Poll | None:
-    return await _one(store, "id = ?", (poll_id,))
+    return await _POLLS.one(store, "id = ?", (poll_id,))
 
 
 async def poll_by_number(store: Store, room_id: RoomID, number: int) -> Poll | None:
-    return await _one(
+    return await _POLLS.one(
         store,
         "room_id = ? AND number = ? AND start_event_id IS NOT NULL AND removed = 0",
         (room_id, number),
@@ -240,12 +295,12 @@ async def poll_by_number(store: Store, room_id: RoomID, number: int) -> Poll | N
 
 async def poll_by_start(store: Store, room_id: RoomID, event_id: str) -> Poll | None:
     """The poll whose native start event is `event_id`."""
-    return await _one(store, "room_id = ? AND start_event_id = ?", (room_id, event_id))
+    return await _POLLS.one(store, "room_id = ? AND start_event_id = ?", (room_id, event_id))
 
 
 async def poll_closed_by(store: Store, event_id: str) -> Poll | None:
     """The poll that the `!poll close` command or end event `event_id` closed, if any."""
-    return await _one(store, "close_event_id = ?", (event_id,))
+    return await _POLLS.one(store, "close_event_id = ?", (event_id,))
 
 
 async def latest_poll(
@@ -258,7 +313,7 @@ async def latest_poll(
     if kind is not None:
         where += " AND kind = ?"
         params.append(kind)
-    return await _one(store, where + " ORDER BY number DESC LIMIT 1", params)
+    return await _POLLS.one(store, where + " ORDER BY number DESC LIMIT 1", params)
 
 
 async def open_polls(store: Store, room_id: RoomID, *, kind: PollKind | None = None) -> list[Poll]:
@@ -267,14 +322,14 @@ async def open_polls(store: Store, room_id: RoomID, *, kind: PollKind | None = N
     if kind is not None:
         where += " AND kind = ?"
         params.append(kind)
-    return await _many(store, where + " ORDER BY number", params)
+    return await _POLLS.many(store, where + " ORDER BY number", params)
 
 
 async def recent_polls(
     store: Store, room_id: RoomID, *, closed_since: int, limit: int
 ) -> list[Poll]:
     """Open polls and those closed since `closed_since`, newest first."""
-    return await _many(
+    return await _POLLS.many(
         store,
         "room_id = ? AND start_event_id IS NOT NULL AND removed = 0"
         " AND (closed_at IS NULL OR closed_at >= ?) ORDER BY number DESC LIMIT ?",
@@ -287,17 +342,16 @@ _NOT_IN_A_GROUP = "id NOT IN (SELECT poll_id FROM alliance_poll_rooms)"
 
 async def due_polls(store: Store, now: int) -> list[Poll]:
     """Open polls whose deadline has passed (not alliance-wide ones: see :func:`due_groups`)."""
-    return await _many(
+    return await _POLLS.many(
         store,
-        "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ?"
-        f" AND start_event_id IS NOT NULL AND {_NOT_IN_A_GROUP} ORDER BY closes_at",
+        f"{_DUE} AND start_event_id IS NOT NULL AND {_NOT_IN_A_GROUP} ORDER BY closes_at",
         (now,),
     )
 
 
 async def decided_polls(store: Store, *, kind: PollKind, after_id: int = 0) -> list[Poll]:
     """Closed polls whose tally is kept (their outcome is final), by id, after `after_id`."""
-    return await _many(
+    return await _POLLS.many(
         store,
         "kind = ? AND id > ? AND result IS NOT NULL AND removed = 0 ORDER BY id",
         (kind, after_id),
@@ -311,40 +365,22 @@ async def unannounced_polls(store: Store, *, commands_closed_before: int) -> lis
     only when it closed before `commands_closed_before` (the command must have failed).
     Alliance-wide polls are announced by their group (:func:`unannounced_groups`).
     """
-    return await _many(
-        store,
-        "closed_at IS NOT NULL AND announced = 0"
-        f" AND (closed_via != 'command' OR closed_at < ?) AND {_NOT_IN_A_GROUP}"
-        " ORDER BY closed_at",
-        (commands_closed_before,),
+    return await _POLLS.many(
+        store, f"{_UNANNOUNCED} AND {_NOT_IN_A_GROUP} ORDER BY closed_at", (commands_closed_before,)
     )
 
 
-async def close_poll(
-    store: Store,
-    poll_id: int,
-    *,
-    closed_at: int,
-    via: ClosedVia,
-    closed_by: UserID | None = None,
-    close_event_id: EventID | None = None,
-) -> bool:
-    """Close an open poll; False if it was closed already (someone else got there first)."""
-    async with store.transaction() as db:
-        cursor = await db.execute(
-            "UPDATE polls SET closed_at = ?, closed_via = ?, closed_by = ?, close_event_id = ?,"
-            " announced = ? WHERE id = ? AND closed_at IS NULL",
-            (closed_at, via, closed_by, close_event_id, int(via == "removed"), poll_id),
-        )
-        return cursor.rowcount == 1
+close_poll: Final = _POLLS.close
+"""Close an open poll; False if it was closed already (someone else got there first).
 
+`close_poll(store, poll_id, *, closed_at, via, closed_by=None, close_event_id=None)`
+"""
 
-async def save_result(store: Store, poll_id: int, result: Tally) -> None:
-    async with store.transaction() as db:
-        await db.execute(
-            "UPDATE polls SET result = ? WHERE id = ? AND result IS NULL",
-            (tally_to_json(result), poll_id),
-        )
+save_result: Final = _POLLS.save_result
+"""Keep a poll's tally at its close; the first one kept stays.
+
+`save_result(store, poll_id, result)`
+"""
 
 
 async def set_end_event(store: Store, poll_id: int, event_id: EventID) -> None:
@@ -435,18 +471,7 @@ def _group(row: Sequence[Any]) -> PollGroup:
     )
 
 
-async def _one_group(store: Store, where: str, params: Sequence[Any]) -> PollGroup | None:
-    row = await store.fetch_one(
-        f"SELECT {_GROUP_COLUMNS} FROM alliance_polls WHERE {where}", params
-    )
-    return None if row is None else _group(row)
-
-
-async def _many_groups(store: Store, where: str, params: Sequence[Any]) -> list[PollGroup]:
-    rows = await store.fetch_all(
-        f"SELECT {_GROUP_COLUMNS} FROM alliance_polls WHERE {where}", params
-    )
-    return [_group(row) for row in rows]
+_GROUPS: Final = _Table("alliance_polls", _GROUP_COLUMNS, _group)
 
 
 async def create_group(store: Store, new: NewGroup) -> PollGroup:
@@ -465,7 +490,7 @@ async def create_group(store: Store, new: NewGroup) -> PollGroup:
                 new.command_event_id,
             ),
         )
-    group = await _one_group(store, "command_event_id = ?", (new.command_event_id,))
+    group = await _GROUPS.one(store, "command_event_id = ?", (new.command_event_id,))
     assert group is not None
     return group
 
@@ -481,19 +506,19 @@ async def forget_empty_group(store: Store, group_id: int) -> None:
 
 
 async def get_group(store: Store, group_id: int) -> PollGroup | None:
-    return await _one_group(store, "id = ?", (group_id,))
+    return await _GROUPS.one(store, "id = ?", (group_id,))
 
 
 async def group_of(store: Store, poll_id: int) -> PollGroup | None:
     """The alliance-wide poll this poll is one room's copy of, if any."""
-    return await _one_group(
+    return await _GROUPS.one(
         store, "id = (SELECT group_id FROM alliance_poll_rooms WHERE poll_id = ?)", (poll_id,)
     )
 
 
 async def group_closed_by(store: Store, event_id: str) -> PollGroup | None:
     """The alliance-wide poll that the `!poll close` command `event_id` closed, if any."""
-    return await _one_group(store, "close_event_id = ?", (event_id,))
+    return await _GROUPS.one(store, "close_event_id = ?", (event_id,))
 
 
 async def seats(store: Store, group_id: int) -> list[Seat]:
@@ -528,31 +553,17 @@ async def grouped_poll_ids(store: Store, poll_ids: Sequence[int]) -> set[int]:
     return {int(row[0]) for row in rows}
 
 
-async def close_group(
-    store: Store,
-    group_id: int,
-    *,
-    closed_at: int,
-    via: ClosedVia,
-    closed_by: UserID | None = None,
-    close_event_id: EventID | None = None,
-) -> bool:
-    """Close an open alliance-wide poll (not yet its rooms' polls); False if already closed."""
-    async with store.transaction() as db:
-        cursor = await db.execute(
-            "UPDATE alliance_polls SET closed_at = ?, closed_via = ?, closed_by = ?,"
-            " close_event_id = ?, announced = ? WHERE id = ? AND closed_at IS NULL",
-            (closed_at, via, closed_by, close_event_id, int(via == "removed"), group_id),
-        )
-        return cursor.rowcount == 1
+close_group: Final = _GROUPS.close
+"""Close an open alliance-wide poll (not yet its rooms' polls); False if already closed.
 
+`close_group(store, group_id, *, closed_at, via, closed_by=None, close_event_id=None)`
+"""
 
-async def save_group_result(store: Store, group_id: int, result: Tally) -> None:
-    async with store.transaction() as db:
-        await db.execute(
-            "UPDATE alliance_polls SET result = ? WHERE id = ? AND result IS NULL",
-            (tally_to_json(result), group_id),
-        )
+save_group_result: Final = _GROUPS.save_result
+"""Keep an alliance-wide poll's overall tally at its close; the first one kept stays.
+
+`save_group_result(store, group_id, result)`
+"""
 
 
 async def mark_group_announced(store: Store, group_id: int) -> None:
@@ -568,20 +579,13 @@ async def mark_group_announced(store: Store, group_id: int) -> None:
 
 async def due_groups(store: Store, now: int) -> list[PollGroup]:
     """Open alliance-wide polls whose deadline has passed."""
-    return await _many_groups(
-        store,
-        "closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= ? ORDER BY closes_at",
-        (now,),
-    )
+    return await _GROUPS.many(store, f"{_DUE} ORDER BY closes_at", (now,))
 
 
 async def unannounced_groups(store: Store, *, commands_closed_before: int) -> list[PollGroup]:
     """Closed alliance-wide polls whose close was not told yet (as :func:`unannounced_polls`)."""
-    return await _many_groups(
-        store,
-        "closed_at IS NOT NULL AND announced = 0"
-        " AND (closed_via != 'command' OR closed_at < ?) ORDER BY closed_at",
-        (commands_closed_before,),
+    return await _GROUPS.many(
+        store, f"{_UNANNOUNCED} ORDER BY closed_at", (commands_closed_before,)
     )
 
 
@@ -614,6 +618,16 @@ async def add_response(
         )
 
 
+def _ballot(row: Sequence[Any]) -> Ballot:
+    """A response row (event_id, sender, answers, ts) as the tally reads it."""
+    return Ballot(
+        event_id=str(row[0]),
+        sender=str(row[1]),
+        answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
+        ts=int(row[3]),
+    )
+
+
 async def ballots(store: Store, poll_id: int) -> list[Ballot]:
     """The poll's responses that were not redacted, in the order they were sent."""
     rows = await store.fetch_all(
@@ -621,15 +635,7 @@ async def ballots(store: Store, poll_id: int) -> list[Ballot]:
         " WHERE poll_id = ? AND redacted = 0 ORDER BY ts, rowid",
         (poll_id,),
     )
-    return [
-        Ballot(
-            event_id=str(row[0]),
-            sender=str(row[1]),
-            answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
-            ts=int(row[3]),
-        )
-        for row in rows
-    ]
+    return [_ballot(row) for row in rows]
 
 
 async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -> list[Ballot]:
@@ -648,15 +654,7 @@ async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -
         ") WHERE newest = 1 ORDER BY ts, stored",
         (poll_id, closed_at, closed_at),
     )
-    return [
-        Ballot(
-            event_id=str(row[0]),
-            sender=str(row[1]),
-            answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
-            ts=int(row[3]),
-        )
-        for row in rows
-    ]
+    return [_ballot(row) for row in rows]
 
 
 # -- reasons ---------------------------------------------------------------------------------
@@ -707,7 +705,7 @@ async def redact(store: Store, event_id: str) -> Poll | None:
         await db.execute("UPDATE poll_responses SET redacted = 1 WHERE event_id = ?", (event_id,))
         await db.execute("UPDATE poll_reasons SET redacted = 1 WHERE event_id = ?", (event_id,))
         await db.execute("UPDATE polls SET removed = 1 WHERE start_event_id = ?", (event_id,))
-    return await _one(store, "start_event_id = ?", (event_id,))
+    return await _POLLS.one(store, "start_event_id = ?", (event_id,))
 
 
 # -- decision rules --------------------------------------------------------------------------
@@ -730,20 +728,3 @@ async def set_room_rule(
             " set_by = excluded.set_by, set_at = excluded.set_at",
             (room_id, rule, set_by, set_at),
         )
-
-
-# -- the inbox (read only) -------------------------------------------------------------------
-
-
-async def waiting_events_before(store: Store, room_id: RoomID, ts: int) -> bool:
-    """Whether the room has events not handled yet that were sent at or before `ts`.
-
-    A deadline waits for them: they may be votes cast in time while the bot was away.
-    Reads the foundation's `inbox` table (events wait there, as JSON, until handled).
-    """
-    row = await store.fetch_one(
-        "SELECT 1 FROM inbox WHERE room_id = ? AND state = 'pending'"
-        " AND json_extract(source, '$.origin_server_ts') <= ? LIMIT 1",
-        (room_id, ts),
-    )
-    return row is not None

@@ -40,6 +40,14 @@ def ids(items: list[InboxItem]) -> list[str]:
     return [i.event_id for i in items]
 
 
+def sent(name: str, *, ts: int, room: RoomID = ROOM) -> InboxItem:
+    """An event the homeserver stamped at `ts` (its `origin_server_ts`)."""
+    plain = item(name, room=room)
+    return InboxItem(
+        plain.event_id, room, plain.received_at, {**plain.source, "origin_server_ts": ts}
+    )
+
+
 async def user_version(path: Path) -> int:
     async with aiosqlite.connect(path) as db, db.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
@@ -165,6 +173,22 @@ async def test_pending_lists_unfinished_events_in_the_order_received(store: Stor
     pending = await store.pending()
     assert ids(pending) == ["$first", "$y", "$z", "$late"]
     assert pending[0] == item("first", at=1_000)
+
+
+async def test_has_pending_sees_unhandled_events_sent_by_a_time_in_that_room(
+    store: Store,
+) -> None:
+    other = RoomID("!other:hs")
+    await store.commit_sync("t1", [sent("vote", ts=5_000), sent("elsewhere", ts=1_000, room=other)])
+
+    assert await store.has_pending(ROOM, sent_at_or_before=5_000)  # sent exactly then counts
+    assert await store.has_pending(ROOM, sent_at_or_before=9_000)
+    assert not await store.has_pending(ROOM, sent_at_or_before=4_999)  # sent after that time
+    assert not await store.has_pending(RoomID("!quiet:hs"), sent_at_or_before=9_000)
+
+    await store.finish(EventID("$vote"))
+    assert not await store.has_pending(ROOM, sent_at_or_before=9_000)  # handled: not waiting
+    assert await store.has_pending(other, sent_at_or_before=1_000)
 
 
 async def test_finish_drops_the_content_but_remembers_the_event(store: Store) -> None:
