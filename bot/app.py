@@ -83,6 +83,9 @@ class Bot:
             for listener in self.registry.listeners
         )
         self._too_old: set[EventID] = set()
+        self._wake: dict[str, asyncio.Event] = {
+            timer.name: asyncio.Event() for timer in self.registry.timers
+        }
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
@@ -96,6 +99,8 @@ class Bot:
 
     def stop(self) -> None:
         self._stopping.set()
+        for wake in self._wake.values():
+            wake.set()
 
     async def run(self) -> None:
         """Log in and sync until `stop()`; then shut down cleanly."""
@@ -256,14 +261,22 @@ class Bot:
             self._spawn(self._run_timer(timer), name=f"timer {timer.name}")
 
     async def _run_timer(self, timer: Timer) -> None:
+        wake = self._wake[timer.name]
         while not self._stopping.is_set():
+            wake.clear()  # a signal from now on calls for another run
             try:
                 await timer.handler(self)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Timer %s failed (reference %s)", timer.name, secrets.token_hex(3))
-            await self._sleep(timer.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=timer.interval_s)
+
+    def signal(self, happening: str) -> None:
+        for timer in self.registry.timers:
+            if happening in timer.woken_by:
+                self._wake[timer.name].set()
 
     # -- one sync --------------------------------------------------------------------------
 

@@ -162,6 +162,10 @@ class Services(Protocol):
         """One event of a room, decrypted if the bot can; None if it cannot see or read it."""
         ...
 
+    def signal(self, happening: str) -> None:
+        """Say that something happened (e.g. a poll closed): timers `woken_by` it run now."""
+        ...
+
 
 @dataclass
 class Context:
@@ -234,11 +238,17 @@ class Listener:
 
 @dataclass(frozen=True)
 class Timer:
-    """Called every `interval_s` seconds once the bot is in sync (deadlines and the like)."""
+    """Called every `interval_s` seconds once the bot is in sync (deadlines and the like).
+
+    A timer is a reconciler: it looks at what is stored and does what is due, so nothing is
+    lost to a restart. `woken_by` names happenings (`Services.signal`) after which it should
+    run at once rather than at its next tick.
+    """
 
     name: str
     interval_s: float
     handler: TimerHandler
+    woken_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
