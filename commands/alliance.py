@@ -45,7 +45,6 @@ from commands.alliance_shared import (
     own_movement,
     quoted,
     read_alliance,
-    room_link,
     room_name,
     unknown_alliance,
 )
@@ -63,6 +62,7 @@ from commands.compare import (
     slugify,
     support,
 )
+from commands.links import room_link
 from commands.registry import (
     Args,
     Command,

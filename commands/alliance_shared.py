@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
-from urllib.parse import quote
 
 from bot.ids import RoomID
 from commands import alliance_store as db
@@ -36,18 +35,6 @@ FLAG_STARTS: Final = ("--", "—", "–")
 
 
 # -- wording ----------------------------------------------------------------------------------
-
-
-def room_link(room_id: str, server: str) -> str:
-    """A matrix.to link to a room (the id stays inside the link, never shown)."""
-    return f"https://matrix.to/#/{quote(room_id, safe='')}?via={quote(server, safe='')}"
-
-
-def event_link(room_id: str, event_id: str, server: str) -> str:
-    return (
-        f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
-        f"?via={quote(server, safe='')}"
-    )
 
 
 def day(ms: int | None, ctx: Context | Services) -> str:

@@ -43,7 +43,6 @@ from commands.alliance_shared import (
     own_movement,
     quoted,
     read_alliance,
-    room_link,
     short,
     take_alliance_flag,
 )
@@ -71,6 +70,7 @@ from commands.compare import (
     two_names,
 )
 from commands.decision import describe_rule
+from commands.links import room_link
 from commands.registry import (
     Args,
     Command,

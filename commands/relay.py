@@ -48,7 +48,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import quote
 
 from bot.events import Event
 from bot.ids import EventID, RoomID
@@ -57,7 +56,9 @@ from bot.rooms import RoomState
 from bot.store import Store
 from commands import alliance_store as adb
 from commands import relay_store as rdb
+from commands.alliance_shared import ALLIANCE_FLAG, room_name
 from commands.alliance_store import Alliance, Movement
+from commands.links import event_link, room_link
 from commands.registry import (
     Args,
     Command,
@@ -78,7 +79,6 @@ from commands.relay_content import (
     Footer,
     edit_content,
     edited_content,
-    event_link,
     is_relayed_copy,
     kind_of,
     looks_like_a_bot,
@@ -101,7 +101,6 @@ UNENCRYPTED_FLAG: Final = Flag(
     "after my warning: let this encrypted room's messages be relayed "
     "into rooms that are not encrypted (moderators)",
 )
-ALLIANCE_FLAG: Final = Flag("alliance", "name", "which alliance, if this room is in several")
 NOT_ENCRYPTED_HERE: Final = "it comes from an encrypted room and this room is not encrypted"
 NOT_ACCEPTED: Final = "this room did not accept the attachment"
 NO_ADDRESS: Final = "the attachment's address is missing"
@@ -288,14 +287,6 @@ async def _origin_movement(store: Store, shared: SharedThread) -> str:
     return movement.name if movement is not None else COMMONS
 
 
-def _room_label(services: Services, room_id: RoomID, fallback: str) -> str:
-    return services.room(room_id).name or fallback
-
-
-def _room_link(room_id: str, server: str) -> str:
-    return f"https://matrix.to/#/{quote(room_id, safe='')}?via={quote(server, safe='')}"
-
-
 def _when(ms: int, services: Services) -> str:
     moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(services.config.timezone)
     return moment.strftime("%Y-%m-%d %H:%M")
@@ -305,12 +296,10 @@ async def _link_names(services: Services, links: Sequence[ThreadLink]) -> list[s
     names: list[str] = []
     for link in links:
         if link.role == "commons":
-            names.append(f"the commons ({_room_label(services, link.room_id, 'commons room')})")
+            names.append(f"the commons ({room_name(services, link.room_id, 'commons room')})")
         elif link.movement_id is not None:
             movement = await adb.movement_by_id(services.store, link.movement_id)
-            names.append(
-                movement.name if movement else _room_label(services, link.room_id, "a room")
-            )
+            names.append(movement.name if movement else room_name(services, link.room_id, "a room"))
     return names
 
 
@@ -759,7 +748,7 @@ async def share(ctx: Context, args: Args) -> Reply:
             return Reply(
                 "share_warning",
                 {
-                    "commons": _room_label(services, alliance.commons_room_id, "the commons"),
+                    "commons": room_name(services, alliance.commons_room_id, "the commons"),
                     "members": _others(commons, ctx.config.user_id),
                     "here_encrypted": here_encrypted,
                     "moderator": ctx.power >= Power.MODERATOR,
@@ -817,7 +806,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
                     "share_failed",
                     {
                         "number": shared.number,
-                        "commons": _room_label(services, commons.room_id, "the commons"),
+                        "commons": room_name(services, commons.room_id, "the commons"),
                     },
                 ),
                 txn_key=f"{ctx.event.event_id}/failed",
@@ -829,7 +818,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
         {
             "alliance": alliance.name,
             "number": shared.number,
-            "commons": _room_label(services, alliance.commons_room_id, "the commons"),
+            "commons": room_name(services, alliance.commons_room_id, "the commons"),
             "members": _others(commons, ctx.config.user_id),
             "unencrypted": shared.allow_unencrypted,
             "commons_encrypted": commons.encrypted,
@@ -1160,7 +1149,7 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
                 "last": _when(shared.last_activity, services),
                 "link": event_link(commons.room_id, commons.root_event_id, server)
                 if commons is not None and commons.root_event_id
-                else _room_link(alliance.commons_room_id, server),
+                else room_link(alliance.commons_room_id, server),
                 "here": "origin"
                 if here is not None and here.role == "origin"
                 else "following"

@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Final, Literal
-from urllib.parse import quote
 
 MARKER: Final = "org.multilogue.relay"
 PROFILE: Final = "com.beeper.per_message_profile"
@@ -309,14 +308,6 @@ class Footer:
             f"<p><em>Shared thread #{self.number} from {html.escape(self.movement)} – "
             f'<a href="{html.escape(self.link, quote=True)}">see the original</a></em></p>'
         )
-
-
-def event_link(room_id: str, event_id: str, server: str) -> str:
-    """A matrix.to link to one event."""
-    return (
-        f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
-        f"?via={quote(server, safe='')}"
-    )
 
 
 def thread_relation(root: str, *, reply_to: str | None = None) -> dict[str, Any]:

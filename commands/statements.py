@@ -28,7 +28,6 @@ from commands.alliance_shared import (
     ALLIANCE_FLAG,
     check_text,
     day,
-    event_link,
     find_named,
     find_objective,
     listed_movements,
@@ -45,6 +44,7 @@ from commands.alliance_shared import (
 from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
 from commands.compare import text_key
 from commands.decision import describe_rule
+from commands.links import event_link
 from commands.registry import (
     Args,
     Command,
