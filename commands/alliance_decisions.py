@@ -20,7 +20,7 @@ from typing import Final
 from bot.events import Event
 from bot.ids import UserID
 from commands import alliance_store as db
-from commands import poll_store, polls
+from commands import poll_lifecycle, poll_store, polls
 from commands.alliance_store import PollRef
 from commands.registry import Registry, Reply, Services, Timer
 
@@ -28,7 +28,14 @@ DECISION_CHECK_S: Final = 2.0
 
 
 def register(registry: Registry) -> None:
-    registry.every(Timer("alliance decisions", DECISION_CHECK_S, settle_decisions))
+    registry.every(
+        Timer(
+            "alliance decisions",
+            DECISION_CHECK_S,
+            settle_decisions,
+            woken_by=frozenset({poll_lifecycle.CLOSED}),
+        )
+    )
 
 
 async def settle_decisions(services: Services) -> None:

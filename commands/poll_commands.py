@@ -27,6 +27,7 @@ from commands.poll_input import (
     parse_proposal,
 )
 from commands.poll_lifecycle import (
+    CLOSED,
     close_refused,
     closed_view,
     command_close_time,
@@ -285,7 +286,12 @@ async def close_poll(ctx: Context, args: Args) -> Reply:
             return Reply("poll_closed", {"number": poll.number, "action": "close"})
     poll = await seal(ctx.services, poll)
     await db.mark_announced(ctx.store, poll.id)
-    return Reply("poll_results", await closed_view(ctx.services, poll))
+    services = ctx.services
+
+    async def posted() -> None:  # the results are out: what waits on the outcome may act
+        services.signal(CLOSED)
+
+    return Reply("poll_results", await closed_view(ctx.services, poll), then=posted)
 
 
 # -- votes and reasons -------------------------------------------------------------------------

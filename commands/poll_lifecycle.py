@@ -40,6 +40,10 @@ from commands.registry import CommandError, Context, Reply, Services
 
 log = logging.getLogger(__name__)
 
+CLOSED: Final = "poll closed"
+"""Signalled (`Services.signal`) once a room's poll is closed and its results are posted, or
+it was removed: what waits on a poll's outcome (timers `woken_by` it) can act at once."""
+
 COMMAND_GRACE_MS: Final = 120_000
 """A poll closed by `!poll close` that is still unannounced this long after is announced by
 the timer (the command failed half way)."""
@@ -228,6 +232,7 @@ async def announce_close(services: Services, poll: Poll) -> None:
         answering=start_event(poll, services),
     )
     await db.mark_announced(services.store, poll.id)
+    services.signal(CLOSED)
 
 
 async def close_due_room_polls(services: Services, now: int) -> None:

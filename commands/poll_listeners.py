@@ -18,7 +18,7 @@ from bot.ids import RoomID, UserID
 from bot.permissions import MODERATOR_LEVEL
 from commands import poll_store as db
 from commands.poll_alliance import group_end, withdraw_group
-from commands.poll_lifecycle import announce_close, close_by_end_event
+from commands.poll_lifecycle import CLOSED, announce_close, close_by_end_event
 from commands.poll_results import OBJECTING, live_tally
 from commands.poll_store import Poll
 from commands.poll_view import referenced_poll, response_answers
@@ -121,6 +121,7 @@ async def on_redaction(services: Services, event: Event) -> Reply | None:
     poll = await db.redact(services.store, event.redacts)
     if poll is not None and poll.is_open:
         await db.close_poll(services.store, poll.id, closed_at=event.ts, via="removed")
+        services.signal(CLOSED)
         group = await db.group_of(services.store, poll.id)
         if group is not None and group.is_open and poll.room_id == group.commons_room_id:
             await withdraw_group(services, group, at=event.ts)

@@ -1,28 +1,23 @@
 """The alliance commands end to end without a homeserver: real router, templates and SQLite.
 
-A fake `Services` stands in for the bot's Matrix side: it records the state events, spaces,
-invites and notices the commands ask for, and renders every message from its templates.
+The fake `Services` of `tests.unit.fakes` stands in for the bot's Matrix side: it records the
+state events, spaces, invites and notices the commands ask for, rendered from the templates.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Config
-from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message, Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import alliance_store as db
-from commands import build_registry
 from commands.alliance import settle_decisions
 from commands.alliance_store import PollRef, StatementChange
 from commands.compare import Layout, name_key
@@ -36,8 +31,8 @@ from commands.objectives import (
     reply_size,
 )
 from commands.registry import Reply
+from tests.unit.fakes import FakeServices, Harness, make_config, room_state
 
-BOT = "@bot:hs"
 ADA, BEA, CAL, DEE, EVE = "@ada:hs", "@bea:hs", "@cal:hs", "@dee:hs", "@eve:hs"
 COMMONS, CAMP, TENANTS, FARMERS = (
     RoomID("!commons:hs"),
@@ -48,164 +43,60 @@ COMMONS, CAMP, TENANTS, FARMERS = (
 CONSENSUS = Rule("consensus", None)
 POLL_START = "org.matrix.msc3381.poll.start"
 POLL_RESPONSE = "org.matrix.msc3381.poll.response"
+TS = 1_764_000_000_000
 
 
-@dataclass
-class FakeServices:
-    config: Config
-    store: Store
-    rooms: dict[RoomID, RoomState]
-    renderer: Renderer
-    state: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    spaces: list[tuple[str, str | None, list[str]]] = field(default_factory=list)
-    invites: list[tuple[str, str]] = field(default_factory=list)
-    notices: list[tuple[RoomID, str, Message]] = field(default_factory=list)
-    sent_keys: set[str] = field(default_factory=set)
-    sent: dict[str, tuple[RoomID, str, EventID]] = field(default_factory=dict)
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return self.rooms.setdefault(room_id, RoomState(room_id))
-
-    async def leave(self, room_id: RoomID) -> None:
-        raise AssertionError("not expected")
-
-    async def send_state(
-        self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
-    ) -> EventID:
-        self.state[(room_id, event_type, state_key)] = content
-        return EventID("$state")
-
-    async def create_space(
-        self, *, name: str, topic: str, invite: list[str], key: str | None = None
-    ) -> RoomID:
-        self.spaces.append((name, key, invite))
-        return RoomID(f"!space{len(self.spaces)}:hs")
-
-    async def find_space(self, key: str) -> RoomID | None:
-        for n, (_, made_key, _) in enumerate(self.spaces, start=1):
-            if made_key == key:
-                return RoomID(f"!space{n}:hs")
-        return None
-
-    async def invite(self, room_id: RoomID, user_id: str) -> None:
-        self.invites.append((room_id, user_id))
-
-    async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
-    ) -> EventID | None:
-        key = f"{txn_key}/{event_type}"
-        if key not in self.sent:  # the same transaction gives the same event, like Synapse
-            self.sent[key] = (room_id, event_type, EventID(f"$sent{len(self.sent) + 1}"))
-        return self.sent[key][2]
-
-    def polls_in(self, room: RoomID) -> list[EventID]:
-        return [e for r, kind, e in self.sent.values() if r == room and kind == POLL_START]
-
-    async def notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-    ) -> EventID | None:
-        if txn_key not in self.sent_keys:  # like a transaction id: the same key sends once
-            self.sent_keys.add(txn_key)
-            self.notices.append(
-                (room_id, reply.template, self.renderer.render(reply.template, reply.data))
-            )
-        return EventID("$notice")
-
-
-def room_state(room_id: RoomID, creator: str, name: str, members: dict[str, int]) -> RoomState:
-    room = RoomState(room_id)
-    room.create_sender = creator
-    room.create_content = {"room_version": "12"}
-    room.power_levels = {"users": dict(members), "users_default": 0}
-    room.name = name
-    room.members = dict.fromkeys((creator, *members, BOT), "join")
-    return room
-
-
-class World:
-    def __init__(self, services: FakeServices) -> None:
-        self.services = services
-        self.router = Router(
-            registry=build_registry(),
-            config=services.config,
-            store=services.store,
-            services=services,  # type: ignore[arg-type]
-        )
-        self._ids = itertools.count(1)
-
+class World(Harness):
     async def say(
         self, room: RoomID, sender: str, text: str, *, event_id: str | None = None
     ) -> tuple[str, Message]:
-        event = Event(
-            event_id=EventID(event_id or f"$e{next(self._ids)}"),
-            room_id=room,
-            sender=UserID(sender),
-            type="m.room.message",
-            ts=1_764_000_000_000,
-            content={"msgtype": "m.text", "body": f"!{text}"},
-        )
-        reply = await self.router.route(event, self.services.room(room), text)
-        return reply.template, self.services.renderer.render(reply.template, reply.data)
+        reply, message = await self.answer(room, sender, text, event_id=event_id)
+        return reply.template, message
 
     async def body(self, room: RoomID, sender: str, text: str) -> str:
         return (await self.say(room, sender, text))[1].body
 
     def notices_in(self, room: RoomID) -> list[str]:
-        return [m.body for r, _, m in self.services.notices if r == room]
+        return [n.message.body for n in self.services.notices if n.room_id == room]
+
+    def polls_in(self, room: RoomID) -> list[EventID]:
+        return [
+            s.event_id
+            for s in self.services.sent
+            if s.room_id == room and s.event_type == POLL_START
+        ]
 
     async def vote(self, room: RoomID, sender: str, poll: EventID, answer: str) -> None:
         """Click a poll button the way Element does (handled by the polls family's listener)."""
-        event = Event(
-            event_id=EventID(f"$vote{next(self._ids)}"),
-            room_id=room,
-            sender=UserID(sender),
-            type=POLL_RESPONSE,
-            ts=1_764_000_000_001,
-            content={
-                "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
-                POLL_RESPONSE: {"answers": [answer]},
-            },
-        )
-        for listener in self.router._registry.listeners:
-            if event.type in listener.event_types:
-                await listener.handler(self.services, event)  # type: ignore[arg-type]
+        content = {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            POLL_RESPONSE: {"answers": [answer]},
+        }
+        await self.listen(self.make_event(room, sender, POLL_RESPONSE, content))
 
     async def decide(self, room: RoomID, closer: str, number: int, votes: dict[str, str]) -> None:
         """Vote on poll `number` of the room, close it, and let the bot settle what it decided."""
-        poll = self.services.polls_in(room)[number - 1]
+        poll = self.polls_in(room)[number - 1]
         for sender, answer in votes.items():
             await self.vote(room, sender, poll, answer)
         template, message = await self.say(room, closer, f"poll close {number}")
         assert template == "poll_results", message.body
-        await settle_decisions(self.services)  # type: ignore[arg-type]
+        await settle_decisions(self.services)
+
+
+def new_world(store: Store, data_dir: Path, rooms: list[RoomState]) -> World:
+    return World(FakeServices(make_config(data_dir), store, rooms, forbid={"leave"}), clock=TS)
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = await Store.open(tmp_path / "db.sqlite")
-    config = Config(
-        homeserver="http://hs",
-        user_id=UserID(BOT),
-        password=None,
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-    )
-    rooms = {
-        COMMONS: room_state(COMMONS, ADA, "Commons", {EVE: 0}),
-        CAMP: room_state(CAMP, BEA, "Camp room", {EVE: 0}),
-        TENANTS: room_state(TENANTS, CAL, "Tenants room", {}),
-        FARMERS: room_state(FARMERS, DEE, "Farmers room", {}),
-    }
-    services = FakeServices(config, store, rooms, Renderer(globals={"prefix": "!"}))
-    yield World(services)
-    await store.close()
+def world(tmp_path: Path, store: Store) -> World:
+    rooms = [
+        room_state(COMMONS, ADA, members=[EVE], name="Commons"),
+        room_state(CAMP, BEA, members=[EVE], name="Camp room"),
+        room_state(TENANTS, CAL, name="Tenants room"),
+        room_state(FARMERS, DEE, name="Farmers room"),
+    ]
+    return new_world(store, tmp_path, rooms)
 
 
 async def make_alliance(world: World) -> None:
@@ -255,14 +146,12 @@ async def test_a_space_lost_in_a_crash_is_found_again_not_made_twice(world: Worl
 async def test_creating_an_alliance_needs_a_moderator_or_a_listed_admin(world: World) -> None:
     template, _message = await world.say(COMMONS, EVE, "alliance create Earth Alliance")
     assert template == "permission_denied"
-    world.services.config = Config(
-        **{**world.services.config.__dict__, "admins": frozenset({UserID(BEA)})}
-    )
+    world.services.config = replace(world.services.config, admins=frozenset({UserID(BEA)}))
     world.router = Router(
-        registry=build_registry(),
+        registry=world.registry,
         config=world.services.config,
         store=world.services.store,
-        services=world.services,  # type: ignore[arg-type]
+        services=world.services,
     )
     body = await world.body(COMMONS, ADA, "alliance create Earth Alliance")
     assert "Only a bot admin" in body
@@ -474,7 +363,7 @@ async def test_an_endorsement_is_decided_by_a_consensus_poll_in_the_movements_ro
     assert "!poll close 1" in opened.body
     # Handled again after a crash: still one poll.
     await world.say(CAMP, EVE, "endorse 1", event_id="$endorse")
-    assert len(world.services.polls_in(CAMP)) == 1
+    assert len(world.polls_in(CAMP)) == 1
     assert "already open" in await world.body(CAMP, BEA, "endorse 1")
     assert "… Climate Camp" in await world.body(COMMONS, EVE, "compare")
 
@@ -483,7 +372,7 @@ async def test_an_endorsement_is_decided_by_a_consensus_poll_in_the_movements_ro
         "Recorded: Climate Camp endorses objective #1 of Earth Alliance"
         in (world.notices_in(CAMP)[-1])
     )
-    await settle_decisions(world.services)  # type: ignore[arg-type]
+    await settle_decisions(world.services)
     assert sum("Recorded:" in n for n in world.notices_in(CAMP)) == 1  # told once
     assert "✓ Climate Camp endorses (1 agree, 1 with reservations" in await world.body(
         COMMONS, EVE, "compare 1"
@@ -600,7 +489,7 @@ async def grow_alliance(
         proposed_at=4,
         event_id="$objectives",
     )
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, movement in enumerate(active):
         for j, objective in enumerate(added):
             draw = (i * 7 + j * 13) % 30
@@ -647,20 +536,11 @@ def size_of(message: Message) -> int:
 
 async def every_page(world: World, command: str) -> list[tuple[Reply, Message]]:
     """Every page of a command's answer, following each page's own "next" command."""
-    pages = []
+    pages: list[tuple[Reply, Message]] = []
     text: str | None = command
     while text is not None:
-        event = Event(
-            event_id=EventID(f"$page{len(pages)}"),
-            room_id=COMMONS,
-            sender=UserID(EVE),
-            type="m.room.message",
-            ts=1_764_000_000_000,
-            content={"msgtype": "m.text", "body": f"!{text}"},
-        )
-        reply = await world.router.route(event, world.services.room(COMMONS), text)
-        message = world.services.renderer.render(reply.template, reply.data)
-        pages.append((reply, message))
+        pages.append(await world.answer(COMMONS, EVE, text, event_id=f"$page{len(pages)}"))
+        reply = pages[-1][0]
         page = reply.data.get("page")
         text = page["next"].removeprefix("!") if page and page["next"] else None
         assert len(pages) < 200, "paging does not end"
@@ -792,16 +672,7 @@ async def test_comparing_reads_the_store_a_few_times_whatever_the_alliances_size
     for movements, objectives in ((3, 2), (100, 50)):
         folder = tmp_path / f"{movements}"
         store = await Store.open(folder / "db.sqlite")
-        config = Config(
-            homeserver="http://hs",
-            user_id=UserID(BOT),
-            password=None,
-            access_token=None,
-            device_id=None,
-            data_dir=folder,
-        )
-        rooms = {COMMONS: room_state(COMMONS, ADA, "Commons", {EVE: 0})}
-        world = World(FakeServices(config, store, rooms, Renderer(globals={"prefix": "!"})))
+        world = new_world(store, folder, [room_state(COMMONS, ADA, members=[EVE], name="Commons")])
         grown = await grow_alliance(world, movements=movements, objectives=objectives)
         reads = Reads(store, monkeypatch)
         commands = {

@@ -6,8 +6,7 @@ The consensus-poll side (`open_endorsement`, `record_stance`, `open_statement_pr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -35,13 +34,6 @@ def blocked() -> Outcome:
 
 def poll(n: int, room: RoomID = CAMP_ROOM) -> PollRef:
     return PollRef(room_id=room, poll_id=n, event_id=EventID(f"$poll{n}"))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
 
 
 async def alliance(store: Store, name: str = "Earth Alliance") -> db.Alliance:
@@ -72,6 +64,45 @@ async def member(store: Store, alliance_id: int, room: RoomID, name: str) -> db.
         decided_by="@ada:hs",
         decided_at=3_000,
         event_id=f"$approve-{room}",
+    )
+
+
+async def objectives(store: Store, earth: db.Alliance, *texts: str) -> list[db.Objective]:
+    return await db.add_objectives(
+        store,
+        alliance_id=earth.id,
+        texts=list(texts),
+        proposed_by="@ada:hs",
+        proposed_at=1,
+        event_id="$p",
+    )
+
+
+async def camp_and_nature(store: Store) -> tuple[db.Alliance, db.Movement, db.Objective]:
+    """Earth Alliance, Climate Camp its movement, "Respect for nature" its objective."""
+    earth = await alliance(store)
+    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
+    [nature] = await objectives(store, earth, "Respect for nature")
+    return earth, camp, nature
+
+
+async def change_statement(
+    store: Store,
+    change: StatementChange,
+    poll_number: int,
+    *,
+    decided_at: int,
+    outcome: Outcome | None = None,
+    room: RoomID = CAMP_ROOM,
+) -> db.AppliedChange:
+    """A change to the room's statement, decided by its poll `poll_number` (passed by default)."""
+    return await db.apply_statement_change(
+        store,
+        room_id=room,
+        change=change,
+        outcome=outcome or passed(),
+        poll=poll(poll_number, room),
+        decided_at=decided_at,
     )
 
 
@@ -181,16 +212,7 @@ async def test_objectives_are_numbered_per_alliance_and_duplicates_refused(store
 
 
 async def test_an_endorsement_is_pending_while_its_poll_is_open_then_decided(store: Store) -> None:
-    earth = await alliance(store)
-    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    earth, camp, nature = await camp_and_nature(store)
     await db.open_endorsement(
         store, movement_id=camp.id, objective_id=nature.id, poll=poll(1), opened_at=10
     )
@@ -209,16 +231,7 @@ async def test_an_endorsement_is_pending_while_its_poll_is_open_then_decided(sto
 
 
 async def test_a_later_poll_changes_the_stance_and_keeps_the_blocks_reasons(store: Store) -> None:
-    earth = await alliance(store)
-    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    earth, camp, nature = await camp_and_nature(store)
     await db.record_stance(
         store,
         movement_id=camp.id,
@@ -252,31 +265,16 @@ async def test_a_later_poll_changes_the_stance_and_keeps_the_blocks_reasons(stor
 async def test_only_a_passed_poll_changes_a_statement_each_time_a_new_version(
     store: Store,
 ) -> None:
-    first = await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.add("We defend the commons."),
-        outcome=passed(),
-        poll=poll(1),
-        decided_at=100,
+    first = await change_statement(
+        store, StatementChange.add("We defend the commons."), 1, decided_at=100
     )
     assert first.version is not None
     assert first.version.version == 1
-    await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.add("We act without violence."),
-        outcome=passed(),
-        poll=poll(2),
-        decided_at=200,
+    await change_statement(
+        store, StatementChange.add("We act without violence."), 2, decided_at=200
     )
-    refused = await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.add("We never sleep."),
-        outcome=blocked(),
-        poll=poll(3),
-        decided_at=300,
+    refused = await change_statement(
+        store, StatementChange.add("We never sleep."), 3, decided_at=300, outcome=blocked()
     )
     assert refused.version is None
     assert "block" in refused.reason
@@ -290,29 +288,17 @@ async def test_only_a_passed_poll_changes_a_statement_each_time_a_new_version(
     assert statement.items[0].poll == poll(1)
 
     first_item = statement.items[0]
-    await db.apply_statement_change(
+    await change_statement(
         store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.amend(first_item.id, "We defend the commons, together."),
-        outcome=passed(),
-        poll=poll(4),
+        StatementChange.amend(first_item.id, "We defend the commons, together."),
+        4,
         decided_at=400,
     )
-    dropped = await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.drop(statement.items[1].id),
-        outcome=passed(),
-        poll=poll(5),
-        decided_at=500,
+    dropped = await change_statement(
+        store, StatementChange.drop(statement.items[1].id), 5, decided_at=500
     )
-    repeat = await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.drop(statement.items[1].id),
-        outcome=passed(),
-        poll=poll(5),
-        decided_at=600,
+    repeat = await change_statement(
+        store, StatementChange.drop(statement.items[1].id), 5, decided_at=600
     )
     assert repeat.version == dropped.version  # the same poll applied twice: one version
 
@@ -332,14 +318,7 @@ async def test_only_a_passed_poll_changes_a_statement_each_time_a_new_version(
 
 
 async def test_a_change_to_an_item_dropped_meanwhile_is_not_applied(store: Store) -> None:
-    await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.add("We defend the commons."),
-        outcome=passed(),
-        poll=poll(1),
-        decided_at=1,
-    )
+    await change_statement(store, StatementChange.add("We defend the commons."), 1, decided_at=1)
     item = (await db.statement(store, CAMP_ROOM)).items[0]
     for n, change in ((2, StatementChange.drop(item.id)), (3, StatementChange.amend(item.id, "x"))):
         await db.open_statement_proposal(
@@ -364,25 +343,9 @@ async def test_a_poll_that_decides_nothing_here_settles_nothing(store: Store) ->
 
 
 async def test_an_item_words_an_objective_until_unlinked_or_dropped(store: Store) -> None:
-    earth = await alliance(store)
-    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    _, camp, nature = await camp_and_nature(store)
     for n, text in ((1, "Earth first."), (2, "Living within limits.")):
-        await db.apply_statement_change(
-            store,
-            room_id=CAMP_ROOM,
-            change=StatementChange.add(text),
-            outcome=passed(),
-            poll=poll(n),
-            decided_at=n,
-        )
+        await change_statement(store, StatementChange.add(text), n, decided_at=n)
     first, second = (await db.statement(store, CAMP_ROOM)).items
     link = {"room_id": CAMP_ROOM, "objective_id": nature.id, "linked_by": "@m:hs", "linked_at": 1}
     assert await db.link_item(store, item_id=first.id, **link) is None  # type: ignore[arg-type]
@@ -394,16 +357,7 @@ async def test_an_item_words_an_objective_until_unlinked_or_dropped(store: Store
 
 
 async def test_a_removed_poll_leaves_nothing_pending_and_nothing_to_announce(store: Store) -> None:
-    earth = await alliance(store)
-    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    earth, camp, nature = await camp_and_nature(store)
     await db.open_endorsement(
         store, movement_id=camp.id, objective_id=nature.id, poll=poll(7), opened_at=1
     )
@@ -427,16 +381,7 @@ async def test_a_removed_poll_leaves_nothing_pending_and_nothing_to_announce(sto
 
 
 async def test_a_decided_endorsement_is_announced_once(store: Store) -> None:
-    earth = await alliance(store)
-    camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    _, camp, nature = await camp_and_nature(store)
     await db.open_endorsement(
         store, movement_id=camp.id, objective_id=nature.id, poll=poll(1), opened_at=1
     )
@@ -451,40 +396,25 @@ async def test_the_board_numbers_wordings_as_each_statement_shows_them(store: St
     earth = await alliance(store)
     camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
     tenants = await member(store, earth.id, TENANTS_ROOM, "Tenants Union")
-    nature, rents = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature", "Fair rents"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    nature, rents = await objectives(store, earth, "Respect for nature", "Fair rents")
     polls = iter(range(1, 100))
     for room, texts in ((CAMP_ROOM, ("Dropped soon.", "Earth first.")), (TENANTS_ROOM, ("Rent",))):
         for text in texts:
-            await db.apply_statement_change(
-                store,
-                room_id=room,
-                change=StatementChange.add(text),
-                outcome=passed(),
-                poll=poll(next(polls), room),
-                decided_at=1,
+            await change_statement(
+                store, StatementChange.add(text), next(polls), decided_at=1, room=room
             )
     dropped, earth_first = (await db.statement(store, CAMP_ROOM)).items
     [rent] = (await db.statement(store, TENANTS_ROOM)).items
-    link = {"linked_by": "@m:hs", "linked_at": 1}
-    await db.link_item(
-        store, room_id=CAMP_ROOM, item_id=earth_first.id, objective_id=nature.id, **link
-    )  # type: ignore[arg-type]
-    await db.link_item(store, room_id=TENANTS_ROOM, item_id=rent.id, objective_id=rents.id, **link)  # type: ignore[arg-type]
-    await db.apply_statement_change(
-        store,
-        room_id=CAMP_ROOM,
-        change=StatementChange.drop(dropped.id),
-        outcome=passed(),
-        poll=poll(next(polls)),
-        decided_at=2,
-    )
+    for room, item, objective in ((CAMP_ROOM, earth_first, nature), (TENANTS_ROOM, rent, rents)):
+        await db.link_item(
+            store,
+            room_id=room,
+            item_id=item.id,
+            objective_id=objective.id,
+            linked_by="@m:hs",
+            linked_at=1,
+        )
+    await change_statement(store, StatementChange.drop(dropped.id), next(polls), decided_at=2)
     board = await db.board(store, earth)
     # "Earth first." is item 1 now that the item before it was dropped.
     assert board.wordings == {
@@ -499,14 +429,7 @@ async def test_the_board_folds_every_stance_record_into_the_current_stance(store
     earth = await alliance(store)
     camp = await member(store, earth.id, CAMP_ROOM, "Climate Camp")
     tenants = await member(store, earth.id, TENANTS_ROOM, "Tenants Union")
-    [nature] = await db.add_objectives(
-        store,
-        alliance_id=earth.id,
-        texts=["Respect for nature"],
-        proposed_by="@ada:hs",
-        proposed_at=1,
-        event_id="$p",
-    )
+    [nature] = await objectives(store, earth, "Respect for nature")
     # Climate Camp: blocked, then endorsed, then voting again. Tenants: endorsed, like Camp.
     await db.record_stance(
         store,

@@ -7,33 +7,26 @@ events through the listeners, deadlines through the timer, as the bot calls them
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Config
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.render import Message, Renderer
-from bot.rooms import RoomState
-from bot.router import Router
+from bot.render import Message
 from bot.store import InboxItem, Store
-from commands import alliance_store, build_registry
+from commands import alliance_store
 from commands import poll_store as db
 from commands.polls import close_due_polls
-from commands.registry import Registry, Reply
-from tests.unit.test_poll_commands import FakeServices, Noticed, Sent
+from commands.registry import Reply
+from tests.unit.fakes import FakeServices, Harness, Noticed, Sent, make_config, room_state
 
 COMMONS = RoomID("!commons")
 CAMP = RoomID("!camp")
 TENANTS = RoomID("!tenants")
 FARM = RoomID("!farm")
 LONE = RoomID("!lone")
-BOT = UserID("@bot:hs")
 ADA = UserID("@ada:hs")  # created the commons (v12: unlimited power)
 MOD = UserID("@mod:hs")  # a moderator of the commons
 ZED = UserID("@zed:hs")  # an ordinary member of the commons
@@ -46,58 +39,9 @@ RESPONSE = "org.matrix.msc3381.poll.response"
 END = "org.matrix.msc3381.poll.end"
 POLL = 'poll --alliance "Where do we meet?" "Park" "Library" "Online"'
 
-_ids = itertools.count(1)
 
-
-def state(room: RoomID, kind: str, sender: str, content: dict[str, Any], key: str = "") -> Event:
-    return Event(
-        event_id=EventID(f"$state{next(_ids)}"),
-        room_id=room,
-        sender=UserID(sender),
-        type=kind,
-        ts=0,
-        content=content,
-        state_key=key,
-    )
-
-
-def make_room(
-    room_id: RoomID, creator: UserID, members: tuple[UserID, ...], *, mods: tuple[UserID, ...] = ()
-) -> RoomState:
-    room = RoomState(room_id)
-    room.apply(state(room_id, "m.room.create", creator, {"room_version": "12"}))
-    room.apply(state(room_id, "m.room.power_levels", creator, {"users": dict.fromkeys(mods, 50)}))
-    for user in (creator, *members, BOT):
-        room.apply(
-            state(
-                room_id,
-                "m.room.member",
-                user,
-                {"membership": "join", "displayname": user[1:].split(":")[0].title()},
-                key=user,
-            )
-        )
-    return room
-
-
-class Alliance:
+class Alliance(Harness):
     """Earth Alliance: the commons, and Climate Camp, Tenants Union and Farmers as movements."""
-
-    def __init__(self, services: FakeServices, registry: Registry) -> None:
-        self.services = services
-        self.registry = registry
-        self.router = Router(
-            registry=registry, config=services.config, store=services.store, services=services
-        )
-        self.clock = int(time.time() * 1000) - 3_600_000
-        for room in (
-            make_room(COMMONS, ADA, (MOD, ZED), mods=(MOD,)),
-            make_room(CAMP, BEA, (BOB,)),
-            make_room(TENANTS, CAL, (BOB,)),
-            make_room(FARM, DEE, ()),
-            make_room(LONE, ADA, ()),
-        ):
-            services.rooms[room.room_id] = room
 
     async def found(self) -> None:
         store = self.services.store
@@ -133,33 +77,10 @@ class Alliance:
             )
 
     def event(self, room: RoomID, sender: str, kind: str, content: dict[str, Any]) -> Event:
-        self.clock += 1000
-        return Event(
-            event_id=EventID(f"$ev{next(_ids)}"),
-            room_id=room,
-            sender=UserID(sender),
-            type=kind,
-            ts=self.clock,
-            content=content,
-        )
-
-    async def route(self, event: Event, text: str) -> tuple[Reply, Message]:
-        reply = await self.router.route(event, self.services.rooms[event.room_id], text)
-        return reply, self.services.renderer.render(reply.template, reply.data)
+        return self.make_event(room, sender, kind, content)
 
     async def command(self, room: RoomID, sender: str, text: str) -> tuple[Reply, Message]:
-        event = self.event(
-            room, sender, "m.room.message", {"msgtype": "m.text", "body": "!" + text}
-        )
-        return await self.route(event, text)
-
-    async def listen(self, event: Event) -> Reply | None:
-        replies = []
-        for listener in self.registry.listeners:
-            if event.type in listener.event_types:
-                replies.append(await listener.handler(self.services, event))
-        found = [reply for reply in replies if reply is not None]
-        return found[0] if found else None
+        return await self.answer(room, sender, text)
 
     async def vote(self, room: RoomID, sender: str, *answers: str) -> Event:
         event = self.event(
@@ -171,7 +92,7 @@ class Alliance:
                 RESPONSE: {"answers": list(answers)},
             },
         )
-        assert await self.listen(event) is None
+        assert await self.listen(event) == []
         return event
 
     def sent(self, kind: str, room: RoomID | None = None) -> list[Sent]:
@@ -191,23 +112,18 @@ class Alliance:
 
 
 @pytest.fixture
-async def earth(tmp_path: Path) -> AsyncIterator[Alliance]:
-    store = await Store.open(tmp_path / "bot.db")
-    config = Config(
-        homeserver="http://hs",
-        user_id=BOT,
-        password=None,
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-    )
-    services = FakeServices(
-        config=config, store=store, rooms={}, renderer=Renderer(globals={"prefix": "!"})
-    )
-    world = Alliance(services, build_registry())
+async def earth(tmp_path: Path, store: Store) -> Alliance:
+    rooms = [
+        room_state(COMMONS, ADA, members=(MOD, ZED), powers={MOD: 50}, named=True),
+        room_state(CAMP, BEA, members=(BOB,), named=True),
+        room_state(TENANTS, CAL, members=(BOB,), named=True),
+        room_state(FARM, DEE, named=True),
+        room_state(LONE, ADA, named=True),
+    ]
+    services = FakeServices(make_config(tmp_path), store, rooms)
+    world = Alliance(services)
     await world.found()
-    yield world
-    await store.close()
+    return world
 
 
 def movement_line(body: str, name: str) -> str:
@@ -265,12 +181,7 @@ async def test_the_same_command_handled_again_posts_nothing_twice(earth: Allianc
 
 
 async def test_a_movement_room_that_refuses_is_named_and_left_out(earth: Alliance) -> None:
-    real_send = earth.services.send
-
-    async def refusing(room_id: RoomID, **kwargs: Any) -> EventID | None:
-        return None if room_id == FARM else await real_send(room_id, **kwargs)
-
-    earth.services.send = refusing  # type: ignore[method-assign]
+    earth.services.refuse.add(FARM)
     _, message = await earth.command(COMMONS, ADA, POLL)
 
     assert "in 2 movement rooms of Earth Alliance: Climate Camp, Tenants Union" in message.body
@@ -538,7 +449,7 @@ async def test_an_end_event_in_the_commons_closes_it_everywhere(earth: Alliance)
         {"m.relates_to": {"rel_type": "m.reference", "event_id": earth.start_in(COMMONS)}},
     )
 
-    assert await earth.listen(end) is None
+    assert await earth.listen(end) == []
 
     assert sorted(e.room_id for e in earth.sent(END)) == sorted([CAMP, TENANTS, FARM])
     (results,) = earth.notices_in(COMMONS, "poll_alliance_results")
@@ -556,7 +467,7 @@ async def test_an_end_event_in_a_movement_room_ends_voting_there_only(earth: All
         {"m.relates_to": {"rel_type": "m.reference", "event_id": earth.start_in(CAMP)}},
     )
 
-    reply = await earth.listen(end)
+    [reply] = await earth.listen(end)
 
     assert reply is not None
     assert reply.template == "poll_alliance_room_ended"

@@ -6,24 +6,18 @@ calls them. Every reply and notice is rendered with the real templates.
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Config
 from bot.events import Event
-from bot.ids import EventID, RoomID, UserID
-from bot.render import Message, Renderer
-from bot.rooms import RoomState
-from bot.router import Router
+from bot.ids import RoomID, UserID
+from bot.render import Message
 from bot.store import InboxItem, Store
-from commands import build_registry
 from commands import poll_store as db
+from commands.poll_lifecycle import CLOSED
 from commands.polls import (
     Objection,
     close_due_polls,
@@ -31,10 +25,10 @@ from commands.polls import (
     consensus_result,
     decided_consensus_polls,
 )
-from commands.registry import Registry, Reply
+from commands.registry import Reply
+from tests.unit.fakes import FakeServices, Harness, Sent, in_thread, make_config, room_state
 
 ROOM = RoomID("!room")
-BOT = UserID("@bot:hs")
 ALICE = UserID("@alice:hs")  # the room's creator (v12: unlimited power)
 BOB = UserID("@bob:hs")
 CAROL = UserID("@carol:hs")
@@ -45,136 +39,29 @@ RESPONSE = "org.matrix.msc3381.poll.response"
 END = "org.matrix.msc3381.poll.end"
 
 
-@dataclass
-class Sent:
-    room_id: RoomID
-    event_type: str
-    content: dict[str, Any]
-    txn_key: str
-    event_id: EventID
-
-
-@dataclass
-class Noticed:
-    room_id: RoomID
-    reply: Reply
-    message: Message
-    txn_key: str
-    answering: Event | None
-    thread_root: EventID | None
-
-
-@dataclass
-class FakeServices:
-    config: Config
-    store: Store
-    rooms: dict[RoomID, RoomState]
-    renderer: Renderer
-    sent: list[Sent] = field(default_factory=list)
-    notices: list[Noticed] = field(default_factory=list)
-    refuse: bool = False
-    _ids: dict[tuple[str, str], EventID] = field(default_factory=dict)
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return self.rooms[room_id]
-
-    async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
-    ) -> EventID | None:
-        if self.refuse:
-            return None
-        key = (txn_key, event_type)
-        if key not in self._ids:  # the same transaction gives the same event, like Synapse
-            self._ids[key] = EventID(f"$sent{len(self._ids) + 1}")
-            self.sent.append(Sent(room_id, event_type, content, txn_key, self._ids[key]))
-        return self._ids[key]
-
-    async def notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-    ) -> EventID | None:
-        message = self.renderer.render(reply.template, reply.data)
-        self.notices.append(Noticed(room_id, reply, message, txn_key, answering, thread_root))
-        return EventID(f"$notice{len(self.notices)}")
-
-
-_ids = itertools.count(1)
-
-
-def state(kind: str, sender: str, content: dict[str, Any], key: str = "") -> Event:
-    return Event(
-        event_id=EventID(f"$state{next(_ids)}"),
-        room_id=ROOM,
-        sender=UserID(sender),
-        type=kind,
-        ts=0,
-        content=content,
-        state_key=key,
-    )
-
-
-class World:
+class World(Harness):
     """A room with Alice (creator), Bob, Carol and a moderator, the bot, and a clock."""
 
-    def __init__(self, services: FakeServices, registry: Registry) -> None:
-        self.services = services
-        self.registry = registry
-        self.router = Router(
-            registry=registry, config=services.config, store=services.store, services=services
-        )
-        self.clock = int(time.time() * 1000) - 3_600_000  # an hour ago: deadlines can pass
-        room = RoomState(ROOM)
-        room.apply(state("m.room.create", ALICE, {"room_version": "12"}))
-        room.apply(state("m.room.power_levels", ALICE, {"users": {MOD: 50}}))
-        for user in (ALICE, BOB, CAROL, MOD, BOT):
-            room.apply(state("m.room.member", user, {"membership": "join"}, key=user))
-        services.rooms[ROOM] = room
-
-    @property
-    def room(self) -> RoomState:
-        return self.services.rooms[ROOM]
-
-    def event(self, sender: str, kind: str, content: dict[str, Any], **extra: Any) -> Event:
-        self.clock += 1000
-        return Event(
-            event_id=EventID(f"$ev{next(_ids)}"),
-            room_id=ROOM,
-            sender=UserID(sender),
-            type=kind,
-            ts=self.clock,
-            content=content,
-            **extra,
-        )
+    def event(
+        self, sender: str, kind: str, content: dict[str, Any], *, redacts: str | None = None
+    ) -> Event:
+        return self.make_event(ROOM, sender, kind, content, redacts=redacts)
 
     async def command(
         self, sender: str, text: str, *, reply_to: str | None = None, thread: str | None = None
     ) -> tuple[Reply, Message]:
-        content: dict[str, Any] = {"msgtype": "m.text", "body": "!" + text}
+        relates_to = None
         if reply_to:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+            relates_to = {"m.in_reply_to": {"event_id": reply_to}}
         if thread:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": thread},
-            }
-        event = self.event(sender, "m.room.message", content)
-        return await self.route(event, text)
+            relates_to = in_thread(thread)
+        return await self.answer(ROOM, sender, text, relates_to=relates_to)
 
-    async def route(self, event: Event, text: str) -> tuple[Reply, Message]:
-        reply = await self.router.route(event, self.room, text)
-        return reply, self.services.renderer.render(reply.template, reply.data)
-
-    async def listen(self, event: Event) -> None:
-        for listener in self.registry.listeners:
-            if event.type in listener.event_types:
-                assert await listener.handler(self.services, event) is None
+    async def listen(self, event: Event) -> list[Reply]:
+        """The listeners, which answer nothing to what happens in this room."""
+        replies = await super().listen(event)
+        assert replies == []
+        return replies
 
     async def vote(self, sender: str, start: str, *answers: str, kind: str = RESPONSE) -> Event:
         key = "m.poll.response" if kind == "m.poll.response" else RESPONSE
@@ -207,21 +94,9 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = await Store.open(tmp_path / "bot.db")
-    config = Config(
-        homeserver="http://hs",
-        user_id=BOT,
-        password=None,
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-    )
-    services = FakeServices(
-        config=config, store=store, rooms={}, renderer=Renderer(globals={"prefix": "!"})
-    )
-    yield World(services, build_registry())
-    await store.close()
+def world(tmp_path: Path, store: Store) -> World:
+    room = room_state(ROOM, ALICE, members=(BOB, CAROL, MOD), powers={MOD: 50})
+    return World(FakeServices(make_config(tmp_path), store, [room]))
 
 
 async def open_straw(world: World, text: str = "poll Where?\nPark\nLibrary\nOnline") -> str:
@@ -263,7 +138,7 @@ async def test_running_the_same_command_again_never_makes_a_second_poll(world: W
 
 
 async def test_a_poll_the_homeserver_refuses_is_not_kept(world: World) -> None:
-    world.services.refuse = True
+    world.services.refuse.add(ROOM)  # the homeserver refuses every send to the room
 
     reply, message = await world.command(ALICE, "poll Q\nA\nB")
 
@@ -389,6 +264,10 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
     closed, message = await world.command(BOB, "poll close 1")
     assert closed.template == "poll_results"
     assert "Poll #1 is closed" in message.body
+    assert closed.then is not None
+    assert world.services.signals == []
+    await closed.then()  # once the results are posted, what waits on the outcome is woken
+    assert world.services.signals == [CLOSED]
     (end,) = world.ends()
     assert end.content["m.relates_to"] == {"rel_type": "m.reference", "event_id": start}
     assert end.content["body"] == "The poll has ended. Top answer: Yes"
@@ -454,6 +333,7 @@ async def test_a_redacted_poll_is_closed_quietly(world: World) -> None:
     assert poll is not None
     assert poll.removed
     assert not poll.is_open
+    assert world.services.signals == [CLOSED]
     await close_due_polls(world.services)
     assert world.services.notices == []
 
@@ -537,6 +417,7 @@ async def test_a_half_finished_manual_close_is_announced_by_the_timer(world: Wor
 
     assert len(world.ends()) == 1
     assert [n.reply.template for n in world.services.notices] == ["poll_results"]
+    assert world.services.signals == [CLOSED]
 
 
 # -- hidden polls -------------------------------------------------------------------------------

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
 from commands import alliance_store
@@ -21,13 +16,6 @@ MOD = UserID("@mod:hs")
 
 def counted(voters: int) -> Tally:
     return Tally(counts={"a1": voters, "a2": 0}, voters=voters, spoiled=0, choices={})
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
 
 
 async def make_poll(store: Store, key: str = "$cmd") -> db.Poll:

@@ -1,131 +1,43 @@
 """Shared threads without a homeserver: the real router, templates, SQLite and relay listener.
 
-A fake `Services` stands in for the Matrix side: like Synapse, the same transaction key gives
-the same event (never a second one); it records every send, redaction and notice.
+The fake `Services` of `tests.unit.fakes` stands in for the Matrix side: like Synapse, the same
+transaction key gives the same event (never a second one); it records every send, redaction and
+notice.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Config
 from bot.events import Event
-from bot.ids import EventID, RoomID, UserID
-from bot.render import Message, Renderer
+from bot.ids import EventID, RoomID
+from bot.render import Message
 from bot.rooms import RoomState
-from bot.router import Router
 from bot.store import Store
 from commands import alliance_store as adb
-from commands import build_registry
 from commands import relay_store as rdb
-from commands.registry import Reply
-from commands.relay import on_event
+from commands.relay import announce_departures, on_event
 from commands.relay_content import MARKER
+from tests.unit.fakes import (
+    FakeServices,
+    Harness,
+    Noticed,
+    Sent,
+    in_thread,
+    make_config,
+    room_state,
+)
 
-BOT = "@bot:hs"
 ADA, BEA, CAL, ERIN, HELPER = "@ada:hs", "@bea:hs", "@cal:hs", "@erin:hs", "@helperbot:hs"
 COMMONS, CAMP, TENANTS = RoomID("!commons:hs"), RoomID("!camp:hs"), RoomID("!tenants:hs")
 TS = 1_764_000_000_000
 
 
-@dataclass
-class Sent:
-    room_id: RoomID
-    content: dict[str, Any]
-    txn_key: str
-    event_id: EventID
-
-
-@dataclass
-class FakeServices:
-    config: Config
-    store: Store
-    rooms: dict[RoomID, RoomState]
-    renderer: Renderer
-    events: dict[EventID, Event] = field(default_factory=dict)
-    sent: list[Sent] = field(default_factory=list)
-    redacted: list[tuple[RoomID, EventID, str]] = field(default_factory=list)
-    notices: list[tuple[RoomID, str, Message, EventID | None]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)  # msgtypes the homeserver refuses
-    send_calls: list[str] = field(default_factory=list)
-    _ids: dict[str, EventID] = field(default_factory=dict)
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return self.rooms.setdefault(room_id, RoomState(room_id))
-
-    async def send(
-        self,
-        room_id: RoomID,
-        *,
-        event_type: str,
-        content: dict[str, Any],
-        txn_key: str,
-        background: bool = False,
-    ) -> EventID | None:
-        assert background, "relayed copies are background sends"
-        self.send_calls.append(txn_key)
-        if content.get("msgtype") in self.refuse:
-            return None
-        if txn_key not in self._ids:  # the same transaction gives the same event, like Synapse
-            self._ids[txn_key] = EventID(f"$copy{len(self._ids) + 1}")
-            self.sent.append(Sent(room_id, content, txn_key, self._ids[txn_key]))
-        return self._ids[txn_key]
-
-    async def redact(
-        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str
-    ) -> EventID | None:
-        if (room_id, event_id, txn_key) not in self.redacted:
-            self.redacted.append((room_id, event_id, txn_key))
-        return EventID(f"$redaction-{event_id}")
-
-    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
-        return self.events.get(event_id)
-
-    async def notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-    ) -> EventID | None:
-        message = self.renderer.render(reply.template, reply.data)
-        self.notices.append((room_id, reply.template, message, thread_root))
-        return EventID(f"$notice{len(self.notices)}")
-
-    def copies_in(self, room: RoomID) -> list[Sent]:
-        return [s for s in self.sent if s.room_id == room and MARKER in s.content]
-
-
-def room_state(room_id: RoomID, creator: str, name: str, members: tuple[str, ...]) -> RoomState:
-    room = RoomState(room_id)
-    room.create_sender = creator
-    room.create_content = {"room_version": "12"}
-    room.power_levels = {"users": {}, "users_default": 0}
-    room.name = name
-    room.members = dict.fromkeys((creator, *members, BOT), "join")
-    room.display_names = {user: user[1:].split(":")[0].title() for user in room.members}
-    return room
-
-
-class World:
-    def __init__(self, services: FakeServices) -> None:
-        self.services = services
-        self.router = Router(
-            registry=build_registry(),
-            config=services.config,
-            store=services.store,
-            services=services,  # type: ignore[arg-type]
-        )
-        self._ids = itertools.count(1)
-
+class World(Harness):
     def event(
         self,
         room: RoomID,
@@ -136,17 +48,7 @@ class World:
         redacts: str | None = None,
         event_id: str | None = None,
     ) -> Event:
-        made = Event(
-            event_id=EventID(event_id or f"$e{next(self._ids)}"),
-            room_id=room,
-            sender=UserID(sender),
-            type=kind,
-            ts=TS + next(self._ids),
-            content=content,
-            redacts=EventID(redacts) if redacts else None,
-        )
-        self.services.events[made.event_id] = made
-        return made
+        return self.make_event(room, sender, kind, content, redacts=redacts, event_id=event_id)
 
     async def command(
         self, room: RoomID, sender: str, text: str, *, thread: str | None = None
@@ -156,49 +58,48 @@ class World:
         if thread is not None:
             content["m.relates_to"] = in_thread(thread)
         event = self.event(room, sender, content)
-        reply = await self.router.route(event, self.services.room(room), text)
+        reply, message = await self.route(event, text)
         if reply.then is not None:
             await reply.then()
-        await on_event(self.services, event)  # type: ignore[arg-type]
-        return reply.template, self.services.renderer.render(reply.template, reply.data)
+        await self.handle(event)
+        return reply.template, message
 
     async def say(self, room: RoomID, sender: str, text: str, *, thread: str) -> Event:
         event = self.event(
             room, sender, {"msgtype": "m.text", "body": text, "m.relates_to": in_thread(thread)}
         )
-        await on_event(self.services, event)  # type: ignore[arg-type]
+        await self.handle(event)
         return event
 
     async def handle(self, event: Event) -> None:
-        await on_event(self.services, event)  # type: ignore[arg-type]
+        await on_event(self.services, event)
+
+    def copies_in(self, room: RoomID) -> list[Sent]:
+        return [s for s in self.services.sent if s.room_id == room and MARKER in s.content]
+
+    def notices(self, template: str) -> list[Noticed]:
+        return [n for n in self.services.notices if n.reply.template == template]
+
+    def send_keys(self) -> list[str]:
+        """The transaction key of every send asked for, repeats and refusals included."""
+        return [s.txn_key for s in self.services.sends]
 
 
-def in_thread(root: str) -> dict[str, Any]:
-    return {
-        "rel_type": "m.thread",
-        "event_id": root,
-        "is_falling_back": True,
-        "m.in_reply_to": {"event_id": root},
-    }
+def named_room(
+    room_id: RoomID, creator: str, name: str, members: tuple[str, ...] = ()
+) -> RoomState:
+    """A room with a name, where everyone has a display name (@bea:hs is Bea)."""
+    return room_state(room_id, creator, members=members, name=name, named=True)
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = await Store.open(tmp_path / "db.sqlite")
-    config = Config(
-        homeserver="http://hs",
-        user_id=UserID(BOT),
-        password=None,
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-    )
-    rooms = {
-        COMMONS: room_state(COMMONS, ADA, "Earth commons", ()),
-        CAMP: room_state(CAMP, BEA, "Camp room", (ERIN, HELPER)),
-        TENANTS: room_state(TENANTS, CAL, "Tenants room", ()),
-    }
-    services = FakeServices(config, store, rooms, Renderer(globals={"prefix": "!"}))
+async def world(tmp_path: Path, store: Store) -> AsyncIterator[World]:
+    rooms = [
+        named_room(COMMONS, ADA, "Earth commons"),
+        named_room(CAMP, BEA, "Camp room", (ERIN, HELPER)),
+        named_room(TENANTS, CAL, "Tenants room"),
+    ]
+    services = FakeServices(make_config(tmp_path), store, rooms)
     alliance = await adb.create_alliance(
         store,
         name="Earth Alliance",
@@ -207,10 +108,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         created_at=TS,
         command_event_id="$make",
     )
-    for room, mover, name in ((CAMP, BEA, "Climate Camp"), (TENANTS, CAL, "Tenants Union")):
-        await join(store, alliance.id, room, mover, name, round_=1)
-    yield World(services)
-    await store.close()
+    for room_id, mover, name in ((CAMP, BEA, "Climate Camp"), (TENANTS, CAL, "Tenants Union")):
+        await join(store, alliance.id, room_id, mover, name, round_=1)
+    yield World(services, clock=TS)
+    assert all(s.background for s in services.sends), "relayed copies are background sends"
 
 
 async def join(
@@ -240,7 +141,7 @@ async def shared_thread(world: World) -> tuple[Event, EventID]:
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Shall we march on the 12th?"})
     template, message = await world.command(CAMP, BEA, "share", thread=root.event_id)
     assert template == "share_started", message.body
-    [copy] = world.services.copies_in(COMMONS)
+    [copy] = world.copies_in(COMMONS)
     return root, copy.event_id
 
 
@@ -254,7 +155,7 @@ async def test_share_says_where_first_then_posts_the_root_with_a_link_back(world
     assert template == "share_started"
     assert "shared thread #1" in message.body
     assert "visible in the commons room Earth commons (1 member)" in message.body
-    [copy] = world.services.copies_in(COMMONS)
+    [copy] = world.copies_in(COMMONS)
     assert copy.content["body"].startswith("Bea · Climate Camp: Shall we march?")
     assert "https://matrix.to/#/%21camp%3Ahs/%24" in copy.content["body"]
     assert "m.relates_to" not in copy.content
@@ -278,7 +179,7 @@ async def test_share_needs_a_thread_and_a_movement_room(world: World) -> None:
     _, message = await world.command(COMMONS, ADA, "share", thread=root.event_id)
     assert "This room is the commons of Earth Alliance" in message.body
     lone = RoomID("!lone:hs")
-    world.services.rooms[lone] = room_state(lone, ADA, "Lone", ())
+    world.services.rooms[lone] = named_room(lone, ADA, "Lone")
     root = world.event(lone, ADA, {"msgtype": "m.text", "body": "x"})
     _, message = await world.command(lone, ADA, "share", thread=root.event_id)
     assert "not an active movement of an alliance" in message.body
@@ -290,7 +191,7 @@ async def test_a_thread_is_shared_once(world: World) -> None:
     assert "already shared, as shared thread #1" in message.body
     _, message = await world.command(COMMONS, ADA, "share", thread=commons_root)
     assert "shared thread #1, relayed here" in message.body
-    assert len(world.services.copies_in(COMMONS)) == 1
+    assert len(world.copies_in(COMMONS)) == 1
 
 
 async def test_the_same_share_handled_again_after_a_crash_posts_nothing_twice(world: World) -> None:
@@ -303,7 +204,7 @@ async def test_the_same_share_handled_again_after_a_crash_posts_nothing_twice(wo
         assert reply.template == "share_started"
         assert reply.then is not None
         await reply.then()
-    assert len(world.services.copies_in(COMMONS)) == 1
+    assert len(world.copies_in(COMMONS)) == 1
     assert len(await rdb.shares_of(world.services.store, 1)) == 1
 
 
@@ -316,9 +217,9 @@ async def test_messages_go_both_ways_in_order_and_once(world: World) -> None:
     await world.say(CAMP, ERIN, "two", thread=root.event_id)
     await world.handle(first)  # handled again (a crash before it was marked done): no copy
     await world.say(COMMONS, ADA, "three", thread=commons_root)
-    bodies = [s.content["body"] for s in world.services.copies_in(COMMONS)][1:]
+    bodies = [s.content["body"] for s in world.copies_in(COMMONS)][1:]
     assert bodies == ["Erin · Climate Camp: one", "Erin · Climate Camp: two"]
-    [back] = world.services.copies_in(CAMP)
+    [back] = world.copies_in(CAMP)
     assert back.content["body"] == "Ada · commons: three"
     assert back.content["m.relates_to"]["event_id"] == root.event_id
 
@@ -371,9 +272,9 @@ async def test_a_crash_between_send_and_record_resends_with_the_same_transaction
     await world.handle(message)
     [again] = await rdb.copies_of(world.services.store, message.event_id)
     assert again.copy_event_id == row.copy_event_id
-    keys = [k for k in world.services.send_calls if message.event_id in k]
+    keys = [k for k in world.send_keys() if message.event_id in k]
     assert keys == [keys[0], keys[0]]  # sent twice with one transaction key...
-    assert len(world.services.copies_in(COMMONS)) == 2  # ...and the homeserver made one copy
+    assert len(world.copies_in(COMMONS)) == 2  # ...and the homeserver made one copy
 
 
 async def test_commands_bot_notices_and_relayed_copies_are_not_relayed(world: World) -> None:
@@ -408,7 +309,7 @@ async def test_commands_bot_notices_and_relayed_copies_are_not_relayed(world: Wo
         },
     )
     await world.handle(person)
-    bodies = [s.content["body"] for s in world.services.copies_in(COMMONS)][1:]
+    bodies = [s.content["body"] for s in world.copies_in(COMMONS)][1:]
     assert bodies == ["Erin · Climate Camp: a person's notice"]
 
 
@@ -419,7 +320,7 @@ async def test_a_commons_voice_is_attributed_to_their_only_movement(world: World
     await world.say(COMMONS, CAL, "tenants here", thread=commons_root)
     world.services.rooms[CAMP].members[CAL] = "join"  # now in two movement rooms
     await world.say(COMMONS, CAL, "and camp too", thread=commons_root)
-    bodies = [s.content["body"] for s in world.services.copies_in(CAMP)]
+    bodies = [s.content["body"] for s in world.copies_in(CAMP)]
     assert bodies == ["Cal · Tenants Union: tenants here", "Cal · commons: and camp too"]
 
 
@@ -437,7 +338,7 @@ async def test_an_attachment_the_room_refuses_becomes_a_placeholder(world: World
         },
     )
     await world.handle(image)
-    last = world.services.copies_in(COMMONS)[-1]
+    last = world.copies_in(COMMONS)[-1]
     assert last.content["body"] == (
         "Erin · Climate Camp: sent an image (dot.png), which cannot be shown here: this room "
         "did not accept the attachment."
@@ -458,9 +359,9 @@ async def test_a_refused_copy_is_given_up_and_later_ones_still_go(world: World) 
     await world.handle(lost)
     [row] = await rdb.copies_of(world.services.store, lost.event_id)
     assert row.state == "failed"
-    assert world.services.send_calls.count(f"relay/{lost.event_id}/{COMMONS}") == 1
+    assert world.send_keys().count(f"relay/{lost.event_id}/{COMMONS}") == 1
     await world.say(CAMP, ERIN, "still here", thread=root.event_id)
-    assert world.services.copies_in(COMMONS)[-1].content["body"].endswith("still here")
+    assert world.copies_in(COMMONS)[-1].content["body"].endswith("still here")
 
 
 # -- edits and redactions -----------------------------------------------------------------------
@@ -478,10 +379,10 @@ async def test_edits_follow_their_message_and_only_the_writer_may_edit(world: Wo
     }
     await world.handle(world.event(CAMP, BEA, edit))  # not the writer: ignored
     await world.handle(world.event(CAMP, ERIN, edit))
-    sent = world.services.copies_in(COMMONS)[-1].content
+    sent = world.copies_in(COMMONS)[-1].content
     assert sent["m.relates_to"] == {"rel_type": "m.replace", "event_id": copy.copy_event_id}
     assert sent["m.new_content"]["body"] == "Erin · Climate Camp: fixed"
-    assert len(world.services.copies_in(COMMONS)) == 3  # root, message, one edit
+    assert len(world.copies_in(COMMONS)) == 3  # root, message, one edit
 
 
 async def test_an_edit_of_the_first_message_keeps_the_link_back(world: World) -> None:
@@ -498,7 +399,7 @@ async def test_an_edit_of_the_first_message_keeps_the_link_back(world: World) ->
             },
         )
     )
-    edit = world.services.copies_in(COMMONS)[-1].content
+    edit = world.copies_in(COMMONS)[-1].content
     assert edit["m.relates_to"]["event_id"] == commons_root
     assert edit["m.new_content"]["body"].startswith(
         "Bea · Climate Camp: Shall we march on the 13th?"
@@ -556,6 +457,46 @@ async def test_a_movement_that_leaves_stops_relays_even_if_it_joins_again(world:
     assert template == "share_started", message.body  # sharing again is a new consent
 
 
+async def test_every_thread_hears_once_that_a_movement_left_even_across_a_crash(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, commons_root = await shared_thread(world)
+    template, _ = await world.command(TENANTS, CAL, "follow 1")
+    assert template == "follow_started"
+    store = world.services.store
+    [tenants_link] = await rdb.follower_links(store, TENANTS)
+    await announce_departures(world.services)  # nobody left: nothing to say
+    assert world.notices("share_left_notice") == world.notices("share_left_here") == []
+
+    [tenants] = await adb.movements_of_room(store, TENANTS)
+    await adb.leave_alliance(store, tenants.id, left_by=CAL, left_at=TS, event_id="$leave")
+    monkeypatch.setattr(rdb, "stop_link", crash)  # the bot stops before recording it
+    with pytest.raises(RuntimeError):
+        await announce_departures(world.services)
+    monkeypatch.undo()
+    await announce_departures(world.services)  # after the restart: the same notices again
+    await announce_departures(world.services)  # and from now on, nothing
+
+    told = world.notices("share_left_notice")
+    assert [(n.room_id, n.thread_root) for n in told] == [
+        (CAMP, root.event_id),
+        (COMMONS, commons_root),
+    ] * 2
+    assert len({n.event_id for n in told}) == 2  # asked twice, posted once each
+    assert told[0].message.body.startswith("Tenants Union left the alliance")
+    [here, here_again] = world.notices("share_left_here")
+    assert here.event_id == here_again.event_id
+    assert (here.room_id, here.thread_root) == (TENANTS, tenants_link.root_event_id)
+    assert "nothing more goes to Climate Camp and the commons (Earth commons)" in here.message.body
+    assert "!follow 1" in here.message.body
+    assert await rdb.follower_links(store, TENANTS) == []  # the link is stopped
+    assert await rdb.departures(store) == []
+
+
+async def crash(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("the bot stopped here")
+
+
 async def test_encrypted_content_needs_the_warning_then_a_moderator(world: World) -> None:
     world.services.rooms[CAMP].encrypted = True
     root = world.event(CAMP, ERIN, {"msgtype": "m.text", "body": "secret plan"})
@@ -571,7 +512,7 @@ async def test_encrypted_content_needs_the_warning_then_a_moderator(world: World
     assert "This room is encrypted, but the commons room Earth commons" in message.body
     template, _ = await world.command(CAMP, BEA, "share --allow-unencrypted", thread=root.event_id)
     assert template == "share_started"
-    assert len(world.services.copies_in(COMMONS)) == 1
+    assert len(world.copies_in(COMMONS)) == 1
 
 
 async def test_an_unencrypted_room_cannot_follow_what_encrypted_rooms_did_not_release(
@@ -604,13 +545,9 @@ async def test_follow_unfollow_and_unshare_are_announced_in_every_linked_thread(
     assert "comes from this room" in message.body
     template, message = await world.command(TENANTS, CAL, "follow 1")
     assert template == "follow_started", message.body
-    [tenants_copy] = world.services.copies_in(TENANTS)
+    [tenants_copy] = world.copies_in(TENANTS)
     tenants_root = tenants_copy.event_id
-    announced = {
-        (room, root_id)
-        for room, t, _, root_id in world.services.notices
-        if t == "follow_joined_notice"
-    }
+    announced = {(n.room_id, n.thread_root) for n in world.notices("follow_joined_notice")}
     assert announced == {(CAMP, root.event_id), (COMMONS, commons_root)}
 
     message_ = await world.say(TENANTS, CAL, "hello from tenants", thread=tenants_root)
@@ -621,18 +558,18 @@ async def test_follow_unfollow_and_unshare_are_announced_in_every_linked_thread(
 
     template, _ = await world.command(TENANTS, CAL, "unfollow", thread=tenants_root)
     assert template == "follow_stopped"
-    stopped = {room for room, t, _, _ in world.services.notices if t == "follow_stopped_notice"}
+    stopped = {n.room_id for n in world.notices("follow_stopped_notice")}
     assert stopped == {CAMP, COMMONS}
     template, message = await world.command(TENANTS, CAL, "follow 1")
     assert "again" in message.body
-    assert len(world.services.copies_in(TENANTS)) == 1  # the root was not posted twice
+    assert len(world.copies_in(TENANTS)) == 1  # the root was not posted twice
 
     template, message = await world.command(CAMP, ERIN, "unshare")
     assert "Only the thread's author" in message.body
     template, message = await world.command(CAMP, BEA, "unshare")
     assert template == "share_stopped"
     assert "the commons (Earth commons) and Tenants Union" in message.body
-    ended = {(room, r) for room, t, _, r in world.services.notices if t == "share_stopped_notice"}
+    ended = {(n.room_id, n.thread_root) for n in world.notices("share_stopped_notice")}
     assert ended == {(COMMONS, commons_root), (TENANTS, tenants_root), (CAMP, root.event_id)}
     silent = await world.say(CAMP, ERIN, "nobody hears", thread=root.event_id)
     assert await rdb.copies_of(world.services.store, silent.event_id) == []

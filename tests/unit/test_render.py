@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 
-from bot.config import Config
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message, Renderer, templates_dir
@@ -19,6 +18,7 @@ from bot.store import Store
 from commands import build_registry
 from commands import help as help_family
 from commands.registry import Args, Command, Context, Registry, Reply
+from tests.unit.fakes import EVERY_REQUEST, FakeServices, make_config
 
 ROOM = RoomID("!room:hs")
 NASTY = "<script>alert(\"hi\")</script> & 'friends'"
@@ -67,45 +67,11 @@ def test_every_template_comes_as_a_txt_and_html_pair() -> None:
 # --- help follows the prefix ----------------------------------------------------------------
 
 
-class Services:
-    """The parts of `commands.registry.Services` help needs: none of the sending."""
-
-    def __init__(self, config: Config, store: Store) -> None:
-        self.config = config
-        self.store = store
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return RoomState(room_id)
-
-    async def leave(self, room_id: RoomID) -> None:
-        raise AssertionError("help must not leave")
-
-    async def send(self, *args: Any, **kwargs: Any) -> EventID | None:
-        raise AssertionError("help must not send")
-
-    async def notice(self, *args: Any, **kwargs: Any) -> EventID | None:
-        raise AssertionError("help must not send")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
-
-
 async def ask(registry: Registry, store: Store, tmp_path: Path, prefix: str, text: str) -> Message:
     """What the bot answers to `<prefix><text>` (text without the prefix)."""
-    config = Config(
-        homeserver="https://hs",
-        user_id=UserID("@bot:hs"),
-        password="x",
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-        command_prefix=prefix,
-    )
-    router = Router(registry=registry, config=config, store=store, services=Services(config, store))
+    config = make_config(tmp_path, prefix=prefix)
+    services = FakeServices(config, store, forbid=EVERY_REQUEST)  # help only answers
+    router = Router(registry=registry, config=config, store=store, services=services)
     event = Event(
         event_id=EventID("$help"),
         room_id=ROOM,

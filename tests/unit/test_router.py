@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.router import Router, addressed_text, split_command
 from bot.store import Store
 from commands import build_registry
 from commands.registry import Args, Command, CommandError, Context, Flag, Param, Registry, Reply
+from tests.unit import fakes
 
 BOT = "@bot:server"
 ROOM = RoomID("!room:server")
@@ -26,11 +26,11 @@ MOD = "@mod:server"
 MEMBER = "@member:server"
 
 
-def message(body: str, *, msgtype: str = "m.text", **extra: Any) -> Event:
+def message(body: str, *, msgtype: str = "m.text", sender: str = MEMBER, **extra: Any) -> Event:
     return Event(
         event_id=EventID("$message"),
         room_id=ROOM,
-        sender=UserID(MEMBER),
+        sender=UserID(sender),
         type="m.room.message",
         ts=0,
         content={"msgtype": msgtype, "body": body, **extra},
@@ -199,57 +199,6 @@ def test_split_command_uses_the_exact_word_with_the_real_registry() -> None:
 # --- Router.route ---------------------------------------------------------------------------
 
 
-class FakeServices:
-    """Just enough of `commands.registry.Services` for handlers that only return replies."""
-
-    def __init__(self, config: Config, store: Store) -> None:
-        self._config = config
-        self._store = store
-        self.rooms: dict[RoomID, RoomState] = {}
-
-    @property
-    def config(self) -> Config:
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return self.rooms.setdefault(room_id, RoomState(room_id))
-
-    async def leave(self, room_id: RoomID) -> None:
-        raise AssertionError("routing alone must not leave a room")
-
-    async def send(
-        self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_key: str
-    ) -> EventID | None:
-        raise AssertionError("routing alone must not send anything")
-
-    async def notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-    ) -> EventID | None:
-        raise AssertionError("routing alone must not send anything")
-
-
-def make_config(tmp_path: Path, prefix: str = "!") -> Config:
-    return Config(
-        homeserver="https://server",
-        user_id=UserID(BOT),
-        password="not-used",
-        access_token=None,
-        device_id=None,
-        data_dir=tmp_path,
-        command_prefix=prefix,
-    )
-
-
 def make_room() -> RoomState:
     room = RoomState(ROOM)
     room.create_sender = "@creator:server"
@@ -258,17 +207,14 @@ def make_room() -> RoomState:
     return room
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
+def make_config(tmp_path: Path, prefix: str = "!") -> Config:
+    return fakes.make_config(tmp_path, user_id=BOT, prefix=prefix)
 
 
 def make_router(registry: Registry, config: Config, store: Store) -> Router:
-    return Router(
-        registry=registry, config=config, store=store, services=FakeServices(config, store)
-    )
+    """A router whose commands may only answer: any request of the homeserver fails the test."""
+    services = fakes.FakeServices(config, store, forbid=fakes.EVERY_REQUEST)
+    return Router(registry=registry, config=config, store=store, services=services)
 
 
 def body_of(reply: Reply, prefix: str = "!") -> str:
@@ -280,14 +226,7 @@ async def route_from(
     router: Router, body: str, *, prefix: str = "!", sender: str = MEMBER
 ) -> Reply:
     """Send `body` through addressed_text and the router, as the bot does."""
-    event = Event(
-        event_id=EventID("$cmd"),
-        room_id=ROOM,
-        sender=UserID(sender),
-        type="m.room.message",
-        ts=0,
-        content={"msgtype": "m.text", "body": body},
-    )
+    event = message(body, sender=sender)
     text = addressed_text(event, prefix=prefix, user_id=BOT, display_name="multilogue")
     assert text is not None, f"{body!r} was not addressed to the bot"
     return await router.route(event, make_room(), text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
@@ -66,13 +65,6 @@ async def table_names(path: Path) -> set[str]:
 def migration_files() -> list[Path]:
     """Every .sql file shipped in bot/migrations (a misnamed one would be skipped silently)."""
     return list(Path(str(resources.files("bot").joinpath("migrations"))).glob("*.sql"))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
 
 
 # --- migrations -----------------------------------------------------------------------------

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from bot.app import Bot
 from bot.config import Config
@@ -15,13 +13,6 @@ from bot.store import Store
 from commands.registry import Registry, Services, Timer
 
 HOUR = 3600.0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite")
-    yield opened
-    await opened.close()
 
 
 def bot_with(store: Store, tmp_path: Path, *timers: Timer) -> Bot:

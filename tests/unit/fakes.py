@@ -1,0 +1,360 @@
+"""The Matrix side of the bot for unit tests: a fake `Services`, and the bot's router around it.
+
+Only the Matrix layer is fake. The store is a real SQLite file, and the router, command
+families, listeners and templates are the bot's own. `FakeServices` records what the bot asks
+of the homeserver and answers like Synapse where it matters: the same transaction key gives
+the same event id, never a second event. `Harness` makes events and hands them to the router
+and the listeners, as the bot does after a sync.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.events import Event
+from bot.ids import EventID, RoomID, UserID
+from bot.render import Message, Renderer
+from bot.rooms import RoomState
+from bot.router import Router
+from bot.store import Store
+from commands import build_registry
+from commands.registry import Registry, Reply
+
+BOT = UserID("@bot:hs")
+
+EVERY_REQUEST = frozenset(
+    {
+        "leave",
+        "send_state",
+        "create_space",
+        "find_space",
+        "invite",
+        "send",
+        "notice",
+        "redact",
+        "get_event",
+    }
+)
+"""Every `Services` method that reaches the homeserver (all but `config`, `store`, `room`)."""
+
+
+def make_config(data_dir: Path, *, user_id: str = BOT, prefix: str = "!") -> Config:
+    return Config(
+        homeserver="http://hs",
+        user_id=UserID(user_id),
+        password=None,
+        access_token=None,
+        device_id=None,
+        data_dir=data_dir,
+        command_prefix=prefix,
+    )
+
+
+def room_state(
+    room_id: RoomID,
+    creator: str,
+    *,
+    members: Iterable[str] = (),
+    powers: Mapping[str, int] | None = None,
+    name: str | None = None,
+    version: str = "12",
+    named: bool = False,
+) -> RoomState:
+    """A room the bot is in, built from its state events as a sync gives them.
+
+    The creator, `members` and the bot have joined; `powers` are power levels by user. With
+    `named`, everyone has a display name: their localpart, capitalised (@bea:hs is Bea).
+    """
+    room = RoomState(room_id)
+
+    def apply(kind: str, content: dict[str, Any], key: str = "") -> None:
+        room.apply(
+            Event(
+                event_id=EventID(f"$state-{kind}-{key}"),
+                room_id=room_id,
+                sender=UserID(creator),
+                type=kind,
+                ts=0,
+                content=content,
+                state_key=key,
+            )
+        )
+
+    apply("m.room.create", {"room_version": version})
+    apply("m.room.power_levels", {"users": dict(powers or {}), "users_default": 0})
+    if name is not None:
+        apply("m.room.name", {"name": name})
+    for user in dict.fromkeys((creator, *members, BOT)):
+        joined: dict[str, Any] = {"membership": "join"}
+        if named:
+            joined["displayname"] = user[1:].split(":")[0].title()
+        apply("m.room.member", joined, key=user)
+    return room
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A `send` the bot asked for (a plain `SendRequest` when the homeserver refused it)."""
+
+    room_id: RoomID
+    event_type: str
+    content: dict[str, Any]
+    txn_key: str
+    background: bool
+
+
+@dataclass(frozen=True)
+class Sent(SendRequest):
+    """A `send` the homeserver accepted, and the event id it answered."""
+
+    event_id: EventID
+
+
+@dataclass(frozen=True)
+class Noticed:
+    """A notice the bot asked for, rendered, and the event id the homeserver answered."""
+
+    room_id: RoomID
+    reply: Reply
+    message: Message
+    txn_key: str
+    answering: Event | None
+    thread_root: EventID | None
+    event_id: EventID
+
+
+class FakeServices:
+    """`commands.registry.Services` without a homeserver: every request is recorded in order.
+
+    Repeats are recorded too, so a test sees when the bot asks twice; like Synapse, a repeat
+    with the same transaction key gets the same event id. `sent` is what the rooms hold.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        rooms: Iterable[RoomState] = (),
+        *,
+        forbid: Iterable[str] = (),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.rooms = {room.room_id: room for room in rooms}
+        self.renderer = Renderer(globals={"prefix": config.command_prefix})
+        self.forbid = frozenset(forbid)  # methods that fail the test when called
+        self.refuse: set[str] = set()  # rooms, event types and msgtypes whose sends are refused
+        self.events: dict[EventID, Event] = {}  # what `get_event` finds
+        self.sends: list[SendRequest] = []
+        self.notices: list[Noticed] = []
+        self.redacted: list[tuple[RoomID, EventID, str]] = []  # room, event, txn key
+        self.state: dict[tuple[str, str, str], dict[str, Any]] = {}  # room, type, state key
+        self.spaces: list[tuple[str, str | None, list[str]]] = []  # name, key, invited
+        self.invites: list[tuple[RoomID, str]] = []
+        self.left: list[RoomID] = []
+        self.signals: list[str] = []
+        self._transactions: dict[tuple[str, str], EventID] = {}
+        self._made = itertools.count(1)
+
+    @property
+    def sent(self) -> list[Sent]:
+        """The events `send` made: one per transaction, as Synapse makes them."""
+        made: dict[EventID, Sent] = {}
+        for sent in self.sends:
+            if isinstance(sent, Sent):
+                made.setdefault(sent.event_id, sent)
+        return list(made.values())
+
+    def render(self, reply: Reply) -> Message:
+        return self.renderer.render(reply.template, reply.data)
+
+    def _check(self, method: str) -> None:
+        if method in self.forbid:
+            raise AssertionError(f"{method} was not expected here")
+
+    def _new_event_id(self) -> EventID:
+        return EventID(f"$made{next(self._made)}")
+
+    def _transaction(self, txn_key: str, purpose: str) -> EventID:
+        """The event of this transaction; the bot's transaction ids pair a key and a purpose."""
+        key = (txn_key, purpose)
+        if key not in self._transactions:
+            self._transactions[key] = self._new_event_id()
+        return self._transactions[key]
+
+    # -- Services ---------------------------------------------------------------------------
+
+    def room(self, room_id: RoomID) -> RoomState:
+        return self.rooms.setdefault(room_id, RoomState(room_id))
+
+    async def leave(self, room_id: RoomID) -> None:
+        self._check("leave")
+        self.left.append(room_id)
+
+    async def send_state(
+        self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> EventID:
+        self._check("send_state")
+        self.state[(room_id, event_type, state_key)] = content
+        return self._new_event_id()
+
+    async def create_space(
+        self, *, name: str, topic: str, invite: list[str], key: str | None = None
+    ) -> RoomID:
+        self._check("create_space")
+        self.spaces.append((name, key, invite))
+        return RoomID(f"!space{len(self.spaces)}:hs")
+
+    async def find_space(self, key: str) -> RoomID | None:
+        self._check("find_space")
+        for number, (_, made_with, _) in enumerate(self.spaces, start=1):
+            if made_with == key:
+                return RoomID(f"!space{number}:hs")
+        return None
+
+    async def invite(self, room_id: RoomID, user_id: str) -> None:
+        self._check("invite")
+        self.invites.append((room_id, user_id))
+
+    async def send(
+        self,
+        room_id: RoomID,
+        *,
+        event_type: str,
+        content: dict[str, Any],
+        txn_key: str,
+        background: bool = False,
+    ) -> EventID | None:
+        self._check("send")
+        if {room_id, event_type, content.get("msgtype")} & self.refuse:
+            self.sends.append(SendRequest(room_id, event_type, content, txn_key, background))
+            return None
+        event_id = self._transaction(txn_key, event_type)
+        self.sends.append(Sent(room_id, event_type, content, txn_key, background, event_id))
+        return event_id
+
+    async def notice(
+        self,
+        room_id: RoomID,
+        reply: Reply,
+        *,
+        txn_key: str,
+        answering: Event | None = None,
+        thread_root: EventID | None = None,
+    ) -> EventID | None:
+        self._check("notice")
+        event_id = self._transaction(txn_key, "reply")
+        message = self.render(reply)
+        self.notices.append(
+            Noticed(room_id, reply, message, txn_key, answering, thread_root, event_id)
+        )
+        return event_id
+
+    async def redact(
+        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str
+    ) -> EventID | None:
+        self._check("redact")
+        self.redacted.append((room_id, event_id, txn_key))
+        return self._transaction(txn_key, "m.room.redaction")
+
+    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
+        self._check("get_event")
+        return self.events.get(event_id)
+
+    def signal(self, happening: str) -> None:
+        self.signals.append(happening)
+
+
+class Harness:
+    """The bot's router and listeners over a `FakeServices`, and a clock for new events."""
+
+    def __init__(
+        self,
+        services: FakeServices,
+        *,
+        registry: Registry | None = None,
+        clock: int | None = None,
+    ) -> None:
+        self.services = services
+        self.registry = registry if registry is not None else build_registry()
+        self.router = Router(
+            registry=self.registry,
+            config=services.config,
+            store=services.store,
+            services=services,
+        )
+        # By default an hour ago, so that deadlines set in a test can pass.
+        self.clock = clock if clock is not None else int(time.time() * 1000) - 3_600_000
+        self._ids = itertools.count(1)
+
+    def make_event(
+        self,
+        room: RoomID,
+        sender: str,
+        kind: str,
+        content: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        redacts: str | None = None,
+    ) -> Event:
+        """A new event, a second after the one before; `get_event` finds it from now on."""
+        self.clock += 1000
+        event = Event(
+            event_id=EventID(event_id or f"$ev{next(self._ids)}"),
+            room_id=room,
+            sender=UserID(sender),
+            type=kind,
+            ts=self.clock,
+            content=content,
+            redacts=EventID(redacts) if redacts else None,
+        )
+        self.services.events[event.event_id] = event
+        return event
+
+    async def route(self, event: Event, text: str) -> tuple[Reply, Message]:
+        """The router's answer to `text` (the event's body without the prefix), rendered."""
+        reply = await self.router.route(event, self.services.room(event.room_id), text)
+        return reply, self.services.render(reply)
+
+    async def answer(
+        self,
+        room: RoomID,
+        sender: str,
+        text: str,
+        *,
+        relates_to: dict[str, Any] | None = None,
+        event_id: str | None = None,
+    ) -> tuple[Reply, Message]:
+        """What the bot answers to the command `text` typed in `room` (nothing is sent)."""
+        prefix = self.services.config.command_prefix
+        content: dict[str, Any] = {"msgtype": "m.text", "body": prefix + text}
+        if relates_to is not None:
+            content["m.relates_to"] = relates_to
+        event = self.make_event(room, sender, "m.room.message", content, event_id=event_id)
+        return await self.route(event, text)
+
+    async def listen(self, event: Event) -> list[Reply]:
+        """Every listener for this kind of event, called as the bot calls them; their replies."""
+        replies = []
+        for listener in self.registry.listeners:
+            if event.type in listener.event_types:
+                reply = await listener.handler(self.services, event)
+                if reply is not None:
+                    replies.append(reply)
+        return replies
+
+
+def in_thread(root: str) -> dict[str, Any]:
+    """`m.relates_to` of a message in the thread of `root`, as Element sends it."""
+    return {
+        "rel_type": "m.thread",
+        "event_id": root,
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": root},
+    }
