@@ -23,7 +23,7 @@ from typing import Final, Protocol, TypeVar
 from bot.ids import RoomID
 from commands import alliance_store as db
 from commands.alliance_store import Alliance, Movement, Objective
-from commands.args import tokenize
+from commands.args import FLAG_STARTS, short, tokenize
 from commands.compare import match_name, objective_number
 from commands.registry import CommandError, Context, Flag, Services
 
@@ -31,7 +31,6 @@ TEXT_MAX: Final = 500
 ALLIANCE_FLAG: Final = Flag(
     "alliance", value="name", help="which alliance, if this room is in several"
 )
-FLAG_STARTS: Final = ("--", "—", "–")
 
 
 # -- wording ----------------------------------------------------------------------------------
@@ -58,12 +57,6 @@ def quoted(text: str, limit: int = 60) -> str:
     """User text in quotes, cut short for a message about it."""
     text = " ".join(text.split())
     return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
-
-
-def short(text: str, limit: int = 50) -> str:
-    """The start of a long text, for lists and tables."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def room_name(services: Services, room_id: RoomID, fallback: str) -> str:

@@ -19,6 +19,12 @@ FLAG_STARTS = ("--", "—", "–")
 QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
 
 
+def short(text: str, limit: int = 50) -> str:
+    """What someone typed, on one line and cut short, to show it back in a message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 class UsageError(Exception):
     """The arguments do not fit the command; the text says what is wrong."""
 

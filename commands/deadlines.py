@@ -30,6 +30,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from commands.args import short
+
 _RELATIVE_RE: Final = re.compile(r"(-?\d+) ?([mhdw])")
 _ABSOLUTE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?: ?t ?| )(\d{1,2}):(\d{2}))?")
 _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
@@ -64,7 +66,7 @@ def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
         when = _wall_clock(match, now=now, tz=tz)
     else:
         raise DeadlineError(
-            f"I can't read '{_shorten(text)}' as a closing time. {_FORMS} "
+            f"I can't read '{short(text, 40)}' as a closing time. {_FORMS} "
             f"Dates and times are in {tz.key}."
         )
     _check_window(when, now=now, tz=tz)
@@ -148,9 +150,3 @@ def _too_far() -> DeadlineError:
 def _require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    """The user's text, cut short so an error message stays readable."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"

@@ -43,11 +43,10 @@ from commands.alliance_shared import (
     own_movement,
     quoted,
     read_alliance,
-    short,
     take_alliance_flag,
 )
 from commands.alliance_store import Alliance, Movement, Objective, PollRef
-from commands.args import tokenize
+from commands.args import short, tokenize
 from commands.compare import (
     STANCE_MARKS,
     STANCE_WORDS,

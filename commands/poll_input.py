@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from commands.args import QUOTES
+from commands.args import QUOTES, short
 
 MIN_OPTIONS: Final = 2
 MAX_OPTIONS: Final = 20
@@ -183,11 +183,6 @@ def _same(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _shorten(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
-
-
 POLL_FLAGS: Final[Mapping[str, bool]] = {
     "multi": True,
     "closes": True,
@@ -271,7 +266,7 @@ def _checked(question: str, options: list[str], flags: Mapping[str, str | bool])
     for number, option in enumerate(options, start=1):
         if len(option) > MAX_OPTION_CHARS:
             raise PollInputError(
-                f"Option {number} ('{_shorten(option)}') is too long: {len(option)} characters, "
+                f"Option {number} ('{short(option, 40)}') is too long: {len(option)} characters, "
                 f"at most {MAX_OPTION_CHARS}."
             )
     seen: dict[str, int] = {}
@@ -279,7 +274,7 @@ def _checked(question: str, options: list[str], flags: Mapping[str, str | bool])
         key = _same(option)
         if key in seen:
             raise PollInputError(
-                f"Options {seen[key]} and {number} are the same ('{_shorten(option)}'). "
+                f"Options {seen[key]} and {number} are the same ('{short(option, 40)}'). "
                 "Each option must be different."
             )
         seen[key] = number
@@ -301,7 +296,7 @@ def _multi(value: str | bool | None, options: int) -> int:
     text = str(value).strip()
     if not text.isdecimal():
         raise PollInputError(
-            f"--multi needs a number of choices, like --multi 2; not '{_shorten(text)}'."
+            f"--multi needs a number of choices, like --multi 2; not '{short(text, 40)}'."
         )
     number = int(text)
     if number < 1:
@@ -381,7 +376,7 @@ def _option_number(word: str, count: int) -> int:
     cleaned = word.lstrip("#").rstrip(".")
     if not cleaned.isdecimal():
         raise PollInputError(
-            f"I can't read '{_shorten(word, 30)}' as an option: use the option's number "
+            f"I can't read '{short(word, 30)}' as an option: use the option's number "
             f"(1 to {count})."
         )
     number = int(cleaned)

@@ -38,10 +38,10 @@ from commands.alliance_shared import (
     read_alliance,
     room_name,
     several_alliances,
-    short,
     take_alliance_flag,
 )
 from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
+from commands.args import short
 from commands.compare import text_key
 from commands.decision import describe_rule
 from commands.links import event_link
