@@ -12,6 +12,18 @@ from typing import Any
 from bot.ids import EventID, RoomID, UserID
 
 
+def strip_reply_fallback(body: str) -> str:
+    """Drop the `> quoted` lines older clients put in front of a reply."""
+    lines = body.splitlines()
+    if not lines or not lines[0].startswith(">"):
+        return body
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    if lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Event:
     event_id: EventID

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from bot.config import Config
-from bot.events import Event
+from bot.events import Event, strip_reply_fallback
 from bot.permissions import who_may
 from bot.rooms import RoomState
 from bot.store import Store
@@ -22,18 +22,6 @@ from commands.registry import CommandError, Context, Registry, Reply, Services
 
 PILL_RE = re.compile(r'^\s*<a\s+href="https://matrix\.to/#/([^"?]+)[^"]*"\s*>(.*?)</a>\s*[:,]?\s*')
 SEPARATORS = ":,"
-
-
-def strip_reply_fallback(body: str) -> str:
-    """Drop the `> quoted` lines older clients put in front of a reply."""
-    lines = body.splitlines()
-    if not lines or not lines[0].startswith(">"):
-        return body
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    if lines and not lines[0].strip():
-        lines.pop(0)
-    return "\n".join(lines)
 
 
 def _after_name(body: str, names: Sequence[str]) -> str | None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Final, Literal
 
+from bot.events import strip_reply_fallback
+
 MARKER: Final = "org.multilogue.relay"
 PROFILE: Final = "com.beeper.per_message_profile"
 SEPARATOR: Final = " · "
@@ -85,18 +87,6 @@ def neutralise(text: str) -> str:
     """Text as relayed: `@room` no longer pings, no spaced separator can fake an attribution."""
     text = _AT_ROOM.sub(f"@{_WORD_JOINER}\\1", text)
     return _SPACED_SEPARATOR.sub("-", text)
-
-
-def strip_reply_fallback(body: str) -> str:
-    """Drop the `> quoted` lines older clients put in front of a reply."""
-    lines = body.splitlines()
-    if not lines or not lines[0].startswith(">"):
-        return body
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    if lines and not lines[0].strip():
-        lines.pop(0)
-    return "\n".join(lines)
 
 
 def text_to_html(text: str) -> str:
