@@ -689,6 +689,20 @@ async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None
     )
 
 
+async def _tell_threads(
+    services: Services, links: Sequence[ThreadLink], reply: Reply, *, key: str
+) -> None:
+    """Post `reply` in the thread of each link (with a root), once: keys `<key>/<room>`."""
+    for link in links:
+        if link.root_event_id is not None:
+            await services.notice(
+                link.room_id,
+                reply,
+                txn_key=f"{key}/{link.room_id}",
+                thread_root=link.root_event_id,
+            )
+
+
 # -- !share and !unshare ------------------------------------------------------------------------
 
 
@@ -893,17 +907,10 @@ async def unshare(ctx: Context, args: Args) -> Reply:
         targets = [link for link in others if link.root_event_id is not None]
         if origin is not None and event.thread_root != origin.root_event_id:
             targets.append(origin)
-        for link in targets:
-            assert link.root_event_id is not None
-            await services.notice(
-                link.room_id,
-                Reply(
-                    "share_stopped_notice",
-                    {"number": shared.number, "movement": movement, "by": by},
-                ),
-                txn_key=f"{event.event_id}/{link.room_id}",
-                thread_root=link.root_event_id,
-            )
+        stopped = Reply(
+            "share_stopped_notice", {"number": shared.number, "movement": movement, "by": by}
+        )
+        await _tell_threads(services, targets, stopped, key=event.event_id)
 
     return Reply(
         "share_stopped",
@@ -1016,24 +1023,19 @@ async def _follow_started(
             root = await _root_event(services, shared)
             if await _post_root(services, shared, current, root) is None:
                 return
+        now_linked = []
         for other in others:
             fresh = await rdb.link_by_id(services.store, other.id)
-            if fresh is None or not await _usable(services.store, shared, fresh):
-                continue
-            assert fresh.root_event_id is not None
-            await services.notice(
-                fresh.room_id,
-                Reply(
-                    "follow_joined_notice",
-                    {
-                        "movement": here.name if here else "A movement",
-                        "members": members,
-                        "number": shared.number,
-                    },
-                ),
-                txn_key=f"{event.event_id}/{fresh.room_id}",
-                thread_root=fresh.root_event_id,
-            )
+            if fresh is not None and await _usable(services.store, shared, fresh):
+                now_linked.append(fresh)
+        joined = {
+            "movement": here.name if here else "A movement",
+            "members": members,
+            "number": shared.number,
+        }
+        await _tell_threads(
+            services, now_linked, Reply("follow_joined_notice", joined), key=event.event_id
+        )
 
     usable = [other for other in others if await _usable(ctx.store, shared, other)]
     return Reply(
@@ -1070,20 +1072,9 @@ async def unfollow(ctx: Context, args: Args) -> Reply:
     ]
 
     async def announce() -> None:
-        for other in others:
-            assert other.root_event_id is not None
-            await services.notice(
-                other.room_id,
-                Reply(
-                    "follow_stopped_notice",
-                    {
-                        "number": shared.number,
-                        "movement": movement.name if movement else "A movement",
-                    },
-                ),
-                txn_key=f"{event.event_id}/{other.room_id}",
-                thread_root=other.root_event_id,
-            )
+        name = movement.name if movement else "A movement"
+        stopped = Reply("follow_stopped_notice", {"number": shared.number, "movement": name})
+        await _tell_threads(services, others, stopped, key=event.event_id)
 
     return Reply(
         "follow_stopped",
@@ -1190,30 +1181,17 @@ async def announce_departures(services: Services) -> None:
             for other in await rdb.links_of(store, shared.id)
             if other.id != link.id and await _usable(store, shared, other)
         ]
-        for other in others:
-            assert other.root_event_id is not None
-            await services.notice(
-                other.room_id,
-                Reply("share_left_notice", {"movement": movement, "number": shared.number}),
-                txn_key=f"departure/{link.id}/{other.room_id}",
-                thread_root=other.root_event_id,
-            )
-        here = services.room(link.room_id)
-        if link.root_event_id is not None and here.members.get(bot) == "join":
-            await services.notice(
-                link.room_id,
-                Reply(
-                    "share_left_here",
-                    {
-                        "movement": movement,
-                        "number": shared.number,
-                        "rooms": _names(await _link_names(services, others)),
-                        "origin": link.role == "origin",
-                    },
-                ),
-                txn_key=f"departure/{link.id}/{link.room_id}",
-                thread_root=link.root_event_id,
-            )
+        key = f"departure/{link.id}"
+        left = Reply("share_left_notice", {"movement": movement, "number": shared.number})
+        await _tell_threads(services, others, left, key=key)
+        if services.room(link.room_id).members.get(bot) == "join":
+            here = {
+                "movement": movement,
+                "number": shared.number,
+                "rooms": _names(await _link_names(services, others)),
+                "origin": link.role == "origin",
+            }
+            await _tell_threads(services, [link], Reply("share_left_here", here), key=key)
         await rdb.stop_link(
             store,
             link.id,
