@@ -618,14 +618,19 @@ async def add_response(
         )
 
 
-def _ballot(row: Sequence[Any]) -> Ballot:
-    """A response row (event_id, sender, answers, ts) as the tally reads it."""
-    return Ballot(
-        event_id=str(row[0]),
-        sender=str(row[1]),
-        answers=(UNREADABLE,) if row[2] is None else tuple(json.loads(row[2])),
-        ts=int(row[3]),
-    )
+def _ballots(rows: Sequence[Sequence[Any]]) -> list[Ballot]:
+    """Response rows (event_id, sender, answers, ts) as the tally reads them.
+
+    A poll's responses repeat a handful of answer lists: each distinct one is parsed once.
+    """
+    parsed: dict[str | None, tuple[str, ...]] = {None: (UNREADABLE,)}
+    made = []
+    for event_id, sender, answers, ts in rows:
+        chosen = parsed.get(answers)
+        if chosen is None:
+            chosen = parsed[answers] = tuple(json.loads(answers))
+        made.append(Ballot(event_id=str(event_id), sender=str(sender), answers=chosen, ts=int(ts)))
+    return made
 
 
 async def ballots(store: Store, poll_id: int) -> list[Ballot]:
@@ -635,7 +640,7 @@ async def ballots(store: Store, poll_id: int) -> list[Ballot]:
         " WHERE poll_id = ? AND redacted = 0 ORDER BY ts, rowid",
         (poll_id,),
     )
-    return [_ballot(row) for row in rows]
+    return _ballots(rows)
 
 
 async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -> list[Ballot]:
@@ -654,7 +659,7 @@ async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -
         ") WHERE newest = 1 ORDER BY ts, stored",
         (poll_id, closed_at, closed_at),
     )
-    return [_ballot(row) for row in rows]
+    return _ballots(rows)
 
 
 # -- reasons ---------------------------------------------------------------------------------
