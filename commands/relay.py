@@ -35,6 +35,10 @@ room's worker runs on its own); there is no global order across rooms. The inbox
 listener messages sent while the bot was away, however old (`Listener.include_old`), so they are
 relayed, in order, when it returns.
 
+Where things are: the commands and the departures timer here; the listener and the making of
+each copy in `commands.relay_copies`; storage in `commands.relay_store`; the content of a
+copy (attribution, cleaned HTML, attachments) in `commands.relay_content`.
+
 Pacing: copies are background sends (`Services.send(..., background=True)`): when the homeserver
 rate-limits the bot, the outbox waits as long as it asks, never gives a copy up for it, and lets
 answers to commands in other rooms go first.
@@ -42,18 +46,13 @@ answers to commands in other rooms go first.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.events import Event
-from bot.ids import EventID, RoomID
-from bot.permissions import MODERATOR_LEVEL, Power
+from bot.permissions import Power
 from bot.rooms import RoomState
-from bot.store import Store
 from commands import alliance_store as adb
 from commands import relay_store as rdb
 from commands.alliance_shared import ALLIANCE_FLAG, room_name
@@ -72,43 +71,32 @@ from commands.registry import (
     Services,
     Timer,
 )
-from commands.relay_content import (
-    COMMONS,
-    MARKER,
-    Attribution,
-    Footer,
-    edit_content,
-    edited_content,
-    is_relayed_copy,
-    kind_of,
-    looks_like_a_bot,
-    media_content,
-    media_is_encrypted,
-    placeholder_content,
-    text_content,
-    thread_relation,
-    title_of,
+from commands.relay_content import kind_of, title_of
+from commands.relay_copies import (
+    MESSAGE,
+    REDACTION,
+    and_list,
+    encrypted,
+    link_names,
+    now_ms,
+    on_event,
+    origin_movement,
+    post_root,
+    root_event,
+    tell_threads,
+    usable,
 )
-from commands.relay_store import Copy, CopyKind, SharedThread, ThreadLink
+from commands.relay_store import SharedThread, ThreadLink
 
 log = logging.getLogger(__name__)
 
-MESSAGE: Final = "m.room.message"
-REDACTION: Final = "m.room.redaction"
 UNENCRYPTED_FLAG: Final = Flag(
     "allow-unencrypted",
     None,
     "after my warning: let this encrypted room's messages be relayed "
     "into rooms that are not encrypted (moderators)",
 )
-NOT_ENCRYPTED_HERE: Final = "it comes from an encrypted room and this room is not encrypted"
-NOT_ACCEPTED: Final = "this room did not accept the attachment"
-NO_ADDRESS: Final = "the attachment's address is missing"
 DEPARTURE_CHECK_S: Final = 5.0  # how soon a shared thread hears that a movement left
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # -- the rooms a command is about ---------------------------------------------------------------
@@ -176,531 +164,14 @@ async def _alliance_here(ctx: Context, wanted: str | None, *, command: str) -> A
     )
 
 
-# -- who is who ---------------------------------------------------------------------------------
-
-
 def _others(room: RoomState, bot: str) -> int:
     """How many people (not the bot) are in a room."""
     return sum(1 for user in room.joined() if user != bot)
 
 
-def _may_redact(room: RoomState, user_id: str) -> bool:
-    raw = (room.power_levels or {}).get("redact", MODERATOR_LEVEL)
-    needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
-    return room.level(user_id) >= needed
-
-
-def _open(shared: SharedThread, link: ThreadLink, movement: Movement | None) -> bool:
-    """Whether messages may go to and from this link now (consent of every side).
-
-    `movement` is the movement the link was made for, as it is now (None if there is none).
-    """
-    if not shared.active or not link.active or link.root_event_id is None:
-        return False
-    if link.role == "commons":
-        return True
-    return (
-        movement is not None
-        and movement.id == link.movement_id
-        and movement.status == "active"
-        and movement.room_id == link.room_id
-        and movement.decided_event_id == link.membership_key
-    )
-
-
-async def _link_movement(store: Store, link: ThreadLink) -> Movement | None:
-    if link.role == "commons" or link.movement_id is None:
-        return None
-    return await adb.movement_by_id(store, link.movement_id)
-
-
-async def _usable(store: Store, shared: SharedThread, link: ThreadLink) -> bool:
-    """:func:`_open`, reading the link's movement first."""
-    if not shared.active or not link.active:
-        return False
-    return _open(shared, link, await _link_movement(store, link))
-
-
-async def _movement_name(
-    services: Services,
-    shared: SharedThread,
-    link: ThreadLink,
-    movement: Movement | None,
-    sender: str,
-) -> str:
-    """The movement a message is attributed to (see the module docstring).
-
-    `movement`: the one `link` was made for (see :func:`_link_movement`).
-    """
-    if link.role != "commons" and link.movement_id is not None:
-        return movement.name if movement is not None else COMMONS
-    actives = await adb.movements_of(services.store, shared.alliance_id, statuses=("active",))
-    homes = [m for m in actives if services.room(m.room_id).members.get(sender) == "join"]
-    return homes[0].name if len(homes) == 1 else COMMONS
-
-
-async def _attribution(
-    services: Services,
-    shared: SharedThread,
-    link: ThreadLink,
-    movement: Movement | None,
-    event: Event,
-) -> Attribution:
-    """Who wrote `event`, and for which movement (`movement`: see :func:`_movement_name`)."""
-    room = services.room(event.room_id)
-    return Attribution.of(
-        user_id=event.sender,
-        display_name=room.display_names.get(event.sender),
-        movement=await _movement_name(services, shared, link, movement, event.sender),
-    )
-
-
-def _encrypted(services: Services, room_id: RoomID) -> bool:
-    return services.room(room_id).encrypted
-
-
-def _may_cross(
-    services: Services,
-    shared: SharedThread,
-    source: ThreadLink,
-    target: ThreadLink,
-    *,
-    source_encrypted: bool,
-) -> bool:
-    """Content of an encrypted room goes into an unencrypted one only with its consent."""
-    if not source_encrypted or _encrypted(services, target.room_id):
-        return True
-    if source.role == "follower":
-        return source.allow_unencrypted
-    return shared.allow_unencrypted
-
-
-def _marker(shared: SharedThread) -> dict[str, Any]:
-    return {"shared_thread": shared.number}
-
-
-async def _origin_movement(store: Store, shared: SharedThread) -> str:
-    origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
-    if origin is None or origin.movement_id is None:
-        return COMMONS
-    movement = await adb.movement_by_id(store, origin.movement_id)
-    return movement.name if movement is not None else COMMONS
-
-
 def _when(ms: int, services: Services) -> str:
     moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(services.config.timezone)
     return moment.strftime("%Y-%m-%d %H:%M")
-
-
-async def _link_names(services: Services, links: Sequence[ThreadLink]) -> list[str]:
-    names: list[str] = []
-    for link in links:
-        if link.role == "commons":
-            names.append(f"the commons ({room_name(services, link.room_id, 'commons room')})")
-        elif link.movement_id is not None:
-            movement = await adb.movement_by_id(services.store, link.movement_id)
-            names.append(movement.name if movement else room_name(services, link.room_id, "a room"))
-    return names
-
-
-def _names(names: Sequence[str]) -> str:
-    if not names:
-        return "no other room"
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-# -- building and sending copies ----------------------------------------------------------------
-
-
-def _build(
-    content: Mapping[str, Any],
-    *,
-    by: Attribution,
-    marker: dict[str, Any],
-    relation: dict[str, Any] | None,
-    target_encrypted: bool,
-    footer: Footer | None = None,
-) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-    """The copy to send and, for attachments, the placeholder if the room refuses it."""
-    kind = kind_of(content)
-    if kind is None:
-        return None
-    if kind == "text":
-        return text_content(content, by=by, marker=marker, relation=relation, footer=footer), None
-
-    def placeholder(reason: str) -> dict[str, Any]:
-        return placeholder_content(
-            content, by=by, marker=marker, relation=relation, reason=reason, footer=footer
-        )
-
-    if media_is_encrypted(content) and not target_encrypted:
-        return placeholder(NOT_ENCRYPTED_HERE), None
-    media = media_content(content, by=by, marker=marker, relation=relation, footer=footer)
-    if media is None:
-        return placeholder(NO_ADDRESS), None
-    return media, placeholder(NOT_ACCEPTED)
-
-
-async def _once(
-    services: Services,
-    *,
-    shared_id: int,
-    source: Event,
-    target_room: RoomID,
-    kind: CopyKind,
-    act: Callable[[str], Awaitable[EventID | None]],
-) -> EventID | None:
-    """Carry `source` into `target_room` at most once, ever (see the module docstring).
-
-    Claims the pair, then `act` sends (or redacts) with a transaction key derived from the
-    pair, then records what came of it. Handled again after a crash between the two, `act`
-    runs again with the same key, and the homeserver answers with what it already made.
-    """
-    store = services.store
-    claimed = await rdb.claim_copy(
-        store,
-        rdb.NewCopy(
-            source_event_id=source.event_id,
-            target_room_id=target_room,
-            shared_id=shared_id,
-            source_room_id=source.room_id,
-            source_sender=source.sender,
-            kind=kind,
-        ),
-        now_ms=now_ms(),
-    )
-    if claimed.state != "sending":
-        return claimed.copy_event_id  # done before: sent (its copy) or given up (None)
-    done = await act(f"relay/{source.event_id}/{target_room}")
-    if done is None:
-        log.warning("The homeserver refused a relayed %s in %s", kind, target_room)
-        await rdb.copy_failed(store, source_event_id=source.event_id, target_room_id=target_room)
-        return None
-    await rdb.copy_sent(
-        store,
-        source_event_id=source.event_id,
-        target_room_id=target_room,
-        copy_event_id=done,
-        now_ms=now_ms(),
-    )
-    return done
-
-
-async def _deliver(
-    services: Services,
-    *,
-    shared: SharedThread,
-    source: Event,
-    target_room: RoomID,
-    kind: CopyKind,
-    content: dict[str, Any],
-    fallback: dict[str, Any] | None = None,
-) -> EventID | None:
-    """Send one copy of `source` into `target_room` (`fallback` if the room refuses it)."""
-
-    async def send(txn_key: str) -> EventID | None:
-        event_id = await services.send(
-            target_room, event_type=MESSAGE, content=content, txn_key=txn_key, background=True
-        )
-        if event_id is None and fallback is not None:
-            event_id = await services.send(
-                target_room,
-                event_type=MESSAGE,
-                content=fallback,
-                txn_key=f"{txn_key}/placeholder",
-                background=True,
-            )
-        return event_id
-
-    return await _once(
-        services,
-        shared_id=shared.id,
-        source=source,
-        target_room=target_room,
-        kind=kind,
-        act=send,
-    )
-
-
-async def _equivalent(
-    store: Store, event_id: EventID | None, *, target_room: RoomID
-) -> EventID | None:
-    """What stands for `event_id` in `target_room`: its copy there, or its original there."""
-    if event_id is None:
-        return None
-    copy = await rdb.copy_of(store, event_id, target_room)
-    if copy is not None and copy.state == "sent":
-        return copy.copy_event_id
-    original = await rdb.original_of(store, event_id)
-    if original is None:
-        return None
-    if original.source_room_id == target_room:
-        return original.source_event_id
-    copy = await rdb.copy_of(store, original.source_event_id, target_room)
-    return copy.copy_event_id if copy is not None and copy.state == "sent" else None
-
-
-async def _root_footer(services: Services, shared: SharedThread) -> Footer:
-    return Footer(
-        number=shared.number,
-        movement=await _origin_movement(services.store, shared),
-        link=event_link(
-            shared.origin_room_id, shared.origin_root_event_id, services.config.server_name
-        ),
-    )
-
-
-async def _root_event(services: Services, shared: SharedThread) -> Event:
-    """The thread's first message; a stand-in with its title if the bot cannot read it now."""
-    found = await services.get_event(shared.origin_room_id, shared.origin_root_event_id)
-    if found is not None and found.type == MESSAGE and kind_of(found.content) is not None:
-        return found
-    return Event(
-        event_id=shared.origin_root_event_id,
-        room_id=shared.origin_room_id,
-        sender=shared.root_sender,
-        type=MESSAGE,
-        ts=shared.shared_at,
-        content={"msgtype": "m.text", "body": shared.title},
-    )
-
-
-async def _post_root(
-    services: Services, shared: SharedThread, target: ThreadLink, root: Event
-) -> EventID | None:
-    """Post the thread's first message into `target` as a new thread, and link it there."""
-    if target.root_event_id is not None:
-        return target.root_event_id
-    store = services.store
-    origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
-    assert origin is not None
-    by = await _attribution(services, shared, origin, await _link_movement(store, origin), root)
-    built = _build(
-        root.content,
-        by=by,
-        marker=_marker(shared),
-        relation=None,
-        target_encrypted=_encrypted(services, target.room_id),
-        footer=await _root_footer(services, shared),
-    )
-    if built is None:
-        return None
-    content, fallback = built
-    copy = await _deliver(
-        services,
-        shared=shared,
-        source=root,
-        target_room=target.room_id,
-        kind="root",
-        content=content,
-        fallback=fallback,
-    )
-    if copy is not None:
-        await rdb.set_link_root(store, target.id, copy)
-    return copy
-
-
-# -- the listener: messages, edits and redactions -----------------------------------------------
-
-
-def _is_command(services: Services, event: Event) -> bool:
-    """Whether the message speaks to the bot (it is answered where it was typed)."""
-    # Imported here: bot.router imports the commands package, which imports this module.
-    from bot.router import addressed_text
-
-    config = services.config
-    own_name = services.room(event.room_id).display_names.get(config.user_id)
-    text = addressed_text(
-        event, prefix=config.command_prefix, user_id=config.user_id, display_name=own_name
-    )
-    return text is not None
-
-
-def _from_a_bot(services: Services, event: Event) -> bool:
-    content = event.content
-    if content.get("msgtype") != "m.notice":
-        return False
-    name = services.room(event.room_id).display_names.get(event.sender)
-    return looks_like_a_bot(event.sender, name)
-
-
-async def on_event(services: Services, event: Event) -> Reply | None:
-    if event.type == REDACTION:
-        await _relay_redaction(services, event)
-    elif event.type == MESSAGE and not is_relayed_copy(event.content):
-        if event.relates_to.get("rel_type") == "m.replace":
-            await _relay_edit(services, event)
-        elif event.thread_root is not None:
-            await _relay_message(services, event, event.thread_root)
-    return None
-
-
-async def _relay_message(services: Services, event: Event, root: EventID) -> None:
-    store = services.store
-    routes = await rdb.routes_from(store, event.room_id, root)  # one read: the hot path
-    if not routes or _is_command(services, event) or _from_a_bot(services, event):
-        return
-    source_encrypted = event.encrypted or _encrypted(services, event.room_id)
-    for _, group in itertools.groupby(routes, key=lambda route: route.source.id):
-        ways = list(group)
-        shared, source = ways[0].shared, ways[0].source
-        if not _open(shared, source, ways[0].source_movement):
-            continue
-        by = await _attribution(services, shared, source, ways[0].source_movement, event)
-        for way in ways:
-            target = way.target
-            if not _open(shared, target, way.target_movement):
-                continue
-            if not _may_cross(services, shared, source, target, source_encrypted=source_encrypted):
-                log.info("Not relaying shared thread %d into an unencrypted room", shared.number)
-                continue
-            assert target.root_event_id is not None
-            reply_to = await _equivalent(store, event.reply_to, target_room=target.room_id)
-            built = _build(
-                event.content,
-                by=by,
-                marker=_marker(shared),
-                relation=thread_relation(target.root_event_id, reply_to=reply_to),
-                target_encrypted=_encrypted(services, target.room_id),
-            )
-            if built is None:
-                return  # nothing that can be relayed (no text, no attachment)
-            content, fallback = built
-            await _deliver(
-                services,
-                shared=shared,
-                source=event,
-                target_room=target.room_id,
-                kind="message",
-                content=content,
-                fallback=fallback,
-            )
-
-
-async def _relay_edit(services: Services, event: Event) -> None:
-    store = services.store
-    original = event.relates_to.get("event_id")
-    new_content = edited_content(event.content)
-    if not isinstance(original, str) or new_content is None:
-        return
-    copies = [
-        c
-        for c in await rdb.copies_of(store, original)
-        if c.state == "sent" and c.kind in ("root", "message") and c.copy_event_id is not None
-    ]
-    # Only the writer may edit a message; anyone else's "edit" is ignored, as clients do.
-    copies = [
-        c for c in copies if c.source_sender == event.sender and c.source_room_id == event.room_id
-    ]
-    if not copies or MARKER in new_content:
-        return
-    source_encrypted = event.encrypted or _encrypted(services, event.room_id)
-    for copy in copies:
-        await _relay_one_edit(services, event, copy, new_content, source_encrypted=source_encrypted)
-
-
-async def _relay_one_edit(
-    services: Services,
-    event: Event,
-    copy: Copy,
-    new_content: Mapping[str, Any],
-    *,
-    source_encrypted: bool,
-) -> None:
-    store = services.store
-    shared = await rdb.share_by_id(store, copy.shared_id)
-    if shared is None:
-        return
-    source = await rdb.link_in(store, shared.id, event.room_id)
-    target = await rdb.link_in(store, shared.id, copy.target_room_id)
-    if source is None or target is None:
-        return
-    if not (await _usable(store, shared, source) and await _usable(store, shared, target)):
-        return
-    if not _may_cross(services, shared, source, target, source_encrypted=source_encrypted):
-        return
-    assert copy.copy_event_id is not None
-    built = _build(
-        new_content,
-        by=await _attribution(services, shared, source, await _link_movement(store, source), event),
-        marker=_marker(shared),
-        relation=None,
-        target_encrypted=_encrypted(services, target.room_id),
-        footer=await _root_footer(services, shared) if copy.kind == "root" else None,
-    )
-    if built is None:
-        return
-    content, fallback = built
-    await _deliver(
-        services,
-        shared=shared,
-        source=event,
-        target_room=target.room_id,
-        kind="edit",
-        content=edit_content(content, copy_of=copy.copy_event_id),
-        fallback=None if fallback is None else edit_content(fallback, copy_of=copy.copy_event_id),
-    )
-
-
-async def _relay_redaction(services: Services, event: Event) -> None:
-    """Removing a message removes its copies: always, even after the sharing stopped."""
-    store = services.store
-    if event.redacts is None:
-        return
-    copies = [
-        c
-        for c in await rdb.copies_of(store, event.redacts)
-        if c.state == "sent"
-        and c.copy_event_id is not None
-        and c.kind != "redaction"
-        and c.source_room_id == event.room_id
-    ]
-    if not copies:
-        return
-    writer = copies[0].source_sender
-    if event.sender != writer and not _may_redact(services.room(event.room_id), event.sender):
-        log.info("Ignored a redaction by someone who may not redact others' messages")
-        return
-    for copy in copies:
-        await _redact_copy(services, event, copy)
-
-
-async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None:
-    copy_event_id = copy.copy_event_id
-    assert copy_event_id is not None
-
-    async def redact(txn_key: str) -> EventID | None:
-        return await services.redact(
-            copy.target_room_id,
-            copy_event_id,
-            reason="Removed where it was written",
-            txn_key=txn_key,
-        )
-
-    await _once(
-        services,
-        shared_id=copy.shared_id,
-        source=redaction,
-        target_room=copy.target_room_id,
-        kind="redaction",
-        act=redact,
-    )
-
-
-async def _tell_threads(
-    services: Services, links: Sequence[ThreadLink], reply: Reply, *, key: str
-) -> None:
-    """Post `reply` in the thread of each link (with a root), once: keys `<key>/<room>`."""
-    for link in links:
-        if link.root_event_id is not None:
-            await services.notice(
-                link.room_id,
-                reply,
-                txn_key=f"{key}/{link.room_id}",
-                thread_root=link.root_event_id,
-            )
 
 
 # -- !share and !unshare ------------------------------------------------------------------------
@@ -720,7 +191,7 @@ async def share(ctx: Context, args: Args) -> Reply:
     for link in await rdb.links_at(store, event.room_id, root_id):
         shared = await rdb.share_by_id(store, link.shared_id)
         if shared is not None and shared.active and link.active:
-            if not await _usable(store, shared, link):
+            if not await usable(store, shared, link):
                 # From before the movement left the alliance: over, and shared anew below.
                 stale = f"{event.event_id}/stale/{shared.id}"
                 await rdb.unshare(store, shared.id, by=event.sender, at=event.ts, event_id=stale)
@@ -805,8 +276,8 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
         current = await rdb.share_by_id(services.store, shared.id)
         if link is None or current is None or not current.active:
             return
-        root = await _root_event(services, current)
-        if await _post_root(services, current, link, root) is None:
+        root = await root_event(services, current)
+        if await post_root(services, current, link, root) is None:
             await rdb.unshare(
                 services.store,
                 shared.id,
@@ -899,7 +370,7 @@ async def unshare(ctx: Context, args: Args) -> Reply:
             for link in links
             if link.room_id != event.room_id and link.stopped_event_id == event.event_id
         ]
-    movement = await _origin_movement(store, shared)
+    movement = await origin_movement(store, shared)
     by = ctx.room.display_name(event.sender)
     origin = next((link for link in links if link.role == "origin"), None)
 
@@ -910,11 +381,11 @@ async def unshare(ctx: Context, args: Args) -> Reply:
         stopped = Reply(
             "share_stopped_notice", {"number": shared.number, "movement": movement, "by": by}
         )
-        await _tell_threads(services, targets, stopped, key=event.event_id)
+        await tell_threads(services, targets, stopped, key=event.event_id)
 
     return Reply(
         "share_stopped",
-        {"number": shared.number, "rooms": _names(await _link_names(services, others))},
+        {"number": shared.number, "rooms": and_list(await link_names(services, others))},
         then=announce,
     )
 
@@ -944,14 +415,14 @@ async def follow(ctx: Context, args: Args) -> Reply:
     links = await rdb.links_of(store, shared.id)
     existing = next((link for link in links if link.room_id == event.room_id), None)
     if existing is not None and existing.active:
-        if await _usable(store, shared, existing):
+        if await usable(store, shared, existing):
             raise CommandError(f"This room already follows shared thread #{number}.")
         # Made before this movement left the alliance and joined again: made anew below.
         await rdb.stop_link(
             store, existing.id, by=event.sender, at=event.ts, event_id=event.event_id
         )
     origin = next((link for link in links if link.role == "origin"), None)
-    if origin is None or not await _usable(store, shared, origin):
+    if origin is None or not await usable(store, shared, origin):
         raise CommandError(
             f"Shared thread #{number} can no longer be followed: its movement is no longer an "
             "active member of the alliance."
@@ -959,11 +430,11 @@ async def follow(ctx: Context, args: Args) -> Reply:
     live = [
         link
         for link in links
-        if link.room_id != event.room_id and await _usable(store, shared, link)
+        if link.room_id != event.room_id and await usable(store, shared, link)
     ]
     here_encrypted = ctx.room.encrypted
-    plain_rooms = [link for link in live if not _encrypted(services, link.room_id)]
-    secret_rooms = [link for link in live if _encrypted(services, link.room_id)]
+    plain_rooms = [link for link in live if not encrypted(services, link.room_id)]
+    secret_rooms = [link for link in live if encrypted(services, link.room_id)]
     allow = False
     if here_encrypted and plain_rooms:
         subject = f"shared:{shared.id}"
@@ -972,7 +443,7 @@ async def follow(ctx: Context, args: Args) -> Reply:
             await rdb.warn(store, event.room_id, subject, at=event.ts)
             return Reply(
                 "follow_warning",
-                {"number": number, "rooms": _names(await _link_names(services, plain_rooms))},
+                {"number": number, "rooms": and_list(await link_names(services, plain_rooms))},
             )
         allow = True
     if not here_encrypted and secret_rooms:
@@ -984,7 +455,7 @@ async def follow(ctx: Context, args: Args) -> Reply:
         if refusing:
             raise CommandError(
                 f"Shared thread #{number} is in encrypted rooms ("
-                f"{_names(await _link_names(services, refusing))}) whose moderators did not allow "
+                f"{and_list(await link_names(services, refusing))}) whose moderators did not allow "
                 "it into unencrypted rooms, and this room is not encrypted. Only an encrypted room "
                 "may follow it."
             )
@@ -1009,7 +480,7 @@ async def _follow_started(
     ctx: Context, shared: SharedThread, link: ThreadLink, *, again: bool
 ) -> Reply:
     services, event = ctx.services, ctx.event
-    origin = await _origin_movement(ctx.store, shared)
+    origin = await origin_movement(ctx.store, shared)
     links = await rdb.links_of(ctx.store, shared.id)
     others = [other for other in links if other.id != link.id]
     here = await adb.movement_by_id(ctx.store, link.movement_id) if link.movement_id else None
@@ -1020,31 +491,31 @@ async def _follow_started(
         if current is None or not current.active:
             return
         if current.root_event_id is None:
-            root = await _root_event(services, shared)
-            if await _post_root(services, shared, current, root) is None:
+            root = await root_event(services, shared)
+            if await post_root(services, shared, current, root) is None:
                 return
         now_linked = []
         for other in others:
             fresh = await rdb.link_by_id(services.store, other.id)
-            if fresh is not None and await _usable(services.store, shared, fresh):
+            if fresh is not None and await usable(services.store, shared, fresh):
                 now_linked.append(fresh)
         joined = {
             "movement": here.name if here else "A movement",
             "members": members,
             "number": shared.number,
         }
-        await _tell_threads(
+        await tell_threads(
             services, now_linked, Reply("follow_joined_notice", joined), key=event.event_id
         )
 
-    usable = [other for other in others if await _usable(ctx.store, shared, other)]
+    reachable = [other for other in others if await usable(ctx.store, shared, other)]
     return Reply(
         "follow_started",
         {
             "number": shared.number,
             "origin": origin,
             "title": shared.title,
-            "rooms": _names(await _link_names(services, usable)),
+            "rooms": and_list(await link_names(services, reachable)),
             "again": again,
             "link": event_link(event.room_id, link.root_event_id, ctx.config.server_name)
             if again and link.root_event_id
@@ -1068,17 +539,17 @@ async def unfollow(ctx: Context, args: Args) -> Reply:
     others = [
         other
         for other in await rdb.links_of(store, shared.id)
-        if other.id != link.id and await _usable(store, shared, other)
+        if other.id != link.id and await usable(store, shared, other)
     ]
 
     async def announce() -> None:
         name = movement.name if movement else "A movement"
         stopped = Reply("follow_stopped_notice", {"number": shared.number, "movement": name})
-        await _tell_threads(services, others, stopped, key=event.event_id)
+        await tell_threads(services, others, stopped, key=event.event_id)
 
     return Reply(
         "follow_stopped",
-        {"number": shared.number, "rooms": _names(await _link_names(services, others))},
+        {"number": shared.number, "rooms": and_list(await link_names(services, others))},
         then=announce,
     )
 
@@ -1120,10 +591,10 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
     for shared in await rdb.shares_of(store, alliance.id):
         links = await rdb.links_of(store, shared.id)
         origin = next((link for link in links if link.role == "origin"), None)
-        if origin is None or not await _usable(store, shared, origin):
+        if origin is None or not await usable(store, shared, origin):
             continue
         followers = [
-            link for link in links if link.role == "follower" and await _usable(store, shared, link)
+            link for link in links if link.role == "follower" and await usable(store, shared, link)
         ]
         commons = next((link for link in links if link.role == "commons"), None)
         here = next(
@@ -1132,9 +603,9 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
         threads.append(
             {
                 "number": shared.number,
-                "origin": await _origin_movement(store, shared),
+                "origin": await origin_movement(store, shared),
                 "title": shared.title,
-                "followers": _names(await _link_names(services, followers))
+                "followers": and_list(await link_names(services, followers))
                 if followers
                 else "no movement yet",
                 "last": _when(shared.last_activity, services),
@@ -1179,19 +650,19 @@ async def announce_departures(services: Services) -> None:
         others = [
             other
             for other in await rdb.links_of(store, shared.id)
-            if other.id != link.id and await _usable(store, shared, other)
+            if other.id != link.id and await usable(store, shared, other)
         ]
         key = f"departure/{link.id}"
         left = Reply("share_left_notice", {"movement": movement, "number": shared.number})
-        await _tell_threads(services, others, left, key=key)
+        await tell_threads(services, others, left, key=key)
         if services.room(link.room_id).members.get(bot) == "join":
             here = {
                 "movement": movement,
                 "number": shared.number,
-                "rooms": _names(await _link_names(services, others)),
+                "rooms": and_list(await link_names(services, others)),
                 "origin": link.role == "origin",
             }
-            await _tell_threads(services, [link], Reply("share_left_here", here), key=key)
+            await tell_threads(services, [link], Reply("share_left_here", here), key=key)
         await rdb.stop_link(
             store,
             link.id,

@@ -523,8 +523,8 @@ class Departure:
 async def departures(store: Store) -> list[Departure]:
     """Links made for a movement that has since left (or left and joined again), oldest first.
 
-    They carry nothing any more (see `commands.relay._open`); the relay announces each once and
-    stops it (:func:`stop_link`).
+    They carry nothing any more (see `commands.relay_copies.usable`); the relay announces each
+    once and stops it (:func:`stop_link`).
     """
     rows = await store.fetch_all(
         f"SELECT {_qualified(_LINK, 'l')}, m.name, m.status, m.left_event_id"
