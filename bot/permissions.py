@@ -94,6 +94,17 @@ def user_level(
     return _as_int(power_levels.get("users_default"), 0)
 
 
+def state_level_needed(power_levels: Mapping[str, Any] | None, event_type: str) -> int:
+    """The level a state event of this type needs (the spec's rule: its own entry in
+    `events`, else `state_default`, which is 50, or 0 when the room has no power levels)."""
+    if power_levels is None:
+        return 0
+    events = power_levels.get("events")
+    if isinstance(events, Mapping) and event_type in events:
+        return _as_int(events[event_type], 50)
+    return _as_int(power_levels.get("state_default"), 50)
+
+
 def power_of(level: float, *, user_id: str, admins: Collection[str]) -> Power:
     """The command power a user holds, given their level and the bot's admin list."""
     if user_id in admins or level == UNLIMITED:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.events import Event
 from bot.ids import RoomID, UserID
-from bot.permissions import Power, power_of, user_level
+from bot.permissions import Power, power_of, state_level_needed, user_level
 
 
 @dataclass
@@ -60,6 +60,10 @@ class RoomState:
             create_content=self.create_content,
             power_levels=self.power_levels,
         )
+
+    def may_send_state(self, user_id: str, event_type: str) -> bool:
+        """Whether the user may send state events of this type here (as the server judges)."""
+        return self.level(user_id) >= state_level_needed(self.power_levels, event_type)
 
     def power(self, user_id: str, admins: Collection[str]) -> Power:
         return power_of(self.level(user_id), user_id=user_id, admins=admins)

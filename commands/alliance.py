@@ -77,6 +77,7 @@ from commands.registry import (
 log = logging.getLogger(__name__)
 
 SPACE_CHILD: Final = "m.space.child"
+SPACE_PARENT: Final = "m.space.parent"
 _N = TypeVar("_N", bound=Named)
 
 
@@ -87,13 +88,24 @@ def person(services: Services, room_id: RoomID, user_id: str) -> str:
 async def _space_child(
     ctx: Context, space_id: RoomID, room_id: RoomID, *, inside: bool = True
 ) -> None:
-    """Put a room in the alliance's space (`inside`), or take it out of it."""
+    """Put a room in the alliance's space (`inside`), or take it out of it.
+
+    The space lists the room (`m.space.child`, the bot's to send: it made the space). The room
+    names the space as a parent (`m.space.parent`, so Element shows the space from inside the
+    room) only where its moderators gave the bot the power to; nothing fails without it.
+    """
+    via = {"via": [ctx.config.server_name]}
     await ctx.services.send_state(
-        space_id,
-        event_type=SPACE_CHILD,
-        state_key=room_id,
-        content={"via": [ctx.config.server_name]} if inside else {},
+        space_id, event_type=SPACE_CHILD, state_key=room_id, content=via if inside else {}
     )
+    if not ctx.services.room(room_id).may_send_state(ctx.config.user_id, SPACE_PARENT):
+        return
+    try:
+        await ctx.services.send_state(
+            room_id, event_type=SPACE_PARENT, state_key=space_id, content=via if inside else {}
+        )
+    except MatrixError as exc:
+        log.info("Could not name the space in a room of the alliance: %s", exc)
 
 
 # -- alliances --------------------------------------------------------------------------------

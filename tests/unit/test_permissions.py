@@ -171,3 +171,18 @@ def test_bot_admins_are_admin_in_every_room_even_at_level_0() -> None:
     r = room("11", power_levels={"users": {CREATOR: 100}})
     assert r.power(ALICE, frozenset({ALICE})) == Power.ADMIN
     assert r.power(ALICE, frozenset({"@other:hs"})) == Power.MEMBER
+
+
+# --- state events -----------------------------------------------------------------------------
+
+
+def test_who_may_send_a_state_event_follows_its_entry_then_state_default() -> None:
+    levels = {"users": {ALICE: 50}, "state_default": 50, "events": {"m.space.parent": 100}}
+    v11 = room("11", power_levels=levels)
+    assert not v11.may_send_state(ALICE, "m.space.parent")  # its own entry: 100
+    assert v11.may_send_state(ALICE, "m.room.topic")  # state_default: 50
+    assert not v11.may_send_state("@bob:hs", "m.room.topic")
+    assert room("12", power_levels=levels).may_send_state(CREATOR, "m.space.parent")
+    lenient = room("11", power_levels={"users": {}, "state_default": 0})
+    assert lenient.may_send_state("@bob:hs", "m.space.parent")
+    assert room("11").may_send_state("@bob:hs", "m.space.parent")  # no power levels at all
