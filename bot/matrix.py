@@ -34,9 +34,6 @@ from nio import (
     RoomLeaveError,
     RoomPreset,
     RoomPutStateError,
-    RoomRedactError,
-    RoomSendError,
-    SyncError,
     WhoamiError,
 )
 from nio.exceptions import EncryptionError
@@ -185,10 +182,7 @@ class Matrix:
         )
 
     async def _token_works(self) -> bool:
-        try:
-            response = await self._client.whoami()
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(f"cannot reach the homeserver ({type(exc).__name__})") from exc
+        response = await self._reach(self._client.whoami(), "whoami")
         if isinstance(response, WhoamiError):
             if str(response.status_code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
                 return False
@@ -197,10 +191,7 @@ class Matrix:
 
     async def _whoami_device(self, token: str) -> str:
         self._client.access_token = token
-        try:
-            response = await self._client.whoami()
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(f"cannot reach the homeserver ({type(exc).__name__})") from exc
+        response = await self._reach(self._client.whoami(), "whoami")
         if isinstance(response, WhoamiError):
             if str(response.status_code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
                 raise LoginFailed("MATRIX_ACCESS_TOKEN was refused by the homeserver")
@@ -213,15 +204,21 @@ class Matrix:
         if self._config.encryption and self._client.should_upload_keys:
             await self._checked(self._client.keys_upload(), "keys upload")
 
-    async def _checked(self, call: Any, what: str) -> Any:
+    @staticmethod
+    async def _reach(call: Any, what: str) -> Any:
+        """The response to a request; a network or client-side failure as our exceptions."""
         try:
-            response = await call
+            return await call
         except NETWORK_ERRORS as exc:
             raise MatrixUnavailable(
                 f"{what}: cannot reach the homeserver ({type(exc).__name__})"
             ) from exc
         except LocalProtocolError as exc:
             raise MatrixError(f"{what}: {exc}") from exc
+
+    async def _checked(self, call: Any, what: str) -> Any:
+        """As `_reach`, and an error response raised as our exceptions too."""
+        response = await self._reach(call, what)
         if isinstance(response, ErrorResponse):
             _raise_for(response, what)
         return response
@@ -232,16 +229,12 @@ class Matrix:
         sync_filter = {
             "room": {"timeline": {"limit": TIMELINE_LIMIT}, "state": {"lazy_load_members": False}}
         }
-        try:
-            response = await self._client.sync(
+        response = await self._checked(
+            self._client.sync(
                 timeout=timeout_ms, sync_filter=sync_filter, since=since, full_state=full_state
-            )
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(
-                f"sync: cannot reach the homeserver ({type(exc).__name__})"
-            ) from exc
-        if isinstance(response, SyncError):
-            _raise_for(response, "sync")
+            ),
+            "sync",
+        )
         return self._to_batch(response)
 
     def _to_batch(self, response: Any) -> SyncBatch:
@@ -369,18 +362,12 @@ class Matrix:
         self, room_id: RoomID, *, event_type: str, content: dict[str, Any], txn_id: str
     ) -> EventID:
         """Send one event. The same `txn_id` never creates a second event."""
-        try:
-            response = await self._client.room_send(
+        response = await self._checked(
+            self._client.room_send(
                 room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
-            )
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(
-                f"send: cannot reach the homeserver ({type(exc).__name__})"
-            ) from exc
-        except LocalProtocolError as exc:
-            raise MatrixError(f"send: {exc}") from exc
-        if isinstance(response, RoomSendError):
-            _raise_for(response, "send")
+            ),
+            "send",
+        )
         return EventID(response.event_id)
 
     async def redact(
@@ -388,29 +375,15 @@ class Matrix:
     ) -> EventID:
         """Redact an event (the bot's own, or any with enough power). The same `txn_id` never
         creates a second redaction."""
-        try:
-            response = await self._client.room_redact(
-                room_id, event_id, reason=reason, tx_id=txn_id
-            )
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(
-                f"redact: cannot reach the homeserver ({type(exc).__name__})"
-            ) from exc
-        except LocalProtocolError as exc:
-            raise MatrixError(f"redact: {exc}") from exc
-        if isinstance(response, RoomRedactError):
-            _raise_for(response, "redact")
+        response = await self._checked(
+            self._client.room_redact(room_id, event_id, reason=reason, tx_id=txn_id), "redact"
+        )
         return EventID(response.event_id)
 
     async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
         """One event of a room, decrypted when the bot holds its key; None when the homeserver
         does not show it to the bot (unknown, not visible) or it cannot be decrypted."""
-        try:
-            response = await self._client.room_get_event(room_id, event_id)
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(
-                f"get event: cannot reach the homeserver ({type(exc).__name__})"
-            ) from exc
+        response = await self._reach(self._client.room_get_event(room_id, event_id), "get event")
         if isinstance(response, RoomGetEventError):
             if str(response.status_code) in ("M_NOT_FOUND", "M_FORBIDDEN"):
                 return None
@@ -443,12 +416,9 @@ class Matrix:
     async def get_state(
         self, room_id: RoomID, event_type: str, state_key: str = ""
     ) -> dict[str, Any] | None:
-        try:
-            response = await self._client.room_get_state_event(room_id, event_type, state_key)
-        except NETWORK_ERRORS as exc:
-            raise MatrixUnavailable(
-                f"state: cannot reach the homeserver ({type(exc).__name__})"
-            ) from exc
+        response = await self._reach(
+            self._client.room_get_state_event(room_id, event_type, state_key), "get state"
+        )
         if isinstance(response, RoomGetStateEventError):
             if str(response.status_code) == "M_NOT_FOUND":
                 return None
