@@ -18,7 +18,7 @@ from bot.permissions import who_may
 from bot.rooms import RoomState
 from bot.store import Store
 from commands.args import UsageError, parse_args
-from commands.registry import CommandError, Context, Registry, Reply, Services
+from commands.registry import Command, CommandError, Context, Registry, Reply, Services
 
 PILL_RE = re.compile(r'^\s*<a\s+href="https://matrix\.to/#/([^"?]+)[^"]*"\s*>(.*?)</a>\s*[:,]?\s*')
 SEPARATORS = ":,"
@@ -111,10 +111,7 @@ class Router:
         try:
             args = parse_args(command, rest)
         except UsageError as exc:
-            return Reply(
-                "usage_error",
-                {"problem": str(exc), "usage": command.usage(prefix), "name": command.name},
-            )
+            return _usage_error(command, prefix, exc)
         context = Context(
             event=event,
             room=room,
@@ -128,3 +125,12 @@ class Router:
             return await command.handler(context, args)
         except CommandError as exc:
             return Reply("command_error", {"message": str(exc)})
+        except UsageError as exc:  # arguments a handler reads further itself (quoted names)
+            return _usage_error(command, prefix, exc)
+
+
+def _usage_error(command: Command, prefix: str, problem: UsageError) -> Reply:
+    return Reply(
+        "usage_error",
+        {"problem": str(problem), "usage": command.usage(prefix), "name": command.name},
+    )

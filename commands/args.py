@@ -16,6 +16,7 @@ from commands.registry import Args, Command, Flag, Param
 
 # Phones turn "--" into a dash: accept those as the start of an option too.
 FLAG_STARTS = ("--", "—", "–")
+NUMBER_DIGITS = 9  # no poll, shared thread, page or item number gets anywhere near
 QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
 
 
@@ -75,12 +76,26 @@ def _unquote(item: str) -> str:
     return item
 
 
+def read_number(token: str) -> int | None:
+    """`3` or `#3` as 3; None when the token is not a number.
+
+    Raises UsageError for more digits than any number the bot counts (polls, shared threads,
+    pages, items) could have, so a typo never reaches the database as an absurd value.
+    """
+    cleaned = token.strip().lstrip("#")
+    if not cleaned.isdecimal():
+        return None
+    if len(cleaned) > NUMBER_DIGITS:
+        raise UsageError(f"{short(cleaned, 20)} is too big a number here.")
+    return int(cleaned)
+
+
 def _convert(param: Param, token: str) -> Any:
     if param.kind == "int":
-        cleaned = token.lstrip("#")
-        if not cleaned.isdecimal():
-            raise UsageError(f"<{param.name}> must be a number, not '{token}'.")
-        return int(cleaned)
+        value = read_number(token)
+        if value is None:
+            raise UsageError(f"<{param.name}> must be a number, not '{short(token, 40)}'.")
+        return value
     return token
 
 

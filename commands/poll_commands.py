@@ -16,6 +16,7 @@ from typing import Final
 
 from bot.permissions import Power
 from commands import poll_store as db
+from commands.args import UsageError, read_number, short
 from commands.deadlines import DeadlineError, parse_deadline
 from commands.decision import RuleError, describe_rule, format_rule, parse_quorum, parse_rule
 from commands.poll_alliance import close_group_command, create_alliance_poll, show_group_results
@@ -133,12 +134,15 @@ async def _replied_poll(ctx: Context) -> Poll | None:
 
 
 def _number(text: str) -> int | None:
-    cleaned = text.strip().lstrip("#")
-    if not cleaned:
+    if not text.strip().lstrip("#"):
         return None
-    if not cleaned.isdecimal():
-        raise _NoPoll(f"'{text.strip()[:30]}' is not a poll number; give one like 3.")
-    return int(cleaned)
+    try:
+        number = read_number(text)
+    except UsageError as exc:
+        raise _NoPoll(str(exc)) from None
+    if number is None:
+        raise _NoPoll(f"'{short(text.strip(), 30)}' is not a poll number; give one like 3.")
+    return number
 
 
 async def _named_poll(ctx: Context, text: str, *, fallback_any: bool) -> Poll:

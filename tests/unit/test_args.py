@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.args import UsageError, parse_args, split_items, tokenize
+from commands.args import UsageError, parse_args, read_number, split_items, tokenize
 from commands.registry import Args, Command, Context, Flag, Param, Reply
 
 
@@ -165,3 +165,13 @@ def test_split_items_on_one_line_uses_quotes() -> None:
         "the town square",
         "station",
     ]
+
+
+def test_numbers_are_read_with_or_without_hash_and_absurd_ones_are_refused() -> None:
+    assert read_number("3") == 3
+    assert read_number(" #12 ") == 12
+    assert read_number("three") is None
+    assert read_number("-1") is None
+    assert read_number("999999999") == 999_999_999
+    with pytest.raises(UsageError, match="too big a number"):
+        read_number("99999999999999999999")
