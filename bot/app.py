@@ -34,7 +34,7 @@ from bot.cross_signing import (
     ensure_cross_signing,
     fingerprint,
 )
-from bot.events import Event, Invite, SyncBatch, Undecryptable
+from bot.events import Event, Invite, SyncBatch, Undecryptable, timestamp
 from bot.ids import EventID, RoomID
 from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable
 from bot.outbox import Outbox, RoomQueues, notice_content, txn_id_for
@@ -387,7 +387,7 @@ class Bot:
             if event is not None:
                 decrypted.append(InboxItem(event.event_id, event.room_id, now_ms, event.to_json()))
                 done.append(pending.event_id)
-            elif int(pending.source.get("origin_server_ts", 0)) < oldest_ms:
+            elif timestamp(pending.source.get("origin_server_ts")) < oldest_ms:
                 done.append(pending.event_id)
         if done:
             fresh = await self.store.admit(decrypted, resolved=done)

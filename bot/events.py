@@ -6,10 +6,25 @@ An `Event` round-trips through JSON (`to_json`/`from_json`) so it can wait in th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from bot.ids import EventID, RoomID, UserID
+
+LATEST_TS: Final = 221_845_392_000_000
+"""The year 9000 in milliseconds: later (or unreadable) timestamps are not believed."""
+
+
+def timestamp(value: Any) -> int:
+    """An event's `origin_server_ts` as milliseconds every date function can show.
+
+    A server may send anything: not a number counts as 0, and a number is kept between 0 and
+    `LATEST_TS`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return min(max(int(value), 0), LATEST_TS)
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -50,7 +65,7 @@ class Event:
             room_id=RoomID(room_id),
             sender=UserID(str(source.get("sender", ""))),
             type=str(source.get("type", "")),
-            ts=int(source.get("origin_server_ts", 0) or 0),
+            ts=timestamp(source.get("origin_server_ts")),
             content=content,
             state_key=state_key if isinstance(state_key, str) else None,
             encrypted=encrypted,

@@ -38,6 +38,7 @@ from commands.poll_lifecycle import (
     close_time,
     command_close_time,
     created_view,
+    end_time,
     open_poll,
     seal,
     start_event,
@@ -471,7 +472,7 @@ async def group_end(services: Services, event: Event, poll: Poll, group: PollGro
     """
     if not group.is_open:
         return None
-    closed_at = close_time(event.ts, poll.closes_at)
+    closed_at = end_time(event, poll)
     if poll.room_id == group.commons_room_id:
         await _votes_read_elsewhere(services, group, closed_at)
         if await close_group(

@@ -180,12 +180,18 @@ def close_refused(ctx: Context, *, number: int, creator: UserID) -> Reply | None
     return None
 
 
+def end_time(event: Event, poll: Poll) -> int:
+    """When a poll end event closes the poll. The sender's server stamps the event: a time
+    later than now is not believed."""
+    return close_time(min(event.ts, now_ms()), poll.closes_at)
+
+
 async def close_by_end_event(store: Store, poll: Poll, event: Event) -> bool:
     """Close a poll by its end event (Element's "End poll"); False if it was closed already."""
     return await db.close_poll(
         store,
         poll.id,
-        closed_at=close_time(event.ts, poll.closes_at),
+        closed_at=end_time(event, poll),
         via="end_event",
         closed_by=event.sender,
         close_event_id=event.event_id,

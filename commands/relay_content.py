@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ MEDIA_KINDS: Final = {
 NAME_MAX: Final = 64
 BODY_MAX: Final = 16_000
 HTML_MAX: Final = 32_000
+TEXT_BUDGET: Final = 24_000
+"""Bytes of JSON a copy's text may take (body and HTML together). A Matrix event holds 64 KiB,
+and an edit of a copy carries its text twice (the fallback and `m.new_content`)."""
 TITLE_WORDS: Final = 8
 TITLE_MAX: Final = 60
 
@@ -322,12 +326,18 @@ def thread_relation(root: str, *, reply_to: str | None = None) -> dict[str, Any]
 Kind = Literal["text", "media"]
 
 
+def msgtype_of(content: Mapping[str, Any]) -> str | None:
+    """The message's `msgtype`, if it is a string at all (clients may send anything)."""
+    msgtype = content.get("msgtype")
+    return msgtype if isinstance(msgtype, str) else None
+
+
 def kind_of(content: Mapping[str, Any]) -> Kind | None:
     """`media` for images and files, `text` for anything with a text body, None otherwise."""
-    msgtype = content.get("msgtype")
+    msgtype = msgtype_of(content)
     if msgtype in MEDIA_KINDS:
         return "media"
-    if isinstance(content.get("body"), str) and isinstance(msgtype, str):
+    if isinstance(content.get("body"), str) and msgtype is not None:
         return "text"
     return None
 
@@ -344,7 +354,7 @@ def media_is_encrypted(content: Mapping[str, Any]) -> bool:
 
 def title_of(content: Mapping[str, Any]) -> str:
     """The first words of a message, for lists."""
-    if content.get("msgtype") in MEDIA_KINDS:
+    if msgtype_of(content) in MEDIA_KINDS:
         text = str(content.get("filename") or content.get("body") or "")
     else:
         text = strip_reply_fallback(str(content.get("body") or ""))
@@ -382,7 +392,29 @@ def _text_parts(content: Mapping[str, Any]) -> tuple[str, str]:
         rich = clean_html(formatted)
     if not rich or len(rich) > HTML_MAX:
         rich = text_to_html(plain)
-    return plain, rich
+    if _json_size(plain) + _json_size(rich) <= TEXT_BUDGET:
+        return plain, rich
+    return _fitted(plain)
+
+
+def _json_size(text: str) -> int:
+    """Bytes the text takes in an event's JSON (escapes and non-ASCII included, at worst)."""
+    return len(json.dumps(text))
+
+
+def _fitted(plain: str) -> tuple[str, str]:
+    """The longest cut of `plain` whose text and HTML fit `TEXT_BUDGET` (the HTML is rebuilt
+    from the cut text: markup cannot be cut safely)."""
+    shortest, longest = 0, len(plain)
+    while shortest < longest:
+        tried = (shortest + longest + 1) // 2
+        cut = _cut(plain, tried)
+        if _json_size(cut) + _json_size(text_to_html(cut)) <= TEXT_BUDGET:
+            shortest = tried
+        else:
+            longest = tried - 1
+    cut = _cut(plain, shortest)
+    return cut, text_to_html(cut)
 
 
 def _base(
@@ -403,7 +435,7 @@ def text_content(
     footer: Footer | None = None,
 ) -> dict[str, Any]:
     """A text, emote or notice (or anything with a body) as relayed."""
-    msgtype = content.get("msgtype")
+    msgtype = msgtype_of(content)
     msgtype = msgtype if msgtype in TEXT_TYPES else "m.text"
     plain, rich = _text_parts(content)
     # An emote reads "* Ada · Camp waves"; everything else "Ada · Camp: hello".
@@ -481,7 +513,7 @@ def media_content(
     footer: Footer | None = None,
 ) -> dict[str, Any] | None:
     """An image or file re-sent by its address; None when the event holds no usable address."""
-    msgtype = content.get("msgtype")
+    msgtype = msgtype_of(content)
     if msgtype not in MEDIA_KINDS:
         return None
     encrypted_file = _encrypted_file(content.get("file"))
@@ -522,7 +554,7 @@ def placeholder_content(
     footer: Footer | None = None,
 ) -> dict[str, Any]:
     """In place of an attachment that cannot go: who sent what kind of file, and why not."""
-    kind = MEDIA_KINDS.get(str(content.get("msgtype")), "a file")
+    kind = MEDIA_KINDS.get(msgtype_of(content) or "", "a file")
     name = file_name(content)
     what = f"{kind} ({name})" if name else kind
     sentence = f"sent {what}, which cannot be shown here: {reason}."

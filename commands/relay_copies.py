@@ -37,6 +37,7 @@ from commands.relay_content import (
     looks_like_a_bot,
     media_content,
     media_is_encrypted,
+    msgtype_of,
     placeholder_content,
     text_content,
     thread_relation,
@@ -391,7 +392,7 @@ def _is_command(services: Services, event: Event) -> bool:
 
 def _from_a_bot(services: Services, event: Event) -> bool:
     content = event.content
-    if content.get("msgtype") != "m.notice":
+    if msgtype_of(content) != "m.notice":
         return False
     name = services.room(event.room_id).display_names.get(event.sender)
     return looks_like_a_bot(event.sender, name)

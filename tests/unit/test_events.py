@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import Event, RoomUpdate
+from bot.events import LATEST_TS, Event, RoomUpdate, timestamp
 
 
 def update(*, invited_at: int | None, joined_at: int | None, limited: bool) -> RoomUpdate:
@@ -61,3 +61,28 @@ def test_a_fallback_reply_inside_a_thread_is_not_a_reply() -> None:
 
     assert event.thread_root == "$root"
     assert event.reply_to is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        (1_764_000_000_000, 1_764_000_000_000),
+        (1.764e12, 1_764_000_000_000),
+        ("1764000000000", 0),
+        ("yesterday", 0),
+        ([1], 0),
+        (None, 0),
+        (True, 0),
+        (float("nan"), 0),
+        (-5, 0),
+        (2**53 - 1, LATEST_TS),
+    ],
+)
+def test_a_timestamp_from_a_server_is_a_usable_number_whatever_was_sent(
+    sent: object, kept: int
+) -> None:
+    event = Event.from_source(
+        "!r:hs", {"event_id": "$e", "origin_server_ts": sent}, encrypted=False
+    )
+    assert event.ts == kept
+    assert timestamp(sent) == kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -481,3 +482,24 @@ def test_the_new_content_of_an_edit_is_read_only_when_well_formed() -> None:
     assert edited_content({"m.new_content": {"body": "x"}}) == {"body": "x"}
     assert edited_content({"m.new_content": "x"}) is None
     assert edited_content({}) is None
+
+
+# -- size -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", ["&" * 100_000, "\U0001f331" * 100_000, "plain words " * 10_000], ids=str.__len__
+)
+def test_a_huge_message_is_cut_so_its_copy_and_an_edit_of_it_fit_in_an_event(body: str) -> None:
+    copy = relay({"msgtype": "m.text", "body": body})
+    edit = edit_content(relay({"msgtype": "m.text", "body": body + "!"}), copy_of="$copy")
+    assert len(json.dumps(copy)) < 30_000
+    assert len(json.dumps(edit)) < 60_000  # a Matrix event holds 64 KiB in all
+    assert copy["body"].startswith("Erin · Climate Camp: " + body[:100])
+    assert copy["body"].endswith("…")
+
+
+def test_a_msgtype_that_is_not_a_string_is_not_relayed() -> None:
+    assert kind_of({"msgtype": ["m.text"], "body": "hi"}) is None
+    assert kind_of({"msgtype": {"m.image": 1}, "body": "hi"}) is None
+    assert relay({"msgtype": ["m.emote"], "body": "hi"})["msgtype"] == "m.text"
