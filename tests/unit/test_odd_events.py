@@ -19,14 +19,10 @@ too big to send or carrying scripts, and a store left in a state the bot can no 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
-import itertools
 import json
 import re
-import shutil
-import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +32,6 @@ import pytest
 
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.render import Message
 from bot.store import Store
 from commands import poll_store as db
 from commands import relay_store as rdb
@@ -44,11 +39,11 @@ from commands.polls import live_tally
 from commands.registry import Reply
 from commands.relay_content import MARKER
 from tests.unit.fakes import BOT, FakeServices, Harness, in_thread, make_config, room_state
+from tests.unit.robustness import PYTHON_WORDS, Built, built_once, leaks, where_raised
 
 FOUNDER, MOD, MEMBER = "@founder:hs", "@mod:hs", "@mia:hs"
 STRANGER, HELPER_BOT = "@stranger:hs", "@helperbot:hs"
 PLAIN, COMMONS, CAMP = RoomID("!plain:hs"), RoomID("!commons:hs"), RoomID("!camp:hs")
-REPO = Path(__file__).resolve().parents[2]
 
 MESSAGE: Final = "m.room.message"
 REDACTION: Final = "m.room.redaction"
@@ -78,8 +73,6 @@ MISSING: Final = object()
 """In a case: leave this key out of the event."""
 
 # What a person must never see: Python's own words, and the world's ids ("!camp", "$made12").
-PYTHON_WORDS = re.compile(r"Traceback|NoneType|\b\w*(?:Error|Exception)\b|sqlite3|File \"")
-EVENT_ID = re.compile(r"\$[\w.-]+")
 ROOM_IDS = ("!plain", "!commons", "!camp", "!space")
 UNSAFE_HTML = re.compile(r"<script|javascript:|<[^>]*\son\w+\s*=", re.IGNORECASE)
 MAX_CONTENT_BYTES = 60_000  # Synapse refuses events over 64 KiB, signatures and all
@@ -786,51 +779,17 @@ async def build_world(data_dir: Path, store: Store) -> World:
     return world
 
 
-@dataclass(frozen=True)
-class Built:
-    """The world as built once: its database file and the harness around it."""
-
-    database: Path
-    world: World
-
-    def over(self, store: Store) -> World:
-        """The built world over `store` (a copy of its database): rooms and all Matrix holds.
-
-        The copy shares only what never changes (config, registry, templates); its id
-        counters go on from the built world's, so no new event reuses an id.
-        """
-        services = self.world.services
-        unchanging = [services.config, services.renderer, self.world.registry]
-        memo: dict[int, Any] = {id(thing): thing for thing in unchanging}
-        memo[id(services.store)] = store
-        for holder in (self.world, services):
-            for value in vars(holder).values():
-                if isinstance(value, itertools.count):
-                    memo[id(value)] = itertools.count(next(value))
-        return copy.deepcopy(self.world, memo)
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built[World]:
     """The world, built once for the module: building it takes longer than a test of it."""
-    folder = tmp_path_factory.mktemp("world")
-
-    async def build() -> World:
-        store = await Store.open(folder / "db.sqlite")
-        try:
-            return await build_world(folder, store)
-        finally:
-            await store.close()
-
-    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
-        return Built(folder / "db.sqlite", runner.run(build()))
+    return built_once(tmp_path_factory.mktemp("world"), build_world)
 
 
 @pytest.fixture
-async def world(built: Built, tmp_path: Path) -> AsyncIterator[World]:
+async def world(built: Built[World], tmp_path: Path) -> AsyncIterator[World]:
     """A copy of the built world for one test, which may change it as it likes."""
-    store = await Store.open(Path(shutil.copy(built.database, tmp_path / "db.sqlite")))
-    yield built.over(store)
+    copied, store = await built.copy_for(tmp_path)
+    yield copied
     await store.close()
 
 
@@ -843,29 +802,8 @@ def received(room: RoomID, source: dict[str, Any]) -> Event:
     return Event.from_json(json.loads(json.dumps(event.to_json())))
 
 
-def where_raised(exc: BaseException) -> str:
-    """The innermost lines of the bot's own code in the traceback, as " (at file:line)"."""
-    own = [
-        f"{path.relative_to(REPO)}:{frame.lineno} {frame.line}"
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if (path := Path(frame.filename).resolve()).is_relative_to(REPO / "bot")
-        or path.is_relative_to(REPO / "commands")
-    ]
-    return f" (at {' <- '.join(reversed(own[-3:]))})" if own else ""
-
-
 def failure(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:200]}{where_raised(exc)}"
-
-
-def leaks(message: Message) -> list[str]:
-    """What a person should never see in something the bot says."""
-    found = []
-    for part, text in (("body", message.body), ("html", message.html)):
-        found += [f"{part} shows {m.group(0)!r}" for m in PYTHON_WORDS.finditer(text)]
-        found += [f"{part} shows the event id {m.group(0)!r}" for m in EVENT_ID.finditer(text)]
-        found += [f"{part} shows the room id {room!r}" for room in ROOM_IDS if room in text]
-    return found
+    return f"{type(exc).__name__}: {str(exc)[:200]}{where_raised(exc, lines=3)}"
 
 
 def unsendable(content: dict[str, Any]) -> list[str]:
@@ -922,7 +860,7 @@ async def answered(world: World, room: RoomID, text: str) -> list[str]:
     except Exception as exc:
         return [failure(exc)]
     wrong = ["answered internal_error"] if reply.template == "internal_error" else []
-    return wrong + leaks(message)
+    return wrong + leaks(message, ROOM_IDS)
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -999,9 +937,13 @@ async def test_odd_event_never_crashes_a_listener(world: World, case: Case) -> N
             except Exception as exc:
                 problems.append(f"listener {listener.name!r}'s reply: {failure(exc)}")
                 continue
-            problems += [f"listener {listener.name!r}'s reply {leak}" for leak in leaks(message)]
+            problems += [
+                f"listener {listener.name!r}'s reply {leak}" for leak in leaks(message, ROOM_IDS)
+            ]
     for notice in services.notices[notices:]:
-        problems += [f"notice {notice.reply.template}: {leak}" for leak in leaks(notice.message)]
+        problems += [
+            f"notice {notice.reply.template}: {leak}" for leak in leaks(notice.message, ROOM_IDS)
+        ]
     for sent in services.sends[sends:]:
         problems += [f"sent {sent.event_type} {leak}" for leak in unsendable(sent.content)]
     problems += [f"afterwards, {problem}" for problem in await what_people_see_next(world)]

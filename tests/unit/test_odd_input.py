@@ -13,12 +13,6 @@ bug; so are Python's error names, the world's room and event ids, and answers to
 
 from __future__ import annotations
 
-import asyncio
-import copy
-import itertools
-import re
-import shutil
-import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +31,7 @@ from commands.decision import ConsensusCounts, Rule, decide
 from commands.registry import Reply
 from commands.relay_content import MARKER
 from tests.unit.fakes import FakeServices, Harness, in_thread, make_config, room_state
+from tests.unit.robustness import Built, built_once, leaks, where_raised
 
 FOUNDER, MOD, MEMBER = "@founder:hs", "@mod:hs", "@mia:hs"
 PLAIN, COMMONS, CAMP, TENANTS = (
@@ -47,7 +42,6 @@ PLAIN, COMMONS, CAMP, TENANTS = (
 )
 PEOPLE = {"member": MEMBER, "moderator": MOD}
 MAX_BODY_BYTES = 60_000
-REPO = Path(__file__).resolve().parents[2]
 
 ODD_ARGUMENTS = {
     "nothing": "",
@@ -80,8 +74,6 @@ ODD_ARGUMENTS = {
 }
 
 # What a person must never see: Python's own words, and the world's ids ("!camp", "$ev12").
-PYTHON_WORDS = re.compile(r"Traceback|NoneType|\b\w*(?:Error|Exception)\b|sqlite3|File \"")
-EVENT_ID = re.compile(r"\$[\w.-]+")
 ROOM_IDS = ("!plain", "!commons", "!camp", "!tenants", "!space")
 
 
@@ -186,56 +178,17 @@ async def build_world(data_dir: Path, store: Store) -> World:
     return world
 
 
-@dataclass(frozen=True)
-class Built:
-    """The world as built once: its database file and the harness around it."""
-
-    database: Path
-    world: World
-
-    def over(self, store: Store) -> World:
-        """The built world over `store` (a copy of its database): rooms and all Matrix holds.
-
-        The copy shares only what never changes (config, registry, templates); its id
-        counters go on from the built world's, so no new event reuses an id.
-        """
-        services = self.world.services
-        unchanging = [services.config, services.renderer, self.world.registry]
-        memo: dict[int, Any] = {id(thing): thing for thing in unchanging}
-        memo[id(services.store)] = store
-        for holder in (self.world, services):
-            for value in vars(holder).values():
-                if isinstance(value, itertools.count):
-                    memo[id(value)] = itertools.count(next(value))
-        return copy.deepcopy(self.world, memo)
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built[World]:
     """The world, built once for the module: building it takes longer than a test of it."""
-    folder = tmp_path_factory.mktemp("world")
-
-    async def build() -> World:
-        store = await Store.open(folder / "db.sqlite")
-        try:
-            return await build_world(folder, store)
-        finally:
-            await store.close()
-
-    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
-        return Built(folder / "db.sqlite", runner.run(build()))
+    return built_once(tmp_path_factory.mktemp("world"), build_world)
 
 
 @pytest.fixture
-def database(built: Built, tmp_path: Path) -> Path:
-    return Path(shutil.copy(built.database, tmp_path / "db.sqlite"))
-
-
-@pytest.fixture
-async def world(built: Built, database: Path) -> AsyncIterator[World]:
+async def world(built: Built[World], tmp_path: Path) -> AsyncIterator[World]:
     """A copy of the built world for one test, which may change it as it likes."""
-    store = await Store.open(database)
-    yield built.over(store)
+    copied, store = await built.copy_for(tmp_path)
+    yield copied
     await store.close()
 
 
@@ -262,24 +215,9 @@ async def test_each_copy_of_the_world_has_the_real_things_to_act_on(
         assert shown in message.body
 
 
-def where_raised(exc: BaseException) -> str:
-    """The innermost line of the bot's own code in the traceback, as " (at file:line)"."""
-    own = [
-        f"{path.relative_to(REPO)}:{frame.lineno}"
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if (path := Path(frame.filename).resolve()).is_relative_to(REPO / "bot")
-        or path.is_relative_to(REPO / "commands")
-    ]
-    return f" (at {own[-1]})" if own else ""
-
-
-def leaks(message: Message) -> list[str]:
-    """What a person should never see in this message."""
-    found = []
-    for part, text in (("body", message.body), ("html", message.html)):
-        found += [f"{part} shows {m.group(0)!r}" for m in PYTHON_WORDS.finditer(text)]
-        found += [f"{part} shows the event id {m.group(0)!r}" for m in EVENT_ID.finditer(text)]
-        found += [f"{part} shows the room id {room!r}" for room in ROOM_IDS if room in text]
+def too_much(message: Message) -> list[str]:
+    """What a person should never see, and an answer too big to send."""
+    found = leaks(message, ROOM_IDS)
     size = len(message.body.encode())
     if size >= MAX_BODY_BYTES:
         found.append(f"body is {size} bytes")
@@ -300,7 +238,7 @@ async def test_odd_input_gets_a_clear_answer(world: World, text: str) -> None:
                 continue
             if reply.template == "internal_error":
                 problems.append(f"{where}: answered internal_error")
-            problems += [f"{where}: {leak}" for leak in leaks(message)]
+            problems += [f"{where}: {leak}" for leak in too_much(message)]
             for notice in world.services.notices[notices:]:  # told elsewhere, by `then`
-                problems += [f"{where}, notice: {leak}" for leak in leaks(notice.message)]
+                problems += [f"{where}, notice: {leak}" for leak in too_much(notice.message)]
     assert not problems, "\n".join(problems)
