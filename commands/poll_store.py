@@ -651,13 +651,14 @@ async def latest_ballots(store: Store, poll_id: int, *, closed_at: int | None) -
     `ts` go to the later stored response, as in `tally`.
     """
     rows = await store.fetch_all(
-        "SELECT event_id, sender, answers, ts FROM ("
-        " SELECT event_id, sender, answers, ts, rowid AS stored,"
-        " ROW_NUMBER() OVER (PARTITION BY sender ORDER BY ts DESC, rowid DESC) AS newest"
-        " FROM poll_responses"
-        " WHERE poll_id = ? AND redacted = 0 AND (? IS NULL OR ts <= ?)"
-        ") WHERE newest = 1 ORDER BY ts, stored",
-        (poll_id, closed_at, closed_at),
+        "SELECT event_id, sender, answers, ts FROM poll_responses AS r"
+        " WHERE poll_id = ?1 AND redacted = 0 AND (?2 IS NULL OR ts <= ?2)"
+        " AND NOT EXISTS (SELECT 1 FROM poll_responses AS newer"  # poll_responses_voter
+        " WHERE newer.poll_id = ?1 AND newer.sender = r.sender AND newer.redacted = 0"
+        " AND (?2 IS NULL OR newer.ts <= ?2)"
+        " AND (newer.ts > r.ts OR (newer.ts = r.ts AND newer.rowid > r.rowid)))"
+        " ORDER BY ts, rowid",
+        (poll_id, closed_at),
     )
     return _ballots(rows)
 
