@@ -15,17 +15,19 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.events import Undecryptable
 from bot.ids import EventID, RoomID
+
+_T = TypeVar("_T")
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 DONE_RETENTION_S = 30 * 24 * 3600
@@ -151,6 +153,19 @@ class Store:
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         return list(await self._db.execute_fetchall(sql, params))
+
+    async def find_one(
+        self, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
+    ) -> _T | None:
+        """The row `sql` selects, read by `make` (a storage module's row type); None if none."""
+        row = await self.fetch_one(sql, params)
+        return make(row) if row else None
+
+    async def find_all(
+        self, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
+    ) -> list[_T]:
+        """Every row `sql` selects, read by `make`."""
+        return [make(row) for row in await self.fetch_all(sql, params)]
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         """Run one statement as a transaction of its own, in one trip; its RETURNING rows.

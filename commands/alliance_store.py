@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -424,21 +424,6 @@ async def _all_rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -
         return list(await cursor.fetchall())
 
 
-async def _find_one(
-    store: Store, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
-) -> _T | None:
-    """The row `sql` selects, read by `make`; None when there is none."""
-    row = await store.fetch_one(sql, params)
-    return make(row) if row else None
-
-
-async def _find_all(
-    store: Store, make: Callable[[Sequence[Any]], _T], sql: str, params: Sequence[Any] = ()
-) -> list[_T]:
-    """Every row `sql` selects, read by `make`."""
-    return [make(row) for row in await store.fetch_all(sql, params)]
-
-
 def _marks(values: Sequence[Any]) -> str:
     """The placeholders of `IN (...)` for these values (`NULL`, matching nothing, for none)."""
     return ", ".join("?" for _ in values) or "NULL"
@@ -462,18 +447,17 @@ def _taken(exc: sqlite3.IntegrityError) -> Taken:
 
 
 async def all_alliances(store: Store) -> list[Alliance]:
-    return await _find_all(store, _alliance, f"SELECT {_ALLIANCE} FROM alliances ORDER BY name_key")
+    return await store.find_all(_alliance, f"SELECT {_ALLIANCE} FROM alliances ORDER BY name_key")
 
 
 async def alliance_by_id(store: Store, alliance_id: int) -> Alliance | None:
-    return await _find_one(
-        store, _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE id = ?", (alliance_id,)
+    return await store.find_one(
+        _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE id = ?", (alliance_id,)
     )
 
 
 async def alliance_by_event(store: Store, event_id: str) -> Alliance | None:
-    return await _find_one(
-        store,
+    return await store.find_one(
         _alliance,
         f"SELECT {_ALLIANCE} FROM alliances WHERE command_event_id = ?",
         (event_id,),
@@ -481,8 +465,8 @@ async def alliance_by_event(store: Store, event_id: str) -> Alliance | None:
 
 
 async def alliance_by_commons(store: Store, room_id: RoomID) -> Alliance | None:
-    return await _find_one(
-        store, _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ?", (room_id,)
+    return await store.find_one(
+        _alliance, f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ?", (room_id,)
     )
 
 
@@ -492,8 +476,7 @@ async def alliances_of_room(
     """The alliances whose commons this room is, or where it is a movement with a status."""
     wanted = tuple(statuses)
     marks = _marks(wanted)
-    return await _find_all(
-        store,
+    return await store.find_all(
         _alliance,
         f"SELECT {_ALLIANCE} FROM alliances WHERE commons_room_id = ? OR id IN"
         f" (SELECT alliance_id FROM movements WHERE room_id = ? AND status IN ({marks}))"
@@ -562,8 +545,7 @@ async def movements_of(
         wanted = tuple(statuses)
         where += f" AND status IN ({_marks(wanted)})"
         params.extend(wanted)
-    return await _find_all(
-        store,
+    return await store.find_all(
         _movement,
         f"SELECT {_MOVEMENT} FROM movements WHERE {where} ORDER BY name_key",
         params,
@@ -572,8 +554,7 @@ async def movements_of(
 
 async def movement_in(store: Store, alliance_id: int, room_id: RoomID) -> Movement | None:
     """This room's record in the alliance, whatever its status."""
-    return await _find_one(
-        store,
+    return await store.find_one(
         _movement,
         f"SELECT {_MOVEMENT} FROM movements WHERE alliance_id = ? AND room_id = ?",
         (alliance_id, room_id),
@@ -581,8 +562,8 @@ async def movement_in(store: Store, alliance_id: int, room_id: RoomID) -> Moveme
 
 
 async def movement_by_id(store: Store, movement_id: int) -> Movement | None:
-    return await _find_one(
-        store, _movement, f"SELECT {_MOVEMENT} FROM movements WHERE id = ?", (movement_id,)
+    return await store.find_one(
+        _movement, f"SELECT {_MOVEMENT} FROM movements WHERE id = ?", (movement_id,)
     )
 
 
@@ -595,8 +576,7 @@ async def _movement_now(store: Store, movement_id: int) -> Movement:
 
 async def movements_of_room(store: Store, room_id: RoomID) -> list[Movement]:
     """Every alliance membership of this room, whatever its status."""
-    return await _find_all(
-        store,
+    return await store.find_all(
         _movement,
         f"SELECT {_MOVEMENT} FROM movements WHERE room_id = ? ORDER BY id",
         (room_id,),
@@ -675,8 +655,7 @@ async def leave_alliance(
 
 
 async def objectives_of(store: Store, alliance_id: int) -> list[Objective]:
-    return await _find_all(
-        store,
+    return await store.find_all(
         _objective,
         f"SELECT {_OBJECTIVE} FROM objectives WHERE alliance_id = ? ORDER BY number",
         (alliance_id,),
@@ -685,8 +664,7 @@ async def objectives_of(store: Store, alliance_id: int) -> list[Objective]:
 
 async def objectives_by_event(store: Store, event_id: str) -> list[Objective]:
     """The objectives one command added (to answer it the same way if it runs again)."""
-    return await _find_all(
-        store,
+    return await store.find_all(
         _objective,
         f"SELECT {_OBJECTIVE} FROM objectives WHERE command_event_id = ? ORDER BY number",
         (event_id,),
@@ -771,8 +749,7 @@ async def current_stances(
 async def latest_stance(
     store: Store, *, movement_id: int, objective_id: int
 ) -> StanceRecord | None:
-    return await _find_one(
-        store,
+    return await store.find_one(
         _stance,
         f"SELECT {_STANCE} FROM stances WHERE movement_id = ? AND objective_id = ?"
         " ORDER BY id DESC LIMIT 1",
@@ -921,8 +898,7 @@ async def statement(store: Store, room_id: RoomID) -> Statement:
 
 async def statement_history(store: Store, room_id: RoomID) -> list[StatementVersion]:
     """Every version of a room's statement, newest first."""
-    return await _find_all(
-        store,
+    return await store.find_all(
         _version,
         f"SELECT {_VERSION} FROM statement_versions WHERE room_id = ? ORDER BY version DESC",
         (room_id,),
@@ -1076,8 +1052,7 @@ async def settle_poll(
             block_reasons=block_reasons,
         )
         return Settled(stance=record)
-    proposal = await _find_one(
-        store,
+    proposal = await store.find_one(
         _proposal,
         f"SELECT {_PROPOSAL} FROM statement_proposals WHERE poll_key = ?",
         (poll.key,),
@@ -1124,8 +1099,7 @@ async def withdraw_poll(store: Store, poll: PollRef, *, at: int) -> None:
 
 async def stances_to_announce(store: Store) -> list[StanceRecord]:
     """Stances decided by polls the bot opened, not yet told to the room."""
-    return await _find_all(
-        store,
+    return await store.find_all(
         _stance,
         f"SELECT {_STANCE} FROM stances WHERE to_announce = 1 AND state != 'pending' ORDER BY id",
     )
@@ -1137,8 +1111,7 @@ async def mark_stance_announced(store: Store, stance_id: int) -> None:
 
 
 async def proposal_by_event(store: Store, command_event_id: str) -> Proposal | None:
-    return await _find_one(
-        store,
+    return await store.find_one(
         _proposal,
         f"SELECT {_PROPOSAL} FROM statement_proposals WHERE command_event_id = ?",
         (command_event_id,),
@@ -1147,8 +1120,7 @@ async def proposal_by_event(store: Store, command_event_id: str) -> Proposal | N
 
 async def proposals_to_announce(store: Store) -> list[Proposal]:
     """Statement proposals decided by their poll, not yet told to the room."""
-    return await _find_all(
-        store,
+    return await store.find_all(
         _proposal,
         f"SELECT {_PROPOSAL} FROM statement_proposals"
         " WHERE outcome IS NOT NULL AND announced = 0 ORDER BY id",
@@ -1163,12 +1135,12 @@ async def mark_proposal_announced(store: Store, proposal_id: int) -> None:
 
 
 async def version_by_poll(store: Store, poll: PollRef) -> StatementVersion | None:
-    return await _find_one(store, _version, _VERSION_BY_POLL, (poll.key,))
+    return await store.find_one(_version, _VERSION_BY_POLL, (poll.key,))
 
 
 async def objective_by_id(store: Store, objective_id: int) -> Objective | None:
-    return await _find_one(
-        store, _objective, f"SELECT {_OBJECTIVE} FROM objectives WHERE id = ?", (objective_id,)
+    return await store.find_one(
+        _objective, f"SELECT {_OBJECTIVE} FROM objectives WHERE id = ?", (objective_id,)
     )
 
 

@@ -175,16 +175,14 @@ class _Table(Generic[_Row]):
     row: Callable[[Sequence[Any]], _Row]
 
     async def one(self, store: Store, where: str, params: Sequence[Any]) -> _Row | None:
-        found = await store.fetch_one(
-            f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
+        return await store.find_one(
+            self.row, f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
         )
-        return None if found is None else self.row(found)
 
     async def many(self, store: Store, where: str, params: Sequence[Any]) -> list[_Row]:
-        rows = await store.fetch_all(
-            f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
+        return await store.find_all(
+            self.row, f"SELECT {self.columns} FROM {self.name} WHERE {where}", params
         )
-        return [self.row(row) for row in rows]
 
     async def close(
         self,

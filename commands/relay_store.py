@@ -266,31 +266,30 @@ async def create_share(store: Store, new: NewShare, *, now_ms: int) -> SharedThr
 
 
 async def share_by_id(store: Store, shared_id: int) -> SharedThread | None:
-    row = await store.fetch_one(f"SELECT {_SHARED} FROM shared_threads WHERE id = ?", (shared_id,))
-    return _shared(row) if row else None
+    return await store.find_one(
+        _shared, f"SELECT {_SHARED} FROM shared_threads WHERE id = ?", (shared_id,)
+    )
 
 
 async def share_by_command(store: Store, event_id: str) -> SharedThread | None:
-    row = await store.fetch_one(
-        f"SELECT {_SHARED} FROM shared_threads WHERE command_event_id = ?", (event_id,)
+    return await store.find_one(
+        _shared, f"SELECT {_SHARED} FROM shared_threads WHERE command_event_id = ?", (event_id,)
     )
-    return _shared(row) if row else None
 
 
 async def share_by_number(store: Store, alliance_id: int, number: int) -> SharedThread | None:
-    row = await store.fetch_one(
+    return await store.find_one(
+        _shared,
         f"SELECT {_SHARED} FROM shared_threads WHERE alliance_id = ? AND number = ?",
         (alliance_id, number),
     )
-    return _shared(row) if row else None
 
 
 async def share_stopped_by(store: Store, event_id: str) -> SharedThread | None:
     """The share that this command stopped (`!unshare` handled again after a crash)."""
-    row = await store.fetch_one(
-        f"SELECT {_SHARED} FROM shared_threads WHERE stopped_event_id = ?", (event_id,)
+    return await store.find_one(
+        _shared, f"SELECT {_SHARED} FROM shared_threads WHERE stopped_event_id = ?", (event_id,)
     )
-    return _shared(row) if row else None
 
 
 async def shares_of(
@@ -298,20 +297,21 @@ async def shares_of(
 ) -> list[SharedThread]:
     """The alliance's shared threads, by number."""
     where = "alliance_id = ?" + (" AND status = 'active'" if active_only else "")
-    rows = await store.fetch_all(
-        f"SELECT {_SHARED} FROM shared_threads WHERE {where} ORDER BY number", (alliance_id,)
+    return await store.find_all(
+        _shared,
+        f"SELECT {_SHARED} FROM shared_threads WHERE {where} ORDER BY number",
+        (alliance_id,),
     )
-    return [_shared(row) for row in rows]
 
 
 async def shares_from(store: Store, room_id: RoomID) -> list[SharedThread]:
     """Active shares whose origin is this room (any alliance), by id."""
-    rows = await store.fetch_all(
+    return await store.find_all(
+        _shared,
         f"SELECT {_SHARED} FROM shared_threads WHERE origin_room_id = ? AND status = 'active'"
         " ORDER BY id",
         (room_id,),
     )
-    return [_shared(row) for row in rows]
 
 
 async def unshare(store: Store, shared_id: int, *, by: str, at: int, event_id: str) -> None:
@@ -334,19 +334,18 @@ async def unshare(store: Store, shared_id: int, *, by: str, at: int, event_id: s
 
 async def links_of(store: Store, shared_id: int) -> list[ThreadLink]:
     """Every room of a shared thread (active or not): origin, commons, then followers."""
-    rows = await store.fetch_all(
-        f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? ORDER BY id", (shared_id,)
+    return await store.find_all(
+        _link, f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? ORDER BY id", (shared_id,)
     )
-    return [_link(row) for row in rows]
 
 
 async def links_at(store: Store, room_id: RoomID, root_event_id: EventID) -> list[ThreadLink]:
     """The links whose thread in this room starts at this root (one per share of the thread)."""
-    rows = await store.fetch_all(
+    return await store.find_all(
+        _link,
         f"SELECT {_LINK} FROM thread_links WHERE room_id = ? AND root_event_id = ? ORDER BY id",
         (room_id, root_event_id),
     )
-    return [_link(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -408,35 +407,34 @@ async def routes_from(store: Store, room_id: RoomID, root_event_id: EventID) -> 
 
 
 async def link_in(store: Store, shared_id: int, room_id: RoomID) -> ThreadLink | None:
-    row = await store.fetch_one(
+    return await store.find_one(
+        _link,
         f"SELECT {_LINK} FROM thread_links WHERE shared_id = ? AND room_id = ?",
         (shared_id, room_id),
     )
-    return _link(row) if row else None
 
 
 async def link_stopped_by(store: Store, event_id: str, room_id: RoomID) -> ThreadLink | None:
     """The link of this room that this command stopped (`!unfollow` handled again)."""
-    row = await store.fetch_one(
+    return await store.find_one(
+        _link,
         f"SELECT {_LINK} FROM thread_links WHERE stopped_event_id = ? AND room_id = ?",
         (event_id, room_id),
     )
-    return _link(row) if row else None
 
 
 async def link_by_id(store: Store, link_id: int) -> ThreadLink | None:
-    row = await store.fetch_one(f"SELECT {_LINK} FROM thread_links WHERE id = ?", (link_id,))
-    return _link(row) if row else None
+    return await store.find_one(_link, f"SELECT {_LINK} FROM thread_links WHERE id = ?", (link_id,))
 
 
 async def follower_links(store: Store, room_id: RoomID) -> list[ThreadLink]:
     """The shared threads this room follows (active links), oldest first."""
-    rows = await store.fetch_all(
+    return await store.find_all(
+        _link,
         f"SELECT {_LINK} FROM thread_links WHERE room_id = ? AND role = 'follower'"
         " AND status = 'active' ORDER BY id",
         (room_id,),
     )
-    return [_link(row) for row in rows]
 
 
 async def set_link_root(store: Store, link_id: int, root_event_id: EventID) -> None:
@@ -493,11 +491,11 @@ async def follow(store: Store, new: NewFollow) -> ThreadLink:
 
 async def link_by_command(store: Store, event_id: str) -> ThreadLink | None:
     """The link a `!follow` made (to answer it the same way when it is handled again)."""
-    row = await store.fetch_one(
+    return await store.find_one(
+        _link,
         f"SELECT {_LINK} FROM thread_links WHERE command_event_id = ? AND role = 'follower'",
         (event_id,),
     )
-    return _link(row) if row else None
 
 
 async def stop_link(store: Store, link_id: int, *, by: str, at: int, event_id: str) -> None:
@@ -622,38 +620,37 @@ async def copy_failed(store: Store, *, source_event_id: EventID, target_room_id:
 
 
 async def copy_of(store: Store, source_event_id: str, target_room_id: RoomID) -> Copy | None:
-    row = await store.fetch_one(
+    return await store.find_one(
+        _copy,
         f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? AND target_room_id = ?",
         (source_event_id, target_room_id),
     )
-    return _copy(row) if row else None
 
 
 async def copies_of(store: Store, source_event_id: str) -> list[Copy]:
     """Every copy of one original, in the order they were made."""
-    rows = await store.fetch_all(
+    return await store.find_all(
+        _copy,
         f"SELECT {_COPY} FROM relay_copies WHERE source_event_id = ? ORDER BY rowid",
         (source_event_id,),
     )
-    return [_copy(row) for row in rows]
 
 
 async def original_of(store: Store, copy_event_id: str) -> Copy | None:
     """The record of the original that the bot's event `copy_event_id` is a copy of."""
-    row = await store.fetch_one(
-        f"SELECT {_COPY} FROM relay_copies WHERE copy_event_id = ?", (copy_event_id,)
+    return await store.find_one(
+        _copy, f"SELECT {_COPY} FROM relay_copies WHERE copy_event_id = ?", (copy_event_id,)
     )
-    return _copy(row) if row else None
 
 
 async def copies_in_thread(store: Store, shared_id: int, target_room_id: RoomID) -> list[Copy]:
     """The copies made into one room for one shared thread, in the order they were claimed."""
-    rows = await store.fetch_all(
+    return await store.find_all(
+        _copy,
         f"SELECT {_COPY} FROM relay_copies WHERE shared_id = ? AND target_room_id = ?"
         " ORDER BY rowid",
         (shared_id, target_room_id),
     )
-    return [_copy(row) for row in rows]
 
 
 # -- warnings -----------------------------------------------------------------------------------
