@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import aiosqlite
 
@@ -314,6 +314,13 @@ async def shares_from(store: Store, room_id: RoomID) -> list[SharedThread]:
     )
 
 
+_STOP_LINKS: Final = (
+    "UPDATE thread_links SET status = 'stopped', stopped_by = ?, stopped_at = ?,"
+    " stopped_event_id = ? WHERE status = 'active'"
+)
+"""Stop the active links the statement's end chooses (by, at, event_id, then its values)."""
+
+
 async def unshare(store: Store, shared_id: int, *, by: str, at: int, event_id: str) -> None:
     """Stop a shared thread and every link of it (the records stay)."""
     async with store.transaction() as db:
@@ -322,11 +329,7 @@ async def unshare(store: Store, shared_id: int, *, by: str, at: int, event_id: s
             " stopped_event_id = ? WHERE id = ? AND status = 'active'",
             (by, at, event_id, shared_id),
         )
-        await db.execute(
-            "UPDATE thread_links SET status = 'stopped', stopped_by = ?, stopped_at = ?,"
-            " stopped_event_id = ? WHERE shared_id = ? AND status = 'active'",
-            (by, at, event_id, shared_id),
-        )
+        await db.execute(f"{_STOP_LINKS} AND shared_id = ?", (by, at, event_id, shared_id))
 
 
 # -- links --------------------------------------------------------------------------------------
@@ -499,12 +502,7 @@ async def link_by_command(store: Store, event_id: str) -> ThreadLink | None:
 
 
 async def stop_link(store: Store, link_id: int, *, by: str, at: int, event_id: str) -> None:
-    async with store.transaction() as db:
-        await db.execute(
-            "UPDATE thread_links SET status = 'stopped', stopped_by = ?, stopped_at = ?,"
-            " stopped_event_id = ? WHERE id = ? AND status = 'active'",
-            (by, at, event_id, link_id),
-        )
+    await store.write(f"{_STOP_LINKS} AND id = ?", (by, at, event_id, link_id))
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,26 @@ def _rows(figures: dict[str, dict[str, float]], measures: list[tuple[str, str, b
     return rows
 
 
+def _in_process_result(
+    data: dict[str, Any],
+    rows: list[Row],
+    figures: dict[str, dict[str, float]],
+    *,
+    checks: dict[str, Any],
+) -> BenchResult:
+    """An in-process measure's result: its rows and checks, the raw figures kept in ms."""
+    kept = {k: v for k, v in data.items() if k != "samples_s"}
+    samples_ms = {
+        k: [round(v * 1000, 3) for v in values] for k, values in data["samples_s"].items()
+    }
+    return BenchResult(
+        status="ok",
+        rows=rows,
+        arms={MULTILOGUE: {"figures": figures, **kept, "samples_ms": samples_ms}},
+        checks=checks,
+    )
+
+
 async def compare(ctx: BenchContext) -> BenchResult:
     s = ctx.settings
     data = await run_inprocess(
@@ -144,12 +164,10 @@ async def compare(ctx: BenchContext) -> BenchResult:
         and kib <= EVENT_LIMIT_KIB
         and len(data["samples_s"]["compare.total"]) == s.runs
     )
-    result = BenchResult(
-        status="ok",
-        rows=rows,
-        arms={
-            MULTILOGUE: {"figures": figures, **{k: v for k, v in data.items() if k != "samples_s"}}
-        },
+    result = _in_process_result(
+        data,
+        rows,
+        figures,
         checks={
             "passed": passed,
             "reply": reply,
@@ -160,9 +178,6 @@ async def compare(ctx: BenchContext) -> BenchResult:
             ),
         },
     )
-    result.arms[MULTILOGUE]["samples_ms"] = {
-        k: [round(v * 1000, 3) for v in values] for k, values in data["samples_s"].items()
-    }
     result.notes.append(
         f"{built['movements']} active movements x {built['objectives']} objectives, "
         f"{built['decided']} decided stances, {built['pending']} open polls, "
@@ -197,12 +212,10 @@ async def tally(ctx: BenchContext) -> BenchResult:
     )
     counted, built = data["counted"], data["data"]
     passed = bool(counted["same"]) and counted["voters"] == built["voters"]
-    result = BenchResult(
-        status="ok",
-        rows=rows,
-        arms={
-            MULTILOGUE: {"figures": figures, **{k: v for k, v in data.items() if k != "samples_s"}}
-        },
+    result = _in_process_result(
+        data,
+        rows,
+        figures,
         checks={
             "passed": passed,
             "counted": counted,
@@ -214,9 +227,6 @@ async def tally(ctx: BenchContext) -> BenchResult:
             ),
         },
     )
-    result.arms[MULTILOGUE]["samples_ms"] = {
-        k: [round(v * 1000, 3) for v in values] for k, values in data["samples_s"].items()
-    }
     result.notes.append(
         f"{built['ballots']} responses from {built['voters']} voters (only each one's latest "
         f"counts), all members of the room; stored by poll_store.add_response in "

@@ -181,6 +181,16 @@ async def share_thread(world: World, bot: RunningBot, text: str) -> tuple[str, d
     return root, await root_copy(world.ada, bot, world.commons, number)
 
 
+def start_burst(user: MatrixUser, room: str, root: str, texts: list[str]) -> asyncio.Task[None]:
+    """`user` writes these messages in the thread, one after another, as fast as they can."""
+
+    async def burst() -> None:
+        for text in texts:
+            await user.say(room, text, thread_root=root)
+
+    return asyncio.create_task(burst())
+
+
 async def edit(user: MatrixUser, room: str, original: str, new_body: str) -> str:
     return await user.send(
         room,
@@ -659,12 +669,8 @@ async def test_a_burst_is_relayed_once_and_in_order_across_a_restart(
     commons_root = str(copied_root["event_id"])
     total = 200
 
-    async def burst() -> None:
-        for n in range(total):
-            await erin.say(world.camp, f"burst {n:03d}", thread_root=root)
-
     # The bot is stopped in the middle of the burst; the rest is written while it is away.
-    sending = asyncio.create_task(burst())
+    sending = start_burst(erin, world.camp, root, [f"burst {n:03d}" for n in range(total)])
     await ada.wait_for(
         lambda: len(copies(ada, first, world.commons, commons_root)) >= 40,
         timeout=60,
@@ -777,11 +783,7 @@ async def test_a_paced_burst_all_arrives_while_commands_elsewhere_are_still_answ
         commons_root = str(copied_root["event_id"])
         total = 40
 
-        async def burst() -> None:
-            for n in range(total):
-                await erin.say(world.camp, f"paced {n:02d}", thread_root=root)
-
-        sending = asyncio.create_task(burst())
+        sending = start_burst(erin, world.camp, root, [f"paced {n:02d}" for n in range(total)])
         await ada.wait_for(
             lambda: len(copies(ada, running, world.commons, commons_root)) >= 5,
             timeout=60,
