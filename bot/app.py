@@ -248,7 +248,14 @@ class Bot:
                 if full_state:
                     self._start_timers()
                 full_state = False
-                self.ready.set()
+                if not self.ready.is_set():
+                    log.info(
+                        "Ready: %s (device %s), rooms joined: %d. Waiting for commands and invites",
+                        self.config.user_id,
+                        self.matrix.device_id,
+                        len(self.rooms),
+                    )
+                    self.ready.set()
                 try:
                     await self.matrix.keep_keys()
                 except MatrixError as exc:

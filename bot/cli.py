@@ -8,33 +8,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
-from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
+from bot.config import ConfigError, configure_logging, environ, load_config, read_env
+from bot.demo import run_demo
+from bot.runner import fail, reset_cross_signing, run_bot
 
-log = logging.getLogger("multilogue")
+
+def version() -> str:
+    try:
+        return metadata.version("multilogue")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="multilogue", description="A Matrix bot for dialogue between allied movements."
     )
+    parser.add_argument("--version", action="version", version=f"multilogue {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run the bot with the configuration in .env")
-    run.add_argument(
-        "--env-file", type=Path, help="read configuration from this file instead of ./.env"
+    env_help = "read the configuration from this file instead of ./.env"
+    run = sub.add_parser(
+        "run",
+        help="run the bot with the configuration in .env",
+        description="Run the bot until Ctrl+C or SIGTERM. The configuration comes from ./.env "
+        "(or --env-file) and the environment; config.example.env explains every variable.",
     )
+    run.add_argument("--env-file", type=Path, help=env_help)
     reset = sub.add_parser(
         "reset-cross-signing",
         help="replace the bot's cross-signing identity (needs MATRIX_PASSWORD)",
     )
-    reset.add_argument(
-        "--env-file", type=Path, help="read configuration from this file instead of ./.env"
-    )
+    reset.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
     )
@@ -44,75 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(lines: Sequence[str], status: int) -> int:
-    print("multilogue: " + lines[0], file=sys.stderr)
-    for line in lines[1:]:
-        print("  - " + line, file=sys.stderr)
-    return status
-
-
-async def run_bot(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
-    """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync."""
-    from bot.app import Bot
-    from bot.matrix import LoginFailed
-    from bot.store import StoreError
-
-    try:
-        bot = await Bot.create(config)
-    except StoreError as exc:
-        return _fail([str(exc)], 1)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, bot.stop)
-    announce = asyncio.ensure_future(_call_when_ready(bot.ready, on_ready))
-    try:
-        await bot.run()
-    except LoginFailed as exc:
-        return _fail([f"cannot log in: {exc}"], 1)
-    finally:
-        announce.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    return 0
-
-
-async def _call_when_ready(
-    ready: asyncio.Event, callback: Callable[[], Awaitable[None]] | None
-) -> None:
-    await ready.wait()
-    if callback is not None:
-        await callback()
-
-
-async def reset_cross_signing(config: Config) -> int:
-    from bot.app import Bot
-    from bot.matrix import MatrixError
-
-    bot = await Bot.create(config)
-    try:
-        await bot.login()
-        status = await bot.cross_sign(reset=True)
-    except MatrixError as exc:
-        return _fail([f"cannot log in: {exc}"], 1)
-    finally:
-        await bot.close()
-    if status is None or status.state == "foreign-identity":
-        return _fail(["the cross-signing identity was not replaced; see the messages above"], 1)
-    print("Done: the bot has a new cross-signing identity and its device is signed.")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from bot.demo import run_demo
-
-        status: int = run_demo(args.dir.resolve())
-        return status
+        return run_demo(args.dir.resolve())
     try:
         config = load_config(read_env(args.env_file, environ()))
     except ConfigError as exc:
-        return _fail(["the configuration has problems:", *exc.problems], 2)
+        return fail(["the configuration has problems:", *exc.problems], 2)
     configure_logging(config.log_level)
     if args.command == "reset-cross-signing":
         return asyncio.run(reset_cross_signing(config))

@@ -7,12 +7,14 @@ these variables are secrets.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +25,26 @@ from bot.ids import UserID
 USER_ID_RE = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Every variable the bot reads (config.example.env explains each). Others that start with
+# these prefixes are mistakes: a misspelt MULTILOGUE_ADMINS would leave the bot without admins.
+KNOWN_VARIABLES: tuple[str, ...] = (
+    "MATRIX_HOMESERVER",
+    "MATRIX_USER_ID",
+    "MATRIX_PASSWORD",
+    "MATRIX_ACCESS_TOKEN",
+    "MATRIX_DEVICE_ID",
+    "MULTILOGUE_DATA_DIR",
+    "MULTILOGUE_COMMAND_PREFIX",
+    "MULTILOGUE_ADMINS",
+    "MULTILOGUE_INVITE_ALLOWLIST",
+    "MULTILOGUE_LOG_LEVEL",
+    "MULTILOGUE_MAX_COMMAND_AGE",
+    "MULTILOGUE_TIMEZONE",
+    "MULTILOGUE_ENCRYPTION",
+    "MULTILOGUE_RECOVERY_KEY",
+)
+OUR_PREFIXES = ("MATRIX_", "MULTILOGUE_")
+ENV_FILE_NAME = ".env"
 
 
 class ConfigError(Exception):
@@ -77,21 +99,64 @@ class Config:
         return self.data_dir / "crypto"
 
 
-def read_env(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """Merge a `.env` file with the environment; variables already set in the environment win.
+@dataclass(frozen=True)
+class EnvVars:
+    """The variables to configure from: an env file's, overridden by the environment's."""
+
+    values: Mapping[str, str]
+    file: Path | None = None
+    """The env file that was read (absolute), if one was."""
+    looked_for: Path | None = None
+    """Where an env file was looked for and not found (absolute), if it was not."""
+    in_file: frozenset[str] = frozenset()
+    """The variables whose value comes from the file."""
+
+    def origin(self, name: str) -> str:
+        return f"in {self.file}" if name in self.in_file else "in the environment"
+
+
+def read_env(env_file: Path | None, environ: Mapping[str, str]) -> EnvVars:
+    """Merge an env file with the environment; variables already set in the environment win.
 
     With `env_file=None`, `./.env` is read when it exists. A file named explicitly must exist.
     """
-    merged: dict[str, str] = {}
-    path = env_file if env_file is not None else Path(".env")
-    if env_file is not None and not env_file.is_file():
-        raise ConfigError([f"--env-file: no such file: {env_file}"])
-    if path.is_file():
-        for key, value in dotenv_values(path).items():
-            if value is not None:
-                merged[key] = value
-    merged.update(environ)
-    return merged
+    path = (env_file if env_file is not None else Path(ENV_FILE_NAME)).absolute()
+    if env_file is not None and not path.is_file():
+        raise ConfigError([f"--env-file: no such file: {path}"])
+    if not path.is_file():
+        return EnvVars(dict(environ), looked_for=path)
+    from_file = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    merged = {**from_file, **environ}
+    in_file = frozenset(key for key in from_file if key not in environ)
+    return EnvVars(merged, file=path, in_file=in_file)
+
+
+def _unprefixed(name: str) -> str:
+    for prefix in OUR_PREFIXES:
+        name = name.removeprefix(prefix)
+    return name
+
+
+_BY_SUFFIX: Final = {_unprefixed(name): name for name in KNOWN_VARIABLES}
+
+
+def _unknown_variables(env: EnvVars) -> list[str]:
+    problems = []
+    for name in sorted(env.values):
+        if not name.startswith(OUR_PREFIXES) or name in KNOWN_VARIABLES:
+            continue
+        # Compared without the prefixes, which every name shares (and either may be mistaken).
+        typed = _unprefixed(name)
+        close = difflib.get_close_matches(typed, _BY_SUFFIX, n=1, cutoff=0.7)
+        if not close:  # a part of a name: MATRIX_TOKEN, MULTILOGUE_PREFIX
+            close = [known for known in _BY_SUFFIX if typed in known.split("_")][:1]
+        hint = (
+            f"did you mean {_BY_SUFFIX[close[0]]}?"
+            if close
+            else "config.example.env lists every setting"
+        )
+        problems.append(f"{name}: not a setting multilogue knows ({env.origin(name)}); {hint}")
+    return problems
 
 
 def _split_list(raw: str) -> list[str]:
@@ -130,12 +195,17 @@ def _parse_bool(name: str, raw: str | None, default: bool, problems: list[str]) 
     return default
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Build a Config from variables, or raise ConfigError listing every problem."""
-    problems: list[str] = []
+def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
+    """Build a Config from variables, or raise ConfigError listing every problem.
+
+    Every problem names its variable; a variable the bot does not know (a misspelling) is a
+    problem too, and when no env file was found the first line says where it was looked for.
+    """
+    env = variables if isinstance(variables, EnvVars) else EnvVars(variables)
+    problems = _unknown_variables(env)
 
     def get(name: str) -> str | None:
-        value = env.get(name)
+        value = env.values.get(name)
         return value.strip() if value is not None and value.strip() else None
 
     homeserver = get("MATRIX_HOMESERVER")
@@ -154,7 +224,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         problems.append("MATRIX_USER_ID: must look like @name:server (lower-case name)")
         user_id = None
 
-    password = env.get("MATRIX_PASSWORD") or None
+    password = env.values.get("MATRIX_PASSWORD") or None
     access_token = get("MATRIX_ACCESS_TOKEN")
     device_id = get("MATRIX_DEVICE_ID")
     if password is None and access_token is None:
@@ -169,14 +239,14 @@ def load_config(env: Mapping[str, str]) -> Config:
         problems.append("MULTILOGUE_COMMAND_PREFIX: must be 1 to 5 characters without spaces")
 
     admins: set[UserID] = set()
-    for item in _split_list(env.get("MULTILOGUE_ADMINS", "")):
+    for item in _split_list(env.values.get("MULTILOGUE_ADMINS", "")):
         if USER_ID_RE.match(item):
             admins.add(UserID(item))
         else:
             problems.append(f"MULTILOGUE_ADMINS: '{item}' is not a user id like @name:server")
 
     own_server = user_id.partition(":")[2] if user_id else ""
-    allowlist = _parse_allowlist(env.get("MULTILOGUE_INVITE_ALLOWLIST"), own_server, problems)
+    allowlist = _parse_allowlist(get("MULTILOGUE_INVITE_ALLOWLIST"), own_server, problems)
 
     log_level = (get("MULTILOGUE_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -196,11 +266,15 @@ def load_config(env: Mapping[str, str]) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"MULTILOGUE_TIMEZONE: unknown time zone '{tz_name}' (try Europe/Berlin)")
 
-    encryption = _parse_bool(
-        "MULTILOGUE_ENCRYPTION", env.get("MULTILOGUE_ENCRYPTION"), True, problems
-    )
+    encryption = _parse_bool("MULTILOGUE_ENCRYPTION", get("MULTILOGUE_ENCRYPTION"), True, problems)
 
     if problems:
+        if env.looked_for is not None:
+            problems.insert(
+                0,
+                f"no configuration file at {env.looked_for}: copy config.example.env to "
+                f"{ENV_FILE_NAME} there and fill it in, or name one with --env-file",
+            )
         raise ConfigError(problems)
     assert homeserver is not None
     assert user_id is not None
@@ -230,6 +304,10 @@ def configure_logging(level: str) -> None:
     # nio logs request details at INFO/DEBUG; keep its chatter (and anything near tokens) down.
     for noisy in ("nio", "aiohttp", "peewee"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # nio warns about every error answer it parses ("Error validating response: 'user_id' is
+    # a required property" before a refused login); the bot checks each answer and says itself
+    # what went wrong, in plain words.
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
     # aiosqlite logs every statement at DEBUG, message texts and tokens included: never.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -18,7 +19,9 @@ from typing import Any
 
 from bot.config import Config, InviteAllowlist, configure_logging
 from bot.demo_seed import ALLIANCE, COMMONS, MOVEMENTS, SeedError, seed_alliance
+from bot.homeserver import HomeserverError, LocalSynapse
 from bot.ids import UserID
+from bot.runner import run_bot
 
 DEMO_ROOM_NAME = "multilogue demo"
 ACCOUNTS = ("demo-admin", "multilogue", "demo")
@@ -78,11 +81,14 @@ def _banner(url: str, password: str, prefix: str, bot_id: str, *, alliance: bool
 """
 
 
+NO_SYNAPSE = """multilogue: the demo needs the Synapse homeserver, which this install does not have.
+  - From a clone of multilogue, run scripts/demo: it installs everything into .venv.
+  - Or add the demo extra to this install: pip install '.[demo]' (in the clone's folder)."""
+
+
 def run_demo(folder: Path) -> int:
-    try:
-        from bot.homeserver import HomeserverError, LocalSynapse
-    except ImportError:  # pragma: no cover - depends on the install
-        print("multilogue: the demo needs Synapse: pip install 'multilogue[demo]'", file=sys.stderr)
+    if importlib.util.find_spec("synapse") is None:
+        print(NO_SYNAPSE, file=sys.stderr)
         return 2
     configure_logging("INFO")
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,7 +151,6 @@ def run_demo(folder: Path) -> int:
         admins=frozenset({UserID(user.user_id)}),
         invite_allowlist=InviteAllowlist(servers=frozenset({homeserver.server_name})),
     )
-    from bot.cli import run_bot
 
     async def when_ready() -> None:
         if not state.get("alliance"):

@@ -97,3 +97,6 @@ class Rooms:
 
     def __contains__(self, room_id: object) -> bool:
         return room_id in self._rooms
+
+    def __len__(self) -> int:
+        return len(self._rooms)

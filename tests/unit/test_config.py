@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, load_config, read_env
+from bot.config import KNOWN_VARIABLES, ConfigError, EnvVars, load_config, read_env
 
 PASSWORD = "correct-horse-battery-staple"
 TOKEN = "syt_c2VjcmV0_tokenvalue_123"
@@ -33,6 +34,12 @@ def valid_env(tmp_path: Path, **changes: str | None) -> dict[str, str]:
 
 
 def problems_of(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    return caught.value.problems
+
+
+def problems_of_vars(env: EnvVars) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_config(env)
     return caught.value.problems
@@ -230,23 +237,83 @@ def test_dot_env_in_the_current_folder_is_read(
     )
     monkeypatch.chdir(tmp_path)
     merged = read_env(None, {})
-    assert merged["MATRIX_HOMESERVER"] == "https://matrix.example.org"
-    assert merged["MATRIX_PASSWORD"] == "with spaces # and hash"
+    assert merged.values["MATRIX_HOMESERVER"] == "https://matrix.example.org"
+    assert merged.values["MATRIX_PASSWORD"] == "with spaces # and hash"
+    assert merged.file == tmp_path / ".env"
 
 
 def test_no_dot_env_is_fine_without_an_explicit_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert read_env(None, {"MATRIX_USER_ID": "@a:b"}) == {"MATRIX_USER_ID": "@a:b"}
+    merged = read_env(None, {"MATRIX_USER_ID": "@a:b"})
+    assert merged.values == {"MATRIX_USER_ID": "@a:b"}
+    assert merged.file is None
+    assert merged.looked_for == tmp_path / ".env"
 
 
 def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
     env_file = tmp_path / "bot.env"
     env_file.write_text("MULTILOGUE_LOG_LEVEL=DEBUG\nMULTILOGUE_TIMEZONE=Europe/Berlin\n")
     merged = read_env(env_file, {"MULTILOGUE_LOG_LEVEL": "WARNING"})
-    assert merged["MULTILOGUE_LOG_LEVEL"] == "WARNING"
-    assert merged["MULTILOGUE_TIMEZONE"] == "Europe/Berlin"
+    assert merged.values["MULTILOGUE_LOG_LEVEL"] == "WARNING"
+    assert merged.values["MULTILOGUE_TIMEZONE"] == "Europe/Berlin"
+    assert merged.origin("MULTILOGUE_TIMEZONE") == f"in {env_file}"
+    assert merged.origin("MULTILOGUE_LOG_LEVEL") == "in the environment"
+
+
+# --- mistakes an operator makes -------------------------------------------------------------
+
+
+def test_a_misspelt_variable_is_refused_with_the_closest_known_name(tmp_path: Path) -> None:
+    env_file = tmp_path / "bot.env"
+    env_file.write_text("MULTILOGUE_ADMIN=@ana:example.org\n")
+    env = read_env(env_file, valid_env(tmp_path, MATRIX_HOMSERVER="https://x.example.org"))
+
+    problems = problems_of_vars(env)
+
+    assert problems == [
+        "MATRIX_HOMSERVER: not a setting multilogue knows (in the environment); "
+        "did you mean MATRIX_HOMESERVER?",
+        f"MULTILOGUE_ADMIN: not a setting multilogue knows (in {env_file}); "
+        "did you mean MULTILOGUE_ADMINS?",
+    ]
+
+
+def test_an_unknown_variable_with_nothing_close_points_to_the_example(tmp_path: Path) -> None:
+    problems = problems_of(valid_env(tmp_path, MULTILOGUE_FAVOURITE_COLOUR="green"))
+    assert problems == [
+        "MULTILOGUE_FAVOURITE_COLOUR: not a setting multilogue knows (in the environment); "
+        "config.example.env lists every setting"
+    ]
+
+
+def test_other_programs_variables_are_left_alone(tmp_path: Path) -> None:
+    config = load_config(valid_env(tmp_path, HOME="/root", SYNAPSE_CONFIG_PATH="/etc/x.yaml"))
+    assert config.user_id == "@multilogue:example.org"
+
+
+def test_every_variable_of_the_example_file_is_known(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "config.example.env"
+    names = {
+        line.lstrip("# ").partition("=")[0]
+        for line in example.read_text("utf-8").splitlines()
+        if re.match(r"^(# )?(MATRIX|MULTILOGUE)_[A-Z_]+=", line)
+    }
+    assert names == set(KNOWN_VARIABLES)
+
+
+def test_no_env_file_is_named_first_with_where_it_was_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    problems = problems_of_vars(read_env(None, {}))
+    assert problems[0].startswith(f"no configuration file at {tmp_path / '.env'}: copy ")
+    assert variables_in(problems[1:]) == {
+        "MATRIX_HOMESERVER",
+        "MATRIX_USER_ID",
+        "MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN",
+    }
 
 
 def test_a_missing_explicit_env_file_is_an_error(tmp_path: Path) -> None:

@@ -1,0 +1,74 @@
+"""Running the bot as a process: until SIGINT/SIGTERM, or one maintenance job, with an exit status.
+
+Shared by `multilogue run`, `multilogue reset-cross-signing` and the demo. Failures the operator
+must act on are printed to stderr as one plain line (`fail`); everything else goes to the log.
+Exit status: 0 after a clean stop, 1 when the bot cannot go on (login refused, database from a
+newer version), 2 for invalid configuration or command-line usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.app import Bot
+from bot.config import Config
+from bot.matrix import LoginFailed, MatrixError
+from bot.store import StoreError
+
+
+def fail(lines: Sequence[str], status: int) -> int:
+    """Print a failure for the operator (a first line, then one bullet per detail)."""
+    print("multilogue: " + lines[0], file=sys.stderr)
+    for line in lines[1:]:
+        print("  - " + line, file=sys.stderr)
+    return status
+
+
+async def run_bot(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync."""
+    try:
+        bot = await Bot.create(config)
+    except StoreError as exc:
+        return fail([str(exc)], 1)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, bot.stop)
+    announce = asyncio.ensure_future(_call_when_ready(bot.ready, on_ready))
+    try:
+        await bot.run()
+    except LoginFailed as exc:
+        return fail([f"cannot log in: {exc}"], 1)
+    finally:
+        announce.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+async def _call_when_ready(
+    ready: asyncio.Event, callback: Callable[[], Awaitable[None]] | None
+) -> None:
+    await ready.wait()
+    if callback is not None:
+        await callback()
+
+
+async def reset_cross_signing(config: Config) -> int:
+    try:
+        bot = await Bot.create(config)
+    except StoreError as exc:
+        return fail([str(exc)], 1)
+    try:
+        await bot.login()
+        status = await bot.cross_sign(reset=True)
+    except MatrixError as exc:
+        return fail([f"cannot log in: {exc}"], 1)
+    finally:
+        await bot.close()
+    if status is None or status.state == "foreign-identity":
+        return fail(["the cross-signing identity was not replaced; see the messages above"], 1)
+    print("Done: the bot has a new cross-signing identity and its device is signed.")
+    return 0
