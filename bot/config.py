@@ -263,7 +263,7 @@ def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
     timezone = ZoneInfo("UTC")
     try:
         timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder of tzdata
         problems.append(f"MULTILOGUE_TIMEZONE: unknown time zone '{tz_name}' (try Europe/Berlin)")
 
     encryption = _parse_bool("MULTILOGUE_ENCRYPTION", get("MULTILOGUE_ENCRYPTION"), True, problems)

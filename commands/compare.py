@@ -21,7 +21,8 @@ product over active movements of ``(A + 1) / (S + 2)``, where ``A`` counts Agree
 reservations and ``S`` all votes in that movement's latest decided endorsement poll. A movement
 without one contributes 1/2. The score is high only when every movement leans towards the
 objective. An objective *divides* the alliance when at least one movement leans towards it
-(more than 1/2) and at least one leans away (less than 1/2).
+(more than 1/2) and at least one leans away (less than 1/2). An objective that no movement has
+decided on yet is not ranked at all: its score would only say how many movements there are.
 """
 
 from __future__ import annotations
@@ -132,22 +133,23 @@ def match_name(
     return Match(None, same or prefixed)
 
 
-def two_names(words: Sequence[str], resolves: Callable[[str], bool]) -> tuple[str, str] | None:
-    """Split ``words`` into two names that both resolve (``!compare Climate Camp Tenants``).
+def split_names(words: Sequence[str], resolves: Callable[[str], bool]) -> tuple[str, ...]:
+    """The names ``words`` hold, read as a person means them (``!compare Climate Camp Tenants``).
 
-    With two words (quoted names count as one word) that is the split. With more, every split
-    point is tried and the only one where both halves resolve is taken; None if none or several.
+    The whole text when it is one name (``Climate Camp``, unquoted). Otherwise two names that
+    both resolve, trying the longest first name first; quoted names count as one word. ``()``
+    when neither reading works.
     """
-    if len(words) < 2:
-        return None
-    if len(words) == 2:
-        return words[0], words[1]
-    splits = [
-        (" ".join(words[:i]), " ".join(words[i:]))
-        for i in range(1, len(words))
-        if resolves(" ".join(words[:i])) and resolves(" ".join(words[i:]))
-    ]
-    return splits[0] if len(splits) == 1 else None
+    if not words:
+        return ()
+    whole = " ".join(words)
+    if resolves(whole):
+        return (whole,)
+    for cut in range(len(words) - 1, 0, -1):
+        first, second = " ".join(words[:cut]), " ".join(words[cut:])
+        if resolves(first) and resolves(second):
+            return (first, second)
+    return ()
 
 
 def objective_number(word: str) -> int | None:
@@ -471,6 +473,8 @@ class Bridging:
     objective: ObjectiveInfo
     score: Fraction
     leans: tuple[tuple[MovementInfo, Fraction], ...]
+    undecided: tuple[MovementInfo, ...] = ()
+    """The movements without a decided endorsement poll on the objective."""
 
     @cached_property
     def towards(self) -> tuple[MovementInfo, ...]:
@@ -485,6 +489,11 @@ class Bridging:
         values = [value for _, value in self.leans]
         return max(values) - min(values) if values else Fraction(0)
 
+    @cached_property
+    def split(self) -> int:
+        """Movements that decided but lean neither way (as many for as against)."""
+        return len(self.leans) - len(self.towards) - len(self.away) - len(self.undecided)
+
     @property
     def divides(self) -> bool:
         return bool(self.towards) and bool(self.away)
@@ -493,36 +502,43 @@ class Bridging:
 @dataclass(frozen=True)
 class BridgingReport:
     ranked: tuple[Bridging, ...]
-    """Every objective, highest score first (ties: lower number first)."""
+    """Objectives at least one movement has decided on, highest score first (ties: lower
+    number first)."""
     dividing: tuple[Bridging, ...]
     """Objectives some movements lean towards and others away from, widest gap first."""
+    undecided: tuple[ObjectiveInfo, ...] = ()
+    """Objectives no movement has decided on yet, by number: they have no place in a ranking."""
 
 
 def bridging(board: Board) -> BridgingReport:
     rows = []
+    undecided_objectives = []
     leans_of: dict[ConsensusCounts | None, Fraction] = {}  # few distinct vote counts
     for objective in board.objectives:
         leans = []
+        undecided = []
         for movement in board.movements:
             counts = board.stance(movement, objective).counts
+            if counts is None:
+                undecided.append(movement)
             value = leans_of.get(counts)
             if value is None:
                 value = leans_of[counts] = lean(counts)
             leans.append((movement, value))
-        rows.append(Bridging(objective, bridging_score(v for _, v in leans), tuple(leans)))
+        if len(undecided) == len(leans):
+            undecided_objectives.append(objective)
+            continue
+        score = bridging_score(v for _, v in leans)
+        rows.append(Bridging(objective, score, tuple(leans), tuple(undecided)))
     ranked = sorted(rows, key=lambda r: (-r.score, r.objective.number))
     dividing = sorted((r for r in rows if r.divides), key=lambda r: (-r.spread, r.objective.number))
-    return BridgingReport(tuple(ranked), tuple(dividing))
+    undecided_objectives.sort(key=lambda o: o.number)
+    return BridgingReport(tuple(ranked), tuple(dividing), tuple(undecided_objectives))
 
 
 def percent(value: Fraction) -> int:
     """A share as a whole percentage, rounded to nearest (for display only)."""
     return int(value * 100 + _HALF)
-
-
-def score_text(score: Fraction) -> str:
-    """A score between 0 and 1 with two decimals, e.g. ``0.42`` (display only)."""
-    return f"{float(score):.2f}"
 
 
 # -- pages ------------------------------------------------------------------------------------

@@ -63,10 +63,9 @@ from commands.compare import (
     format_threshold,
     lay_out,
     objective_number,
-    score_text,
+    split_names,
     support,
     text_key,
-    two_names,
 )
 from commands.decision import describe_rule
 from commands.links import room_link
@@ -670,26 +669,34 @@ def _two_movements(
 ) -> Reply:
     """What two movements both endorse and what only one does, in their own words."""
 
-    names = two_names(words, lambda typed: find_named(typed, active) is not None)
-    if names is None:
-        listed = _movement_choices(ctx, active)
-        if len(words) == 1:
+    names = split_names(words, lambda typed: find_named(typed, active) is not None)
+    found = [m for m in (find_named(typed, active) for typed in names) if m is not None]
+    if len(found) == 1:
+        (only,) = found
+        others = [m for m in active if m.id != only.id]
+        if not others:
             raise CommandError(
-                f"Give two movements to compare, or one objective's number. Movements: {listed}. "
-                f'Put a name of several words in quotes: {ctx.prefix}compare "Climate Camp" tenants'
+                f"{only.name} is the only active movement of {alliance.name} so far: there is "
+                "nothing to compare it with yet."
             )
         raise CommandError(
-            f"I could not find two movements in {quoted(' '.join(words))}. Movements: {listed}. "
-            f'Put a name of several words in quotes: {ctx.prefix}compare "Climate Camp" tenants'
+            f"To compare {only.name}, name a second movement, e.g. "
+            f"{ctx.prefix}compare {only.name} {others[0].name}. "
+            f"Movements: {_movement_choices(ctx, active)}."
         )
-    found = [find_named(typed, active) for typed in names]
-    for typed, movement in zip(names, found, strict=True):
-        if movement is None:
+    if len(found) != 2:
+        unknown = [typed for typed in words if find_named(typed, active) is None]
+        if len(words) == 2 and len(unknown) == 1:
             raise CommandError(
-                f"{quoted(typed)} is not an active movement of {alliance.name}. "
+                f"{quoted(unknown[0])} is not an active movement of {alliance.name}. "
                 f"Movements: {_movement_choices(ctx, active)}."
             )
-    a, b = (m for m in found if m is not None)
+        raise CommandError(
+            f"I could not find two movements in {quoted(' '.join(words))}. "
+            f"Movements: {_movement_choices(ctx, active)}. "
+            f"Or give one objective's number: {ctx.prefix}compare 1"
+        )
+    a, b = found
     if a.id == b.id:
         raise CommandError("Those are the same movement; give two different ones.")
     pair = compare_pair(board, a.info(), b.info())
@@ -744,15 +751,26 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
     alliance = await read_alliance(ctx, args.option("alliance"), command="bridging")
     board, _ = await _board(ctx, alliance)
     report = bridging(board)
+    total = len(board.movements)
 
     def view(rank: int, row: Bridging) -> dict[str, Any]:
         towards, more_towards = some_names(row.towards)
         away, more_away = some_names(row.away)
+        parts: list[dict[str, Any]] = []
+        if towards:
+            parts.append({"kind": "towards", "names": towards})
+        if away:
+            parts.append({"kind": "away", "names": away})
+        if row.split:
+            parts.append({"kind": "split", "count": row.split})
+        if row.undecided:
+            parts.append({"kind": "undecided", "count": len(row.undecided)})
         return {
             "rank": rank,
             "number": row.objective.number,
             "text": short(row.objective.text, 60),
-            "score": score_text(row.score),
+            "everyone": len(row.towards) == total,
+            "parts": parts,
             "towards": towards,
             "away": away,
             "cut": more_towards or more_away,
@@ -760,20 +778,25 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
 
     rows = [("ranked", view(i, row)) for i, row in enumerate(report.ranked, start=1)]
     rows += [("dividing", view(i, row)) for i, row in enumerate(report.dividing, start=1)]
-    voted = any(
-        board.stance(m, o).counts is not None for m in board.movements for o in board.objectives
-    )
+    if report.ranked:  # when nothing is decided, one sentence says so instead of a list
+        rows += [
+            ("undecided", {"rank": i, "number": o.number, "text": short(o.text, 60)})
+            for i, o in enumerate(report.undecided, start=1)
+        ]
     again = again_command(ctx, "bridging", _named(args, None, alliance))
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:
-        shown, _ = layout.page(number)
-        ranked = [row for part, row in (rows[i] for i in shown) if part == "ranked"]
-        dividing = [row for part, row in (rows[i] for i in shown) if part == "dividing"]
+        shown = [rows[i] for i in layout.page(number)[0]]
+        ranked = [row for part, row in shown if part == "ranked"]
+        dividing = [row for part, row in shown if part == "dividing"]
+        undecided = [row for part, row in shown if part == "undecided"]
         what = []
         if ranked:
             what.append(_ranks("the ranking", ranked, len(report.ranked)))
         if dividing:
             what.append(_ranks("what divides the alliance", dividing, len(report.dividing)))
+        if undecided:
+            what.append(_ranks("what is not decided yet", undecided, len(report.undecided)))
         return Reply(
             "bridging_ranking",
             {
@@ -781,11 +804,12 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
                 "objectives": len(board.objectives),
                 "ranked": ranked,
                 "dividing": dividing,
+                "undecided": undecided,
                 "divides": bool(report.dividing),
                 "cut": any(row["cut"] for row in ranked + dividing),
                 "last": number == layout.pages,
-                "movements": len(board.movements),
-                "voted": voted,
+                "movements": total,
+                "voted": bool(report.ranked),
                 "page": page_view(layout, number, again, " and ".join(what)),
             },
         )
@@ -805,16 +829,18 @@ def _ranks(what: str, rows: Sequence[dict[str, Any]], total: int) -> str:
 
 
 BRIDGING_HELP: Final = (
-    "Bridging ranks the objectives by how much EVERY movement leans towards them, not by how "
-    "many people like them overall. For each movement I take its latest endorsement poll on "
-    "the objective and work out its lean: (Agree + Agree with reservations + 1) divided by "
-    "(all votes + 2). A movement that has not voted yet counts as one half: neither for nor "
-    "against. The score multiplies the leans of all active movements, so a single movement "
-    "that leans away pulls the score down however keen the others are, and the top of the "
-    "list is what can bring everyone together. An objective divides the alliance when at "
-    "least one movement leans towards it and another leans away; those are listed apart, "
-    "widest gap first. The idea is Pol.is's group-informed consensus, with the movements as "
-    "the groups."
+    "Bridging lists the objectives that can bring every movement together first: not those "
+    "that many people like overall, but those that no movement leans away from. For each "
+    "objective it says which movements lean towards it, which lean away and which have not "
+    "decided yet (with {prefix}endorse in their own room). Objectives that no movement has "
+    "decided on yet are listed apart, not ranked. How the order is worked out: for each "
+    "movement I take its latest endorsement poll on the objective and work out its lean: "
+    "(Agree + Agree with reservations + 1) divided by (all votes + 2). A movement that has not "
+    "voted yet counts as one half: neither for nor against. The score multiplies the leans of "
+    "all active movements, so a single movement that leans away pulls the score down however "
+    "keen the others are. An objective divides the alliance when at least one movement leans "
+    "towards it and another leans away; those are listed apart, widest gap first. The idea is "
+    "Pol.is's group-informed consensus, with the movements as the groups."
 )
 
 
@@ -903,7 +929,7 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="bridging",
             family="objectives",
-            summary="Rank objectives by how much every movement leans towards them",
+            summary="Which objectives every movement can stand behind, first",
             handler=partial(show_bridging, fit),
             flags=(ALLIANCE_FLAG, PAGE_FLAG),
             help=BRIDGING_HELP,

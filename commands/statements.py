@@ -249,7 +249,7 @@ async def propose_item(ctx: Context, args: Args) -> Reply:
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
     question = f"Add to the core statement of {name}: “{text}”"
-    return await _put_to_vote(ctx, StatementChange.add(text), question, f"add “{short(text)}”")
+    return await _put_to_vote(ctx, StatementChange.add(text), question, text=short(text))
 
 
 async def amend_item(ctx: Context, args: Args) -> Reply:
@@ -267,7 +267,7 @@ async def amend_item(ctx: Context, args: Args) -> Reply:
         f"Change item {item.number} of the core statement of {name} from “{item.text}” to “{text}”"
     )
     change = StatementChange.amend(item.id, text)
-    return await _put_to_vote(ctx, change, question, f"amend item {item.number}")
+    return await _put_to_vote(ctx, change, question, item=item.number)
 
 
 async def drop_item(ctx: Context, args: Args) -> Reply:
@@ -275,7 +275,7 @@ async def drop_item(ctx: Context, args: Args) -> Reply:
     name, _ = await own_name(ctx, None)
     question = f"Drop item {item.number} from the core statement of {name}: “{item.text}”"
     change = StatementChange.drop(item.id)
-    return await _put_to_vote(ctx, change, question, f"drop item {item.number}")
+    return await _put_to_vote(ctx, change, question, item=item.number)
 
 
 async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
@@ -284,8 +284,18 @@ async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
             raise CommandError(f"Item {item.number} of the statement already says that.")
 
 
-async def _put_to_vote(ctx: Context, change: StatementChange, question: str, what: str) -> Reply:
-    """Open the consensus poll that decides a statement change (once, even if run again)."""
+async def _put_to_vote(
+    ctx: Context,
+    change: StatementChange,
+    question: str,
+    *,
+    item: int | None = None,
+    text: str | None = None,
+) -> Reply:
+    """Open the consensus poll that decides a statement change (once, even if run again).
+
+    The reply names the change: the new text for an addition, the item's number otherwise.
+    """
     poll = await polls.open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
@@ -305,7 +315,9 @@ async def _put_to_vote(ctx: Context, change: StatementChange, question: str, wha
     return Reply(
         "statement_vote_opened",
         {
-            "what": what,
+            "change": change.kind,
+            "item": item,
+            "text": text,
             "poll": poll.number,
             "rule": describe_rule(polls.rule_of(poll)),
         },

@@ -253,7 +253,7 @@ async def test_objectives_statements_and_every_kind_of_comparison(
     await bea.ask(camp, "!statement link 2 #5", bot=bot.user_id)
     shown = await cal.ask(tenants, "!statement climate-camp", bot=bot.user_id)
     assert "1. We live within the limits of the living world." in body(shown)
-    assert "words objective #1" in body(shown)
+    assert "its words for objective #1)" in body(shown)
     assert "https://matrix.to/#/" in html(shown)
 
     # Stances: as closing endorsement polls will record them.
@@ -284,6 +284,8 @@ async def test_objectives_statements_and_every_kind_of_comparison(
 
     # !compare A B: what both endorse, what only one does, with their own words.
     pair = body(await ada.ask(commons, "!compare climate-camp tenants", bot=bot.user_id))
+    unquoted = body(await ada.ask(commons, "!compare Climate Camp Tenants Union", bot=bot.user_id))
+    assert unquoted == pair  # names with spaces need no quotes
     assert "Both endorse:\n  #1 Respect for nature" in pair
     assert "Climate Camp: “We live within the limits of the living world.”" in pair
     assert "#5 Labour processes organised directly by the producers" in pair
@@ -303,7 +305,7 @@ async def test_objectives_statements_and_every_kind_of_comparison(
     # !bridging: the objective every movement leans towards comes first; 5 divides them.
     ranking = body(await ada.ask(commons, "!bridging", bot=bot.user_id))
     lines = ranking.splitlines()
-    assert lines[1].startswith("  1. #1 Respect for nature: 0.")
+    assert lines[1] == "  1. #1 Respect for nature: all 3 movements lean towards it"
     assert "Dividing the alliance:\n  - #5 Labour processes" in ranking
     assert "towards Climate Camp and Tenants Union; away Farmers" in ranking
     explained = body(await ada.ask(commons, "!help bridging", bot=bot.user_id))
@@ -378,7 +380,7 @@ async def test_a_big_alliance_is_compared_page_by_page_and_every_answer_arrives(
     assert "That was the last page. The first: !compare --page 1" in last
     for command, expected in (
         ("!objectives", "#50 Objective of the assembly number 50"),
-        ("!bridging", "How the score works"),
+        ("!bridging", "How the order is worked out"),
         ("!compare 7", "Assembly 100"),
         ("!compare assembly-1 assembly-2", "Both endorse"),
     ):
@@ -474,7 +476,10 @@ async def test_endorsements_and_statement_changes_are_decided_by_votes(
     proposed = body(
         await erin.ask(camp, "!statement propose We defend the commons.", bot=bot.user_id)
     )
-    assert "Consensus poll #3 is open on this: add “We defend the commons.”" in proposed
+    assert (
+        "Consensus poll #3 is open on adding this to the statement: “We defend the commons.”\n"
+        in proposed
+    )
     await vote_and_close(erin, bot, camp, 3, {bea: "agree", erin: "agree"})
     await notice_in(bea, bot, camp, "now version 1: item 1 added")
     await erin.ask(camp, "!statement propose We never rest.", bot=bot.user_id)

@@ -233,7 +233,7 @@ async def test_an_alliance_poll_is_voted_in_every_room_and_closed_from_the_commo
     assert "who started poll #1, or a moderator" in not_you
 
     closed = body(await ada.ask(commons, "!poll close", bot=bot.user_id))
-    assert closed.startswith("Alliance poll #1 is closed. Results:")
+    assert closed.startswith("Results of alliance poll #1 of ")
     assert section(closed, "One movement, one voice") == {
         "Park": "1 1/2",
         "Library": "1/2",

@@ -176,7 +176,8 @@ async def test_the_creator_closes_a_poll_and_an_ordinary_member_may_not(
     assert "Sorry, only bob" in refused
 
     closed = await ask(bob, room, "!poll close 1", bot=bot.user_id)
-    assert "Poll #1 is closed" in closed
+    assert closed.startswith("Results of poll #1: ")
+    assert "Closed by " in closed
     assert counts(closed) == {"Pizza": 2, "Soup": 1}
     assert "3 voters." in closed
     (end,) = await alice.wait_for(

@@ -311,17 +311,32 @@ async def test_compare_in_three_forms_and_bridging(world: World) -> None:
     assert "“bakers” is not an active movement" in body
     assert "Farmers (farmers)" in body
 
+    body = await world.body(TENANTS, CAL, "compare Climate Camp")
+    assert "To compare Climate Camp, name a second movement, e.g. !compare Climate Camp " in body
+    template, pair = await world.say(TENANTS, CAL, "compare Climate Camp Farmers")
+    assert template == "compare_pair"
+    assert "Climate Camp and Farmers" in pair.body
+
     body = await world.body(COMMONS, EVE, "bridging")
     lines = body.splitlines()
-    assert lines[1].startswith("  1. #1 Respect for nature: 0.")
+    assert lines[1] == "  1. #1 Respect for nature: all 3 movements lean towards it"
+    assert lines[2] == (
+        "  2. #2 Radical egalitarianism: leaning towards it: Climate Camp and Tenants Union; "
+        "leaning away: Farmers"
+    )
     assert (
         "Dividing the alliance:\n"
         "  - #2 Radical egalitarianism: towards Climate Camp and Tenants Union; away Farmers"
         in body
     )
+    # Nobody decided on #3: it is not ranked with a score, it is named as not decided yet.
+    assert "3. #3" not in body
+    assert "Not decided by any movement yet:\n  - #3 Democratic procedures" in body
+    assert "0." not in body
     assert "!help bridging" in body
     help_body = await world.body(COMMONS, EVE, "help bridging")
     assert "(Agree + Agree with reservations + 1) divided by (all votes + 2)" in help_body
+    assert "!endorse" in help_body
 
 
 async def test_statements_show_versions_and_other_movements_read_only(world: World) -> None:
@@ -395,17 +410,21 @@ async def test_statement_changes_pass_by_poll_as_new_versions(world: World) -> N
     await make_alliance(world)
     template, opened = await world.say(CAMP, EVE, "statement propose We defend the commons.")
     assert template == "statement_vote_opened"
-    assert "Consensus poll #1 is open on this: add “We defend the commons.”" in opened.body
+    assert opened.body.startswith(
+        "Consensus poll #1 is open on adding this to the statement: “We defend the commons.”\n"
+    )
     assert "Climate Camp has no core statement yet" in await world.body(CAMP, EVE, "statement")
     await world.decide(CAMP, EVE, 1, {BEA: "agree"})
     assert "now version 1: item 1 added" in world.notices_in(CAMP)[-1]
 
-    await world.say(CAMP, BEA, "statement amend 1 We defend the commons together.")
+    amend = await world.body(CAMP, BEA, "statement amend 1 We defend the commons together.")
+    assert amend.startswith("Consensus poll #2 is open on changing item 1 of the statement.\n")
     await world.say(CAMP, BEA, "statement propose We act without violence.")
     await world.decide(CAMP, BEA, 2, {BEA: "agree", EVE: "agree"})
     await world.decide(CAMP, BEA, 3, {BEA: "agree", EVE: "block"})
     assert "The statement stays as it was. Not passed: 1 block." in world.notices_in(CAMP)[-1]
-    await world.say(CAMP, EVE, "statement drop 1")
+    drop = await world.body(CAMP, EVE, "statement drop 1")
+    assert drop.startswith("Consensus poll #4 is open on dropping item 1 from the statement.\n")
     await world.decide(CAMP, EVE, 4, {EVE: "agree"})
 
     history = [

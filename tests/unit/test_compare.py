@@ -31,11 +31,10 @@ from commands.compare import (
     parse_threshold,
     percent,
     pieces,
-    score_text,
     slugify,
+    split_names,
     support,
     text_key,
-    two_names,
 )
 from commands.decision import ConsensusCounts
 
@@ -121,16 +120,30 @@ def test_an_ambiguous_or_unknown_name_finds_nothing() -> None:
     assert find("cl").found is None  # type: ignore[attr-defined]  # too short to guess
 
 
-def test_two_names_are_split_where_both_halves_are_movements() -> None:
-    known = {"climate camp", "tenants union", "farmers", "tenants"}
+def test_names_are_read_as_one_whole_name_or_two_longest_first() -> None:
+    known = {"climate camp", "tenants union", "farmers", "tenants", "climate", "camp"}
 
     def resolves(name: str) -> bool:
         return name.lower() in known
 
-    assert two_names(["Climate Camp", "farmers"], resolves) == ("Climate Camp", "farmers")
-    assert two_names(["Climate", "Camp", "Farmers"], resolves) == ("Climate Camp", "Farmers")
-    assert two_names(["farmers"], resolves) is None
-    assert two_names(["Bakers", "Farmers", "Union"], resolves) is None
+    assert split_names(["Climate Camp", "farmers"], resolves) == ("Climate Camp", "farmers")
+    assert split_names(["Climate", "Camp", "Farmers"], resolves) == ("Climate Camp", "Farmers")
+    # The whole text is one known name: that is what was meant, not "Climate" and "Camp".
+    assert split_names(["Climate", "Camp"], resolves) == ("Climate Camp",)
+    assert split_names(["farmers"], resolves) == ("farmers",)
+    assert split_names(["Climate", "Camp", "Tenants", "Union"], resolves) == (
+        "Climate Camp",
+        "Tenants Union",
+    )
+    # Two readings ("Climate" + "Camp Farmers", "Climate Camp" + "Farmers"): the longest
+    # first name wins.
+    also = known | {"camp farmers"}
+    assert split_names(["Climate", "Camp", "Farmers"], lambda n: n.lower() in also) == (
+        "Climate Camp",
+        "Farmers",
+    )
+    assert split_names(["Bakers", "Farmers", "Union"], resolves) == ()
+    assert split_names([], resolves) == ()
 
 
 def test_objective_numbers_may_have_a_hash() -> None:
@@ -280,24 +293,44 @@ def test_bridging_ranks_what_every_movement_leans_towards_above_what_many_people
         }
     )
     report = bridging(seen)
-    assert [row.objective for row in report.ranked] == [NATURE, EQUALITY, DEMOCRACY]
+    assert [row.objective for row in report.ranked] == [NATURE, EQUALITY]
+    assert report.undecided == (DEMOCRACY,)  # no movement decided: not ranked at all
     nature = report.ranked[0]
     assert nature.score == Fraction(3, 4) ** 3
     assert nature.towards == (CAMP, TENANTS, FARMERS)
     assert [row.objective for row in report.dividing] == [EQUALITY]
     assert report.dividing[0].away == (FARMERS,)
-    assert report.ranked[2].score == Fraction(1, 8)  # no polls at all: 1/2 per movement
 
 
-def test_an_objective_nobody_voted_on_divides_nobody() -> None:
+def test_objectives_nobody_decided_on_are_not_ranked_and_divide_nobody() -> None:
     report = bridging(board({}))
+    assert report.ranked == ()
     assert report.dividing == ()
-    assert {row.score for row in report.ranked} == {Fraction(1, 8)}
-    assert [row.objective.number for row in report.ranked] == [1, 2, 3]  # ties by number
+    assert [o.number for o in report.undecided] == [1, 2, 3]
 
 
-def test_scores_and_leans_are_shown_rounded() -> None:
-    assert score_text(Fraction(27, 64)) == "0.42"
+def test_a_movement_that_has_not_decided_is_named_apart_from_those_that_lean() -> None:
+    report = bridging(
+        board(
+            {
+                (CAMP, NATURE): endorsed(agree=2),
+                # As many for as against: decided, but leaning neither way.
+                (TENANTS, NATURE): Stance(
+                    "not_endorsed", "not_endorsed", ConsensusCounts(1, 0, 0, 1)
+                ),
+            }
+        )
+    )
+    (nature,) = report.ranked
+    assert nature.towards == (CAMP,)
+    assert nature.away == ()
+    assert nature.split == 1
+    assert nature.undecided == (FARMERS,)
+    # Undecided movements still count as one half each in the order.
+    assert nature.score == Fraction(3, 4) * Fraction(1, 2) * Fraction(1, 2)
+
+
+def test_shares_are_shown_rounded() -> None:
     assert percent(Fraction(2, 3)) == 67
 
 

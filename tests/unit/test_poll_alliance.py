@@ -303,7 +303,7 @@ async def test_closing_in_the_commons_closes_every_room(earth: Alliance) -> None
     reply, message = await earth.command(COMMONS, ADA, "poll close")
 
     assert reply.template == "poll_alliance_results"
-    assert message.body.startswith("Alliance poll #1 is closed. Results:")
+    assert message.body.startswith("Results of alliance poll #1 of ")
     assert "Closed by Ada" in message.body
     ends = earth.sent(END)
     assert sorted(e.room_id for e in ends) == sorted([COMMONS, CAMP, TENANTS, FARM])

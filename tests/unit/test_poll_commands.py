@@ -263,7 +263,7 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
 
     closed, message = await world.command(BOB, "poll close 1")
     assert closed.template == "poll_results"
-    assert "Poll #1 is closed" in message.body
+    assert message.body.startswith("Results of poll #1: Q?\nClosed by @bob:hs, ")
     assert closed.then is not None
     assert world.services.signals == []
     await closed.then()  # once the results are posted, what waits on the outcome is woken
