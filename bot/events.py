@@ -15,6 +15,30 @@ from bot.ids import EventID, RoomID, UserID
 LATEST_TS: Final = 221_845_392_000_000
 """The year 9000 in milliseconds: later (or unreadable) timestamps are not believed."""
 
+REDACTION: Final = "m.room.redaction"
+STATE_TYPES: Final = frozenset(
+    {
+        "m.room.create",
+        "m.room.member",
+        "m.room.power_levels",
+        "m.room.join_rules",
+        "m.room.history_visibility",
+        "m.room.guest_access",
+        "m.room.name",
+        "m.room.topic",
+        "m.room.avatar",
+        "m.room.canonical_alias",
+        "m.room.encryption",
+        "m.room.server_acl",
+        "m.room.tombstone",
+        "m.room.pinned_events",
+        "m.room.third_party_invite",
+        "m.space.child",
+        "m.space.parent",
+    }
+)
+"""Room state types of the spec: only the homeserver's authorised state may carry them."""
+
 
 def timestamp(value: Any) -> int:
     """An event's `origin_server_ts` as milliseconds every date function can show.
@@ -54,11 +78,13 @@ class Event:
     @classmethod
     def from_source(cls, room_id: str, source: dict[str, Any], *, encrypted: bool) -> Event:
         content = source.get("content")
-        redacts = source.get("redacts")
         if not isinstance(content, dict):
             content = {}
-        if redacts is None and isinstance(content.get("redacts"), str):
-            redacts = content["redacts"]
+        redacts = None
+        if source.get("type") == REDACTION:  # top level before room v11, content since
+            redacts = source.get("redacts")
+            if redacts is None:
+                redacts = content.get("redacts")
         state_key = source.get("state_key")
         return cls(
             event_id=EventID(str(source.get("event_id", ""))),
@@ -71,6 +97,24 @@ class Event:
             encrypted=encrypted,
             redacts=EventID(redacts) if isinstance(redacts, str) else None,
         )
+
+    @classmethod
+    def from_decrypted(cls, room_id: str, source: dict[str, Any]) -> Event | None:
+        """The event a decrypted payload stands for, or None when it claims too much.
+
+        A decrypted event is its sender's own plaintext: nio sets only its `event_id`,
+        `sender` and `origin_server_ts`, so a `state_key`, a `redacts` or a `room_id` in it is
+        whatever the sender wrote, checked by no server. Honest clients never encrypt state or
+        redactions, so a payload of a state type, with a `state_key`, of a redaction, or naming
+        another room is a forgery and stands for nothing.
+        """
+        kind = source.get("type")
+        if "state_key" in source or kind in STATE_TYPES or kind == REDACTION:
+            return None
+        claimed_room = source.get("room_id")
+        if claimed_room is not None and claimed_room != room_id:
+            return None
+        return cls.from_source(room_id, source, encrypted=True)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -89,6 +89,7 @@ class Matrix:
     def __init__(self, config: Config, store: Store) -> None:
         self._config = config
         self._store = store
+        self.forgeries_ignored = 0  # decrypted events that claimed to be state (see _decrypted)
         config.crypto_dir.mkdir(parents=True, exist_ok=True)
         client_config = AsyncClientConfig(
             max_limit_exceeded=0,
@@ -248,6 +249,8 @@ class Matrix:
                 update.state.append(Event.from_source(room_id, event.source, encrypted=False))
             for event in info.timeline.events:
                 converted = self._convert(RoomID(room_id), event)
+                if converted is None:
+                    continue
                 if isinstance(converted, Undecryptable):
                     update.undecryptable.append(converted)
                     continue
@@ -262,8 +265,8 @@ class Matrix:
         batch.left = [RoomID(room_id) for room_id in response.rooms.leave]
         return batch
 
-    @staticmethod
-    def _convert(room_id: RoomID, event: Any) -> Event | Undecryptable:
+    def _convert(self, room_id: RoomID, event: Any) -> Event | Undecryptable | None:
+        """nio's event as ours; None for a decrypted payload that claims too much."""
         if isinstance(event, MegolmEvent):
             return Undecryptable(
                 event_id=EventID(event.event_id),
@@ -271,8 +274,23 @@ class Matrix:
                 session_id=str(event.session_id),
                 source=event.source,
             )
-        encrypted = bool(getattr(event, "decrypted", False))
-        return Event.from_source(room_id, event.source, encrypted=encrypted)
+        if getattr(event, "decrypted", False):
+            return self._decrypted(room_id, event.source)
+        return Event.from_source(room_id, event.source, encrypted=False)
+
+    def _decrypted(self, room_id: RoomID, source: dict[str, Any]) -> Event | None:
+        """A decrypted event, unless it pretends to be state, a redaction or from elsewhere
+        (see `Event.from_decrypted`): such forgeries are counted and left out."""
+        event = Event.from_decrypted(room_id, source)
+        if event is None:
+            self.forgeries_ignored += 1
+            log.debug(
+                "Ignored an encrypted event claiming to be state, a redaction or from another "
+                "room in %s (%d so far)",
+                room_id,
+                self.forgeries_ignored,
+            )
+        return event
 
     def _is_own_join(self, source: dict[str, Any]) -> bool:
         """The bot's own arrival in a room (not a later change of its display name)."""
@@ -300,10 +318,11 @@ class Matrix:
             self._client.room_messages(room_id, start=start, limit=limit), "history"
         )
         page = [
-            (self._convert(room_id, event), self._is_own_join(event.source))
+            (converted, isinstance(converted, Event) and self._is_own_join(event.source))
             for event in response.chunk
+            if (converted := self._convert(room_id, event)) is not None
         ]
-        return page, (str(response.end) if response.end and page else None)
+        return page, (str(response.end) if response.end and response.chunk else None)
 
     def _invite(self, room_id: RoomID, invite_state: list[Any]) -> Invite:
         inviter: UserID | None = None
@@ -350,7 +369,7 @@ class Matrix:
             return None
         if isinstance(decrypted, MegolmEvent) or not hasattr(decrypted, "source"):
             return None
-        return Event.from_source(pending.room_id, decrypted.source, encrypted=True)
+        return self._decrypted(pending.room_id, decrypted.source)
 
     def is_encrypted(self, room_id: RoomID) -> bool:
         room = self._client.rooms.get(room_id)
@@ -399,7 +418,7 @@ class Matrix:
                 return None
             if not hasattr(decrypted, "source"):
                 return None
-            return Event.from_source(room_id, decrypted.source, encrypted=True)
+            return self._decrypted(room_id, decrypted.source)
         return Event.from_source(room_id, event.source, encrypted=False)
 
     async def send_state(

@@ -12,7 +12,13 @@ from typing import Any
 
 from bot.events import Event
 from bot.ids import RoomID, UserID
-from bot.permissions import Power, power_of, state_level_needed, user_level
+from bot.permissions import (
+    MODERATOR_LEVEL,
+    Power,
+    power_of,
+    state_level_needed,
+    user_level,
+)
 
 
 @dataclass
@@ -64,6 +70,16 @@ class RoomState:
     def may_send_state(self, user_id: str, event_type: str) -> bool:
         """Whether the user may send state events of this type here (as the server judges)."""
         return self.level(user_id) >= state_level_needed(self.power_levels, event_type)
+
+    def may_redact_others(self, user_id: str) -> bool:
+        """Whether the user may remove other people's events here (the room's `redact` level).
+
+        What the spec asks a client to check before it believes a redaction of someone else's
+        event: the redaction auth rules only compare the servers of the two senders.
+        """
+        raw = (self.power_levels or {}).get("redact", MODERATOR_LEVEL)
+        needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
+        return self.level(user_id) >= needed
 
     def power(self, user_id: str, admins: Collection[str]) -> Power:
         return power_of(self.level(user_id), user_id=user_id, admins=admins)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 
 from bot.events import Event
-from bot.ids import RoomID, UserID
-from bot.permissions import MODERATOR_LEVEL
+from bot.ids import UserID
 from commands import poll_store as db
 from commands.poll_alliance import group_end, withdraw_group
 from commands.poll_lifecycle import CLOSED, announce_close, close_by_end_event
@@ -90,19 +89,12 @@ async def on_response(services: Services, event: Event) -> Reply | None:
     return None
 
 
-def _may_end_polls(services: Services, room_id: RoomID, user_id: str) -> bool:
-    """Whether `user_id` may end the bot's polls: allowed to redact others' events."""
-    room = services.room(room_id)
-    raw = (room.power_levels or {}).get("redact", MODERATOR_LEVEL)
-    needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
-    return room.level(user_id) >= needed
-
-
 async def on_end(services: Services, event: Event) -> Reply | None:
     poll = await _poll_of(services, event)
     if poll is None or not poll.is_open:
         return None
-    if not _may_end_polls(services, event.room_id, event.sender):
+    # An end counts from whoever may remove others' events (the poll's start is the bot's).
+    if not services.room(event.room_id).may_redact_others(event.sender):
         log.info("Ignored a poll end from someone who may not end poll %d", poll.number)
         return None
     group = await db.group_of(services.store, poll.id)
@@ -116,9 +108,21 @@ async def on_end(services: Services, event: Event) -> Reply | None:
 
 
 async def on_redaction(services: Services, event: Event) -> Reply | None:
+    """A vote, a reason or a whole poll removed: believed only when the redaction is in the
+    same room and comes from the event's own sender or someone who may remove others' events."""
     if event.redacts is None:
         return None
-    poll = await db.redact(services.store, event.redacts)
+    target = await db.redaction_target(
+        services.store, room_id=event.room_id, event_id=event.redacts
+    )
+    if target is None:
+        return None
+    if event.sender != target.sender and not services.room(event.room_id).may_redact_others(
+        event.sender
+    ):
+        log.info("Ignored a redaction by someone who may not remove others' votes or polls")
+        return None
+    poll = await db.redact(services.store, target)
     if poll is not None and poll.is_open:
         await db.close_poll(services.store, poll.id, closed_at=event.ts, via="removed")
         services.signal(CLOSED)

@@ -703,13 +703,47 @@ async def mark_asked_for_reason(store: Store, poll_id: int, sender: str) -> None
 # -- redactions ------------------------------------------------------------------------------
 
 
-async def redact(store: Store, event_id: str) -> Poll | None:
-    """Forget a redacted response or reason. Returns the poll if `event_id` was its start."""
+@dataclass(frozen=True)
+class RedactionTarget:
+    """What a redacted event was to the polls of its room, and who sent it."""
+
+    kind: Literal["response", "reason", "start"]
+    event_id: EventID
+    sender: UserID
+    """The response's or reason's voter; for a poll's start, the bot that sent it."""
+
+
+async def redaction_target(
+    store: Store, *, room_id: RoomID, event_id: EventID
+) -> RedactionTarget | None:
+    """The vote, reason or poll start `event_id` is in `room_id`, if it is one (in one trip)."""
+    row = await store.fetch_one(
+        "SELECT 'response', r.sender FROM poll_responses r JOIN polls p ON p.id = r.poll_id"
+        " WHERE r.event_id = ? AND p.room_id = ?"
+        " UNION ALL SELECT 'reason', r.sender FROM poll_reasons r JOIN polls p ON p.id = r.poll_id"
+        " WHERE r.event_id = ? AND p.room_id = ?"
+        " UNION ALL SELECT 'start', '' FROM polls WHERE start_event_id = ? AND room_id = ?"
+        " LIMIT 1",
+        (event_id, room_id) * 3,
+    )
+    if row is None:
+        return None
+    kind: Literal["response", "reason", "start"] = row[0]
+    return RedactionTarget(kind, event_id, UserID(str(row[1])))
+
+
+async def redact(store: Store, target: RedactionTarget) -> Poll | None:
+    """Forget a redacted response or reason. Returns the poll if the target was its start."""
+    table, column, flag = {
+        "response": ("poll_responses", "event_id", "redacted"),
+        "reason": ("poll_reasons", "event_id", "redacted"),
+        "start": ("polls", "start_event_id", "removed"),
+    }[target.kind]
     async with store.transaction() as db:
-        await db.execute("UPDATE poll_responses SET redacted = 1 WHERE event_id = ?", (event_id,))
-        await db.execute("UPDATE poll_reasons SET redacted = 1 WHERE event_id = ?", (event_id,))
-        await db.execute("UPDATE polls SET removed = 1 WHERE start_event_id = ?", (event_id,))
-    return await _POLLS.one(store, "start_event_id = ?", (event_id,))
+        await db.execute(f"UPDATE {table} SET {flag} = 1 WHERE {column} = ?", (target.event_id,))
+    if target.kind != "start":
+        return None
+    return await _POLLS.one(store, "start_event_id = ?", (target.event_id,))
 
 
 # -- decision rules --------------------------------------------------------------------------

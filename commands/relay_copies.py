@@ -16,8 +16,6 @@ from typing import Any, Final
 
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.permissions import MODERATOR_LEVEL
-from bot.rooms import RoomState
 from bot.store import Store
 from commands import alliance_store as adb
 from commands import relay_store as rdb
@@ -58,12 +56,6 @@ def now_ms() -> int:
 
 
 # -- who is who ---------------------------------------------------------------------------------
-
-
-def _may_redact(room: RoomState, user_id: str) -> bool:
-    raw = (room.power_levels or {}).get("redact", MODERATOR_LEVEL)
-    needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
-    return room.level(user_id) >= needed
 
 
 def _open(shared: SharedThread, link: ThreadLink, movement: Movement | None) -> bool:
@@ -532,7 +524,7 @@ async def _relay_redaction(services: Services, event: Event) -> None:
     if not copies:
         return
     writer = copies[0].source_sender
-    if event.sender != writer and not _may_redact(services.room(event.room_id), event.sender):
+    if event.sender != writer and not services.room(event.room_id).may_redact_others(event.sender):
         log.info("Ignored a redaction by someone who may not redact others' messages")
         return
     for copy in copies:

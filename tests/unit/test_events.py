@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.events import LATEST_TS, Event, RoomUpdate, timestamp
@@ -86,3 +88,57 @@ def test_a_timestamp_from_a_server_is_a_usable_number_whatever_was_sent(
     )
     assert event.ts == kept
     assert timestamp(sent) == kept
+
+
+# -- decrypted payloads ------------------------------------------------------------------------
+
+
+def decrypted(**fields: Any) -> dict[str, Any]:
+    """A payload as nio hands it back decrypted: the sender's JSON plus what nio sets."""
+    return {
+        "event_id": "$e",
+        "sender": "@mallory:hs",
+        "origin_server_ts": 1,
+        "room_id": "!room",
+        "type": "m.room.message",
+        "content": {"msgtype": "m.text", "body": "hi"},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"type": "m.room.power_levels", "state_key": "", "content": {"users": {"@m:hs": 100}}},
+        {"type": "m.room.create", "content": {"room_version": "12"}},
+        {"type": "m.room.member", "state_key": "@bob:hs", "content": {"membership": "leave"}},
+        {"type": "m.room.member", "content": {"membership": "join", "displayname": "Admin"}},
+        {"type": "org.example.custom_state", "state_key": "x", "content": {}},
+        {"type": "m.room.redaction", "redacts": "$vote", "content": {"redacts": "$vote"}},
+        {"room_id": "!another-room"},
+    ],
+    ids=[
+        "power levels",
+        "create",
+        "member leave",
+        "member no key",
+        "custom state",
+        "redaction",
+        "other room",
+    ],
+)
+def test_a_decrypted_payload_that_claims_what_only_the_server_can_is_dropped(
+    forged: dict[str, Any],
+) -> None:
+    assert Event.from_decrypted("!room", decrypted(**forged)) is None
+
+
+def test_a_decrypted_message_is_kept_but_carries_no_state_key_or_redaction() -> None:
+    event = Event.from_decrypted(
+        "!room", decrypted(content={"msgtype": "m.text", "body": "hi", "redacts": "$vote"})
+    )
+    assert event is not None
+    assert event.encrypted
+    assert event.state_key is None
+    assert event.redacts is None
+    assert event.room_id == "!room"

@@ -324,6 +324,30 @@ async def test_an_end_event_counts_only_from_someone_who_may_redact(world: World
     assert notice.answering.event_id == start
 
 
+async def test_a_redaction_counts_only_from_the_voter_or_someone_who_may_redact(
+    world: World,
+) -> None:
+    start = await open_straw(world)
+    alice = await world.vote(ALICE, start, "a1")
+    bob = await world.vote(BOB, start, "a2")
+    carol = await world.vote(CAROL, start, "a2")
+
+    await world.redact(BOB, alice.event_id)  # a member removing someone else's vote: no
+    await world.redact(CAROL, start)  # ... or the whole poll: no
+    other_room = world.make_event(
+        RoomID("!elsewhere"), MOD, "m.room.redaction", {}, redacts=bob.event_id
+    )
+    await world.listen(other_room)  # a moderator, but of another room: no
+    _, before = await world.command(ALICE, "poll results 1")
+    assert "3 voters." in before.body
+    assert (await world.poll(1)).is_open
+
+    await world.redact(BOB, bob.event_id)  # their own vote: yes
+    await world.redact(MOD, carol.event_id)  # a moderator here: yes
+    _, after = await world.command(ALICE, "poll results 1")
+    assert "1 voter." in after.body
+
+
 async def test_a_redacted_poll_is_closed_quietly(world: World) -> None:
     start = await open_straw(world)
 

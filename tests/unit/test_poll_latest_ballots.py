@@ -53,7 +53,9 @@ async def test_latest_ballots_tally_like_all_ballots(tmp_path: Path, seed: int) 
             via="poll",
         )
     for n in rng.sample(range(300), 40):
-        await db.redact(store, f"$r{n}")
+        target = await db.redaction_target(store, room_id=poll.room_id, event_id=EventID(f"$r{n}"))
+        assert target is not None
+        await db.redact(store, target)
     members = voters[:25]
 
     for closed_at in (None, 30):

@@ -1,0 +1,108 @@
+"""Attacks on a movement's room, played against the real Synapse as a hostile member would.
+
+A member of an encrypted room can group-encrypt any JSON: nio hands it back decrypted with only
+`event_id`, `sender` and `origin_server_ts` checked, so a forged power level, room creation,
+membership or redaction would be believed by a bot that trusted decrypted payloads. Each test
+is the attack, and what the movement must still see afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from nio import RoomRedactResponse
+
+from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
+from tests.integration.matrix_user import MatrixUser
+from tests.integration.test_polls import start_poll, vote
+
+pytestmark = pytest.mark.integration
+
+
+def body(event: dict[str, Any]) -> str:
+    return str(event["content"]["body"])
+
+
+async def encrypted_room_with(bot: RunningBot, alice: MatrixUser, *others: MatrixUser) -> str:
+    """An encrypted v12 room made by Alice (its creator), with the bot and `others` in it."""
+    room = await room_with_bot(alice, bot.user_id, encrypted=True, room_version="12")
+    for person in others:
+        await alice.invite(room, person.user_id)
+        await person.join(room)
+    for person in others:
+        await alice.wait_for(
+            lambda p=person: p.user_id in alice.client.rooms[room].users,  # type: ignore[misc]
+            what=f"{person.user_id} to join",
+        )
+    return room
+
+
+async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    alice = await make_user("alice")
+    bob = await make_user("bob")
+    mallory = await make_user("mallory")
+    room = await encrypted_room_with(bot, alice, bob, mallory)
+    poll = await start_poll(alice, bot.user_id, room, '!poll "Where do we camp?" "Coal" "Port"')
+    bob_vote = await vote(bob, room, poll, "a1")
+    await vote(alice, room, poll, "a2")
+    assert "Here you are a member." in body(await mallory.ask(room, "!whoami", bot=bot.user_id))
+
+    # Each forgery, group-encrypted by Mallory's own client.
+    forgeries: list[dict[str, Any]] = [
+        {  # "I am a moderator now"
+            "type": "m.room.power_levels",
+            "state_key": "",
+            "content": {"users": {mallory.user_id: 100, alice.user_id: 0}, "redact": 0},
+        },
+        {  # "I created this room" (room v12: creators have unlimited power)
+            "type": "m.room.create",
+            "state_key": "",
+            "content": {"room_version": "12", "additional_creators": [mallory.user_id]},
+        },
+        {  # "Bob left": his vote would no longer count
+            "type": "m.room.member",
+            "state_key": bob.user_id,
+            "content": {"membership": "leave"},
+        },
+        {  # "My name is Alice"
+            "type": "m.room.member",
+            "state_key": mallory.user_id,
+            "content": {"membership": "join", "displayname": "Alice"},
+        },
+        {  # "Bob withdrew his vote", and "the poll was removed"
+            "type": "m.room.redaction",
+            "redacts": bob_vote,
+            "content": {"redacts": bob_vote},
+        },
+        {"type": "m.room.redaction", "redacts": poll, "content": {"redacts": poll}},
+    ]
+    for forged in forgeries:
+        await mallory.send_forged(room, forged)
+    # A command that claims to come from another room is not answered anywhere.
+    elsewhere = await mallory.send_forged(
+        room,
+        {
+            "type": "m.room.message",
+            "room_id": "!another-room:localhost",
+            "content": {"msgtype": "m.text", "body": "!ping"},
+        },
+    )
+    # A real redaction of Bob's vote by Mallory, who may not remove others' events: the
+    # homeserver may let it through (it checks only the servers), the bot must not believe it.
+    real = await mallory.client.room_redact(room, bob_vote)
+    assert isinstance(real, RoomRedactResponse) or real.status_code == "M_FORBIDDEN", real
+
+    # The room's queue is in order: once this is answered, every forgery has been seen.
+    whoami = body(await mallory.ask(room, "!whoami", bot=bot.user_id))
+    assert "Here you are a member." in whoami
+    refused = body(await mallory.ask(room, "!leave", bot=bot.user_id))
+    assert refused.startswith("Sorry, only"), refused
+    results = body(await alice.ask(room, "!poll results 1", bot=bot.user_id))
+    assert "Open" in results
+    assert "2 voters." in results  # Bob's vote still counts
+    assert "Coal  " in results
+    assert alice.replies_to(bot.user_id, room, elsewhere) == []
+    assert bot.bot.matrix.forgeries_ignored >= len(forgeries) + 1
