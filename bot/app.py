@@ -496,7 +496,21 @@ class Bot:
         return await self.matrix.create_space(name=name, topic=topic, invite=invite, key=key)
 
     async def find_space(self, key: str) -> RoomID | None:
-        return await self.matrix.find_space(key)
+        """The space marked with `key` that this bot created itself, if any (for recovering a
+        creation interrupted before its id was stored). Who created a room is read from its
+        `m.room.create` as the homeserver sent it: a planted mark in someone else's room, or
+        in a room that is not a space, is never adopted."""
+        for room_id in await self.matrix.rooms_marked(key):
+            if room_id not in self.rooms:
+                continue
+            room = self.rooms.get(room_id)
+            if (
+                room.create_sender == self.config.user_id
+                and room.create_content.get("type") == "m.space"
+            ):
+                return room_id
+            log.warning("Not adopting room %s: it carries a space mark, but not ours", room_id)
+        return None
 
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         await self.matrix.invite(room_id, user_id)

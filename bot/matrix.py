@@ -468,17 +468,17 @@ class Matrix:
         )
         return RoomID(response.room_id)
 
-    async def find_space(self, key: str) -> RoomID | None:
-        """The joined space marked with `key` by `create_space`, if any (one request per room).
-
-        For recovery only: a creation interrupted before its room id was stored.
-        """
+    async def rooms_marked(self, key: str) -> list[RoomID]:
+        """The joined rooms that carry the mark `create_space` puts in with `key` (one request
+        per room). Anyone may put such a mark in a room of their own: the caller checks that
+        the bot created the room."""
         response = await self._checked(self._client.joined_rooms(), "joined rooms")
+        marked = []
         for room_id in response.rooms:
             content = await self.get_state(RoomID(room_id), SPACE_MARK)
             if content is not None and content.get("key") == key:
-                return RoomID(room_id)
-        return None
+                marked.append(RoomID(room_id))
+        return marked
 
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         await self._checked(self._client.room_invite(room_id, user_id), "invite")

@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from nio import RoomRedactResponse
+from nio import MatrixRoom, RoomCreateResponse, RoomRedactResponse
 
+from bot.matrix import SPACE_MARK
 from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_polls import start_poll, vote
 
 pytestmark = pytest.mark.integration
+NO_ROOM = MatrixRoom("!none", "@none:localhost")
 
 
 def body(event: dict[str, Any]) -> str:
@@ -106,3 +108,29 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
     assert "Coal  " in results
     assert alice.replies_to(bot.user_id, room, elsewhere) == []
     assert bot.bot.matrix.forgeries_ignored >= len(forgeries) + 1
+
+
+async def test_a_planted_space_mark_is_never_adopted(bot: RunningBot, make_user: MakeUser) -> None:
+    # The mark the bot puts in the spaces it creates is predictable (the alliance's key). After a
+    # failed `!alliance create`, the bot looks for it: an attacker plants it in a space of theirs
+    # and invites the bot, hoping to become the alliance's space.
+    mallory = await make_user("mallory")
+    key = "earth-alliance-space"
+    planted = await mallory.client.room_create(
+        name="Earth Alliance",
+        space=True,
+        invite=[bot.user_id],
+        initial_state=[{"type": SPACE_MARK, "state_key": "", "content": {"key": key}}],
+    )
+    assert isinstance(planted, RoomCreateResponse), planted
+    await mallory.wait_for(
+        lambda: bot.user_id in mallory.client.rooms.get(planted.room_id, NO_ROOM).users,
+        what="the bot to join the planted space",
+    )
+    own = await bot.bot.create_space(name="Earth Alliance", topic="t", invite=[], key=key)
+    await mallory.wait_for(lambda: own in bot.bot.rooms, what="the bot to sync its own space")
+
+    assert await bot.bot.find_space(key) == own
+    await bot.bot.matrix.leave(own)
+    await mallory.wait_for(lambda: own not in bot.bot.rooms, what="the bot to leave its space")
+    assert await bot.bot.find_space(key) is None
