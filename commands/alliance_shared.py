@@ -156,28 +156,42 @@ def several_alliances(alliances: Sequence[Alliance], prefix: str, command: str) 
 
 
 async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
-    """The alliance a read-only command is about: this room's (as commons or movement).
+    """The alliance a read-only command is about: this room's, as its commons or an approved
+    movement. A room whose request to join is still pending reads nothing of the alliance
+    (anyone may ask to join), and a name this room may not read is never confirmed or listed.
 
     `wanted` is the `--alliance` value, needed when the room is in several.
     """
-    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id)
+    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
     if wanted:
         found = find_named(wanted, mine)
         if found is not None:
             return found
-        every = await db.all_alliances(ctx.store)
-        other = find_named(wanted, every)
-        if other is not None:
-            raise CommandError(
-                f"This room is not part of {other.name}. Ask in its commons room or one of its "
-                f"movements' rooms. This room is part of: {_alliance_names(mine) or 'none'}."
-            )
-        raise CommandError(unknown_alliance(wanted, mine or every, ctx.prefix))
+        if not mine:
+            raise CommandError(await no_alliance_to_read(ctx))
+        raise CommandError(
+            f"This room is not part of an alliance called {quoted(wanted)}. "
+            f"It is part of: {_alliance_names(mine)}."
+        )
     if len(mine) == 1:
         return mine[0]
     if not mine:
-        raise CommandError(not_in_alliance(ctx.prefix))
+        raise CommandError(await no_alliance_to_read(ctx))
     raise CommandError(several_alliances(mine, ctx.prefix, command))
+
+
+async def no_alliance_to_read(ctx: Context) -> str:
+    """Why this room reads no alliance: not in one, or its request is not approved yet."""
+    waiting = [
+        m for m in await db.movements_of_room(ctx.store, ctx.event.room_id) if m.status == "pending"
+    ]
+    if waiting:
+        return (
+            f"{waiting[0].name} is still waiting for the commons to approve it; until then this "
+            "room cannot read the alliance's record. A moderator of the commons answers with "
+            f"{ctx.prefix}movement approve {waiting[0].slug}."
+        )
+    return not_in_alliance(ctx.prefix)
 
 
 async def commons_alliance(ctx: Context, *, doing: str) -> Alliance:

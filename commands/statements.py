@@ -32,7 +32,7 @@ from commands.alliance_shared import (
     find_objective,
     listed_movements,
     names_list,
-    not_in_alliance,
+    no_alliance_to_read,
     own_movement,
     quoted,
     read_alliance,
@@ -75,11 +75,11 @@ async def _statement_subject(
         if alliance is None and movement is not None:
             alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
         return ctx.event.room_id, name, alliance
-    alliances = await db.alliances_of_room(ctx.store, ctx.event.room_id)
+    alliances = await db.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
     if wanted_alliance:
         alliances = [await read_alliance(ctx, wanted_alliance, command=command)]
     if not alliances:
-        raise CommandError(not_in_alliance(ctx.prefix))
+        raise CommandError(await no_alliance_to_read(ctx))
     found: list[tuple[Alliance, Movement]] = []
     known: list[Movement] = []
     for alliance in alliances:

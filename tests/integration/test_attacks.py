@@ -16,6 +16,7 @@ from nio import MatrixRoom, RoomCreateResponse, RoomRedactResponse
 from bot.matrix import SPACE_MARK
 from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
 from tests.integration.matrix_user import MatrixUser
+from tests.integration.test_alliance import start_alliance
 from tests.integration.test_polls import start_poll, vote
 
 pytestmark = pytest.mark.integration
@@ -134,3 +135,39 @@ async def test_a_planted_space_mark_is_never_adopted(bot: RunningBot, make_user:
     await bot.bot.matrix.leave(own)
     await mallory.wait_for(lambda: own not in bot.bot.rooms, what="the bot to leave its space")
     assert await bot.bot.find_space(key) is None
+
+
+async def test_a_room_that_only_asked_to_join_reads_nothing_of_the_alliance(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # Anyone the invite allowlist admits can make a room, invite the bot and ask to join an
+    # alliance: until the commons approves, that room must learn nothing of the alliance.
+    world = await start_alliance(bot, make_user)
+    await world.ada.ask(world.commons, "!objective propose Respect for nature", bot=bot.user_id)
+    mallory = await make_user("mallory")
+    spy = await room_with_bot(mallory, bot.user_id, name="Friendly Collective")
+    asked = await mallory.ask(
+        spy, "!movement join earth-alliance as Friendly Collective", bot=bot.user_id
+    )
+    assert "Asked to join Earth Alliance" in body(asked)
+
+    for command in (
+        "!objectives",
+        "!movements",
+        "!compare",
+        "!compare 1",
+        "!bridging",
+        "!alliance",
+        "!statement climate-camp",
+        "!objectives --alliance earth-alliance",
+        "!objectives --alliance some-other-alliance",
+    ):
+        answer = body(await mallory.ask(spy, command, bot=bot.user_id))
+        assert "still waiting for the commons to approve it" in answer, (command, answer)
+        for secret in ("Respect for nature", "Climate Camp", "Tenants Union", world.commons):
+            assert secret not in answer, (command, answer)
+
+    # Once approved, the same room reads the record like every movement.
+    await world.ada.ask(world.commons, "!movement approve Friendly Collective", bot=bot.user_id)
+    listed = body(await mallory.ask(spy, "!objectives", bot=bot.user_id))
+    assert "Respect for nature" in listed

@@ -454,7 +454,8 @@ async def test_a_room_in_two_alliances_is_asked_which(world: World) -> None:
     body = await world.body(CAMP, EVE, "compare --alliance earth-alliance")
     assert "Where each movement of Earth Alliance stands" in body
     body = await world.body(FARMERS, DEE, "alliance --alliance housing-front")
-    assert "This room is not part of Housing Front" in body
+    assert "This room is not part of an alliance called “housing-front”" in body
+    assert "It is part of: Earth Alliance." in body
 
 
 # -- big alliances: every answer fits one Matrix event, in few database reads -------------------
