@@ -105,6 +105,11 @@ def state_level_needed(power_levels: Mapping[str, Any] | None, event_type: str) 
     return _as_int(power_levels.get("state_default"), 50)
 
 
+def redact_level_needed(power_levels: Mapping[str, Any] | None) -> int:
+    """The level needed to remove other people's events (the spec's `redact`, default 50)."""
+    return _as_int((power_levels or {}).get("redact"), MODERATOR_LEVEL)
+
+
 def power_of(level: float, *, user_id: str, admins: Collection[str]) -> Power:
     """The command power a user holds, given their level and the bot's admin list."""
     if user_id in admins or level == UNLIMITED:

@@ -13,9 +13,9 @@ from typing import Any
 from bot.events import Event
 from bot.ids import RoomID, UserID
 from bot.permissions import (
-    MODERATOR_LEVEL,
     Power,
     power_of,
+    redact_level_needed,
     state_level_needed,
     user_level,
 )
@@ -77,9 +77,7 @@ class RoomState:
         What the spec asks a client to check before it believes a redaction of someone else's
         event: the redaction auth rules only compare the servers of the two senders.
         """
-        raw = (self.power_levels or {}).get("redact", MODERATOR_LEVEL)
-        needed = raw if isinstance(raw, int) and not isinstance(raw, bool) else MODERATOR_LEVEL
-        return self.level(user_id) >= needed
+        return self.level(user_id) >= redact_level_needed(self.power_levels)
 
     def power(self, user_id: str, admins: Collection[str]) -> Power:
         return power_of(self.level(user_id), user_id=user_id, admins=admins)

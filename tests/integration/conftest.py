@@ -130,6 +130,18 @@ def bot_has_joined(user: MatrixUser, room_id: str, bot_id: str) -> bool:
     return bot_id in room.users and bot_id not in room.invited_users
 
 
+async def join_room(host: MatrixUser, room: str, *guests: MatrixUser) -> None:
+    """`host` invites each guest, who joins; returns once `host` sees them all in the room."""
+    for guest in guests:
+        await host.invite(room, guest.user_id)
+        await guest.join(room)
+    for guest in guests:
+        await host.wait_for(
+            lambda g=guest: g.user_id in host.client.rooms[room].users,  # type: ignore[misc]
+            what=f"{guest.user_id} to join",
+        )
+
+
 async def room_with_bot(user: MatrixUser, bot_id: str, **kwargs: Any) -> str:
     """A room created by `user` with the bot invited, once the bot has joined."""
     room_id = await user.create_room(invite=[bot_id], **kwargs)

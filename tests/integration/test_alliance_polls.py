@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -40,17 +40,6 @@ class Earth:
     movers: dict[str, MatrixUser]
     rooms: dict[str, str]
     people: dict[str, MatrixUser]
-
-
-async def join_room(host: MatrixUser, room: str, *guests: MatrixUser) -> None:
-    for guest in guests:
-        await host.invite(room, guest.user_id)
-        await guest.join(room)
-    for guest in guests:
-        await host.wait_for(
-            lambda g=guest: g.user_id in host.client.rooms[room].users,  # type: ignore[misc]
-            what=f"{guest.user_id} to join",
-        )
 
 
 async def earth_alliance(bot: RunningBot, make_user: MakeUser) -> Earth:

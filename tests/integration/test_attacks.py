@@ -14,30 +14,19 @@ import pytest
 from nio import MatrixRoom, RoomCreateResponse, RoomRedactResponse
 
 from bot.matrix import SPACE_MARK
-from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
-from tests.integration.test_alliance import start_alliance
+from tests.integration.test_alliance import body, start_alliance
 from tests.integration.test_polls import start_poll, vote
 
 pytestmark = pytest.mark.integration
 NO_ROOM = MatrixRoom("!none", "@none:localhost")
 
 
-def body(event: dict[str, Any]) -> str:
-    return str(event["content"]["body"])
-
-
 async def encrypted_room_with(bot: RunningBot, alice: MatrixUser, *others: MatrixUser) -> str:
     """An encrypted v12 room made by Alice (its creator), with the bot and `others` in it."""
     room = await room_with_bot(alice, bot.user_id, encrypted=True, room_version="12")
-    for person in others:
-        await alice.invite(room, person.user_id)
-        await person.join(room)
-    for person in others:
-        await alice.wait_for(
-            lambda p=person: p.user_id in alice.client.rooms[room].users,  # type: ignore[misc]
-            what=f"{person.user_id} to join",
-        )
+    await join_room(alice, room, *others)
     return room
 
 

@@ -267,6 +267,12 @@ class OperatorBot:
                 raise AssertionError(f"no {text!r} from multilogue in {timeout} s")
             await asyncio.sleep(0.1)
 
+    async def exit_status(self, *, timeout: float = 60) -> int:
+        """Wait for a bot that stops by itself (bad configuration, refused login)."""
+        status = await asyncio.wait_for(self.process.wait(), timeout)
+        await self.reader
+        return status
+
     async def stop(self) -> int:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
@@ -387,8 +393,7 @@ async def test_a_wrong_password_is_one_clear_line_without_noise(
     bot = await start_operator_bot(install, operator_folder)
     operator_bots.append(bot)
 
-    assert await asyncio.wait_for(bot.process.wait(), 60) == 1
-    await bot.reader
+    assert await bot.exit_status() == 1
     lines = [line.strip() for line in bot.output if line.strip()]
     assert lines[-1].startswith("multilogue: cannot log in"), lines
     assert not any("Error validating response" in line for line in lines), lines
@@ -407,8 +412,7 @@ async def test_a_misspelt_variable_stops_the_bot_before_it_starts(
     bot = await start_operator_bot(install, operator_folder)
     operator_bots.append(bot)
 
-    assert await asyncio.wait_for(bot.process.wait(), 60) == 2
-    await bot.reader
+    assert await bot.exit_status() == 2
     output = "".join(bot.output)
     assert "MULTILOGUE_ADMIN: not a setting multilogue knows" in output
     assert "did you mean MULTILOGUE_ADMINS?" in output

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.store import Store
-from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -36,14 +36,7 @@ async def three_people(bot_id: str, make_user: MakeUser) -> tuple[MatrixUser, ..
 
 async def shared_room(bot_id: str, alice: MatrixUser, *others: MatrixUser) -> str:
     room = await room_with_bot(alice, bot_id, room_version="12")
-    for person in others:
-        await alice.invite(room, person.user_id)
-        await person.join(room)
-    for person in others:
-        await alice.wait_for(
-            lambda p=person: p.user_id in alice.client.rooms[room].users,  # type: ignore[misc]
-            what=f"{person.user_id} to join",
-        )
+    await join_room(alice, room, *others)
     return room
 
 
