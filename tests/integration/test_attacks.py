@@ -82,8 +82,9 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
             "content": {"msgtype": "m.text", "body": "!ping"},
         },
     )
-    # A real redaction of Bob's vote by Mallory, who may not remove others' events: the
-    # homeserver may let it through (it checks only the servers), the bot must not believe it.
+    # A real redaction of Bob's vote by Mallory, who may not remove others' events. Synapse
+    # refuses it to its own users (M_FORBIDDEN); a hostile federated server would send it, and
+    # the bot's own check for that case is tested in tests/unit/test_poll_commands.py.
     real = await mallory.client.room_redact(room, bob_vote)
     assert isinstance(real, RoomRedactResponse) or real.status_code == "M_FORBIDDEN", real
 
