@@ -343,7 +343,7 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
         if (match := find_named(typed_alliance, every)) is not None
     ]
     if not found:
-        raise CommandError(unknown_alliance(splits[0][0], every, ctx.prefix))
+        raise CommandError(unknown_alliance(splits[0][0], ctx.prefix))
     alliance, typed_name = found[0]
     room_id = ctx.event.room_id
     if alliance.commons_room_id == room_id:

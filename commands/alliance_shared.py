@@ -131,13 +131,14 @@ def _alliance_names(alliances: Sequence[Alliance]) -> str:
     return names_list([a.name for a in alliances], empty="")
 
 
-def unknown_alliance(typed: str, alliances: Sequence[Alliance], prefix: str) -> str:
-    if not alliances:
-        return (
-            f"There is no alliance called {quoted(typed)}; in fact there are none yet. "
-            f"A bot admin starts one with {prefix}alliance create <name>."
-        )
-    return f"There is no alliance called {quoted(typed)}. Alliances: {_alliance_names(alliances)}."
+def unknown_alliance(typed: str, prefix: str) -> str:
+    """An alliance name that matches nothing: said without listing the alliances the bot knows,
+    which a room outside them has no business learning."""
+    return (
+        f"I know no alliance called {quoted(typed)}. Ask its commons for the exact name (there, "
+        f"{prefix}alliance shows it). A bot admin starts a new one with {prefix}alliance create "
+        "<name>."
+    )
 
 
 def not_in_alliance(prefix: str) -> str:
@@ -222,13 +223,10 @@ async def own_movement(
     if wanted:
         match = match_name(wanted, pairs, name=lambda p: p[0].name, slug=lambda p: p[0].slug).found
         if match is None:
-            every = await db.all_alliances(ctx.store)
-            if find_named(wanted, every) is not None:
-                raise CommandError(
-                    f"This room is not a movement of {quoted(wanted)}"
-                    + (f"; it is one of {_alliance_names(alliances)}." if pairs else ".")
-                )
-            raise CommandError(unknown_alliance(wanted, alliances or every, ctx.prefix))
+            raise CommandError(
+                f"This room is not a movement of an alliance called {quoted(wanted)}"
+                + (f"; it is one of {_alliance_names(alliances)}." if pairs else ".")
+            )
         return match
     if len(pairs) == 1:
         return pairs[0]

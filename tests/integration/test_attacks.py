@@ -136,6 +136,10 @@ async def test_a_room_that_only_asked_to_join_reads_nothing_of_the_alliance(
     await world.ada.ask(world.commons, "!objective propose Respect for nature", bot=bot.user_id)
     mallory = await make_user("mallory")
     spy = await room_with_bot(mallory, bot.user_id, name="Friendly Collective")
+    # Guessing a name does not list the alliances the bot serves.
+    guessed = body(await mallory.ask(spy, "!movement join Moon as Spies", bot=bot.user_id))
+    assert "I know no alliance called “Moon”" in guessed
+    assert "Earth" not in guessed
     asked = await mallory.ask(
         spy, "!movement join earth-alliance as Friendly Collective", bot=bot.user_id
     )
