@@ -73,6 +73,28 @@ def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     return when
 
 
+def parse_duration(text: str) -> timedelta:
+    """A duration such as ``3d`` or ``36h`` on its own (how long something stays open)."""
+    words = " ".join(text.lower().split())
+    match = _RELATIVE_RE.fullmatch(words)
+    if match is None:
+        raise DeadlineError(
+            f"I can't read '{short(text, 40)}' as a length of time. "
+            "Use a duration such as 24h, 3d or 1w."
+        )
+    return _duration(match[1], match[2])
+
+
+def format_duration(seconds: int) -> str:
+    """``3 days``, ``36 hours``, ``90 minutes``, ``2 weeks``: the largest whole unit."""
+    minutes = seconds // 60
+    for unit, size in (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes % size == 0 and minutes >= size:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
 def format_deadline(when: datetime, tz: ZoneInfo) -> str:
     """``when`` on the wall clock of ``tz``, e.g. ``Tue 1 Dec 2026, 18:00 (Europe/Berlin)``."""
     _require_aware(when, "when")

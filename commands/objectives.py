@@ -450,6 +450,7 @@ async def endorse(ctx: Context, args: Args) -> Reply:
             f"A poll on objective #{objective.number} is already open in this room. "
             "Vote there; the stance is recorded when it closes."
         )
+    closes_at = await polls.decision_closes_at(ctx, args.option("closes"))
     poll = await polls.open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
@@ -459,6 +460,8 @@ async def endorse(ctx: Context, args: Args) -> Reply:
         ),
         creator=ctx.event.sender,
         txn_key=ctx.event.event_id,
+        closes_at=closes_at,
+        decision=True,
     )
     await db.open_endorsement(
         ctx.store,
@@ -477,6 +480,7 @@ async def endorse(ctx: Context, args: Args) -> Reply:
             "poll": poll.number,
             "was": (latest.state if latest is not None and latest.state != "pending" else ""),
             "rule": describe_rule(polls.rule_of(poll)),
+            "closes": polls.local_time(poll.closes_at or closes_at, ctx),
         },
     )
 
@@ -897,13 +901,16 @@ def commands(fit: Fit) -> tuple[Command, ...]:
             summary="Decide by a consensus poll whether this movement endorses an objective",
             handler=endorse,
             params=(Param("objective"),),
-            flags=(ALLIANCE_FLAG,),
+            flags=(ALLIANCE_FLAG, Flag("closes", "WHEN", polls.CLOSES_HELP)),
             help=(
-                "Opens a consensus poll in this movement's room. When it closes, the outcome is "
-                "recorded as the movement's stance: endorsed, or not endorsed with the reasons of "
-                "any blocks. A later poll can change it."
+                "Opens a consensus poll in this movement's room. It stays open until the room's "
+                "deadline (24 hours unless its moderators set another with {prefix}rules set "
+                "deadline); --closes may make it longer. Only a moderator closes it earlier; "
+                "whoever opened it may withdraw it. When it closes, the outcome is recorded as "
+                "the movement's stance: endorsed, or not endorsed with the reasons of any "
+                "blocks. A later poll can change it."
             ),
-            examples=("{prefix}endorse 3",),
+            examples=("{prefix}endorse 3", "{prefix}endorse 3 --closes 3d"),
         ),
         Command(
             name="compare",

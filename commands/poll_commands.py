@@ -17,7 +17,7 @@ from typing import Final
 from bot.permissions import Power
 from commands import poll_store as db
 from commands.args import UsageError, read_number, short
-from commands.deadlines import DeadlineError, parse_deadline
+from commands.deadlines import DeadlineError, format_duration, parse_deadline, parse_duration
 from commands.decision import RuleError, describe_rule, format_rule, parse_quorum, parse_rule
 from commands.poll_alliance import close_group_command, create_alliance_poll, show_group_results
 from commands.poll_input import (
@@ -33,6 +33,7 @@ from commands.poll_lifecycle import (
     closed_view,
     command_close_time,
     created_view,
+    decision_deadline_s,
     open_consensus_poll,
     open_poll,
     seal,
@@ -257,6 +258,47 @@ async def list_polls(ctx: Context, args: Args) -> Reply:
 # -- closing ----------------------------------------------------------------------------------
 
 
+async def withdraw_poll(ctx: Context, args: Args) -> Reply:
+    """The person who opened a poll takes it back: it closes and decides nothing."""
+    try:
+        poll = await _named_poll(ctx, args.text("number"), fallback_any=False)
+    except _NoPoll as exc:
+        return _usage(ctx, "poll withdraw", str(exc))
+    if await db.group_of(ctx.store, poll.id) is not None:
+        return _usage(
+            ctx,
+            "poll withdraw",
+            f"Poll #{poll.number} is part of an alliance-wide poll; the commons closes it with "
+            f"{ctx.prefix}poll close.",
+        )
+    if ctx.event.sender != poll.creator:
+        return Reply(
+            "poll_withdraw_refused",
+            {"number": poll.number, "creator": ctx.room.display_name(poll.creator)},
+        )
+    if poll.closed_at is not None and poll.close_event_id != ctx.event.event_id:
+        return Reply("poll_closed", {"number": poll.number, "action": "withdraw"})
+    await db.withdraw(
+        ctx.store,
+        poll.id,
+        at=command_close_time(ctx, None),
+        by=ctx.event.sender,
+        command_event_id=ctx.event.event_id,
+    )
+    if poll.start_event_id is not None:  # gone from Element too
+        await ctx.services.redact(
+            poll.room_id, poll.start_event_id, reason=None, txn_key=f"{ctx.event.event_id}:withdraw"
+        )
+    services = ctx.services
+
+    async def withdrawn() -> None:  # what waited on the poll's outcome lets go of it now
+        services.signal(CLOSED)
+
+    return Reply(
+        "poll_withdrawn", {"number": poll.number, "decision": poll.decision}, then=withdrawn
+    )
+
+
 async def close_poll(ctx: Context, args: Args) -> Reply:
     if (question := await _maybe_a_question(ctx, args, "close")) is not None:
         return question
@@ -272,7 +314,13 @@ async def close_poll(ctx: Context, args: Args) -> Reply:
     if poll.closed_at is not None and poll.close_event_id != ctx.event.event_id:
         return Reply("poll_closed", {"number": poll.number, "action": "close"})
     if poll.closed_at is None:
-        refused = close_refused(ctx, number=poll.number, creator=poll.creator)
+        refused = close_refused(
+            ctx,
+            number=poll.number,
+            creator=poll.creator,
+            decision=poll.decision,
+            closes_at=poll.closes_at,
+        )
         if refused is not None:
             return refused
         closed = await db.close_poll(
@@ -379,6 +427,7 @@ async def give_reason(ctx: Context, args: Args) -> Reply:
 
 async def show_rules(ctx: Context, args: Args) -> Reply:
     stored = await db.room_rule(ctx.store, ctx.event.room_id)
+    deadline = await decision_deadline_s(ctx.store, ctx.event.room_id)
     rule = DEFAULT_RULE if stored is None else parse_rule(stored.rule)
     return Reply(
         "rules_show",
@@ -389,12 +438,15 @@ async def show_rules(ctx: Context, args: Args) -> Reply:
             "set_by": None if stored is None else ctx.room.display_name(stored.set_by),
             "set_at": None if stored is None else local_time(stored.set_at, ctx),
             "can_set": ctx.power >= Power.MODERATOR,
+            "deadline": format_duration(deadline),
         },
     )
 
 
 async def set_rules(ctx: Context, args: Args) -> Reply:
     text = args.text("rule")
+    if text.split()[0].lower() == "deadline":
+        return await _set_deadline(ctx, text.split(maxsplit=1)[1:])
     try:
         if text.split()[0].lower() == "quorum":
             rule = (await current_rule(ctx.store, ctx.event.room_id)).with_quorum(
@@ -412,3 +464,16 @@ async def set_rules(ctx: Context, args: Args) -> Reply:
         set_at=now_ms(),
     )
     return Reply("rules_set", {"rule": format_rule(rule), "description": describe_rule(rule)})
+
+
+async def _set_deadline(ctx: Context, rest: list[str]) -> Reply:
+    """`!rules set deadline 3d`: how long this room's decision polls stay open from now on."""
+    try:
+        duration = parse_duration(rest[0] if rest else "")
+    except DeadlineError as exc:
+        return _usage(ctx, "rules set", str(exc))
+    seconds = int(duration.total_seconds())
+    await db.set_room_deadline(
+        ctx.store, ctx.event.room_id, seconds=seconds, set_by=ctx.event.sender, set_at=now_ms()
+    )
+    return Reply("rules_deadline_set", {"deadline": format_duration(seconds)})

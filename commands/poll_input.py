@@ -154,6 +154,15 @@ def _take_flags(
     return " ".join(line.split())
 
 
+def closes_option(text: str, flags: Mapping[str, str | bool]) -> tuple[str, str | None]:
+    """A command's text and its `--closes` value, the time after a date taken back from the text
+    (`--closes 2026-12-01 18:00 We defend...`)."""
+    found = dict(flags)
+    text = _time_after_date(text, found)
+    closes = found.get("closes")
+    return text, closes if isinstance(closes, str) else None
+
+
 def _time_after_date(text: str, flags: dict[str, str | bool]) -> str:
     """`--closes 2026-12-01 18:00` read by the command parser leaves `18:00` in the text."""
     closes = flags.get("closes")

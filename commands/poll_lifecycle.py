@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from bot.events import Event
@@ -24,6 +25,7 @@ from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
 from bot.store import Store
 from commands import poll_store as db
+from commands.deadlines import DeadlineError, format_duration, parse_deadline
 from commands.decision import Rule, format_rule
 from commands.poll_results import current_rule, live_tally, local_time, now_ms, results_view
 from commands.poll_store import Poll, PollKind
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 CLOSED: Final = "poll closed"
 """Signalled (`Services.signal`) once a room's poll is closed and its results are posted, or
 it was removed: what waits on a poll's outcome (timers `woken_by` it) can act at once."""
+
+DECISION_DEADLINE_S: Final = 24 * 3600
+"""How long a decision poll stays open in a room whose moderators set no deadline."""
 
 COMMAND_GRACE_MS: Final = 120_000
 """A poll closed by `!poll close` that is still unannounced this long after is announced by
@@ -66,6 +71,7 @@ async def open_poll(
     closes_at: int | None = None,
     rule: Rule | None = None,
     seat: db.NewSeat | None = None,
+    decision: bool = False,
 ) -> Poll:
     """Store and post a native poll; the same `txn_key` (an event id) never makes two.
 
@@ -87,6 +93,7 @@ async def open_poll(
             closes_at=closes_at,
             rule=None if rule is None else format_rule(rule),
             command_event_id=txn_key,
+            decision=decision,
         ),
         seat=seat,
     )
@@ -116,8 +123,13 @@ async def open_consensus_poll(
     creator: UserID,
     txn_key: EventID,
     closes_at: int | None = None,
+    decision: bool = False,
 ) -> Poll:
-    """Open a consensus poll on `proposal` under the room's current decision rule."""
+    """Open a consensus poll on `proposal` under the room's current decision rule.
+
+    A `decision` poll decides for the room's movement (see `Poll.decision`): give it the
+    closing time `decision_closes_at` found.
+    """
     return await open_poll(
         services,
         room_id=room_id,
@@ -128,7 +140,37 @@ async def open_consensus_poll(
         answers=consensus_answers(),
         closes_at=closes_at,
         rule=await current_rule(services.store, room_id),
+        decision=decision,
     )
+
+
+async def decision_deadline_s(store: Store, room_id: RoomID) -> int:
+    """How long the room's decision polls stay open (its moderators' setting, or 24 hours)."""
+    return await db.room_deadline(store, room_id) or DECISION_DEADLINE_S
+
+
+async def decision_closes_at(ctx: Context, requested: str | None) -> int:
+    """When a decision poll opened now closes: after the room's deadline, or later if the
+    command asks (`--closes`); never earlier, so that one member cannot hurry a decision.
+
+    Raises `CommandError` for a closing time that cannot be read or comes too soon.
+    """
+    seconds = await decision_deadline_s(ctx.store, ctx.event.room_id)
+    at_least = now_ms() + seconds * 1000
+    if requested is None:
+        return at_least
+    try:
+        when = parse_deadline(requested, now=datetime.now(UTC), tz=ctx.config.timezone)
+    except DeadlineError as exc:
+        raise CommandError(str(exc)) from None
+    closes_at = int(when.timestamp() * 1000)
+    if closes_at < at_least:
+        raise CommandError(
+            f"A decision of this room stays open at least {format_duration(seconds)}, so that "
+            "everyone can take part; --closes may only make it longer. A moderator may close "
+            "it earlier."
+        )
+    return closes_at
 
 
 def created_view(ctx: Context, poll: Poll) -> dict[str, Any]:
@@ -171,11 +213,32 @@ def command_close_time(ctx: Context, closes_at: int | None) -> int:
     return close_time(max(now_ms(), ctx.event.ts), closes_at)
 
 
-def close_refused(ctx: Context, *, number: int, creator: UserID) -> Reply | None:
-    """The refusal when the sender may not close this poll: only its creator or a moderator."""
-    if ctx.event.sender != creator and ctx.power < Power.MODERATOR:
+def close_refused(
+    ctx: Context,
+    *,
+    number: int,
+    creator: UserID,
+    decision: bool = False,
+    closes_at: int | None = None,
+) -> Reply | None:
+    """The refusal when the sender may not close this poll: only its creator or a moderator;
+    a `decision` poll only a moderator (it closes by itself at `closes_at`)."""
+    if ctx.power >= Power.MODERATOR:
+        return None
+    if decision:
         return Reply(
-            "poll_close_refused", {"number": number, "creator": ctx.room.display_name(creator)}
+            "poll_close_refused",
+            {
+                "number": number,
+                "decision": True,
+                "closes": None if closes_at is None else local_time(closes_at, ctx),
+                "creator": ctx.room.display_name(creator),
+            },
+        )
+    if ctx.event.sender != creator:
+        return Reply(
+            "poll_close_refused",
+            {"number": number, "decision": False, "creator": ctx.room.display_name(creator)},
         )
     return None
 

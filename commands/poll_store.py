@@ -32,7 +32,7 @@ ClosedVia = Literal["command", "deadline", "end_event", "removed"]
 _POLL_COLUMNS = (
     "id, room_id, number, kind, question, answers, max_selections, hidden, creator, created_at,"
     " closes_at, closed_at, closed_by, closed_via, close_event_id, rule, command_event_id,"
-    " start_event_id, end_event_id, result, announced, removed"
+    " start_event_id, end_event_id, result, announced, removed, decision"
 )
 
 
@@ -63,6 +63,9 @@ class Poll:
     """The tally at the close (members of the room then); None while open."""
     announced: bool
     removed: bool
+    decision: bool = False
+    """It decides for the movement of its room: it closes at its deadline, and only the room's
+    moderators may close it earlier."""
 
     @property
     def is_open(self) -> bool:
@@ -92,6 +95,7 @@ class NewPoll:
     closes_at: int | None
     rule: str | None
     command_event_id: EventID
+    decision: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ def _poll(row: aiosqlite.Row | Sequence[Any]) -> Poll:
         result=None if row[19] is None else tally_from_json(row[19]),
         announced=bool(row[20]),
         removed=bool(row[21]),
+        decision=bool(row[22]),
     )
 
 
@@ -233,9 +238,10 @@ async def create_poll(store: Store, new: NewPoll, *, seat: NewSeat | None = None
     async with store.transaction() as db:
         await db.execute(
             "INSERT OR IGNORE INTO polls (room_id, number, kind, question, answers,"
-            " max_selections, hidden, creator, created_at, closes_at, rule, command_event_id)"
+            " max_selections, hidden, creator, created_at, closes_at, rule, command_event_id,"
+            " decision)"
             " VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM polls WHERE room_id = ?),"
-            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.room_id,
                 new.room_id,
@@ -249,6 +255,7 @@ async def create_poll(store: Store, new: NewPoll, *, seat: NewSeat | None = None
                 new.closes_at,
                 new.rule,
                 new.command_event_id,
+                int(new.decision),
             ),
         )
         if seat is not None:
@@ -713,6 +720,20 @@ class RedactionTarget:
     """The response's or reason's voter; for a poll's start, the bot that sent it."""
 
 
+async def withdraw(
+    store: Store, poll_id: int, *, at: int, by: UserID, command_event_id: EventID
+) -> bool:
+    """Withdraw an open poll: closed and removed, so it decides nothing; False if it was closed
+    already. The command is kept as the close's event, so running it again is recognised."""
+    async with store.transaction() as db:
+        cursor = await db.execute(
+            "UPDATE polls SET closed_at = ?, closed_via = 'removed', closed_by = ?,"
+            " close_event_id = ?, announced = 1, removed = 1 WHERE id = ? AND closed_at IS NULL",
+            (at, by, command_event_id, poll_id),
+        )
+        return cursor.rowcount == 1
+
+
 async def redaction_target(
     store: Store, *, room_id: RoomID, event_id: EventID
 ) -> RedactionTarget | None:
@@ -765,4 +786,25 @@ async def set_room_rule(
             " ON CONFLICT (room_id) DO UPDATE SET rule = excluded.rule,"
             " set_by = excluded.set_by, set_at = excluded.set_at",
             (room_id, rule, set_by, set_at),
+        )
+
+
+# -- how long decision polls stay open ----------------------------------------------------------
+
+
+async def room_deadline(store: Store, room_id: RoomID) -> int | None:
+    """The seconds a room's decision polls stay open, if its moderators set it."""
+    row = await store.fetch_one("SELECT seconds FROM room_deadlines WHERE room_id = ?", (room_id,))
+    return None if row is None else int(row[0])
+
+
+async def set_room_deadline(
+    store: Store, room_id: RoomID, *, seconds: int, set_by: UserID, set_at: int
+) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO room_deadlines (room_id, seconds, set_by, set_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (room_id) DO UPDATE SET seconds = excluded.seconds,"
+            " set_by = excluded.set_by, set_at = excluded.set_at",
+            (room_id, seconds, set_by, set_at),
         )

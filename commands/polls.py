@@ -57,8 +57,15 @@ from commands.poll_commands import (
     show_results,
     show_rules,
     vote,
+    withdraw_poll,
 )
-from commands.poll_lifecycle import close_due_room_polls, open_consensus_poll, open_poll
+from commands.poll_input import closes_option
+from commands.poll_lifecycle import (
+    close_due_room_polls,
+    decision_closes_at,
+    open_consensus_poll,
+    open_poll,
+)
 from commands.poll_listeners import on_end, on_redaction, on_response
 from commands.poll_results import (
     ConsensusResult,
@@ -68,6 +75,7 @@ from commands.poll_results import (
     current_rule,
     decided_consensus_polls,
     live_tally,
+    local_time,
     now_ms,
     rule_of,
 )
@@ -75,15 +83,19 @@ from commands.poll_view import END_TYPES, RESPONSE_TYPES
 from commands.registry import Command, Flag, Listener, Param, Registry, Services, Timer
 
 __all__ = [
+    "CLOSES_HELP",
     "COMMANDS",
     "ConsensusResult",
     "Objection",
     "close_due_polls",
+    "closes_option",
     "consensus_outcome",
     "consensus_result",
     "current_rule",
     "decided_consensus_polls",
+    "decision_closes_at",
     "live_tally",
+    "local_time",
     "open_consensus_poll",
     "open_poll",
     "register",
@@ -180,6 +192,19 @@ COMMANDS: Final = (
         examples=("{prefix}poll close", "{prefix}poll close 3"),
     ),
     Command(
+        name="poll withdraw",
+        family="polls",
+        summary="Take back a poll you opened: it closes and decides nothing",
+        handler=withdraw_poll,
+        params=(NUMBER,),
+        help=(
+            "Only the person who opened the poll. It disappears from the room and no result "
+            "is recorded: a decision for the movement is simply not taken. Without a number, "
+            "withdraws the poll you reply to, or else the latest open poll."
+        ),
+        examples=("{prefix}poll withdraw", "{prefix}poll withdraw 3"),
+    ),
+    Command(
         name="vote",
         family="polls",
         summary="Vote by text, for apps without poll buttons (reply to the poll)",
@@ -240,13 +265,16 @@ COMMANDS: Final = (
             "(a Block is heard, but it passes with 90% Agree or Reservations), majority, "
             "supermajority 2/3; each may add a quorum (minimum voters). "
             "'{prefix}rules set quorum 5' changes only the quorum. Polls already open "
-            "keep the rule they opened with."
+            "keep the rule they opened with. '{prefix}rules set deadline 3d' sets how long "
+            "the polls that decide for the movement (endorsements, statement changes) stay "
+            "open: 24 hours unless changed."
         ),
         examples=(
             "{prefix}rules set consensus",
             "{prefix}rules set modified-consensus 90%",
             "{prefix}rules set supermajority 2/3 quorum 5",
             "{prefix}rules set quorum 3",
+            "{prefix}rules set deadline 3d",
         ),
     ),
 )

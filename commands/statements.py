@@ -50,6 +50,7 @@ from commands.registry import (
     Command,
     CommandError,
     Context,
+    Flag,
     Param,
     Registry,
     Reply,
@@ -241,21 +242,24 @@ async def unlink_item(ctx: Context, args: Args) -> Reply:
 
 
 async def propose_item(ctx: Context, args: Args) -> Reply:
+    typed, closes = polls.closes_option(args.text("text"), args.flags)
     text = check_text(
-        args.text("text"),
+        typed,
         what="statement item",
         example=f"{ctx.prefix}statement propose We defend the commons.",
     )
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
     question = f"Add to the core statement of {name}: “{text}”"
-    return await _put_to_vote(ctx, StatementChange.add(text), question, text=short(text))
+    change = StatementChange.add(text)
+    return await _put_to_vote(ctx, change, question, closes=closes, text=short(text))
 
 
 async def amend_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
+    typed, closes = polls.closes_option(args.text("text"), args.flags)
     text = check_text(
-        args.text("text"),
+        typed,
         what="new wording",
         example=f"{ctx.prefix}statement amend 2 We defend the commons together.",
     )
@@ -267,7 +271,7 @@ async def amend_item(ctx: Context, args: Args) -> Reply:
         f"Change item {item.number} of the core statement of {name} from “{item.text}” to “{text}”"
     )
     change = StatementChange.amend(item.id, text)
-    return await _put_to_vote(ctx, change, question, item=item.number)
+    return await _put_to_vote(ctx, change, question, closes=closes, item=item.number)
 
 
 async def drop_item(ctx: Context, args: Args) -> Reply:
@@ -275,7 +279,7 @@ async def drop_item(ctx: Context, args: Args) -> Reply:
     name, _ = await own_name(ctx, None)
     question = f"Drop item {item.number} from the core statement of {name}: “{item.text}”"
     change = StatementChange.drop(item.id)
-    return await _put_to_vote(ctx, change, question, item=item.number)
+    return await _put_to_vote(ctx, change, question, closes=args.option("closes"), item=item.number)
 
 
 async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
@@ -289,6 +293,7 @@ async def _put_to_vote(
     change: StatementChange,
     question: str,
     *,
+    closes: str | None,
     item: int | None = None,
     text: str | None = None,
 ) -> Reply:
@@ -296,12 +301,15 @@ async def _put_to_vote(
 
     The reply names the change: the new text for an addition, the item's number otherwise.
     """
+    closes_at = await polls.decision_closes_at(ctx, closes)
     poll = await polls.open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
         proposal=question,
         creator=ctx.event.sender,
         txn_key=ctx.event.event_id,
+        closes_at=closes_at,
+        decision=True,
     )
     await db.open_statement_proposal(
         ctx.store,
@@ -320,6 +328,7 @@ async def _put_to_vote(
             "text": text,
             "poll": poll.number,
             "rule": describe_rule(polls.rule_of(poll)),
+            "closes": polls.local_time(poll.closes_at or closes_at, ctx),
         },
     )
 
@@ -361,10 +370,14 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose a new item for this movement's statement",
         handler=propose_item,
+        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
         params=(Param("text", kind="text"),),
         help=(
             "Opens a consensus poll in this room; if it passes under the room's rule, the text "
-            "becomes a new item of the statement. Nothing changes a statement but a passed poll."
+            "becomes a new item of the statement. Nothing changes a statement but a passed poll. "
+            "It stays open until the room's deadline (24 hours unless its moderators set another "
+            "with {prefix}rules set deadline); --closes may make it longer. Only a moderator "
+            "closes it earlier; whoever opened it may withdraw it."
         ),
         examples=("{prefix}statement propose We defend the commons.",),
     ),
@@ -373,6 +386,7 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose new wording for an item of the statement",
         handler=amend_item,
+        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
         params=(Param("item", kind="int"), Param("text", kind="text")),
         help="Opens a consensus poll in this room on the new wording of the item.",
         examples=("{prefix}statement amend 2 We defend the commons together.",),
@@ -382,6 +396,7 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose to drop an item of the statement",
         handler=drop_item,
+        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
         params=(Param("item", kind="int"),),
         help="Opens a consensus poll in this room on dropping the item.",
         examples=("{prefix}statement drop 3",),

@@ -450,12 +450,13 @@ async def test_endorsements_and_statement_changes_are_decided_by_votes(
         bot=bot.user_id,
     )
 
-    # An endorsement decided by votes: anyone in the movement's room may open the poll.
+    # An endorsement decided by votes: anyone in the movement's room may open the poll;
+    # only a moderator (Bea) closes it before its deadline.
     opened = body(await erin.ask(camp, "!endorse 1", bot=bot.user_id))
     assert "Consensus poll #1 is open: does Climate Camp endorse objective #1" in opened
     voting = body(await ada.ask(commons, "!compare", bot=bot.user_id))
     assert "… Climate Camp" in voting
-    await vote_and_close(erin, bot, camp, 1, {bea: "agree", erin: "reservations"})
+    await vote_and_close(bea, bot, camp, 1, {bea: "agree", erin: "reservations"})
     await notice_in(
         bea, bot, camp, "Recorded: Climate Camp endorses objective #1 of Earth Alliance"
     )
@@ -480,10 +481,10 @@ async def test_endorsements_and_statement_changes_are_decided_by_votes(
         "Consensus poll #3 is open on adding this to the statement: “We defend the commons.”\n"
         in proposed
     )
-    await vote_and_close(erin, bot, camp, 3, {bea: "agree", erin: "agree"})
+    await vote_and_close(bea, bot, camp, 3, {bea: "agree", erin: "agree"})
     await notice_in(bea, bot, camp, "now version 1: item 1 added")
     await erin.ask(camp, "!statement propose We never rest.", bot=bot.user_id)
-    await vote_and_close(erin, bot, camp, 4, {bea: "agree"})
+    await vote_and_close(bea, bot, camp, 4, {bea: "agree"})
     await notice_in(bea, bot, camp, "now version 2: item 2 added")
     await bea.ask(camp, "!statement amend 1 We defend the commons, together.", bot=bot.user_id)
     await vote_and_close(bea, bot, camp, 5, {bea: "agree", erin: "agree"})

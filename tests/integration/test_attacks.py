@@ -17,7 +17,7 @@ from bot.matrix import SPACE_MARK
 from tests.integration.conftest import MakeUser, RunningBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, start_alliance
-from tests.integration.test_polls import start_poll, vote
+from tests.integration.test_polls import polls_from, start_poll, vote
 
 pytestmark = pytest.mark.integration
 NO_ROOM = MatrixRoom("!none", "@none:localhost")
@@ -165,3 +165,55 @@ async def test_a_room_that_only_asked_to_join_reads_nothing_of_the_alliance(
     await world.ada.ask(world.commons, "!movement approve Friendly Collective", bot=bot.user_id)
     listed = body(await mallory.ask(spy, "!objectives", bot=bot.user_id))
     assert "Respect for nature" in listed
+
+
+async def test_one_member_cannot_decide_for_a_movement(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # Mallory, a plain member of Climate Camp's room, opens an endorsement, votes Agree and
+    # closes it at once, or ends it with Element's "End poll": the movement must not
+    # "endorse" anything on her word alone.
+    world = await start_alliance(bot, make_user)
+    for objective in ("Respect for nature", "Radical egalitarianism"):
+        await world.ada.ask(world.commons, f"!objective propose {objective}", bot=bot.user_id)
+    camp, bea = world.rooms["Climate Camp"], world.movers["Climate Camp"]
+    mallory = await make_user("mallory")
+    await join_room(bea, camp, mallory)
+
+    opened = body(await mallory.ask(camp, "!endorse 1", bot=bot.user_id))
+    assert "It closes on " in opened
+    (start,) = await mallory.wait_for(
+        lambda: polls_from(mallory, bot.user_id, camp), what="the endorsement poll"
+    )
+    poll = str(start["event_id"])
+    await vote(mallory, camp, poll, "agree")
+    refused = body(await mallory.ask(camp, "!poll close 1", bot=bot.user_id))
+    assert "no one person closes it early" in refused
+    await mallory.send(
+        camp,
+        {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            "org.matrix.msc3381.poll.end": {},
+            "body": "The poll has ended.",
+        },
+        kind="org.matrix.msc3381.poll.end",
+    )
+    shorter = body(await mallory.ask(camp, "!endorse 2 --closes 1m", bot=bot.user_id))
+    assert "--closes may only make it longer" in shorter
+
+    results = body(await bea.ask(camp, "!poll results 1", bot=bot.user_id))
+    assert "Open until " in results
+    assert "1 voter." in results
+    compared = body(await world.ada.ask(world.commons, "!compare 1", bot=bot.user_id))
+    assert "Climate Camp endorses" not in compared
+
+    # The room's moderator may close it; then the movement's stance is what the poll says.
+    closed = body(await bea.ask(camp, "!poll close 1", bot=bot.user_id))
+    assert closed.startswith("Results of poll #1")
+    await bea.wait_for(
+        lambda: any(
+            "Recorded: Climate Camp endorses" in body(e)
+            for e in bea.messages_from(bot.user_id, camp)
+        ),
+        what="the movement's stance to be recorded",
+    )

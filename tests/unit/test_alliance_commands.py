@@ -18,6 +18,7 @@ from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import alliance_store as db
+from commands import polls
 from commands.alliance import settle_decisions
 from commands.alliance_store import PollRef, StatementChange
 from commands.compare import Layout, name_key
@@ -30,6 +31,7 @@ from commands.objectives import (
     cut_text,
     reply_size,
 )
+from commands.poll_lifecycle import close_due_room_polls
 from commands.registry import Reply
 from tests.unit.fakes import FakeServices, Harness, make_config, room_state
 
@@ -382,7 +384,7 @@ async def test_an_endorsement_is_decided_by_a_consensus_poll_in_the_movements_ro
     assert "already open" in await world.body(CAMP, BEA, "endorse 1")
     assert "… Climate Camp" in await world.body(COMMONS, EVE, "compare")
 
-    await world.decide(CAMP, EVE, 1, {BEA: "agree", EVE: "reservations"})
+    await world.decide(CAMP, BEA, 1, {BEA: "agree", EVE: "reservations"})
     assert (
         "Recorded: Climate Camp endorses objective #1 of Earth Alliance"
         in (world.notices_in(CAMP)[-1])
@@ -392,6 +394,56 @@ async def test_an_endorsement_is_decided_by_a_consensus_poll_in_the_movements_ro
     assert "✓ Climate Camp endorses (1 agree, 1 with reservations" in await world.body(
         COMMONS, EVE, "compare 1"
     )
+
+
+async def test_one_member_cannot_decide_for_the_movement(world: World) -> None:
+    await make_alliance(world)
+    await world.say(COMMONS, ADA, "objective propose Respect for nature")
+    await world.say(COMMONS, ADA, "objective propose Radical egalitarianism")
+    opened = await world.body(CAMP, EVE, "endorse 1")
+    assert "It closes on " in opened
+    assert "A moderator may close it earlier (!poll close 1)" in opened
+    poll = world.polls_in(CAMP)[0]
+    await world.vote(CAMP, EVE, poll, "agree")
+
+    # Eve opened it and voted for it, but may not close it before its time ...
+    template, refused = await world.say(CAMP, EVE, "poll close 1")
+    assert template == "poll_close_refused"
+    assert "no one person closes it early: it closes by itself on " in refused.body
+    await settle_decisions(world.services)
+    assert "✓ Climate Camp endorses" not in await world.body(COMMONS, ADA, "compare 1")
+    # ... nor ask for a shorter one.
+    assert "--closes may only make it longer" in await world.body(
+        CAMP, EVE, "endorse 2 --closes 1h"
+    )
+
+    # It closes by itself at its deadline (24 hours by default) and then decides.
+    await close_due_room_polls(world.services, polls.now_ms() + 25 * 3600 * 1000)
+    await settle_decisions(world.services)
+    assert "✓ Climate Camp endorses (1 agree" in await world.body(COMMONS, ADA, "compare 1")
+
+
+async def test_the_opener_may_withdraw_a_decision_and_moderators_set_the_deadline(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    await world.say(COMMONS, ADA, "objective propose Respect for nature")
+    assert (await world.say(CAMP, EVE, "rules set deadline 3d"))[0] == "permission_denied"
+    assert "stay open 3 days" in await world.body(CAMP, BEA, "rules set deadline 3d")
+    assert "stay open 3 days" in await world.body(CAMP, EVE, "rules")
+    assert "a length of time" in await world.body(CAMP, BEA, "rules set deadline soon")
+
+    await world.say(CAMP, EVE, "endorse 1")
+    template, _ = await world.say(CAMP, BEA, "poll withdraw 1")
+    assert template == "poll_withdraw_refused"  # only who opened it
+    template, withdrawn = await world.say(CAMP, EVE, "poll withdraw 1")
+    assert template == "poll_withdrawn"
+    assert "decides nothing for the movement" in withdrawn.body
+    assert world.services.redacted[-1][1] == world.polls_in(CAMP)[0]  # gone from Element
+    await settle_decisions(world.services)
+    assert (await world.say(CAMP, EVE, "endorse 1"))[0] == "objective_endorse_opened"
+    opened = await world.body(CAMP, BEA, "poll results 2")
+    assert "Open until " in opened  # the new poll runs the room's 3 days
 
 
 async def test_a_blocked_endorsement_is_recorded_with_the_blocks_reason(world: World) -> None:
@@ -414,7 +466,7 @@ async def test_statement_changes_pass_by_poll_as_new_versions(world: World) -> N
         "Consensus poll #1 is open on adding this to the statement: “We defend the commons.”\n"
     )
     assert "Climate Camp has no core statement yet" in await world.body(CAMP, EVE, "statement")
-    await world.decide(CAMP, EVE, 1, {BEA: "agree"})
+    await world.decide(CAMP, BEA, 1, {BEA: "agree"})
     assert "now version 1: item 1 added" in world.notices_in(CAMP)[-1]
 
     amend = await world.body(CAMP, BEA, "statement amend 1 We defend the commons together.")
@@ -425,7 +477,7 @@ async def test_statement_changes_pass_by_poll_as_new_versions(world: World) -> N
     assert "The statement stays as it was. Not passed: 1 block." in world.notices_in(CAMP)[-1]
     drop = await world.body(CAMP, EVE, "statement drop 1")
     assert drop.startswith("Consensus poll #4 is open on dropping item 1 from the statement.\n")
-    await world.decide(CAMP, EVE, 4, {EVE: "agree"})
+    await world.decide(CAMP, BEA, 4, {EVE: "agree"})
 
     history = [
         line.split(": ", 1)
