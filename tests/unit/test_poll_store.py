@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.ids import EventID, RoomID, UserID
-from bot.store import Store
+from bot.store import Store, bundled_migrations
 from commands import alliance_store
 from commands import poll_store as db
 from commands.poll_view import straw_answers
@@ -129,3 +131,49 @@ async def test_the_first_tally_kept_stays_for_polls_and_alliance_wide_polls(stor
     assert kept_poll.result == counted(3)
     assert untouched.result is None
     assert kept_group.result == counted(7)
+
+
+async def test_the_upgrade_marks_polls_already_open_for_a_decision(tmp_path: Path) -> None:
+    # A database from before decision polls (migration 6), with an endorsement poll open and a
+    # straw poll: after the upgrade, only the endorsement is a decision (moderators close it).
+    path = tmp_path / "old.db"
+    store = await Store.open(path, [m for m in bundled_migrations() if m.version <= 6])
+    async with store.transaction() as sql:
+        for poll_id, kind in ((1, "consensus"), (2, "straw")):
+            await sql.execute(
+                "INSERT INTO polls (id, room_id, number, kind, question, answers,"
+                " max_selections, creator, created_at, command_event_id)"
+                " VALUES (?, ?, ?, ?, 'Q?', '[]', 1, '@a:hs', 0, ?)",
+                (poll_id, ROOM, poll_id, kind, f"$cmd{poll_id}"),
+            )
+        await sql.execute(
+            "INSERT INTO alliances (id, name, name_key, slug, commons_room_id, space_key,"
+            " created_by, created_at, command_event_id)"
+            " VALUES (1, 'Earth', 'earth', 'earth', '!c', 'k', '@a:hs', 0, '$a')"
+        )
+        await sql.execute(
+            "INSERT INTO movements (id, alliance_id, room_id, name, name_key, slug, status,"
+            " requested_by, requested_at, request_event_id)"
+            " VALUES (1, 1, ?, 'Camp', 'camp', 'camp', 'active', '@a:hs', 0, '$m')",
+            (ROOM,),
+        )
+        await sql.execute(
+            "INSERT INTO objectives (id, alliance_id, number, text, text_key, proposed_by,"
+            " proposed_at, command_event_id) VALUES (1, 1, 1, 'Nature', 'nature', '@a:hs', 0, '$o')"
+        )
+        await sql.execute(
+            "INSERT INTO stances (movement_id, objective_id, state, poll_key, poll_id,"
+            " poll_room_id, opened_at) VALUES (1, 1, 'pending', 'poll:1', 1, ?, 0)",
+            (ROOM,),
+        )
+    await store.close()
+
+    store = await Store.open(path)
+    try:
+        endorsement, straw = await db.get_poll(store, 1), await db.get_poll(store, 2)
+        assert endorsement is not None
+        assert straw is not None
+        assert endorsement.decision
+        assert not straw.decision
+    finally:
+        await store.close()
