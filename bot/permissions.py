@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 MODERATOR_LEVEL = 50
@@ -33,9 +33,9 @@ class Power(enum.IntEnum):
 POWER_NAMES = {
     Power.MEMBER: "anyone in the room",
     Power.MODERATOR: "a moderator of this room (power level 50 or more)",
-    Power.ADMIN: "a bot admin (listed in MULTILOGUE_ADMINS) or a creator of this room",
+    Power.ADMIN: "a creator of this room",
 }
-ADMIN_IN_OLDER_ROOMS = "a bot admin (listed in MULTILOGUE_ADMINS)"
+ADMIN_IN_OLDER_ROOMS = "a creator of this room (rooms of version 12 and later)"
 
 
 def who_may(power: Power, *, room_version: str) -> str:
@@ -110,9 +110,13 @@ def redact_level_needed(power_levels: Mapping[str, Any] | None) -> int:
     return _as_int((power_levels or {}).get("redact"), MODERATOR_LEVEL)
 
 
-def power_of(level: float, *, user_id: str, admins: Collection[str]) -> Power:
-    """The command power a user holds, given their level and the bot's admin list."""
-    if user_id in admins or level == UNLIMITED:
+def power_of(level: float) -> Power:
+    """The command power a user holds in a room: from the room's own power levels only.
+
+    Being a bot admin (`MULTILOGUE_ADMINS`) gives none: the power to act for a movement or a
+    commons stays with that room's own moderators and creators.
+    """
+    if level == UNLIMITED:
         return Power.ADMIN
     if level >= MODERATOR_LEVEL:
         return Power.MODERATOR

@@ -6,7 +6,7 @@ event in later syncs. Nothing here is merged: a new state event replaces the old
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +79,8 @@ class RoomState:
         """
         return self.level(user_id) >= redact_level_needed(self.power_levels)
 
-    def power(self, user_id: str, admins: Collection[str]) -> Power:
-        return power_of(self.level(user_id), user_id=user_id, admins=admins)
+    def power(self, user_id: str) -> Power:
+        return power_of(self.level(user_id))
 
     def joined(self) -> list[UserID]:
         return [UserID(user) for user, state in self.members.items() if state == "join"]

@@ -99,7 +99,7 @@ class Router:
                 "unknown_command",
                 {"word": name, "suggestions": registry.closest(name)},
             )
-        power = room.power(event.sender, self._config.admins)
+        power = room.power(event.sender)
         if power < command.power:
             return Reply(
                 "permission_denied",

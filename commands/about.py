@@ -5,19 +5,23 @@ from __future__ import annotations
 from bot.permissions import Power
 from commands.registry import Args, Command, Context, Registry, Reply
 
-ROLE_WORDS = {
-    Power.MEMBER: "a member",
-    Power.MODERATOR: "a moderator",
-    Power.ADMIN: "an admin (you may use every command)",
-}
-
 
 async def ping(ctx: Context, args: Args) -> Reply:
     return Reply("pong", {})
 
 
 async def whoami(ctx: Context, args: Args) -> Reply:
-    return Reply("whoami", {"role": ROLE_WORDS[ctx.power], "power": int(ctx.power)})
+    """What the sender may do here: their power in this room, and whether they administer the
+    bot (which gives no power in a room)."""
+    return Reply(
+        "whoami",
+        {
+            "power": {Power.MEMBER: "member", Power.MODERATOR: "moderator"}.get(
+                ctx.power, "creator"
+            ),
+            "bot_admin": ctx.sender in ctx.config.admins,
+        },
+    )
 
 
 async def leave(ctx: Context, args: Args) -> Reply:
@@ -50,8 +54,9 @@ def register(registry: Registry) -> None:
             handler=whoami,
             help=(
                 "Tells you whether the bot sees you as a member, a moderator (power level 50 "
-                "or more in this room) or an admin of the bot, which decides the commands "
-                "you may use here."
+                "or more in this room) or a creator of this room, which decides the commands "
+                "you may use here, and whether you administer the bot. Administering the bot "
+                "gives no power in a room: a movement's decisions stay with its own room."
             ),
             examples=("{prefix}whoami",),
         )

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from nio import MatrixRoom, RoomCreateResponse, RoomRedactResponse
 
+from bot.ids import UserID
 from bot.matrix import SPACE_MARK
-from tests.integration.conftest import MakeUser, RunningBot, join_room, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, start_alliance
 from tests.integration.test_polls import polls_from, start_poll, vote
@@ -40,7 +41,7 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
     poll = await start_poll(alice, bot.user_id, room, '!poll "Where do we camp?" "Coal" "Port"')
     bob_vote = await vote(bob, room, poll, "a1")
     await vote(alice, room, poll, "a2")
-    assert "Here you are a member." in body(await mallory.ask(room, "!whoami", bot=bot.user_id))
+    assert "Here you are a member:" in body(await mallory.ask(room, "!whoami", bot=bot.user_id))
 
     # Each forgery, group-encrypted by Mallory's own client.
     forgeries: list[dict[str, Any]] = [
@@ -90,7 +91,7 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
 
     # The room's queue is in order: once this is answered, every forgery has been seen.
     whoami = body(await mallory.ask(room, "!whoami", bot=bot.user_id))
-    assert "Here you are a member." in whoami
+    assert "Here you are a member:" in whoami
     refused = body(await mallory.ask(room, "!leave", bot=bot.user_id))
     assert refused.startswith("Sorry, only"), refused
     results = body(await alice.ask(room, "!poll results 1", bot=bot.user_id))
@@ -217,3 +218,25 @@ async def test_one_member_cannot_decide_for_a_movement(
         ),
         what="the movement's stance to be recorded",
     )
+
+
+async def test_a_bot_admin_has_no_power_in_a_movements_room(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    # Whoever runs the bot (MULTILOGUE_ADMINS) is a plain member of Climate Camp's room: they
+    # may not change how the movement decides, nor send the bot away.
+    bea = await make_user("bea")
+    operator = await make_user("operator")
+    bot = await start_bot(admins=frozenset({UserID(operator.user_id)}))
+    room = await room_with_bot(bea, bot.user_id, room_version="12")
+    await join_room(bea, room, operator)
+
+    whoami = body(await operator.ask(room, "!whoami", bot=bot.user_id))
+    assert whoami.startswith("Here you are a member:")
+    assert "You also administer this bot" in whoami
+    for command in ("!rules set majority", "!leave"):
+        refused = body(await operator.ask(room, command, bot=bot.user_id))
+        assert refused.startswith("Sorry, only"), (command, refused)
+    rules = body(await bea.ask(room, "!rules", bot=bot.user_id))
+    assert rules.startswith("This room decides consensus polls by: consensus (the default)")
+    assert bot.user_id in bea.client.rooms[room].users
