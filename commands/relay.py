@@ -51,6 +51,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.ids import EventID
 from bot.permissions import Power
 from bot.rooms import RoomState
 from commands import alliance_store as adb
@@ -312,10 +313,29 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
     )
 
 
-async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
-    """The share `!unshare` is about: by number, by the thread it is typed in, or the only one."""
+async def _shares_stoppable_here(ctx: Context) -> list[SharedThread]:
+    """The shares `!unshare` may stop from this room: those it started, and in a commons every
+    share of its alliance (the commons consents to what it carries, and may take it back)."""
     store, room_id = ctx.store, ctx.event.room_id
     mine = await rdb.shares_from(store, room_id)
+    commons = await adb.alliance_by_commons(store, room_id)
+    if commons is None:
+        return mine
+    carried = await rdb.shares_of(store, commons.id)
+    return mine + [s for s in carried if s.origin_room_id != room_id]
+
+
+async def _root_here(ctx: Context, shared: SharedThread) -> EventID | None:
+    """The shared thread's root in this room: the original in its origin, the copy elsewhere."""
+    if shared.origin_room_id == ctx.event.room_id:
+        return shared.origin_root_event_id
+    links = await rdb.links_of(ctx.store, shared.id)
+    return next((ln.root_event_id for ln in links if ln.room_id == ctx.event.room_id), None)
+
+
+async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
+    """The share `!unshare` is about: by number, by the thread it is typed in, or the only one."""
+    mine = await _shares_stoppable_here(ctx)
     number = args.get("number")
     if isinstance(number, int):
         found = [s for s in mine if s.number == number]
@@ -327,7 +347,7 @@ async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
         )
     root = ctx.event.thread_root
     if root is not None:
-        found = [s for s in mine if s.origin_root_event_id == root]
+        found = [s for s in mine if await _root_here(ctx, s) == root]
         if len(found) == 1:
             return found[0]
         if found:
@@ -350,15 +370,18 @@ async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
 async def unshare(ctx: Context, args: Args) -> Reply:
     store, event, services = ctx.store, ctx.event, ctx.services
     stopped = await rdb.share_stopped_by(store, event.event_id)
-    if stopped is not None and stopped.origin_room_id == event.room_id:
+    if stopped is not None:
         shared, replayed = stopped, True  # handled again after a crash: already stopped
     else:
         shared, replayed = await _share_to_stop(ctx, args), False
-    allowed = event.sender in (shared.root_sender, shared.shared_by) or ctx.power >= Power.MODERATOR
-    if not allowed:
+    from_origin = shared.origin_room_id == event.room_id
+    author = from_origin and event.sender in (shared.root_sender, shared.shared_by)
+    if not author and ctx.power < Power.MODERATOR:
         raise CommandError(
-            "Only the thread's author, the person who shared it or a moderator of this room may "
-            "stop sharing it."
+            "Only the thread's author, the person who shared it or a moderator of its room may "
+            "stop sharing it; in the commons, its moderators."
+            if from_origin
+            else "Only a moderator of the commons may stop carrying a movement's thread here."
         )
     links = await rdb.links_of(store, shared.id)
     others = [link for link in links if link.room_id != event.room_id and link.active]
@@ -371,15 +394,27 @@ async def unshare(ctx: Context, args: Args) -> Reply:
             if link.room_id != event.room_id and link.stopped_event_id == event.event_id
         ]
     movement = await origin_movement(store, shared)
+    alliance = await adb.alliance_by_id(store, shared.alliance_id)
+    alliance_name = alliance.name if alliance is not None else ""
     by = ctx.room.display_name(event.sender)
     origin = next((link for link in links if link.role == "origin"), None)
 
     async def announce() -> None:
         targets = [link for link in others if link.root_event_id is not None]
-        if origin is not None and event.thread_root != origin.root_event_id:
+        if (
+            origin is not None
+            and origin not in targets
+            and event.thread_root != origin.root_event_id
+        ):
             targets.append(origin)
         stopped = Reply(
-            "share_stopped_notice", {"number": shared.number, "movement": movement, "by": by}
+            "share_stopped_notice",
+            {
+                "number": shared.number,
+                "movement": movement,
+                "by": by,
+                "stopped_by_commons": None if from_origin else alliance_name,
+            },
         )
         await tell_threads(services, targets, stopped, key=event.event_id)
 
@@ -713,8 +748,9 @@ COMMANDS: Final = (
         params=(NUMBER,),
         help=(
             "Stops the relay in both directions and tells every room the thread was in. What "
-            "was already relayed stays; delete a message to remove its copies. The thread's "
-            "author, the person who shared it or a moderator may."
+            "was already relayed stays; delete a message to remove its copies. In the thread's "
+            "own room: its author, the person who shared it or a moderator. In the commons: "
+            "its moderators, for any thread it carries."
         ),
         examples=("{prefix}unshare", "{prefix}unshare 3"),
     ),

@@ -28,7 +28,7 @@ from bot.events import Event
 from bot.homeserver import LocalSynapse
 from bot.ids import UserID
 from bot.store import Store
-from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -811,3 +811,27 @@ async def test_a_paced_burst_all_arrives_while_commands_elsewhere_are_still_answ
         for user in users:
             await user.stop()
         server.stop()
+
+
+async def test_the_commons_stops_carrying_a_thread_it_no_longer_wants(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # The commons consents to what it carries, and may take that back: a movement that floods
+    # it, or turns hostile, is stopped by the commons' moderators, not only by itself.
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
+    commons_root = str(copied["event_id"])
+    await join_room(world.ada, world.commons, world.erin)
+
+    refused = await world.erin.ask(world.commons, "!unshare 1", bot=bot.user_id)
+    assert "Only a moderator of the commons" in body(refused)
+    stopped = await world.ada.ask(
+        world.commons, "!unshare", bot=bot.user_id, thread_root=commons_root
+    )
+    assert body(stopped).startswith("Shared thread #1 is no longer shared.")
+    told = await notice_in_thread(world.bea, bot, world.camp, root, "stopped carrying")
+    assert "The commons of Earth Alliance stopped carrying this thread" in body(told)
+
+    later = await world.bea.say(world.camp, "Anyone there?", thread_root=root)
+    await handled(bot, later)
+    assert await copied_to(bot, later) == set()

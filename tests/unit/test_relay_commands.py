@@ -575,3 +575,21 @@ async def test_follow_unfollow_and_unshare_are_announced_in_every_linked_thread(
     assert await rdb.copies_of(world.services.store, silent.event_id) == []
     _, message = await world.command(COMMONS, ADA, "shared")
     assert "none at the moment" in message.body
+
+
+async def test_the_commons_moderators_may_stop_carrying_a_movements_thread(world: World) -> None:
+    root, commons_root = await shared_thread(world)
+
+    # In the commons, the thread's own author is not enough: the commons decides what it carries.
+    template, message = await world.command(COMMONS, BEA, "unshare 1")
+    assert template == "command_error"
+    assert "Only a moderator of the commons" in message.body
+    template, message = await world.command(COMMONS, ADA, "unshare", thread=commons_root)
+    assert template == "share_stopped", message.body
+
+    ended = {(n.room_id, n.thread_root) for n in world.notices("share_stopped_notice")}
+    assert ended == {(CAMP, root.event_id)}  # the movement hears it, once
+    silent = await world.say(CAMP, ERIN, "nobody hears", thread=root.event_id)
+    assert await rdb.copies_of(world.services.store, silent.event_id) == []
+    template, message = await world.command(COMMONS, ADA, "unshare", thread=commons_root)
+    assert "not shared" in message.body
