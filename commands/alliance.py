@@ -37,6 +37,7 @@ from commands.alliance_decisions import settle_decisions as settle_decisions
 from commands.alliance_shared import (
     ALLIANCE_FLAG,
     Named,
+    check_text,
     commons_alliance,
     day,
     find_named,
@@ -234,7 +235,7 @@ def _movement_view(ctx: Context, movement: Movement) -> dict[str, Any]:
     status = {
         "active": "member",
         "pending": "waiting for approval",
-        "left": "left",
+        "left": "removed by the commons" if movement.removed_reason else "left",
         "rejected": "not approved",
     }[movement.status]
     return {
@@ -511,11 +512,7 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
         )
     alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
     assert alliance is not None
-    if alliance.space_id is not None:
-        try:
-            await _space_child(ctx, alliance.space_id, movement.room_id, inside=False)
-        except MatrixError as exc:
-            log.warning("Could not take movement %s out of its space: %s", movement.id, exc)
+    await _out_of_space(ctx, alliance, movement)
     await ctx.services.notice(
         alliance.commons_room_id,
         Reply(
@@ -529,6 +526,83 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
         txn_key=f"{ctx.event.event_id}/commons",
     )
     return Reply("movement_left", {"movement": movement.name, "alliance": alliance.name})
+
+
+async def remove_movement(ctx: Context, args: Args) -> Reply:
+    """The commons takes a movement out of the alliance, with a reason said in both rooms."""
+    alliance = await commons_alliance(ctx, doing="remove a movement")
+    everyone = await db.movements_of(ctx.store, alliance.id)
+    replay = [m for m in everyone if m.left_event_id == ctx.event.event_id]
+    if replay:
+        movement = replay[0]
+    else:
+        active = [m for m in everyone if m.status == "active"]
+        found, reason = _name_then_reason(args.text("movement"), active)
+        if found is None:
+            raise CommandError(
+                "Say which movement to remove, then why, e.g. "
+                f"{ctx.prefix}movement remove {active[0].name if active else 'Climate Camp'} "
+                "because it shared our plans outside the alliance. Members: "
+                f"{names_list([m.name for m in active], empty='none')}."
+            )
+        reason = check_text(
+            reason,
+            what=f"reason for removing {found.name} (both rooms are told, and it stays on record)",
+            example=f"{ctx.prefix}movement remove {found.name} because it broke our agreements",
+        )
+        movement = await db.leave_alliance(
+            ctx.store,
+            found.id,
+            left_by=ctx.sender,
+            left_at=ctx.event.ts,
+            event_id=ctx.event.event_id,
+            removed_reason=reason,
+        )
+    await _out_of_space(ctx, alliance, movement)
+    told = await ctx.services.notice(
+        movement.room_id,
+        Reply(
+            "movement_removed_notice",
+            {
+                "movement": movement.name,
+                "alliance": alliance.name,
+                "reason": movement.removed_reason or "",
+                "by": ctx.room.display_name(ctx.sender),
+            },
+        ),
+        txn_key=f"{ctx.event.event_id}/movement",
+    )
+    return Reply(
+        "movement_removed",
+        {
+            "movement": movement.name,
+            "alliance": alliance.name,
+            "reason": movement.removed_reason or "",
+            "movement_told": told is not None,
+        },
+    )
+
+
+def _name_then_reason(text: str, movements: Sequence[Movement]) -> tuple[Movement | None, str]:
+    """`Climate Camp because ...`: the longest start of `text` naming one of `movements`, and
+    the rest (a leading "because", ":" or "-" dropped)."""
+    words = text.split()
+    for cut in range(len(words), 0, -1):
+        found = find_named(" ".join(words[:cut]), movements)
+        if found is not None:
+            rest = " ".join(words[cut:]).lstrip(":-– ").strip()
+            return found, rest.removeprefix("because ").strip()
+    return None, ""
+
+
+async def _out_of_space(ctx: Context, alliance: Alliance, movement: Movement) -> None:
+    """Take a departed movement's room out of the alliance's space (logged when refused)."""
+    if alliance.space_id is None:
+        return
+    try:
+        await _space_child(ctx, alliance.space_id, movement.room_id, inside=False)
+    except MatrixError as exc:
+        log.warning("Could not take movement %s out of its space: %s", movement.id, exc)
 
 
 async def list_movements(ctx: Context, args: Args) -> Reply:
@@ -653,6 +727,23 @@ COMMANDS: Final = (
             "leaves the alliance's space. Only moderators of this room."
         ),
         examples=("{prefix}movement leave",),
+    ),
+    Command(
+        name="movement remove",
+        family="alliance",
+        summary="Take a movement out of the alliance, with a reason (in the commons)",
+        handler=remove_movement,
+        params=(Param("movement", kind="text"),),
+        power=Power.MODERATOR,
+        help=(
+            "For a movement that no longer keeps the alliance's trust. Give its name, then why: "
+            "the movement's room and the commons are told, its room leaves the space, its "
+            "shared threads stop, and its record stays, marked as removed with the reason. "
+            "Only moderators of the commons room. The movement may ask to join again."
+        ),
+        examples=(
+            "{prefix}movement remove Climate Camp because it shared our plans outside the alliance",
+        ),
     ),
     Command(
         name="movements",

@@ -116,6 +116,8 @@ class Movement:
     decided_event_id: EventID | None
     left_at: int | None
     left_event_id: EventID | None
+    removed_reason: str | None = None
+    """Why the commons removed it, when it did not leave by itself."""
 
     def info(self) -> MovementInfo:
         return MovementInfo(self.id, self.name, self.slug)
@@ -271,7 +273,7 @@ _ALLIANCE = (
 )
 _MOVEMENT = (
     "id, alliance_id, room_id, name, slug, status, requested_by, requested_at, request_event_id,"
-    " decided_by, decided_at, decided_event_id, left_at, left_event_id"
+    " decided_by, decided_at, decided_event_id, left_at, left_event_id, removed_reason"
 )
 _OBJECTIVE = "id, alliance_id, number, text, proposed_by, proposed_at, command_event_id"
 _STANCE = (
@@ -344,6 +346,7 @@ def _movement(row: Sequence[Any]) -> Movement:
         decided_event_id=EventID(row[11]) if row[11] else None,
         left_at=_int_or_none(row[12]),
         left_event_id=EventID(row[13]) if row[13] else None,
+        removed_reason=str(row[14]) if row[14] is not None else None,
     )
 
 
@@ -639,14 +642,21 @@ async def decide_movement(
 
 
 async def leave_alliance(
-    store: Store, movement_id: int, *, left_by: str, left_at: int, event_id: str
+    store: Store,
+    movement_id: int,
+    *,
+    left_by: str,
+    left_at: int,
+    event_id: str,
+    removed_reason: str | None = None,
 ) -> Movement:
-    """Mark a movement (or its request) as left; the record stays."""
+    """Mark a movement (or its request) as left, or as removed by the commons with its reason;
+    the record stays."""
     async with store.transaction() as db:
         await db.execute(
-            "UPDATE movements SET status = 'left', left_by = ?, left_at = ?, left_event_id = ?"
-            " WHERE id = ? AND status IN ('pending', 'active')",
-            (left_by, left_at, event_id, movement_id),
+            "UPDATE movements SET status = 'left', left_by = ?, left_at = ?, left_event_id = ?,"
+            " removed_reason = ? WHERE id = ? AND status IN ('pending', 'active')",
+            (left_by, left_at, event_id, removed_reason, movement_id),
         )
     return await _movement_now(store, movement_id)
 

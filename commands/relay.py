@@ -688,7 +688,10 @@ async def announce_departures(services: Services) -> None:
             if other.id != link.id and await usable(store, shared, other)
         ]
         key = f"departure/{link.id}"
-        left = Reply("share_left_notice", {"movement": movement, "number": shared.number})
+        left = Reply(
+            "share_left_notice",
+            {"movement": movement, "number": shared.number, "removed": gone.removed},
+        )
         await tell_threads(services, others, left, key=key)
         if services.room(link.room_id).members.get(bot) == "join":
             here = {
@@ -696,6 +699,7 @@ async def announce_departures(services: Services) -> None:
                 "number": shared.number,
                 "rooms": and_list(await link_names(services, others)),
                 "origin": link.role == "origin",
+                "removed": gone.removed,
             }
             await tell_threads(services, [link], Reply("share_left_here", here), key=key)
         await rdb.stop_link(

@@ -514,6 +514,8 @@ class Departure:
     """The movement's name, or "" if it is gone altogether."""
     left_event_id: EventID | None
     """The command by which it left, if it left (rather than left and asked to join again)."""
+    removed: bool = False
+    """The commons removed it (`!movement remove`), rather than it leaving by itself."""
 
 
 async def departures(store: Store) -> list[Departure]:
@@ -523,7 +525,8 @@ async def departures(store: Store) -> list[Departure]:
     once and stops it (:func:`stop_link`).
     """
     rows = await store.fetch_all(
-        f"SELECT {_qualified(_LINK, 'l')}, m.name, m.status, m.left_event_id"
+        f"SELECT {_qualified(_LINK, 'l')}, m.name, m.status, m.left_event_id,"
+        " m.removed_reason IS NOT NULL"
         " FROM thread_links AS l"
         " JOIN shared_threads AS sh ON sh.id = l.shared_id AND sh.status = 'active'"
         " LEFT JOIN movements AS m ON m.id = l.movement_id"
@@ -535,7 +538,7 @@ async def departures(store: Store) -> list[Departure]:
     found = []
     for row in rows:
         link = _link(row[:_LINK_WIDTH])
-        name, status, left_event_id = row[_LINK_WIDTH:]
+        name, status, left_event_id, removed = row[_LINK_WIDTH:]
         found.append(
             Departure(
                 link=link,
@@ -543,6 +546,7 @@ async def departures(store: Store) -> list[Departure]:
                 left_event_id=EventID(left_event_id)
                 if status == "left" and left_event_id
                 else None,
+                removed=status == "left" and bool(removed),
             )
         )
     return found

@@ -835,3 +835,36 @@ async def test_the_commons_stops_carrying_a_thread_it_no_longer_wants(
     later = await world.bea.say(world.camp, "Anyone there?", thread_root=root)
     await handled(bot, later)
     assert await copied_to(bot, later) == set()
+
+
+async def test_the_commons_removes_a_hostile_movement_and_its_threads_stop(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Our plans for the 12th")
+    commons_root = str(copied["event_id"])
+
+    removed = await world.ada.ask(
+        world.commons,
+        "!movement remove Climate Camp because it passed our plans to the police",
+        bot=bot.user_id,
+    )
+    assert body(removed).startswith("Climate Camp is no longer a member of Earth Alliance")
+    told = await world.bea.wait_for(
+        lambda: [
+            e
+            for e in world.bea.messages_from(bot.user_id, world.camp)
+            if "removed Climate Camp from the alliance" in body(e)
+        ],
+        what="the notice in Climate Camp's room",
+    )
+    assert "Reason given: it passed our plans to the police" in body(told[0])
+    # Its shared thread stops, and the commons' copy of it says so.
+    await notice_in_thread(
+        world.ada, bot, world.commons, commons_root, "was removed from the alliance by its commons"
+    )
+    later = await world.bea.say(world.camp, "We are still here", thread_root=root)
+    await handled(bot, later)
+    assert await copied_to(bot, later) == set()
+    refused = await world.bea.ask(world.camp, "!objectives", bot=bot.user_id)
+    assert "not part of an alliance" in body(refused)

@@ -115,6 +115,37 @@ async def make_alliance(world: World) -> None:
         assert template == "movement_decided"
 
 
+async def test_the_commons_removes_a_movement_with_a_reason_and_keeps_the_record(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    await world.say(COMMONS, ADA, "objective propose Respect for nature")
+    template, _ = await world.say(COMMONS, EVE, "movement remove Climate Camp because spies")
+    assert template == "permission_denied"  # a member of the commons, not a moderator
+    assert "Please write the reason for removing Climate Camp" in await world.body(
+        COMMONS, ADA, "movement remove Climate Camp"
+    )
+    assert "Say which movement to remove" in await world.body(
+        COMMONS, ADA, "movement remove Bakers because no"
+    )
+
+    removed = await world.body(
+        COMMONS, ADA, "movement remove Climate Camp because it shared our plans outside"
+    )
+    assert removed.startswith("Climate Camp is no longer a member of Earth Alliance")
+    assert "Reason: it shared our plans outside" in removed
+    told = world.notices_in(CAMP)[-1]
+    assert "The commons of Earth Alliance removed Climate Camp" in told
+    assert "Reason given: it shared our plans outside" in told
+    assert world.services.state[("!space1:hs", "m.space.child", CAMP)] == {}
+    assert "Climate Camp (climate-camp): removed by the commons" in await world.body(
+        COMMONS, ADA, "movements"
+    )
+    # The removed room reads the alliance no more; the others go on.
+    assert "not part of an alliance" in await world.body(CAMP, BEA, "objectives")
+    assert "Respect for nature" in await world.body(TENANTS, CAL, "objectives")
+
+
 async def test_an_alliance_gets_a_space_with_the_commons_in_it(world: World) -> None:
     template, message = await world.say(
         COMMONS, ADA, "alliance create Earth Alliance", event_id="$make"
