@@ -83,6 +83,7 @@ from commands.relay_copies import (
     on_event,
     origin_movement,
     post_root,
+    releases_to_plain_rooms,
     root_event,
     tell_threads,
     usable,
@@ -222,7 +223,10 @@ async def share(ctx: Context, args: Args) -> Reply:
     commons = services.room(alliance.commons_room_id)
     here_encrypted = ctx.room.encrypted or root.encrypted or event.encrypted
     allow = False
-    if here_encrypted != commons.encrypted:
+    # Only this room's own words need its consent: into an encrypted commons they go safely,
+    # and the commons' answers never come back into this unencrypted room (see
+    # `releases_to_plain_rooms`): no one here may let the commons' words out.
+    if here_encrypted and not commons.encrypted:
         warned = await rdb.was_warned(store, event.room_id, root_id)
         if args.flag("allow-unencrypted") and ctx.power < Power.MODERATOR:
             raise CommandError(
@@ -236,7 +240,6 @@ async def share(ctx: Context, args: Args) -> Reply:
                 {
                     "commons": room_name(services, alliance.commons_room_id, "the commons"),
                     "members": _others(commons, ctx.config.user_id),
-                    "here_encrypted": here_encrypted,
                     "moderator": ctx.power >= Power.MODERATOR,
                 },
             )
@@ -308,6 +311,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
             "members": _others(commons, ctx.config.user_id),
             "unencrypted": shared.allow_unencrypted,
             "commons_encrypted": commons.encrypted,
+            "here_encrypted": ctx.room.encrypted,
         },
         then=post,
     )
@@ -482,11 +486,7 @@ async def follow(ctx: Context, args: Args) -> Reply:
             )
         allow = True
     if not here_encrypted and secret_rooms:
-        refusing = [
-            link
-            for link in secret_rooms
-            if not (link.allow_unencrypted if link.role == "follower" else shared.allow_unencrypted)
-        ]
+        refusing = [link for link in secret_rooms if not releases_to_plain_rooms(shared, link)]
         if refusing:
             raise CommandError(
                 f"Shared thread #{number} is in encrypted rooms ("

@@ -127,6 +127,18 @@ def encrypted(services: Services, room_id: RoomID) -> bool:
     return services.room(room_id).encrypted
 
 
+def releases_to_plain_rooms(shared: SharedThread, link: ThreadLink) -> bool:
+    """Whether the room of `link` let its words go into unencrypted rooms.
+
+    Each room consents only for its own words: the origin when it shared the thread, a
+    follower when it followed. The commons never gave such consent (no one else may give it
+    for the commons), so an encrypted commons' words never reach an unencrypted room.
+    """
+    if link.role == "origin":
+        return shared.allow_unencrypted
+    return link.allow_unencrypted
+
+
 def _may_cross(
     services: Services,
     shared: SharedThread,
@@ -138,9 +150,7 @@ def _may_cross(
     """Content of an encrypted room goes into an unencrypted one only with its consent."""
     if not source_encrypted or encrypted(services, target.room_id):
         return True
-    if source.role == "follower":
-        return source.allow_unencrypted
-    return shared.allow_unencrypted
+    return releases_to_plain_rooms(shared, source)
 
 
 def _marker(shared: SharedThread) -> dict[str, Any]:

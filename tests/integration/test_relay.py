@@ -152,9 +152,12 @@ async def make_world(
     *,
     camp_encrypted: bool = False,
     tenants_encrypted: bool = False,
+    commons_encrypted: bool = False,
 ) -> World:
     ada, bea, cal, erin = [await person(make_user, n) for n in ("Ada", "Bea", "Cal", "Erin")]
-    commons = await room_with_bot(ada, bot.user_id, name="Earth commons")
+    commons = await room_with_bot(
+        ada, bot.user_id, name="Earth commons", encrypted=commons_encrypted
+    )
     created = await ada.ask(commons, "!alliance create Earth Alliance", bot=bot.user_id)
     assert "Earth Alliance" in body(created)
     camp = await room_with_bot(bea, bot.user_id, name="Climate Camp room", encrypted=camp_encrypted)
@@ -868,3 +871,23 @@ async def test_the_commons_removes_a_hostile_movement_and_its_threads_stop(
     assert await copied_to(bot, later) == set()
     refused = await world.bea.ask(world.camp, "!objectives", bot=bot.user_id)
     assert "not part of an alliance" in body(refused)
+
+
+async def test_an_unencrypted_origin_cannot_pull_an_encrypted_commons_words_out(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    world = await make_world(bot, make_user, commons_encrypted=True)
+    root = await world.bea.say(world.camp, "Shall we march together on the 12th?")
+    started = await world.bea.ask(
+        world.camp, "!share --allow-unencrypted", bot=bot.user_id, thread_root=root
+    )
+    assert "answers written in the commons stay in the commons" in body(started)
+    copied = await root_copy(world.ada, bot, world.commons, 1)
+    assert copied["decrypted"] is True  # the camp's words went into the encrypted commons
+
+    answer = await world.ada.say(
+        world.commons, "The route stays between us", thread_root=str(copied["event_id"])
+    )
+    await handled(bot, answer)
+    assert await copied_to(bot, answer) == set()
+    assert not [e for e in world.bea.messages_from(bot.user_id, world.camp) if "route" in body(e)]

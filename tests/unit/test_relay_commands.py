@@ -528,6 +528,32 @@ async def test_an_unencrypted_room_cannot_follow_what_encrypted_rooms_did_not_re
     assert "Only an encrypted room may follow it" in message.body
 
 
+async def test_an_unencrypted_room_cannot_pull_an_encrypted_commons_words_out(
+    world: World,
+) -> None:
+    # Climate Camp's room is not encrypted, the commons is: the camp's words go there safely,
+    # but no one in the camp may let the commons' words out, not even with --allow-unencrypted.
+    world.services.rooms[COMMONS].encrypted = True
+    root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Shall we march?"})
+    template, message = await world.command(
+        CAMP, BEA, "share --allow-unencrypted", thread=root.event_id
+    )
+    assert template == "share_started", message.body
+    assert "answers written in the commons stay in the commons" in message.body
+    [commons_root] = world.copies_in(COMMONS)
+
+    outgoing = await world.say(CAMP, ERIN, "we bring drums", thread=root.event_id)
+    assert {
+        c.target_room_id for c in await rdb.copies_of(world.services.store, outgoing.event_id)
+    } == {COMMONS}
+    answer = await world.say(COMMONS, ADA, "the route is secret", thread=commons_root.event_id)
+    assert await rdb.copies_of(world.services.store, answer.event_id) == []
+    # Nor may an unencrypted follower read it.
+    template, message = await world.command(TENANTS, CAL, "follow 1")
+    assert template == "command_error"
+    assert "Only an encrypted room may follow it" in message.body
+
+
 # -- following ----------------------------------------------------------------------------------
 
 
