@@ -507,7 +507,10 @@ async def compare(fit: Fit, ctx: Context, args: Args) -> Reply:
         objective = next((o for o in board.objectives if o.number == number), None)
         if objective is None:  # find_objective says which there are
             objective = (await find_objective(ctx, alliance, words[0])).info()
-        return _one_objective(fit, ctx, alliance, board, objective, page=page, named=named)
+        sealed = sealed_movements(ctx, active)
+        return _one_objective(
+            fit, ctx, alliance, board, objective, page=page, named=named, sealed=sealed
+        )
     return _two_movements(fit, ctx, alliance, board, active, words, page=page, named=named)
 
 
@@ -581,9 +584,20 @@ def _matrix(
     )
 
 
-def _stance_row(entry: MovementStance) -> dict[str, Any]:
+def sealed_movements(ctx: Context, active: Sequence[Movement]) -> frozenset[int]:
+    """The movements whose words stay in their encrypted room when asked about from here: all
+    those with an encrypted room, when this room is not encrypted."""
+    if ctx.room.encrypted:
+        return frozenset()
+    return frozenset(m.id for m in active if ctx.services.room(m.room_id).encrypted)
+
+
+def _stance_row(entry: MovementStance, *, sealed: bool = False) -> dict[str, Any]:
+    """One movement's stance; the block reasons typed in its room only when they may be shown
+    here (`sealed`: its room is encrypted and this one is not; then only how many there are)."""
     stance = entry.stance
     counts = stance.counts
+    reasons = list(stance.block_reasons) if stance.decided == "not_endorsed" else []
     return {
         "mark": STANCE_MARKS[stance.state],
         "word": STANCE_WORDS[stance.state],
@@ -596,7 +610,8 @@ def _stance_row(entry: MovementStance) -> dict[str, Any]:
             if counts is not None
             else ""
         ),
-        "blocks": list(stance.block_reasons) if stance.decided == "not_endorsed" else [],
+        "blocks": [] if sealed else reasons,
+        "blocks_hidden": len(reasons) if sealed else 0,
         "wording": entry.wording.text if entry.wording else "",
         "item": entry.wording.item_number if entry.wording else None,
     }
@@ -620,10 +635,14 @@ def _one_objective(
     *,
     page: int,
     named: Alliance | None,
+    sealed: frozenset[int],
 ) -> Reply:
     """Every movement's stance on one objective, in its own words."""
     seen = support(board, objective)
-    rows = [_stance_row(entry) for entry in compare_objective(board, objective)]
+    rows = [
+        _stance_row(entry, sealed=entry.movement.id in sealed)
+        for entry in compare_objective(board, objective)
+    ]
     again = again_command(ctx, f"compare {objective.number}", named)
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:

@@ -635,11 +635,18 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
         here = next(
             (link for link in links if link.room_id == ctx.event.room_id and link.active), None
         )
+        # Its first words were typed in an encrypted room that did not release them.
+        sealed = (
+            not ctx.room.encrypted
+            and services.room(shared.origin_room_id).encrypted
+            and not shared.allow_unencrypted
+        )
         threads.append(
             {
                 "number": shared.number,
                 "origin": await origin_movement(store, shared),
-                "title": shared.title,
+                "title": "" if sealed else shared.title,
+                "sealed": sealed,
                 "followers": and_list(await link_names(services, followers))
                 if followers
                 else "no movement yet",

@@ -537,6 +537,8 @@ async def _relay_redaction(services: Services, event: Event) -> None:
     if event.sender != writer and not services.room(event.room_id).may_redact_others(event.sender):
         log.info("Ignored a redaction by someone who may not redact others' messages")
         return
+    # A deleted first message takes the thread's title (its first words) with it everywhere.
+    await rdb.forget_titles_of_root(store, event.room_id, event.redacts)
     for copy in copies:
         await _redact_copy(services, event, copy)
 

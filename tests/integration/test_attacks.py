@@ -240,3 +240,37 @@ async def test_a_bot_admin_has_no_power_in_a_movements_room(
     rules = body(await bea.ask(room, "!rules", bot=bot.user_id))
     assert rules.startswith("This room decides consensus polls by: consensus (the default)")
     assert bot.user_id in bea.client.rooms[room].users
+
+
+async def test_a_block_reason_typed_in_an_encrypted_room_stays_out_of_plain_rooms(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # Climate Camp decides in an encrypted room; its reason for blocking is its own words. The
+    # Tenants' room is not encrypted: asking there must not copy those words into it.
+    ada, bea, cal = [await make_user(name) for name in ("ada", "bea", "cal")]
+    commons = await room_with_bot(ada, bot.user_id, name="Earth commons", encrypted=True)
+    await ada.ask(commons, "!alliance create Earth Alliance", bot=bot.user_id)
+    await ada.ask(commons, "!objective propose Respect for nature", bot=bot.user_id)
+    camp = await room_with_bot(bea, bot.user_id, name="Climate Camp room", encrypted=True)
+    tenants = await room_with_bot(cal, bot.user_id, name="Tenants Union room")
+    for mover, room, name in ((bea, camp, "Climate Camp"), (cal, tenants, "Tenants Union")):
+        await mover.ask(room, f"!movement join earth-alliance as {name}", bot=bot.user_id)
+        await ada.ask(commons, f"!movement approve {name}", bot=bot.user_id)
+
+    await bea.ask(camp, "!endorse 1", bot=bot.user_id)
+    (start,) = await bea.wait_for(lambda: polls_from(bea, bot.user_id, camp), what="the poll")
+    poll = str(start["event_id"])
+    await vote(bea, camp, poll, "block")
+    secret = "the mine owners fund this group"
+    await bea.ask(camp, f"!reason {secret}", bot=bot.user_id, thread_root=poll)
+    await bea.ask(camp, "!poll close 1", bot=bot.user_id)
+    await bea.wait_for(
+        lambda: any("does not endorse" in body(e) for e in bea.messages_from(bot.user_id, camp)),
+        what="the stance to be recorded",
+    )
+
+    plain = body(await cal.ask(tenants, "!compare 1", bot=bot.user_id))
+    assert "Climate Camp does not endorse" in plain
+    assert secret not in plain
+    assert "1 block reason was given in Climate Camp's encrypted room" in plain
+    assert secret in body(await ada.ask(commons, "!compare 1", bot=bot.user_id))

@@ -372,6 +372,24 @@ async def test_compare_in_three_forms_and_bridging(world: World) -> None:
     assert "!endorse" in help_body
 
 
+async def test_block_reasons_typed_in_an_encrypted_room_stay_in_encrypted_rooms(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    await world.say(
+        COMMONS, ADA, "objective import\nRespect for nature\nRadical egalitarianism\nDemocracy"
+    )
+    await seed_stances(world)  # Farmers blocked #2 with the reason "Land first"
+    world.services.rooms[FARMERS].encrypted = True
+
+    plain = await world.body(TENANTS, CAL, "compare 2")
+    assert "Land first" not in plain
+    assert "1 block reason was given in Farmers's encrypted room" in plain
+    assert "block: Land first" in await world.body(FARMERS, DEE, "compare 2")
+    world.services.rooms[TENANTS].encrypted = True
+    assert "block: Land first" in await world.body(TENANTS, CAL, "compare 2")
+
+
 async def test_statements_show_versions_and_other_movements_read_only(world: World) -> None:
     await make_alliance(world)
     body = await world.body(CAMP, EVE, "statement")

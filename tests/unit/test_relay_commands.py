@@ -554,6 +554,36 @@ async def test_an_unencrypted_room_cannot_pull_an_encrypted_commons_words_out(
     assert "Only an encrypted room may follow it" in message.body
 
 
+async def test_a_title_from_an_encrypted_room_is_not_shown_in_an_unencrypted_one(
+    world: World,
+) -> None:
+    world.services.rooms[CAMP].encrypted = True
+    world.services.rooms[COMMONS].encrypted = True
+    root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Blockade at dawn on the 12th"})
+    template, _ = await world.command(CAMP, BEA, "share", thread=root.event_id)
+    assert template == "share_started"
+
+    _, plain = await world.command(TENANTS, CAL, "shared")
+    assert "Blockade" not in plain.body
+    assert "(its title stays in encrypted rooms: open it in the commons)" in plain.body
+    _, secret = await world.command(COMMONS, ADA, "shared")
+    assert "#1 from Climate Camp: Blockade at dawn on the 12th" in secret.body
+
+    # Its author deletes the first message: the title goes everywhere.
+    await world.listen(
+        world.event(
+            CAMP,
+            BEA,
+            {"redacts": root.event_id},
+            kind="m.room.redaction",
+            redacts=root.event_id,
+        )
+    )
+    _, after = await world.command(COMMONS, ADA, "shared")
+    assert "Blockade" not in after.body
+    assert "(its first message was deleted)" in after.body
+
+
 # -- following ----------------------------------------------------------------------------------
 
 
