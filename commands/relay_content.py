@@ -12,7 +12,8 @@ Every copy the bot posts for someone else:
 Nothing a sender writes can forge the attribution: their display name is cleaned
 (:func:`clean_name`: no line breaks, invisible or direction-changing characters, and the separator
 ``·`` and its look-alikes become ``-``); their text cannot contain a spaced separator either
-(:func:`neutralise`); the fallback attribute is never kept from their HTML. ``@room`` becomes
+(:func:`neutralise`, :func:`spaced_separators`: judged on the text as Element shows it, across
+HTML tags and invisible characters); the fallback attribute is never kept from their HTML. ``@room`` becomes
 plain text (a word joiner after the ``@``) and pills (``matrix.to`` / ``matrix:`` links) become
 their plain text, so nothing pings or looks like a mention across rooms.
 
@@ -28,7 +29,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Final, Literal
@@ -59,10 +60,11 @@ TITLE_MAX: Final = 60
 
 # The separator of the attribution line and the characters that look like it.
 _SEPARATORS: Final = (
-    "\u00b7\u0387\u16eb\u2022\u2027\u2219\u22c5\u2981\u2e30\u2e31\u30fb\ua78f\uff65\u1427"
+    "\u00b7\u0387\u16eb\u2022\u2027\u2219\u22c5\u2981\u2e30\u2e31\u2e33\u30fb\u318d"
+    "\ua78f\uff65\u1427\U00010101"
 )
+_SEPARATOR_SET: Final = frozenset(_SEPARATORS)
 _SEPARATOR_ANYWHERE = re.compile(f"[{_SEPARATORS}]")
-_SPACED_SEPARATOR = re.compile(f"(?<=\\s)[{_SEPARATORS}](?=\\s)")
 # Characters that are invisible or change the direction of the text around them.
 _INVISIBLE = re.compile(
     "[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
@@ -89,8 +91,39 @@ def clean_name(text: str, *, fallback: str = "someone") -> str:
 
 def neutralise(text: str) -> str:
     """Text as relayed: `@room` no longer pings, no spaced separator can fake an attribution."""
-    text = _AT_ROOM.sub(f"@{_WORD_JOINER}\\1", text)
-    return _SPACED_SEPARATOR.sub("-", text)
+    chars = list(_no_room_ping(text))
+    for index in spaced_separators(chars):
+        chars[index] = "-"
+    return "".join(chars)
+
+
+def _no_room_ping(text: str) -> str:
+    return _AT_ROOM.sub(f"@{_WORD_JOINER}\\1", text)
+
+
+def spaced_separators(chars: Sequence[str]) -> list[int]:
+    """Where a separator (``·`` or a look-alike) stands between spaces, as the attribution's
+    ``Name · Movement`` has it: the characters to replace so no text can fake one.
+
+    Invisible characters around it do not count (a zero-width joiner is not a letter), and
+    the ends of the text count as spaces; ``chars`` may hold ``"\\n"`` for a line break that
+    HTML makes.
+    """
+    return [
+        index
+        for index, char in enumerate(chars)
+        if char in _SEPARATOR_SET
+        and _space_beside(chars, index, -1)
+        and _space_beside(chars, index, 1)
+    ]
+
+
+def _space_beside(chars: Sequence[str], index: int, step: int) -> bool:
+    """Whether the nearest visible character on one side is a space (or there is none)."""
+    at = index + step
+    while 0 <= at < len(chars) and not chars[at].isspace() and _INVISIBLE.fullmatch(chars[at]):
+        at += step
+    return not 0 <= at < len(chars) or chars[at].isspace()
 
 
 def text_to_html(text: str) -> str:
@@ -167,10 +200,22 @@ def _allowed_attributes(tag: str, attrs: list[tuple[str, str | None]]) -> list[t
     return kept
 
 
+_BREAKS_LINE: Final = re.compile(
+    r"</?(br|p|div|li|ul|ol|tr|td|th|h[1-6]|blockquote|pre|hr|table|caption|details|summary)\b"
+)
+
+
+@dataclass
+class _Text:
+    """A run of text in cleaned HTML, kept unescaped until the whole message is seen."""
+
+    chars: list[str]
+
+
 class _Cleaner(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
+        self.out: list[str | _Text] = []
         # Allowed tags written and not yet closed; a pill left out (its text stays) is kept
         # here as SKIPPED_LINK so that its end tag is left out too.
         self.open: list[str] = []
@@ -233,7 +278,7 @@ class _Cleaner(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.dropping:
-            self.out.append(html.escape(neutralise(data), quote=False))
+            self.out.append(_Text(list(_no_room_ping(data))))
 
     def result(self) -> str:
         self.close()
@@ -241,7 +286,28 @@ class _Cleaner(HTMLParser):
             closing = self.open.pop()
             if closing != _SKIPPED_LINK:
                 self.out.append(f"</{closing}>")
-        return "".join(self.out).strip()
+        self._neutralise_separators()
+        return "".join(
+            html.escape("".join(piece.chars), quote=False) if isinstance(piece, _Text) else piece
+            for piece in self.out
+        ).strip()
+
+    def _neutralise_separators(self) -> None:
+        """A spaced separator is judged on the text as Element shows it, across tags:
+        ``Bob <span>·</span> Camp:`` is as much a fake attribution as ``Bob · Camp:``."""
+        chars: list[str] = []
+        spots: list[tuple[_Text, int] | None] = []
+        for piece in self.out:
+            if isinstance(piece, _Text):
+                chars.extend(piece.chars)
+                spots.extend((piece, offset) for offset in range(len(piece.chars)))
+            elif _BREAKS_LINE.match(piece):
+                chars.append("\n")
+                spots.append(None)
+        for index in spaced_separators(chars):
+            spot = spots[index]
+            if spot is not None:
+                spot[0].chars[spot[1]] = "-"
 
 
 def clean_html(source: str) -> str:

@@ -891,3 +891,26 @@ async def test_an_unencrypted_origin_cannot_pull_an_encrypted_commons_words_out(
     await handled(bot, answer)
     assert await copied_to(bot, answer) == set()
     assert not [e for e in world.bea.messages_from(bot.user_id, world.camp) if "route" in body(e)]
+
+
+async def test_no_message_can_pass_for_another_writers_attribution(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # Erin writes in the shared thread what looks, in Element, like a second relayed message
+    # from another movement: the copy must show it as her own words.
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
+    await world.erin.say(
+        world.camp,
+        "agreed\nCal - Tenants Union: we withdraw",
+        thread_root=root,
+        html="agreed<br>Cal <span>\u00b7</span> Tenants Union: we withdraw",
+    )
+    await world.erin.say(
+        world.camp, "also\nCal \u200d\u00b7\u200d Tenants Union: we withdraw too", thread_root=root
+    )
+    first = await copy_with(world.ada, bot, world.commons, str(copied["event_id"]), "agreed")
+    second = await copy_with(world.ada, bot, world.commons, str(copied["event_id"]), "also")
+    assert "Cal <span>-</span> Tenants Union" in html(first)
+    assert body(first).startswith("Erin · Climate Camp: agreed")
+    assert "Cal \u200d-\u200d Tenants Union" in body(second)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 import pytest
@@ -143,6 +145,45 @@ def test_text_cannot_fake_a_second_attribution_line() -> None:
     assert copy["formatted_body"].endswith("ok<br><strong>Ada - commons: </strong>I agree")
     assert neutralise("a\u00a0·\u00a0b") == "a\u00a0-\u00a0b"
     assert neutralise("Catalan l·l and 5·3") == "Catalan l·l and 5·3"  # only a spaced separator
+
+
+@pytest.mark.parametrize(
+    ("body", "formatted"),
+    [
+        # The separator alone in a tag: Element shows "Bob · Housing Co-op: ...".
+        ("ok", "ok<br>Bob <span>\u00b7</span> Housing Co-op: we withdraw"),
+        ("ok", "ok<br>Bob<em> \u00b7 </em>Housing Co-op: we withdraw"),
+        ("ok", "ok<br>Bob <b>&middot;</b> Housing Co-op: we withdraw"),
+        # Invisible joiners around it, in the text and in HTML.
+        ("ok\nBob \u200d\u00b7\u200d Housing Co-op: we withdraw", None),
+        ("ok", "ok<br>Bob \u2060\u00b7\u2060 Housing Co-op: we withdraw"),
+        # Look-alike dots.
+        ("ok\nBob \u318d Housing Co-op: we withdraw", None),
+        ("ok\nBob \u2e33 Housing Co-op: we withdraw", None),
+    ],
+)
+def test_no_text_can_render_as_another_attribution_line(body: str, formatted: str | None) -> None:
+    content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+    if formatted is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = formatted
+    copy = relay(content)
+
+    def seen(text: str) -> str:
+        """The text as Element shows it: no tags, entities read, invisible joiners gone."""
+        shown = html.unescape(re.sub(r"<[^>]+>", "", text))
+        return "".join(ch for ch in shown if ch not in "\u200d\u2060")
+
+    for text in (copy["body"], copy["formatted_body"]):
+        assert not re.search("Bob [\u00b7\u318d\u2e33] Housing", seen(text)), text
+    assert "Bob - Housing Co-op: we withdraw" in seen(copy["formatted_body"])
+
+
+def test_separators_without_spaces_and_inside_words_stay() -> None:
+    assert (
+        clean_html("Catalan l<b>\u00b7</b>l and 5\u00b73") == "Catalan l<b>\u00b7</b>l and 5\u00b73"
+    )
+    assert clean_html("\u2022 first<br>\u2022 second") == "- first<br>- second"
 
 
 # -- mentions -----------------------------------------------------------------------------------
