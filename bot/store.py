@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -32,6 +33,21 @@ _T = TypeVar("_T")
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 DONE_RETENTION_S = 30 * 24 * 3600
 INSERT_CHUNK = 200  # rows per INSERT statement (4 values each, far below SQLite's limit)
+
+
+async def _key(db: aiosqlite.Connection, name: str) -> bytes:
+    """The bot's secret key called `name`, made once (b"" before migration 9, in tests)."""
+    async with db.execute("SELECT 1 FROM sqlite_master WHERE name = 'bot_keys'") as cursor:
+        if await cursor.fetchone() is None:
+            return b""
+    await db.execute(
+        "INSERT OR IGNORE INTO bot_keys (name, key) VALUES (?, ?)",
+        (name, secrets.token_bytes(32)),
+    )
+    async with db.execute("SELECT key FROM bot_keys WHERE name = ?", (name,)) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return bytes(row[0])
 
 
 class StoreError(Exception):
@@ -109,9 +125,11 @@ async def apply_migrations(db: aiosqlite.Connection, migrations: Sequence[Migrat
 class Store:
     """One aiosqlite connection; writes go through `transaction()`, one at a time."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, *, id_key: bytes = b"") -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
+        self.id_key = id_key
+        """A secret key for ids derived from user ids that other rooms see (`bot_keys`)."""
 
     @classmethod
     async def open(cls, path: Path, migrations: Sequence[Migration] | None = None) -> Store:
@@ -123,10 +141,11 @@ class Store:
             await db.execute("PRAGMA foreign_keys = ON")
             await db.execute("PRAGMA busy_timeout = 5000")
             await apply_migrations(db, bundled_migrations() if migrations is None else migrations)
+            id_key = await _key(db, "relayed ids")
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, id_key=id_key)
 
     async def close(self) -> None:
         await self._db.close()

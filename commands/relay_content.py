@@ -13,9 +13,10 @@ Nothing a sender writes can forge the attribution: their display name is cleaned
 (:func:`clean_name`: no line breaks, invisible or direction-changing characters, and the separator
 ``·`` and its look-alikes become ``-``); their text cannot contain a spaced separator either
 (:func:`neutralise`, :func:`spaced_separators`: judged on the text as Element shows it, across
-HTML tags and invisible characters); the fallback attribute is never kept from their HTML. ``@room`` becomes
-plain text (a word joiner after the ``@``) and pills (``matrix.to`` / ``matrix:`` links) become
-their plain text, so nothing pings or looks like a mention across rooms.
+HTML tags and invisible characters); the fallback attribute is never kept from their HTML.
+``@room`` becomes plain text (a word joiner after the ``@``) and pills (``matrix.to`` /
+``matrix:`` links) become their plain text, so nothing pings or looks like a mention across
+rooms.
 
 Edits are copies too (:func:`edit_content`, an ``m.replace`` of the bot's copy); redactions need
 no content. Images and files are re-sent by their ``mxc://`` address (the encrypted ones with their
@@ -26,6 +27,7 @@ the sender and the kind of file where an attachment cannot go.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import re
@@ -334,12 +336,26 @@ class Attribution:
     profile_id: str
 
     @classmethod
-    def of(cls, *, user_id: str, display_name: str | None, movement: str) -> Attribution:
-        """Names cleaned; `profile_id` an opaque stand-in for the user id (never shown)."""
+    def of(
+        cls,
+        *,
+        user_id: str,
+        display_name: str | None,
+        movement: str,
+        key: bytes,
+        name_taken: bool = False,
+    ) -> Attribution:
+        """Names cleaned; `profile_id` an opaque stand-in for the user id (never shown), keyed
+        with the bot's secret `key` so no one can match it against a guessed user id. When
+        another member of the room has the same display name (`name_taken`), the user id is
+        shown after it, so the two are told apart."""
         fallback = user_id[1:].partition(":")[0] or "someone"
-        digest = hashlib.sha256(user_id.encode()).hexdigest()[:16]
+        digest = hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:16]
+        name = clean_name(display_name or "", fallback=fallback)
+        if display_name and name_taken:
+            name = f"{name} ({clean_name(user_id)})"
         return cls(
-            name=clean_name(display_name or "", fallback=fallback),
+            name=name,
             movement=clean_name(movement, fallback=COMMONS),
             profile_id=f"multilogue-{digest}",
         )

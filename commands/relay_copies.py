@@ -116,10 +116,14 @@ async def _attribution(
 ) -> Attribution:
     """Who wrote `event`, and for which movement (`movement`: see :func:`_movement_name`)."""
     room = services.room(event.room_id)
+    name = room.display_names.get(event.sender)
     return Attribution.of(
         user_id=event.sender,
-        display_name=room.display_names.get(event.sender),
+        display_name=name,
         movement=await _movement_name(services, shared, link, movement, event.sender),
+        key=services.store.id_key,
+        name_taken=name is not None
+        and any(n == name for u, n in room.display_names.items() if u != event.sender),
     )
 
 

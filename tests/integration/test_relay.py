@@ -26,7 +26,7 @@ from bot.app import Bot
 from bot.config import Config, InviteAllowlist
 from bot.events import Event
 from bot.homeserver import LocalSynapse
-from bot.ids import UserID
+from bot.ids import RoomID, UserID
 from bot.store import Store
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
@@ -914,3 +914,19 @@ async def test_no_message_can_pass_for_another_writers_attribution(
     assert "Cal <span>-</span> Tenants Union" in html(first)
     assert body(first).startswith("Erin · Climate Camp: agreed")
     assert "Cal \u200d-\u200d Tenants Union" in body(second)
+
+
+async def test_two_members_with_one_name_are_told_apart_in_the_commons(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # Erin takes Bea's display name to pass her words off as Bea's in the commons.
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
+    await world.erin.client.set_displayname("Bea")
+    await world.bea.wait_for(
+        lambda: bot.bot.room(RoomID(world.camp)).display_names.get(world.erin.user_id) == "Bea",
+        what="the bot to see Erin's new name",
+    )
+    await world.erin.say(world.camp, "Cancel the march", thread_root=root)
+    copy = await copy_with(world.ada, bot, world.commons, str(copied["event_id"]), "Cancel")
+    assert body(copy).startswith(f"Bea ({world.erin.user_id}) · Climate Camp: Cancel the march")

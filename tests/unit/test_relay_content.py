@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -29,7 +30,8 @@ from commands.relay_content import (
     title_of,
 )
 
-ERIN = Attribution.of(user_id="@erin:hs", display_name="Erin", movement="Climate Camp")
+KEY = b"k" * 32
+ERIN = Attribution.of(key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp")
 MARK = {"shared_thread": 1}
 IN_THREAD = thread_relation("$root")
 WJ = "\u2060"
@@ -64,16 +66,30 @@ def test_a_copy_is_attributed_in_the_profile_and_in_its_fallback() -> None:
     }
 
 
+def test_the_profile_id_is_keyed_and_two_members_with_one_name_are_told_apart() -> None:
+    bare = hashlib.sha256(b"@erin:hs").hexdigest()[:16]
+    assert bare not in ERIN.profile_id  # a guessed user id cannot be checked against it
+    other_key = Attribution.of(
+        key=b"o" * 32, user_id="@erin:hs", display_name="Erin", movement="Climate Camp"
+    )
+    assert other_key.profile_id != ERIN.profile_id
+    twin = Attribution.of(
+        key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp", name_taken=True
+    )
+    assert twin.label == "Erin (@erin:hs) · Climate Camp"
+    assert ERIN.label == "Erin · Climate Camp"
+
+
 def test_the_profile_id_does_not_show_the_user_id() -> None:
     assert "erin" not in ERIN.profile_id
     assert (
         ERIN.profile_id
-        == Attribution.of(user_id="@erin:hs", display_name="E", movement="X").profile_id
+        == Attribution.of(key=KEY, user_id="@erin:hs", display_name="E", movement="X").profile_id
     )
     assert (
         ERIN.profile_id
         != Attribution.of(
-            user_id="@eve:hs", display_name="Erin", movement="Climate Camp"
+            key=KEY, user_id="@eve:hs", display_name="Erin", movement="Climate Camp"
         ).profile_id
     )
 
@@ -99,7 +115,7 @@ def test_an_emote_reads_as_the_person_doing_it() -> None:
 
 
 def test_a_person_without_a_display_name_is_shown_by_their_localpart() -> None:
-    plain = Attribution.of(user_id="@dan:hs", display_name=None, movement="Farmers")
+    plain = Attribution.of(key=KEY, user_id="@dan:hs", display_name=None, movement="Farmers")
     assert plain.label == "dan · Farmers"
 
 
@@ -117,14 +133,16 @@ def test_a_person_without_a_display_name_is_shown_by_their_localpart() -> None:
     ],
 )
 def test_a_display_name_cannot_forge_an_attribution(display_name: str, shown: str) -> None:
-    by = Attribution.of(user_id="@erin:hs", display_name=display_name, movement="Climate Camp")
+    by = Attribution.of(
+        key=KEY, user_id="@erin:hs", display_name=display_name, movement="Climate Camp"
+    )
     assert by.name == shown
     assert by.label == f"{shown} · Climate Camp"
     assert by.label.count("·") == 1
 
 
 def test_a_movement_name_is_cleaned_the_same_way() -> None:
-    by = Attribution.of(user_id="@erin:hs", display_name="Erin", movement="Camp · Tenants")
+    by = Attribution.of(key=KEY, user_id="@erin:hs", display_name="Erin", movement="Camp · Tenants")
     assert by.label == "Erin · Camp - Tenants"
     assert clean_name("", fallback="commons") == "commons"
 

@@ -268,3 +268,22 @@ async def test_a_single_write_waits_for_an_open_transaction_and_survives_its_rol
         await other
     assert [tuple(row) for row in await write] == [("done",)]
     assert ids(await store.pending()) == ["$a"]  # $a's update was rolled back, $b's kept
+
+
+async def test_the_key_for_relayed_ids_is_made_once_and_kept(tmp_path: Path) -> None:
+    # Ids that stand in for people in relayed messages are keyed with it: a new key at every
+    # start would make the same person a stranger after a restart.
+    first = await Store.open(tmp_path / "db.sqlite")
+    key = first.id_key
+    await first.close()
+    again = await Store.open(tmp_path / "db.sqlite")
+    try:
+        assert len(key) == 32
+        assert again.id_key == key
+    finally:
+        await again.close()
+    other = await Store.open(tmp_path / "other.sqlite")
+    try:
+        assert other.id_key != key
+    finally:
+        await other.close()
