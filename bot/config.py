@@ -125,7 +125,12 @@ def read_env(env_file: Path | None, environ: Mapping[str, str]) -> EnvVars:
         raise ConfigError([f"--env-file: no such file: {path}"])
     if not path.is_file():
         return EnvVars(dict(environ), looked_for=path)
-    from_file = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ConfigError([f"cannot read the configuration file {path}: {why}"]) from None
+    from_file = {key: value for key, value in values.items() if value is not None}
     merged = {**from_file, **environ}
     in_file = frozenset(key for key in from_file if key not in environ)
     return EnvVars(merged, file=path, in_file=in_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -33,6 +34,8 @@ async def run_bot(config: Config, *, on_ready: Callable[[], Awaitable[None]] | N
         bot = await Bot.create(config)
     except StoreError as exc:
         return fail([str(exc)], 1)
+    except (OSError, sqlite3.OperationalError) as exc:
+        return fail([_data_folder_problem(config, exc)], 2)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, bot.stop)
@@ -56,11 +59,21 @@ async def _call_when_ready(
         await callback()
 
 
+def _data_folder_problem(config: Config, exc: OSError | sqlite3.OperationalError) -> str:
+    why = (exc.strerror if isinstance(exc, OSError) else str(exc)) or type(exc).__name__
+    return (
+        f"cannot use the data folder {config.data_dir.absolute()} ({why}): check "
+        "MULTILOGUE_DATA_DIR and that the bot's user may write there"
+    )
+
+
 async def reset_cross_signing(config: Config) -> int:
     try:
         bot = await Bot.create(config)
     except StoreError as exc:
         return fail([str(exc)], 1)
+    except (OSError, sqlite3.OperationalError) as exc:
+        return fail([_data_folder_problem(config, exc)], 2)
     try:
         await bot.login()
         status = await bot.cross_sign(reset=True)

@@ -363,3 +363,35 @@ def test_cli_with_a_missing_env_file_exits_2(
     assert status == 2
     assert "no such file" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_an_env_file_that_is_not_text_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file = tmp_path / "broken.env"
+    env_file.write_bytes(b"MATRIX_PASSWORD=\xff\xfe\x00secret\n")
+    status = main(["run", "--env-file", str(env_file)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"cannot read the configuration file {env_file}: not UTF-8 text" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_data_folder_that_cannot_be_made_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env_file = tmp_path / "bot.env"
+    env_file.write_text(
+        "MATRIX_HOMESERVER=https://matrix.example.org\nMATRIX_USER_ID=@multilogue:example.org\n"
+        f"MATRIX_PASSWORD={PASSWORD}\nMULTILOGUE_DATA_DIR={tmp_path / 'a-file' / 'data'}\n"
+    )
+    status = main(["run", "--env-file", str(env_file)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"cannot use the data folder {tmp_path / 'a-file' / 'data'}" in err
+    assert "MULTILOGUE_DATA_DIR" in err
+    assert "Traceback" not in err
+    assert PASSWORD not in err
