@@ -142,7 +142,7 @@ class Matrix:
             await self._password_login(device_id=stored.device_id)
             return
         if config.access_token:
-            device_id = config.device_id or await self._whoami_device(config.access_token)
+            device_id = await self._token_device(config.access_token)
             self._client.restore_login(config.user_id, device_id, config.access_token)
             await self._save_session()
             log.info("Logged in with the configured access token (device %s)", device_id)
@@ -190,16 +190,30 @@ class Matrix:
             _raise_for(response, "whoami")
         return True
 
-    async def _whoami_device(self, token: str) -> str:
+    async def _token_device(self, token: str) -> str:
+        """The device of the configured access token, once the homeserver confirms that the
+        token is the bot's (MATRIX_USER_ID) and of MATRIX_DEVICE_ID when that is set."""
+        config = self._config
         self._client.access_token = token
         response = await self._reach(self._client.whoami(), "whoami")
         if isinstance(response, WhoamiError):
             if str(response.status_code) in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
                 raise LoginFailed("MATRIX_ACCESS_TOKEN was refused by the homeserver")
             _raise_for(response, "whoami")
-        if not response.device_id:
+        if response.user_id != config.user_id:
+            raise LoginFailed(
+                f"MATRIX_ACCESS_TOKEN belongs to {response.user_id}, not to MATRIX_USER_ID "
+                f"{config.user_id}"
+            )
+        device_id = response.device_id or config.device_id
+        if not device_id:
             raise LoginFailed("this access token has no device; set MATRIX_DEVICE_ID")
-        return str(response.device_id)
+        if config.device_id and response.device_id and config.device_id != response.device_id:
+            raise LoginFailed(
+                f"MATRIX_ACCESS_TOKEN belongs to device {response.device_id}, not to "
+                f"MATRIX_DEVICE_ID {config.device_id}"
+            )
+        return str(device_id)
 
     async def _upload_keys(self) -> None:
         if self._config.encryption and self._client.should_upload_keys:

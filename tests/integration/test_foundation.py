@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from bot.config import Config, InviteAllowlist
 from bot.events import Event
 from bot.homeserver import LocalSynapse, RegisteredUser
 from bot.ids import UserID
+from bot.matrix import LoginFailed
 from bot.store import InboxItem, Store
-from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot
+from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot, unique
 from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -340,3 +342,31 @@ async def test_a_command_left_pending_by_a_crash_is_handled_with_the_rooms_real_
     assert "a creator of this room" in reply["content"]["body"]
     await alice.ask(room, "!ping", bot=second.user_id)
     assert len(alice.replies_to(second.user_id, room, pending)) == 1
+
+
+async def test_an_access_token_of_another_account_or_device_is_refused_at_start(
+    synapse: LocalSynapse, bot_config: Config
+) -> None:
+    # A careless operator pastes someone else's token, or the bot's token with the wrong
+    # device: the bot must not act as that account, nor believe the wrong device is its own.
+    other = synapse.register(unique("someone"))
+    own = synapse.register(unique("bot"))
+    cases = [
+        (
+            replace(bot_config, user_id=UserID(own.user_id), access_token=other.access_token),
+            f"MATRIX_ACCESS_TOKEN belongs to {other.user_id}, not to MATRIX_USER_ID",
+        ),
+        (
+            replace(
+                bot_config,
+                user_id=UserID(own.user_id),
+                access_token=own.access_token,
+                device_id="NOTMINE",
+            ),
+            f"MATRIX_ACCESS_TOKEN belongs to device {own.device_id}, not to MATRIX_DEVICE_ID",
+        ),
+    ]
+    for n, (config, refusal) in enumerate(cases):
+        bot = await Bot.create(replace(config, password=None, data_dir=config.data_dir / str(n)))
+        with pytest.raises(LoginFailed, match=refusal):
+            await asyncio.wait_for(bot.run(), timeout=30)
