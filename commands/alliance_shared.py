@@ -156,6 +156,17 @@ def several_alliances(alliances: Sequence[Alliance], prefix: str, command: str) 
     )
 
 
+def words_stay_in(ctx: Context, room_id: RoomID) -> bool:
+    """Whether words typed in `room_id` must not be repeated where this command was typed:
+    that room is encrypted and this one is not (what people write in an encrypted room stays
+    in encrypted rooms)."""
+    return (
+        room_id != ctx.event.room_id
+        and not ctx.room.encrypted
+        and ctx.services.room(room_id).encrypted
+    )
+
+
 async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
     """The alliance a read-only command is about: this room's, as its commons or an approved
     movement. A room whose request to join is still pending reads nothing of the alliance

@@ -44,6 +44,7 @@ from commands.alliance_shared import (
     quoted,
     read_alliance,
     take_alliance_flag,
+    words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, Objective, PollRef
 from commands.args import short, tokenize
@@ -57,6 +58,7 @@ from commands.compare import (
     MovementStance,
     ObjectiveInfo,
     PairEntry,
+    Wording,
     bridging,
     compare_objective,
     compare_pair,
@@ -585,11 +587,9 @@ def _matrix(
 
 
 def sealed_movements(ctx: Context, active: Sequence[Movement]) -> frozenset[int]:
-    """The movements whose words stay in their encrypted room when asked about from here: all
-    those with an encrypted room, when this room is not encrypted."""
-    if ctx.room.encrypted:
-        return frozenset()
-    return frozenset(m.id for m in active if ctx.services.room(m.room_id).encrypted)
+    """The movements whose words stay in their encrypted room when asked about from here
+    (see `words_stay_in`)."""
+    return frozenset(m.id for m in active if words_stay_in(ctx, m.room_id))
 
 
 def _stance_row(entry: MovementStance, *, sealed: bool = False) -> dict[str, Any]:
@@ -612,7 +612,8 @@ def _stance_row(entry: MovementStance, *, sealed: bool = False) -> dict[str, Any
         ),
         "blocks": [] if sealed else reasons,
         "blocks_hidden": len(reasons) if sealed else 0,
-        "wording": entry.wording.text if entry.wording else "",
+        "words_hidden": sealed and entry.wording is not None,
+        "wording": entry.wording.text if entry.wording and not sealed else "",
         "item": entry.wording.item_number if entry.wording else None,
     }
 
@@ -733,13 +734,17 @@ def _two_movements(
         for entry in listed_entries
     ]
     again = again_command(ctx, f"compare {a.slug} {b.slug}", named)
+    sealed = sealed_movements(ctx, [a, b])
+
+    def own_words(wording: Wording | None, movement: Movement, cut: int | None) -> str:
+        return "" if wording is None or movement.id in sealed else cut_text(wording.text, cut)
 
     def view(entry: PairEntry, cut: int | None) -> dict[str, Any]:
         return {
             "number": entry.objective.number,
             "text": cut_text(entry.objective.text, cut),
-            "wording_a": cut_text(entry.wording_a.text, cut) if entry.wording_a else "",
-            "wording_b": cut_text(entry.wording_b.text, cut) if entry.wording_b else "",
+            "wording_a": own_words(entry.wording_a, a, cut),
+            "wording_b": own_words(entry.wording_b, b, cut),
         }
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:
@@ -756,6 +761,7 @@ def _two_movements(
                 "b": b.name,
                 **parts,
                 "neither": pair.neither if number == layout.pages else 0,
+                "sealed": [m.name for m in (a, b) if m.id in sealed],
                 "page": page_view(layout, number, again, span(shown, len(entries), "objectives")),
             },
         )

@@ -39,6 +39,7 @@ from commands.alliance_shared import (
     room_name,
     several_alliances,
     take_alliance_flag,
+    words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
 from commands.args import short
@@ -121,6 +122,8 @@ def _poll_link(poll: PollRef, server: str) -> str:
 
 async def show_statement(ctx: Context, args: Args) -> Reply:
     room_id, name, alliance = await _statement_subject(ctx, args, command="statement")
+    if words_stay_in(ctx, room_id):
+        return Reply("statement_sealed", {"movement": name})
     current = await db.statement(ctx.store, room_id)
     links = await db.links_of_room(ctx.store, room_id)
     objectives = {}
@@ -157,6 +160,8 @@ async def show_statement(ctx: Context, args: Args) -> Reply:
 
 async def statement_history(ctx: Context, args: Args) -> Reply:
     room_id, name, _ = await _statement_subject(ctx, args, command="statement history")
+    if words_stay_in(ctx, room_id):
+        return Reply("statement_sealed", {"movement": name})
     server = ctx.config.server_name
     versions = [
         {

@@ -390,6 +390,40 @@ async def test_block_reasons_typed_in_an_encrypted_room_stay_in_encrypted_rooms(
     assert "block: Land first" in await world.body(TENANTS, CAL, "compare 2")
 
 
+async def test_a_statement_written_in_an_encrypted_room_stays_in_encrypted_rooms(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    await world.say(COMMONS, ADA, "objective import\nRespect for nature\nRadical egalitarianism")
+    await seed_stances(world)
+    await db.apply_statement_change(
+        world.services.store,
+        room_id=CAMP,
+        change=StatementChange.add("We live within the limits of the living world."),
+        outcome=decide(CONSENSUS, ConsensusCounts(agree=3)),
+        poll=PollRef(CAMP, poll_id=99, event_id=EventID("$statement")),
+        decided_at=1_764_000_000_000,
+    )
+    await world.say(CAMP, BEA, "statement link 1 1")
+    world.services.rooms[CAMP].encrypted = True
+    words = "We live within the limits"
+
+    for command in ("statement climate-camp", "statement history climate-camp"):
+        sealed = await world.body(TENANTS, CAL, command)
+        assert words not in sealed
+        assert "wrote its statement in its encrypted room" in sealed
+    pair = await world.body(TENANTS, CAL, "compare climate-camp tenants-union")
+    assert words not in pair
+    assert "Climate Camp wrote its own words in an encrypted room" in pair
+    one = await world.body(TENANTS, CAL, "compare 1")
+    assert words not in one
+    assert "its own words for it stay in its encrypted room" in one
+    # In an encrypted room of the alliance, and in its own room, they are read as ever.
+    assert words in await world.body(CAMP, BEA, "statement")
+    world.services.rooms[TENANTS].encrypted = True
+    assert words in await world.body(TENANTS, CAL, "statement climate-camp")
+
+
 async def test_statements_show_versions_and_other_movements_read_only(world: World) -> None:
     await make_alliance(world)
     body = await world.body(CAMP, EVE, "statement")
