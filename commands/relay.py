@@ -56,7 +56,7 @@ from bot.permissions import Power
 from bot.rooms import RoomState
 from commands import alliance_store as adb
 from commands import relay_store as rdb
-from commands.alliance_shared import ALLIANCE_FLAG, room_name
+from commands.alliance_shared import ALLIANCE_FLAG, room_name, words_stay_in
 from commands.alliance_store import Alliance, Movement
 from commands.links import event_link, room_link
 from commands.registry import (
@@ -636,11 +636,7 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
             (link for link in links if link.room_id == ctx.event.room_id and link.active), None
         )
         # Its first words were typed in an encrypted room that did not release them.
-        sealed = (
-            not ctx.room.encrypted
-            and services.room(shared.origin_room_id).encrypted
-            and not shared.allow_unencrypted
-        )
+        sealed = words_stay_in(ctx, shared.origin_room_id) and not shared.allow_unencrypted
         threads.append(
             {
                 "number": shared.number,
