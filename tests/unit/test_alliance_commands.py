@@ -299,14 +299,8 @@ async def seed_stances(world: World) -> dict[str, int]:
     return {name: m.id for name, m in movements.items()}
 
 
-async def test_compare_in_three_forms_and_bridging(world: World) -> None:
-    await make_alliance(world)
-    await world.say(
-        COMMONS,
-        ADA,
-        "objective import\nRespect for nature\nRadical egalitarianism\nDemocratic procedures",
-    )
-    await seed_stances(world)
+async def ratify_camp_statement(world: World) -> None:
+    """Climate Camp's statement gets its first item, as a passed poll would give it."""
     await db.apply_statement_change(
         world.services.store,
         room_id=CAMP,
@@ -315,6 +309,17 @@ async def test_compare_in_three_forms_and_bridging(world: World) -> None:
         poll=PollRef(CAMP, poll_id=99, event_id=EventID("$statement")),
         decided_at=1_764_000_000_000,
     )
+
+
+async def test_compare_in_three_forms_and_bridging(world: World) -> None:
+    await make_alliance(world)
+    await world.say(
+        COMMONS,
+        ADA,
+        "objective import\nRespect for nature\nRadical egalitarianism\nDemocratic procedures",
+    )
+    await seed_stances(world)
+    await ratify_camp_statement(world)
     assert (await world.say(CAMP, EVE, "statement link 1 1"))[0] == "permission_denied"
     body = await world.body(CAMP, BEA, "statement link 1 #1")
     assert "item 1 of Climate Camp's statement is its own wording of objective #1" in body
@@ -396,14 +401,7 @@ async def test_a_statement_written_in_an_encrypted_room_stays_in_encrypted_rooms
     await make_alliance(world)
     await world.say(COMMONS, ADA, "objective import\nRespect for nature\nRadical egalitarianism")
     await seed_stances(world)
-    await db.apply_statement_change(
-        world.services.store,
-        room_id=CAMP,
-        change=StatementChange.add("We live within the limits of the living world."),
-        outcome=decide(CONSENSUS, ConsensusCounts(agree=3)),
-        poll=PollRef(CAMP, poll_id=99, event_id=EventID("$statement")),
-        decided_at=1_764_000_000_000,
-    )
+    await ratify_camp_statement(world)
     await world.say(CAMP, BEA, "statement link 1 1")
     world.services.rooms[CAMP].encrypted = True
     words = "We live within the limits"
