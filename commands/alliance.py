@@ -537,7 +537,7 @@ async def remove_movement(ctx: Context, args: Args) -> Reply:
         movement = replay[0]
     else:
         active = [m for m in everyone if m.status == "active"]
-        found, reason = _name_then_reason(args.text("movement"), active)
+        found, reason = _name_then_reason(args.text(REMOVE_PARAM), active)
         if found is None:
             raise CommandError(
                 "Say which movement to remove, then why, e.g. "
@@ -622,6 +622,8 @@ async def list_movements(ctx: Context, args: Args) -> Reply:
 
 # Shown in the usage line as `!movement join <alliance> as <movement name>`.
 JOIN_PARAM: Final = "alliance> as <movement name"
+# Shown in the usage line as `!movement remove <movement> because <reason>`.
+REMOVE_PARAM: Final = "movement> because <reason"
 
 
 def register(registry: Registry) -> None:
@@ -733,7 +735,7 @@ COMMANDS: Final = (
         family="alliance",
         summary="Take a movement out of the alliance, with a reason (in the commons)",
         handler=remove_movement,
-        params=(Param("movement", kind="text"),),
+        params=(Param(REMOVE_PARAM, kind="text"),),
         power=Power.MODERATOR,
         help=(
             "For a movement that no longer keeps the alliance's trust. Give its name, then why: "
