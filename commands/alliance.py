@@ -48,6 +48,7 @@ from commands.alliance_shared import (
     read_alliance,
     room_name,
     unknown_alliance,
+    words_stay_in,
 )
 from commands.alliance_shared import take_alliance_flag as take_alliance_flag
 from commands.alliance_store import Alliance, Movement, Taken
@@ -351,6 +352,12 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
         raise CommandError(
             f"This room is the commons of {alliance.name}; a movement joins from its own room."
         )
+    if words_stay_in(ctx, alliance.commons_room_id):
+        raise CommandError(
+            f"The commons of {alliance.name} is encrypted, and this room is not: what the "
+            "alliance writes there must stay in encrypted rooms. Turn on encryption in this "
+            "room's settings (Security), then ask again."
+        )
     mine = await db.movement_in(ctx.store, alliance.id, room_id)
     if mine is not None and mine.status == "pending":
         raise CommandError(
@@ -413,6 +420,12 @@ async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
         movement = replay[0]
     else:
         movement = _waiting_movement(ctx, alliance, everyone, typed, verb)
+        if approve and ctx.room.encrypted and not ctx.services.room(movement.room_id).encrypted:
+            raise CommandError(
+                f"This commons is encrypted and the room of {movement.name} is not: what the "
+                "alliance writes here would be shown there. Ask its moderators to turn on "
+                "encryption in their room's settings (Security), then approve it."
+            )
         movement = await db.decide_movement(
             ctx.store,
             movement.id,

@@ -527,6 +527,12 @@ async def _relay_redaction(services: Services, event: Event) -> None:
     store = services.store
     if event.redacts is None:
         return
+    # A deleted first message takes the thread's title (its first words) with it everywhere,
+    # copied or not: when its writer deleted it, or someone who may delete others' messages.
+    may_redact_others = services.room(event.room_id).may_redact_others(event.sender)
+    await rdb.forget_titles_of_root(
+        store, event.room_id, event.redacts, writer=None if may_redact_others else event.sender
+    )
     copies = [
         c
         for c in await rdb.copies_of(store, event.redacts)
@@ -537,12 +543,9 @@ async def _relay_redaction(services: Services, event: Event) -> None:
     ]
     if not copies:
         return
-    writer = copies[0].source_sender
-    if event.sender != writer and not services.room(event.room_id).may_redact_others(event.sender):
+    if event.sender != copies[0].source_sender and not may_redact_others:
         log.info("Ignored a redaction by someone who may not redact others' messages")
         return
-    # A deleted first message takes the thread's title (its first words) with it everywhere.
-    await rdb.forget_titles_of_root(store, event.room_id, event.redacts)
     for copy in copies:
         await _redact_copy(services, event, copy)
 

@@ -321,14 +321,18 @@ _STOP_LINKS: Final = (
 """Stop the active links the statement's end chooses (by, at, event_id, then its values)."""
 
 
-async def forget_titles_of_root(store: Store, room_id: RoomID, root_event_id: EventID) -> int:
+async def forget_titles_of_root(
+    store: Store, room_id: RoomID, root_event_id: EventID, *, writer: UserID | None
+) -> int:
     """The thread's first message was deleted where it was written: its title (its first words)
-    is forgotten by every share of it. Returns how many shares changed."""
+    is forgotten by every share of it (only those whose first message `writer` wrote, when
+    given). Returns how many shares changed."""
     async with store.transaction() as db:
         cursor = await db.execute(
             "UPDATE shared_threads SET title = '' WHERE origin_room_id = ?"
-            " AND origin_root_event_id = ? AND title != ''",
-            (room_id, root_event_id),
+            " AND origin_root_event_id = ? AND title != ''"
+            " AND (? IS NULL OR root_sender = ?)",
+            (room_id, root_event_id, writer, writer),
         )
         return cursor.rowcount
 

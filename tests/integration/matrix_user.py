@@ -22,6 +22,7 @@ from nio import (
     MegolmEvent,
     RoomCreateResponse,
     RoomPreset,
+    RoomPutStateResponse,
     RoomSendResponse,
 )
 from nio.crypto import OutboundGroupSession
@@ -29,6 +30,7 @@ from nio.crypto import OutboundGroupSession
 from bot.homeserver import RegisteredUser
 
 DEFAULT_TIMEOUT = 30.0
+ENCRYPTION = ("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})
 
 
 class MatrixUser:
@@ -120,13 +122,8 @@ class MatrixUser:
     ) -> str:
         initial_state: list[dict[str, Any]] = []
         if encrypted:
-            initial_state.append(
-                {
-                    "type": "m.room.encryption",
-                    "state_key": "",
-                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
-                }
-            )
+            event_type, content = ENCRYPTION
+            initial_state.append({"type": event_type, "state_key": "", "content": content})
         response = await self.client.room_create(
             name=name,
             preset=RoomPreset.private_chat,
@@ -139,6 +136,14 @@ class MatrixUser:
         room_id = response.room_id
         await self.wait_for(lambda: room_id in self.client.rooms, what="the new room in sync")
         return str(room_id)
+
+    async def turn_on_encryption(self, room_id: str) -> None:
+        """What Element's "Encrypted" switch does: from now on the room is encrypted."""
+        response = await self.client.room_put_state(room_id, *ENCRYPTION)
+        assert isinstance(response, RoomPutStateResponse), response
+        await self.wait_for(
+            lambda: self.client.rooms[room_id].encrypted, what="the room to be encrypted"
+        )
 
     async def invite(self, room_id: str, user_id: str) -> None:
         response = await self.client.room_invite(room_id, user_id)

@@ -248,7 +248,7 @@ async def test_a_block_reason_typed_in_an_encrypted_room_stays_out_of_plain_room
     # Climate Camp decides in an encrypted room; its reason for blocking is its own words. The
     # Tenants' room is not encrypted: asking there must not copy those words into it.
     ada, bea, cal = [await make_user(name) for name in ("ada", "bea", "cal")]
-    commons = await room_with_bot(ada, bot.user_id, name="Earth commons", encrypted=True)
+    commons = await room_with_bot(ada, bot.user_id, name="Earth commons")
     await ada.ask(commons, "!alliance create Earth Alliance", bot=bot.user_id)
     await ada.ask(commons, "!objective propose Respect for nature", bot=bot.user_id)
     camp = await room_with_bot(bea, bot.user_id, name="Climate Camp room", encrypted=True)
@@ -256,6 +256,7 @@ async def test_a_block_reason_typed_in_an_encrypted_room_stays_out_of_plain_room
     for mover, room, name in ((bea, camp, "Climate Camp"), (cal, tenants, "Tenants Union")):
         await mover.ask(room, f"!movement join earth-alliance as {name}", bot=bot.user_id)
         await ada.ask(commons, f"!movement approve {name}", bot=bot.user_id)
+    await ada.turn_on_encryption(commons)  # after the Tenants joined (see the test below)
 
     await bea.ask(camp, "!endorse 1", bot=bot.user_id)
     (start,) = await bea.wait_for(lambda: polls_from(bea, bot.user_id, camp), what="the poll")
@@ -274,3 +275,38 @@ async def test_a_block_reason_typed_in_an_encrypted_room_stays_out_of_plain_room
     assert secret not in plain
     assert "1 block reason was given in Climate Camp's encrypted room" in plain
     assert secret in body(await ada.ask(commons, "!compare 1", bot=bot.user_id))
+
+
+async def test_an_encrypted_commons_takes_only_encrypted_movement_rooms(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    # What the alliance writes in an encrypted commons (objectives, questions put to every
+    # movement) is repeated in every movement's room: a plain room must not get in.
+    ada, dan = await make_user("ada"), await make_user("dan")
+    commons = await room_with_bot(ada, bot.user_id, name="Earth commons", encrypted=True)
+    await ada.ask(commons, "!alliance create Earth Alliance", bot=bot.user_id)
+    await ada.ask(commons, "!objective propose Our secret plan", bot=bot.user_id)
+    plain = await room_with_bot(dan, bot.user_id, name="Open Collective room")
+    refused = body(await dan.ask(plain, "!movement join earth-alliance as Open", bot=bot.user_id))
+    assert "The commons of Earth Alliance is encrypted, and this room is not" in refused
+    assert "Turn on encryption" in refused
+    status = body(await dan.ask(plain, "!objectives", bot=bot.user_id))
+    assert "Our secret plan" not in status
+
+    # A room that asked while the commons was plain is not approved once it is encrypted.
+    ada2, eve = await make_user("ada"), await make_user("eve")
+    commons2 = await room_with_bot(ada2, bot.user_id, name="Sea commons")
+    await ada2.ask(commons2, "!alliance create Sea Alliance", bot=bot.user_id)
+    waiting = await room_with_bot(eve, bot.user_id, name="Harbour room")
+    asked = body(await eve.ask(waiting, "!movement join sea-alliance as Harbour", bot=bot.user_id))
+    assert "Asked to join Sea Alliance" in asked
+    await ada2.turn_on_encryption(commons2)
+    held = body(await ada2.ask(commons2, "!movement approve Harbour", bot=bot.user_id))
+    assert "the room of Harbour is not" in held
+    listed = body(await ada2.ask(commons2, "!movements", bot=bot.user_id))
+    assert "Harbour" in listed
+    assert "waiting" in listed.lower()
+    # Once the Harbour turns encryption on, the commons may approve it.
+    await eve.turn_on_encryption(waiting)
+    approved = body(await ada2.ask(commons2, "!movement approve Harbour", bot=bot.user_id))
+    assert "Harbour is now a member of Sea Alliance" in approved

@@ -152,12 +152,13 @@ async def make_world(
     *,
     camp_encrypted: bool = False,
     tenants_encrypted: bool = False,
-    commons_encrypted: bool = False,
+    commons_encrypted_later: bool = False,
 ) -> World:
+    """`commons_encrypted_later`: the commons turns encryption on once both movements are in
+    (an encrypted commons takes only encrypted movement rooms, so plain ones are there from
+    before)."""
     ada, bea, cal, erin = [await person(make_user, n) for n in ("Ada", "Bea", "Cal", "Erin")]
-    commons = await room_with_bot(
-        ada, bot.user_id, name="Earth commons", encrypted=commons_encrypted
-    )
+    commons = await room_with_bot(ada, bot.user_id, name="Earth commons")
     created = await ada.ask(commons, "!alliance create Earth Alliance", bot=bot.user_id)
     assert "Earth Alliance" in body(created)
     camp = await room_with_bot(bea, bot.user_id, name="Climate Camp room", encrypted=camp_encrypted)
@@ -169,6 +170,8 @@ async def make_world(
         assert "Asked to join Earth Alliance" in body(asked)
         approved = await ada.ask(commons, f"!movement approve {name}", bot=bot.user_id)
         assert f"{name} is now a member of Earth Alliance" in body(approved)
+    if commons_encrypted_later:
+        await ada.turn_on_encryption(commons)
     await bea.invite(camp, erin.user_id)
     await erin.join(camp)
     await bea.wait_for(lambda: erin.user_id in bea.client.rooms[camp].users, what="Erin to join")
@@ -876,7 +879,7 @@ async def test_the_commons_removes_a_hostile_movement_and_its_threads_stop(
 async def test_an_unencrypted_origin_cannot_pull_an_encrypted_commons_words_out(
     bot: RunningBot, make_user: MakeUser
 ) -> None:
-    world = await make_world(bot, make_user, commons_encrypted=True)
+    world = await make_world(bot, make_user, commons_encrypted_later=True)
     root = await world.bea.say(world.camp, "Shall we march together on the 12th?")
     started = await world.bea.ask(
         world.camp, "!share --allow-unencrypted", bot=bot.user_id, thread_root=root

@@ -584,6 +584,36 @@ async def test_a_title_from_an_encrypted_room_is_not_shown_in_an_unencrypted_one
     assert "(its first message was deleted)" in after.body
 
 
+async def test_a_title_goes_when_its_first_message_is_deleted_even_if_never_copied(
+    world: World,
+) -> None:
+    world.services.refuse.add(COMMONS)  # the commons refuses the copy: nothing to redact there
+    root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Blockade at dawn on the 12th"})
+    await world.command(CAMP, BEA, "share", thread=root.event_id)
+    assert world.copies_in(COMMONS) == []
+    [alliance] = await adb.all_alliances(world.services.store)
+    [shared] = await rdb.shares_of(world.services.store, alliance.id, active_only=False)
+    command_id = shared.command_event_id
+    world.services.refuse.clear()
+
+    def deletion(sender: str) -> Event:
+        return world.event(
+            CAMP, sender, {"redacts": root.event_id}, kind="m.room.redaction", redacts=root.event_id
+        )
+
+    async def title() -> str:
+        # The share did not start, but its record (and so its title) is kept.
+        shared = await rdb.share_by_command(world.services.store, command_id)
+        assert shared is not None
+        return shared.title
+
+    assert await title() == "Blockade at dawn on the 12th"
+    await world.listen(deletion(ERIN))  # Erin neither wrote it nor may delete others' words
+    assert await title() == "Blockade at dawn on the 12th"
+    await world.listen(deletion(BEA))
+    assert await title() == ""
+
+
 # -- following ----------------------------------------------------------------------------------
 
 
