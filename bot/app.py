@@ -36,8 +36,16 @@ from bot.cross_signing import (
 )
 from bot.events import Event, Invite, SyncBatch, Undecryptable, timestamp
 from bot.ids import EventID, RoomID
-from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable
-from bot.outbox import Outbox, RoomQueues, notice_content, txn_id_for
+from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable, RateLimited
+from bot.outbox import (
+    Delivery,
+    Outbox,
+    Refused,
+    RoomQueues,
+    notice_content,
+    txn_id_for,
+    wall_ms,
+)
 from bot.render import Renderer
 from bot.rooms import Rooms, RoomState
 from bot.router import Router, addressed_text
@@ -183,7 +191,7 @@ class Bot:
             try:
                 await self.matrix.login()
                 return
-            except MatrixUnavailable as exc:
+            except (MatrixUnavailable, RateLimited) as exc:
                 log.warning("Cannot log in yet (%s); retrying in %.0f s", exc, backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -221,8 +229,10 @@ class Bot:
                 try:
                     batch = sync.result()
                 except LoginFailed:
+                    # Logged out (by an admin, or in Element's session list): log in again.
+                    # Refused for good (account gone, password changed) ends the run.
                     log.warning("The homeserver no longer accepts our session; logging in again")
-                    await self.matrix.login()
+                    await self._login_with_retry()
                     continue
                 except MatrixError as exc:
                     self.sync_failures += 1
@@ -474,7 +484,20 @@ class Bot:
         await self._reply(event, reply)
 
     async def _reply(self, event: Event, reply: Reply) -> None:
-        await self.notice(event.room_id, reply, answering=event, txn_key=event.event_id)
+        """Answer `event`: worth retrying until the command is too old to answer."""
+        until_ms = min(event.ts, wall_ms()) + self.config.max_command_age_s * 1000
+        done = await self._notice(
+            event.room_id, reply, answering=event, txn_key=event.event_id, until_ms=until_ms
+        )
+        if isinstance(done, Refused) and done.errcode not in ("M_FORBIDDEN", "M_NOT_FOUND"):
+            # Someone is waiting for this answer: tell them, in plain words, that it failed.
+            await self._notice(
+                event.room_id,
+                Reply("reply_refused", {"too_large": done.errcode == "M_TOO_LARGE"}),
+                answering=event,
+                txn_key=f"{event.event_id}/refused",
+                until_ms=until_ms,
+            )
         if reply.then is not None:
             await reply.then()
 
@@ -560,7 +583,22 @@ class Bot:
         answering: Event | None = None,
         thread_root: EventID | None = None,
     ) -> EventID | None:
-        message = self.renderer.render(reply.template, reply.data)
+        done = await self._notice(
+            room_id, reply, txn_key=txn_key, answering=answering, thread_root=thread_root
+        )
+        return done if isinstance(done, str) else None
+
+    async def _notice(
+        self,
+        room_id: RoomID,
+        reply: Reply,
+        *,
+        txn_key: str,
+        answering: Event | None = None,
+        thread_root: EventID | None = None,
+        until_ms: int | None = None,
+    ) -> Delivery:
+        message = self.renderer.render_fitted(reply.template, reply.data)
         content = notice_content(message, answering=answering)
         if thread_root is not None and answering is None:
             content["m.relates_to"] = {
@@ -569,6 +607,10 @@ class Bot:
                 "is_falling_back": True,
                 "m.in_reply_to": {"event_id": thread_root},
             }
-        return await self.outbox.send(
-            room_id, event_type="m.room.message", content=content, txn_id=txn_id_for(txn_key)
+        return await self.outbox.deliver(
+            room_id,
+            event_type="m.room.message",
+            content=content,
+            txn_id=txn_id_for(txn_key),
+            until_ms=until_ms,
         )

@@ -6,10 +6,21 @@ exceptions below. Everything it hands out is plain data from `bot.events`.
 
 Exceptions::
 
-    MatrixError            a request failed; `errcode` says how (M_FORBIDDEN, ...)
-    +-- MatrixUnavailable  the homeserver could not be reached, or answered 5xx
+    MatrixError            the homeserver definitely refused; `errcode` says why (M_FORBIDDEN, ...)
+    +-- MatrixUnavailable  transient: not reached, timed out, 5xx (M_UNKNOWN included), 408
     +-- RateLimited        the homeserver asked us to wait `retry_after_ms`
     +-- LoginFailed        the credentials or the stored session were refused
+
+Final or transient (what `_raise_for` decides, so that a retry is never wasted on a request
+the homeserver will refuse again, and a request is never given up while it may still work):
+
+- final: an error code in `REFUSALS` (the spec's codes for "this request, as it is, will not
+  be accepted": not allowed, no such room or event, too large, malformed, unsupported), and
+  any other 4xx answer that names its own error code, except M_UNKNOWN;
+- transient: no answer at all (connection refused or dropped, timeout), any 5xx or 408, an
+  answer that is not Matrix JSON (a proxy's error page), and M_UNKNOWN unless the status is
+  a 4xx (Synapse answers an internal failure with 500 M_UNKNOWN, and a request it cannot
+  accept with 400 M_UNKNOWN).
 """
 
 from __future__ import annotations
@@ -49,6 +60,32 @@ DEVICE_NAME = "multilogue"
 TIMELINE_LIMIT = 50
 SPACE_MARK = "org.multilogue.space"  # state event marking a space the bot created, by key
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
+"""Failures to get an answer: no connection, a dropped one, a timeout."""
+
+REFUSALS = frozenset(
+    {
+        "M_FORBIDDEN",  # not allowed: not in the room, not enough power, banned, server ACL
+        "M_NOT_FOUND",  # no such room or event (or the bot may not see it)
+        "M_TOO_LARGE",  # over the event size limit: the same content never fits
+        "M_BAD_JSON",  # the request is malformed: sending it again changes nothing
+        "M_NOT_JSON",
+        "M_INVALID_PARAM",
+        "M_MISSING_PARAM",
+        "M_BAD_STATE",
+        "M_INVALID_ROOM_STATE",
+        "M_UNRECOGNIZED",  # the homeserver does not offer this request
+        "M_UNSUPPORTED_ROOM_VERSION",
+        "M_INCOMPATIBLE_ROOM_VERSION",
+        "M_GUEST_ACCESS_FORBIDDEN",
+        "M_USER_DEACTIVATED",
+        "M_EXCLUSIVE",
+        "M_ROOM_IN_USE",
+        "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+        "M_SERVER_NOT_TRUSTED",
+        "M_UNAUTHORIZED",
+    }
+)
+"""Error codes that say the same request will be refused again (see the module's notes)."""
 
 
 class MatrixError(Exception):
@@ -71,15 +108,31 @@ class LoginFailed(MatrixError):
     pass
 
 
+def http_status(response: ErrorResponse) -> int | None:
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_final(errcode: str | None, status: int | None) -> bool:
+    """Whether the homeserver's refusal is definite (see the module's notes)."""
+    if errcode in REFUSALS:
+        return True
+    if status is None or not 400 <= status < 500 or status in (408, 429):
+        return False
+    return errcode is not None and not errcode.isdigit()
+
+
 def _raise_for(response: ErrorResponse, what: str) -> None:
     code = str(response.status_code) if response.status_code is not None else None
-    if code == "M_LIMIT_EXCEEDED":
+    status = http_status(response)
+    if code == "M_LIMIT_EXCEEDED" or status == 429:
         raise RateLimited(int(getattr(response, "retry_after_ms", None) or 5000))
     if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
         raise LoginFailed(f"{what}: the access token was refused", errcode=code)
-    if code is None or code.isdigit():
-        # No Matrix error code: a proxy or the server itself failed (502, 503, ...).
-        raise MatrixUnavailable(f"{what}: homeserver error {code or ''}".strip(), errcode=code)
+    if not is_final(code, status):
+        shown = " ".join(str(part) for part in (status, code) if part)
+        raise MatrixUnavailable(f"{what}: homeserver error {shown}".strip(), errcode=code)
     raise MatrixError(f"{what}: {code}: {response.message}", errcode=code)
 
 
@@ -167,7 +220,14 @@ class Matrix:
             code = str(response.status_code)
             if code == "M_FORBIDDEN":
                 raise LoginFailed("login refused: wrong MATRIX_USER_ID or MATRIX_PASSWORD")
-            _raise_for(response, "login")
+            if code == "M_USER_DEACTIVATED":
+                raise LoginFailed(f"the account {self._config.user_id} has been deactivated")
+            try:
+                _raise_for(response, "login")
+            except (MatrixUnavailable, RateLimited):
+                raise
+            except MatrixError as exc:
+                raise LoginFailed(f"login refused ({exc.errcode})", errcode=exc.errcode) from exc
         await self._save_session()
         log.info("Logged in with password; device %s", self._client.device_id)
         await self._upload_keys()
@@ -359,7 +419,9 @@ class Matrix:
             return
         client = self._client
         if client.outgoing_to_device_messages:
-            for response in await client.send_to_device_messages():
+            # Unsent messages stay queued in nio and go with the next upkeep.
+            sent = await self._reach(client.send_to_device_messages(), "to-device send")
+            for response in sent:
                 if isinstance(response, ErrorResponse):
                     log.warning("Sending encryption keys failed: %s", response.status_code)
         if client.should_upload_keys:

@@ -1,12 +1,18 @@
 """Sending, paced and retried, and the per-room work queues.
 
-- `Outbox.send` (and `Outbox.redact`) retries until it lands: it waits as long as the
-  homeserver asks (429 `retry_after_ms`, which then holds back every room's sends, since the
-  limit is per account; waiting never counts as a failed attempt), backs off while the
-  homeserver is unreachable, and gives up only on a definite refusal (not in the room,
-  forbidden) or after MAX_SEND_ATTEMPTS failures to reach it. The transaction id is derived
-  from the event that caused the send, so a retry, even after a restart, never doubles it.
+- `Outbox.deliver` (and `send`, `redact`) retries until it lands, however long that takes:
+  it waits as long as the homeserver asks (429 `retry_after_ms`, which then holds back every
+  room's sends, since the limit is per account; waiting never counts as a failure), and while
+  the homeserver is unreachable or failing (5xx, M_UNKNOWN, timeouts, dropped connections) it
+  tries again with capped exponential backoff and jitter. It stops only on a definite refusal
+  (`bot.matrix` says which answers are final), or when what it sends is no longer useful
+  (`until_ms`: a command's answer after the command age limit). The transaction id is derived
+  from the event that caused the send, so a retry, even after a restart, never doubles it:
+  the homeserver answers a repeated transaction with the event it already made.
 - `RoomQueues` runs each room's work in order, one room's work never waiting on another's.
+
+A stop cancels the sends still retrying; the work that asked for them is still pending (in the
+inbox, or in the record a timer reads) and is done again at the next start.
 """
 
 from __future__ import annotations
@@ -18,17 +24,44 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.matrix import Matrix, MatrixError, MatrixUnavailable, RateLimited
+from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable, RateLimited
 from bot.render import Message
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_S = 30.0
-MAX_SEND_ATTEMPTS = 12
+FIRST_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 60.0
+LOG_EVERY = 10  # failures in a row between two log lines about the same send
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The homeserver definitely refused a send (already logged)."""
+
+    errcode: str | None
+    reason: str
+
+
+Delivery = EventID | Refused | None
+"""What became of a send: its event, a definite refusal, or None when it stopped being
+useful (its `until_ms` passed) before the homeserver could take it."""
+
+
+def backoff_s(failures: int) -> float:
+    """How long to wait after `failures` failures in a row: doubling from FIRST_BACKOFF_S up
+    to MAX_BACKOFF_S, each wait drawn between half and all of that (so that many sends that
+    failed together do not all come back at once)."""
+    ceiling = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2.0 ** min(failures - 1, 16))
+    return ceiling * (0.5 + random.random() / 2)
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def txn_id_for(trigger: str, purpose: str = "reply") -> str:
@@ -78,27 +111,50 @@ class Outbox:
         content: dict[str, Any],
         txn_id: str,
         background: bool = False,
+        until_ms: int | None = None,
     ) -> EventID | None:
-        """Send, retrying; None when the homeserver definitely refused (already logged).
+        """`deliver`, for callers that only need the event (None: refused or too late)."""
+        done = await self.deliver(
+            room_id,
+            event_type=event_type,
+            content=content,
+            txn_id=txn_id,
+            background=background,
+            until_ms=until_ms,
+        )
+        return done if isinstance(done, str) else None
 
-        A `background` send (relayed messages) lets every other send waiting go first.
-        """
+    async def deliver(
+        self,
+        room_id: RoomID,
+        *,
+        event_type: str,
+        content: dict[str, Any],
+        txn_id: str,
+        background: bool = False,
+        until_ms: int | None = None,
+    ) -> Delivery:
+        """Send one event, retrying until it lands, is refused, or `until_ms` (wall clock)
+        passes. A `background` send (relayed messages) lets every other send waiting go
+        first."""
         return await self._retrying(
             room_id,
             lambda: self._matrix.send(
                 room_id, event_type=event_type, content=content, txn_id=txn_id
             ),
             background=background,
+            until_ms=until_ms,
         )
 
     async def redact(
         self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_id: str
     ) -> EventID | None:
-        """Redact, retrying as `send` does; None when the homeserver definitely refused."""
-        return await self._retrying(
+        """Redact, retrying as `deliver` does; None when the homeserver definitely refused."""
+        done = await self._retrying(
             room_id,
             lambda: self._matrix.redact(room_id, event_id, reason=reason, txn_id=txn_id),
         )
+        return done if isinstance(done, str) else None
 
     async def _retrying(
         self,
@@ -106,13 +162,14 @@ class Outbox:
         attempt_once: Callable[[], Awaitable[EventID]],
         *,
         background: bool = False,
-    ) -> EventID | None:
+        until_ms: int | None = None,
+    ) -> Delivery:
         if background:
-            return await self._attempts(room_id, attempt_once, background=True)
+            return await self._attempts(room_id, attempt_once, background=True, until_ms=until_ms)
         self._answers_waiting += 1
         self._no_answer_waiting.clear()
         try:
-            return await self._attempts(room_id, attempt_once, background=False)
+            return await self._attempts(room_id, attempt_once, background=False, until_ms=until_ms)
         finally:
             self._answers_waiting -= 1
             if self._answers_waiting == 0:
@@ -124,35 +181,52 @@ class Outbox:
         attempt_once: Callable[[], Awaitable[EventID]],
         *,
         background: bool,
-    ) -> EventID | None:
-        backoff = 0.5
-        attempt = 0
-        while attempt < MAX_SEND_ATTEMPTS:
+        until_ms: int | None,
+    ) -> Delivery:
+        failures = 0
+        while True:
             if background:
                 await self._no_answer_waiting.wait()
             delay = self._not_before - time.monotonic()
             if delay > 0:
+                if until_ms is not None and wall_ms() + delay * 1000 > until_ms:
+                    log.warning("Gave up a send to %s: paced past its use", room_id)
+                    return None
                 await asyncio.sleep(delay)
                 if background and not self._no_answer_waiting.is_set():
                     continue  # an answer came up while we waited: it goes first
             try:
-                return await attempt_once()
+                event_id = await attempt_once()
             except RateLimited as exc:
                 # Pacing, not failure: wait as asked and try again, however long a burst is.
                 wait_s = exc.retry_after_ms / 1000
                 self._not_before = max(self._not_before, time.monotonic() + wait_s)
                 log.info("Rate limited; waiting %.1f s before sending again", wait_s)
                 continue
-            except MatrixUnavailable as exc:
-                attempt += 1
-                log.warning("Send to %s failed (attempt %d): %s", room_id, attempt, exc)
-                await asyncio.sleep(backoff * (1 + random.random() / 4))
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except (MatrixUnavailable, LoginFailed) as exc:
+                # Transient (a lost session is restored by the sync loop): try again.
+                failures += 1
+                wait_s = backoff_s(failures)
+                if until_ms is not None and wall_ms() + wait_s * 1000 > until_ms:
+                    log.warning(
+                        "Gave up a send to %s after %d failures: no longer useful (%s)",
+                        room_id,
+                        failures,
+                        exc,
+                    )
+                    return None
+                if failures == 1 or failures % LOG_EVERY == 0:
+                    log.warning(
+                        "Send to %s failed (%d so far, trying again): %s", room_id, failures, exc
+                    )
+                await asyncio.sleep(wait_s)
+                continue
             except MatrixError as exc:
-                log.warning("Send to %s refused: %s", room_id, exc)
-                return None
-        log.error("Gave up sending to %s after %d attempts", room_id, MAX_SEND_ATTEMPTS)
-        return None
+                log.warning("The homeserver refused a send to %s: %s", room_id, exc)
+                return Refused(exc.errcode, str(exc))
+            if failures:
+                log.info("Sent to %s after %d failures", room_id, failures)
+            return event_id
 
 
 class RoomQueues:

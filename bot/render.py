@@ -7,7 +7,9 @@ text can never inject markup; undefined values are errors, not silent blanks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,11 +17,47 @@ from typing import Any
 
 import jinja2
 
+REPLY_BUDGET = 40_000
+"""Bytes of JSON a message's text and HTML may take together. An event may be 65,536 bytes in
+all, signatures and hashes included, and encryption makes its content a third larger."""
+
 
 @dataclass(frozen=True)
 class Message:
     body: str
     html: str
+
+    @property
+    def size(self) -> int:
+        """Bytes its text and HTML take in an event's JSON."""
+        return len(json.dumps(self.body)) + len(json.dumps(self.html))
+
+
+def fit(message: Message, note: Callable[[int], Message], budget: int = REPLY_BUDGET) -> Message:
+    """`message` if it fits in one event; otherwise its first lines as plain text (HTML cannot
+    be cut safely), followed by `note(lines_left_out)`, as many lines as fit."""
+    if message.size <= budget:
+        return message
+    lines = message.body.splitlines()
+
+    def cut(keep: int) -> Message:
+        end = note(len(lines) - keep)
+        body = "\n".join([*lines[:keep], end.body])
+        shown = "<br>".join(html.escape(line) for line in lines[:keep])
+        return Message(body=body, html=f"<p>{shown}</p>{end.html}")
+
+    low, high = 0, len(lines)  # cut(low) fits (lines are cut shorter below if even 0 does not)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cut(middle).size <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    if low == 0 and lines:
+        # One line longer than the whole budget: keep what fits of it.
+        first, end = lines[0][: budget // 8], note(len(lines) - 1)
+        return Message(body=f"{first}…\n{end.body}", html=f"<p>{html.escape(first)}…</p>{end.html}")
+    return cut(low)
 
 
 def templates_dir() -> Path:
@@ -45,6 +83,12 @@ class Renderer:
         body = self._env.get_template(f"{name}.txt").render(data).strip()
         html = self._env.get_template(f"{name}.html").render(data).strip()
         return Message(body=body, html=html)
+
+    def render_fitted(self, name: str, data: Mapping[str, Any]) -> Message:
+        """As `render`, cut to fit one event (with the `reply_cut` note) when too long."""
+        return fit(
+            self.render(name, data), lambda left_out: self.render("reply_cut", {"lines": left_out})
+        )
 
     def names(self) -> set[str]:
         return {Path(n).stem for n in self._env.list_templates(extensions=["txt", "html"])}

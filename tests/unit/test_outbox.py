@@ -9,7 +9,15 @@ from typing import Any
 
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.outbox import RoomQueues, notice_content, txn_id_for
+from bot.matrix import is_final
+from bot.outbox import (
+    FIRST_BACKOFF_S,
+    MAX_BACKOFF_S,
+    RoomQueues,
+    backoff_s,
+    notice_content,
+    txn_id_for,
+)
 from bot.render import Message
 
 MESSAGE = Message(body="Poll closed.", html="<p>Poll closed.</p>")
@@ -206,3 +214,36 @@ async def test_thread_lanes_run_side_by_side_and_other_events_wait_for_them() ->
     release.set()
     await queues.wait_idle(at_most=5)
     assert order == ["$fast", "$slow", "$t1-next", "$cmd"]
+
+
+# --- final or transient ---------------------------------------------------------------------
+
+
+def test_a_definite_refusal_is_final_whatever_the_status() -> None:
+    for errcode in ("M_FORBIDDEN", "M_NOT_FOUND", "M_TOO_LARGE", "M_BAD_JSON", "M_UNRECOGNIZED"):
+        assert is_final(errcode, 400)
+        assert is_final(errcode, None)
+
+
+def test_a_failing_or_unreachable_homeserver_is_transient() -> None:
+    assert not is_final("M_UNKNOWN", 500)  # Synapse's internal error
+    assert not is_final(None, 502)  # a proxy's error page
+    assert not is_final(None, None)  # no answer at all
+    assert not is_final("M_UNKNOWN", None)
+    assert not is_final(None, 408)
+    assert not is_final("M_LIMIT_EXCEEDED", 429)
+    assert not is_final("M_SOMETHING_NEW", 503)
+
+
+def test_a_4xx_that_names_its_reason_is_final() -> None:
+    assert is_final("M_UNKNOWN", 400)
+    assert is_final("ORG.EXAMPLE.SUSPENDED", 403)
+    assert not is_final(None, 404)  # no Matrix answer: a proxy in the way, not the homeserver
+
+
+def test_backoff_doubles_up_to_a_cap_with_jitter() -> None:
+    for failures in range(1, 40):
+        ceiling = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (failures - 1))
+        waits = {backoff_s(failures) for _ in range(20)}
+        assert all(ceiling / 2 <= w <= ceiling for w in waits)
+        assert len(waits) > 1  # jittered

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.ids import EventID, RoomID
 from bot.matrix import RateLimited
-from bot.outbox import MAX_SEND_ATTEMPTS, Outbox
+from bot.outbox import Outbox
 
 ROOM = RoomID("!room:hs")
 
@@ -54,10 +54,10 @@ async def test_being_paced_never_counts_as_failing() -> None:
         await box.send(
             ROOM, event_type="m.room.message", content={}, txn_id=f"r{n}", background=True
         )
-        for n in range(MAX_SEND_ATTEMPTS * 2)
+        for n in range(24)
     ]
     assert all(sent)
-    assert matrix.refused >= MAX_SEND_ATTEMPTS
+    assert matrix.refused >= 12  # more than any number of failures a send would survive
 
 
 async def test_an_answer_goes_before_relayed_messages_waiting_for_the_limit() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.render import Message, Renderer, templates_dir
+from bot.render import REPLY_BUDGET, Message, Renderer, templates_dir
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
@@ -131,3 +131,32 @@ async def test_help_explains_a_command_when_the_prefix_has_letters(
     )
     message = await ask(registry, store, tmp_path, "mv!", f"help {asked}")
     assert message.body.startswith("mv!movement\nShow a movement.")
+
+
+def test_a_reply_too_long_for_one_event_is_cut_at_a_line_with_a_note() -> None:
+    renderer = Renderer(globals={"prefix": "!"})
+    reason = "a reason that someone wrote at length " * 5
+    lines = [f"{n}. <{reason}>" for n in range(1000)]
+    message = Message(body="\n".join(lines), html="<br>".join(lines))
+    assert message.size > REPLY_BUDGET
+    cut = renderer.render_fitted("command_error", {"message": message.body})
+    assert cut.size <= REPLY_BUDGET
+    kept = cut.body.splitlines()[:-1]
+    assert kept == lines[: len(kept)]  # whole lines, from the start
+    assert len(kept) > 50
+    assert f"I left out the last {1000 - len(kept)} lines" in cut.body
+    assert "&lt;a reason" in cut.html  # the HTML is rebuilt from escaped text
+    assert "<a reason" not in cut.html
+
+
+def test_a_single_line_too_long_for_one_event_is_cut_too() -> None:
+    renderer = Renderer(globals={"prefix": "!"})
+    cut = renderer.render_fitted("command_error", {"message": "x" * 100_000})
+    assert cut.size <= REPLY_BUDGET
+    assert "so it is cut short" in cut.body
+
+
+def test_a_reply_that_fits_is_left_as_it_is() -> None:
+    renderer = Renderer(globals={"prefix": "!"})
+    data = {"message": "Say which poll."}
+    assert renderer.render_fitted("command_error", data) == renderer.render("command_error", data)
