@@ -26,6 +26,7 @@ the homeserver will refuse again, and a request is never given up while it may s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -57,6 +58,7 @@ from bot.store import Session, Store
 log = logging.getLogger(__name__)
 
 DEVICE_NAME = "multilogue"
+KEYS_QUERY = "/_matrix/client/v3/keys/query"
 TIMELINE_LIMIT = 50
 SPACE_MARK = "org.multilogue.space"  # state event marking a space the bot created, by key
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError)
@@ -219,7 +221,10 @@ class Matrix:
         if isinstance(response, LoginError):
             code = str(response.status_code)
             if code == "M_FORBIDDEN":
-                raise LoginFailed("login refused: wrong MATRIX_USER_ID or MATRIX_PASSWORD")
+                raise LoginFailed(
+                    "login refused: wrong MATRIX_USER_ID or MATRIX_PASSWORD, or the account "
+                    "has been deactivated"
+                )
             if code == "M_USER_DEACTIVATED":
                 raise LoginFailed(f"the account {self._config.user_id} has been deactivated")
             try:
@@ -276,8 +281,46 @@ class Matrix:
         return str(device_id)
 
     async def _upload_keys(self) -> None:
-        if self._config.encryption and self._client.should_upload_keys:
+        """Make sure the homeserver has this device's keys. nio remembers having uploaded them
+        once; but a device signed out elsewhere (a server admin, or the account's owner in
+        Element's session list) and logged in again has none there, and nio would never upload
+        them again: the bot would read and answer nothing encrypted."""
+        if not self._config.encryption or self._client.olm is None:
+            return
+        if not self._client.should_upload_keys and not await self._device_keys_published():
+            log.warning(
+                "The homeserver has lost this device's encryption keys (was it signed out?); "
+                "uploading them again"
+            )
+            self._client.olm.account.shared = False
+        if self._client.should_upload_keys:
             await self._checked(self._client.keys_upload(), "keys upload")
+
+    async def _device_keys_published(self) -> bool:
+        """Whether the homeserver holds this device's identity key, as the device has it."""
+        body = json.dumps({"device_keys": {self.user_id: [self.device_id]}})
+        headers = {
+            "Authorization": f"Bearer {self.access_token}",
+            "Content-Type": "application/json",
+        }
+
+        async def ask() -> tuple[int, Any]:
+            response = await self._client.send("POST", KEYS_QUERY, body, headers)
+            async with response:
+                try:
+                    return response.status, await response.json(content_type=None)
+                except ValueError:  # not JSON: a proxy's error page
+                    return response.status, None
+
+        status, reply = await self._reach(ask(), "keys query")
+        if status != 200 or not isinstance(reply, dict):
+            raise MatrixUnavailable(f"keys query: homeserver error {status}")
+        devices = (reply.get("device_keys") or {}).get(self.user_id) or {}
+        device = devices.get(self.device_id)
+        keys = device.get("keys") if isinstance(device, dict) else None
+        return isinstance(keys, dict) and (
+            keys.get(f"ed25519:{self.device_id}") == self.device_signing_key
+        )
 
     @staticmethod
     async def _reach(call: Any, what: str) -> Any:

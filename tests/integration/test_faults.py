@@ -1,0 +1,222 @@
+"""A failing homeserver and a flaky network, played by a proxy between the bot and Synapse.
+
+Each test breaks chosen requests (an error answer, an error after Synapse did the work, a
+dropped connection) and then checks what the people in the room see: every answer, copy and
+poll end arrives, exactly once, and the bot keeps running. Each test also checks that its
+faults really happened, so it cannot pass for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.homeserver import LocalSynapse
+from bot.matrix import LoginFailed
+from tests.integration.conftest import (
+    MakeUser,
+    StartBot,
+    join_room,
+    room_with_bot,
+    unique,
+)
+from tests.integration.fault_proxy import Fault, FaultProxy, Rule
+from tests.integration.matrix_user import MatrixUser
+from tests.integration.test_alliance import body
+from tests.integration.test_polls import END, start_poll
+from tests.integration.test_relay import (
+    copied_to,
+    copy_with,
+    handled,
+    make_world,
+    share_thread,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def proxy(synapse: LocalSynapse) -> AsyncIterator[FaultProxy]:
+    between = FaultProxy(synapse.url)
+    await between.start()
+    yield between
+    await between.stop()
+
+
+def sends_into(room: str, event_type: str = "m.room.message") -> str:
+    return rf"/rooms/{re.escape(room)}/send/{re.escape(event_type)}/"
+
+
+def answers_to(user: MatrixUser, bot_id: str, room: str, event_id: str) -> list[dict[str, Any]]:
+    return user.replies_to(bot_id, room, event_id)
+
+
+async def settled(user: MatrixUser, bot_id: str, room: str) -> None:
+    """Once this `!ping` is answered, everything the bot did in the room before is done (a
+    room's work is handled in order), so nothing more of it can still arrive."""
+    await user.ask(room, "!ping", bot=bot_id)
+
+
+def all_hit(*rules: Rule) -> None:
+    for rule in rules:
+        assert rule.hits == rule.times, f"the fault on {rule.path.pattern} happened {rule.hits} x"
+
+
+async def test_answers_and_poll_ends_survive_server_errors_exactly_once(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
+) -> None:
+    bot = await start_bot(homeserver=proxy.url)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Camp")
+
+    # Synapse makes the answer, but the bot hears 500; then a proxy's 502; then no answer.
+    faults = [
+        proxy.fail("PUT", sends_into(room), Fault.error(500, "M_UNKNOWN", after_synapse=True)),
+        proxy.fail("PUT", sends_into(room), Fault.error(502)),
+        proxy.fail("PUT", sends_into(room), Fault.drop(after_synapse=True)),
+        proxy.fail("PUT", sends_into(room), Fault.rate_limited(300)),
+    ]
+    asked = await alice.say(room, "!ping")
+    await alice.reply_from(bot.user_id, room, asked)
+    await settled(alice, bot.user_id, room)
+    all_hit(*faults)
+    assert len(answers_to(alice, bot.user_id, room, asked)) == 1
+
+    # A poll's end event fails twice (once after Synapse made it) and still ends the poll once.
+    poll = await start_poll(alice, bot.user_id, room, "!poll Where do we meet?\nPark\nLibrary")
+    end_faults = [
+        proxy.fail("PUT", sends_into(room, END), Fault.error(500, "M_UNKNOWN", after_synapse=True)),
+        proxy.fail("PUT", sends_into(room, END), Fault.error(503)),
+    ]
+    closed = await alice.ask(room, "!poll close 1", bot=bot.user_id)
+    assert "closed" in body(closed).lower()
+    await alice.wait_for(
+        lambda: [e for e in alice.events if e.get("type") == END and e.get("room_id") == room],
+        what="the poll's end event",
+    )
+    await settled(alice, bot.user_id, room)
+    all_hit(*end_faults)
+    ends = [e for e in alice.events if e.get("type") == END and e.get("room_id") == room]
+    assert len(ends) == 1
+    assert ends[0]["content"]["m.relates_to"]["event_id"] == poll
+    assert not bot.task.done()
+
+
+async def test_a_relayed_copy_survives_server_errors_exactly_once(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
+) -> None:
+    bot = await start_bot(homeserver=proxy.url)
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
+    faults = [
+        proxy.fail(
+            "PUT", sends_into(world.commons), Fault.error(500, "M_UNKNOWN", after_synapse=True)
+        ),
+        proxy.fail("PUT", sends_into(world.commons), Fault.error(500, "M_UNKNOWN")),
+        proxy.fail("PUT", sends_into(world.commons), Fault.drop()),
+    ]
+    said = await world.bea.say(world.camp, "We bring the drums", thread_root=root)
+    await copy_with(world.ada, bot, world.commons, str(copied["event_id"]), "drums")
+    await handled(bot, said)  # the copy is recorded once its send has come back
+    await settled(world.ada, bot.user_id, world.commons)
+    all_hit(*faults)
+    assert await copied_to(bot, said) == {world.commons}
+    # copy_with checked it arrived once; and later messages still go.
+    later = await world.bea.say(world.camp, "And the banners", thread_root=root)
+    await copy_with(world.ada, bot, world.commons, str(copied["event_id"]), "banners")
+    assert await copied_to(bot, later) == {world.commons}
+
+
+async def test_a_dropped_key_share_does_not_stop_the_bot_or_lose_the_answer(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
+) -> None:
+    bot = await start_bot(homeserver=proxy.url)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Secret camp", encrypted=True)
+    to_device = r"/sendToDevice/m\.room\.encrypted/"
+    faults = [
+        proxy.fail("PUT", to_device, Fault.drop(after_synapse=True)),
+        proxy.fail("PUT", to_device, Fault.drop()),
+    ]
+    asked = await alice.say(room, "!ping")
+    answer = await alice.reply_from(bot.user_id, room, asked)
+    assert answer["decrypted"] is True
+    all_hit(*faults)
+    await settled(alice, bot.user_id, room)
+    assert len(answers_to(alice, bot.user_id, room, asked)) == 1
+    assert not bot.task.done()
+
+
+async def test_a_lost_session_while_the_homeserver_is_down_is_restored(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
+) -> None:
+    bot = await start_bot(homeserver=proxy.url)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Camp")
+    # The next sync says the session is gone; asking whether the token still works then
+    # meets a homeserver that is down for a while.
+    faults = [
+        proxy.fail("GET", r"/sync$", Fault.error(401, "M_UNKNOWN_TOKEN")),
+        proxy.fail("GET", r"/account/whoami$", Fault.error(502), times=2),
+        proxy.fail("GET", r"/account/whoami$", Fault.drop()),
+    ]
+    await alice.wait_for(lambda: faults[2].hits == 1, what="the bot to try again", timeout=60)
+    answer = await alice.ask(room, "!ping", bot=bot.user_id)
+    assert "pong" in body(answer).lower()
+    all_hit(*faults)
+    assert not bot.task.done()
+
+
+async def test_a_deactivated_account_ends_the_run_with_one_clear_reason(
+    start_bot: StartBot, synapse: LocalSynapse
+) -> None:
+    bot = await start_bot()
+    admin = synapse.register(unique("admin"), admin=True)
+    path = f"/_synapse/admin/v1/deactivate/{urllib.parse.quote(bot.user_id)}"
+    synapse.api("POST", path, token=admin.access_token, body={"erase": False})
+    # Synapse takes a deactivated account's password away: its login answers "forbidden".
+    with pytest.raises(LoginFailed, match="or the account has been deactivated"):
+        await asyncio.wait_for(bot.task, timeout=60)
+
+
+async def test_a_device_signed_out_while_the_bot_was_away_comes_back_fully(
+    start_bot: StartBot, make_user: MakeUser, synapse: LocalSynapse
+) -> None:
+    first = await start_bot()
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, first.user_id, name="Secret camp", encrypted=True)
+    assert "pong" in body(await alice.ask(room, "!ping", bot=first.user_id)).lower()
+    device = first.bot.matrix.device_id
+    await first.stop()
+
+    # Whoever owns the account signs out the "unknown session" (here: the server admin).
+    admin = synapse.register(unique("admin"), admin=True)
+    user = urllib.parse.quote(first.user_id)
+    synapse.api(
+        "DELETE", f"/_synapse/admin/v2/users/{user}/devices/{device}", token=admin.access_token
+    )
+
+    again = await start_bot()
+    assert again.bot.matrix.device_id == device
+    keys = synapse.api(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        token=alice.account.access_token,
+        body={"device_keys": {first.user_id: [device]}},
+    )
+    published = keys["device_keys"][first.user_id][device]
+    assert published["keys"][f"ed25519:{device}"] == again.bot.matrix.device_signing_key
+    # Signed again by the identity the bot kept (so Element shares room keys with it).
+    assert any(signer != f"ed25519:{device}" for signer in published["signatures"][first.user_id])
+    # Someone whose client meets the device now (matrix-nio never takes back a device it saw
+    # deleted, as Element does) shares a room key with it and is answered.
+    bob = await make_user("bob")
+    await join_room(alice, room, bob)
+    answer = await bob.ask(room, "!ping", bot=first.user_id)
+    assert answer["decrypted"] is True
+    assert "pong" in body(answer).lower()
