@@ -56,7 +56,9 @@ from commands.registry import Registry, Reply, Timer
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
-BACKFILL_MAX_PAGES = 10
+BACKFILL_LOG_EVERY = 10  # pages of missed events between two log lines
+HISTORY_ATTEMPTS = 5  # failures to read one page of missed events before the sync is retried
+PRUNE_INTERVAL_S = 3600.0  # how often handled events are forgotten while running
 SEND_GRACE_S = 0.25  # how long a sync waits for the answers it caused to be sent
 TOKEN_SAVE_INTERVAL_S = 30.0  # a sync with nothing to keep saves its token at most this often
 MAX_BACKOFF_S = 30.0
@@ -84,6 +86,7 @@ class Bot:
         self._carried_over: list[Event] = []
         self._unsaved_token: str | None = None
         self._token_saved_at = 0.0
+        self._pruned_at = time.monotonic()  # `create` prunes before the first sync
         # Messages too old to answer as commands, admitted only for listeners that want them
         # (relaying what was said while the bot was away).
         self._old_messages_wanted = any(
@@ -266,6 +269,9 @@ class Bot:
                         len(self.rooms),
                     )
                     self.ready.set()
+                if time.monotonic() - self._pruned_at > PRUNE_INTERVAL_S:
+                    await self.store.prune()
+                    self._pruned_at = time.monotonic()
                 try:
                     await self.matrix.keep_keys()
                 except MatrixError as exc:
@@ -367,21 +373,27 @@ class Bot:
     async def _backfill(
         self, room_id: RoomID, token: str
     ) -> tuple[list[Event], list[Undecryptable]]:
-        """Events a sync left out (more than it holds), back to what was already seen.
+        """Events a sync left out (more than it holds), back to what was already seen,
+        however many pages that takes; never past the bot's own arrival.
 
-        Reads at most BACKFILL_MAX_PAGES pages, and never past the bot's own arrival.
+        A page the homeserver fails to give (after retries) fails the whole sync, which is
+        then read again: the token moves on only with every event it covers stored.
         """
         events: list[Event] = []
         waiting: list[Undecryptable] = []
         next_token: str | None = token
-        for _ in range(BACKFILL_MAX_PAGES):
-            if next_token is None:
-                break
+        pages = 0
+        while next_token is not None:
             try:
-                page, next_token = await self.matrix.history(room_id, start=next_token)
-            except MatrixError as exc:
-                log.warning("Could not read the missed events of %s: %s", room_id, exc)
+                page, next_token = await self._history_page(room_id, next_token)
+            except (MatrixUnavailable, RateLimited, LoginFailed):
+                raise
+            except MatrixError as exc:  # refused for good: nothing more can be read
+                log.warning("The homeserver refused the missed events of %s: %s", room_id, exc)
                 break
+            pages += 1
+            if pages % BACKFILL_LOG_EVERY == 0:
+                log.info("Reading missed events of %s: %d pages so far", room_id, pages)
             for event, is_own_join in page:
                 if is_own_join or await self.store.seen(event.event_id):
                     next_token = None
@@ -395,6 +407,23 @@ class Bot:
         waiting.reverse()
         return events, waiting
 
+    async def _history_page(
+        self, room_id: RoomID, token: str
+    ) -> tuple[list[tuple[Event | Undecryptable, bool]], str | None]:
+        """One page of history, retried while the homeserver fails (MatrixError otherwise)."""
+        failures = 0
+        while True:
+            try:
+                return await self.matrix.history(room_id, start=token)
+            except (MatrixUnavailable, RateLimited) as exc:
+                failures += 1
+                if failures > HISTORY_ATTEMPTS:
+                    raise
+                log.warning("Reading missed events of %s failed (%s); trying again", room_id, exc)
+                await self._sleep(min(MAX_BACKOFF_S, 2.0**failures))
+                if self._stopping.is_set():
+                    raise
+
     async def _retry_undecrypted(self, oldest_ms: int) -> None:
         decrypted: list[InboxItem] = []
         done: list[EventID] = []
@@ -402,6 +431,13 @@ class Bot:
         for pending in await self.store.undecrypted():
             event = self.matrix.try_decrypt(pending)
             if event is not None:
+                if event.type == "m.room.message" and event.ts < oldest_ms:
+                    # Its key came too late to answer it as a command; it still counts for
+                    # what listens to old messages (relaying what was said).
+                    if not self._old_messages_wanted:
+                        done.append(pending.event_id)
+                        continue
+                    self._too_old.add(event.event_id)
                 decrypted.append(InboxItem(event.event_id, event.room_id, now_ms, event.to_json()))
                 done.append(pending.event_id)
             elif timestamp(pending.source.get("origin_server_ts")) < oldest_ms:

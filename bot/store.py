@@ -140,6 +140,8 @@ class Store:
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
             await db.execute("PRAGMA busy_timeout = 5000")
+            # What is deleted (handled commands' words) is overwritten, not left in free pages.
+            await db.execute("PRAGMA secure_delete = ON")
             await apply_migrations(db, bundled_migrations() if migrations is None else migrations)
             id_key = await _key(db, "relayed ids")
         except BaseException:
@@ -362,13 +364,16 @@ class Store:
         )
 
     async def prune(self, *, now_ms: int | None = None) -> None:
-        """Forget handled events older than the retention window (the dedupe record)."""
+        """Forget what is kept only for a while: handled events older than the retention
+        window (their ids are the dedupe record; their content went when they were handled),
+        and encrypted events whose keys never came in that time."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        before = now_ms - DONE_RETENTION_S * 1000
         async with self.transaction() as db:
             await db.execute(
-                "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?",
-                (now_ms - DONE_RETENTION_S * 1000,),
+                "DELETE FROM inbox WHERE state != 'pending' AND received_at < ?", (before,)
             )
+            await db.execute("DELETE FROM undecrypted WHERE received_at < ?", (before,))
 
     # -- encrypted events waiting for keys -------------------------------------------------
 

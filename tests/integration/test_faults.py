@@ -220,3 +220,44 @@ async def test_a_device_signed_out_while_the_bot_was_away_comes_back_fully(
     answer = await bob.ask(room, "!ping", bot=first.user_id)
     assert answer["decrypted"] is True
     assert "pong" in body(answer).lower()
+
+
+# -- nothing silently skipped ----------------------------------------------------------------
+
+
+async def test_catching_up_reads_every_missed_event_however_many(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    first = await start_bot()
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, first.user_id, name="Busy camp")
+    await alice.ask(room, "!ping", bot=first.user_id)
+    await first.stop()
+
+    # While the bot is away: a command, then more messages than ten pages of history hold.
+    missed = await alice.say(room, "!whoami")
+    for start in range(0, 1100, 50):
+        await asyncio.gather(*(alice.say(room, f"chat {n}") for n in range(start, start + 50)))
+
+    second = await start_bot()
+    answer = await alice.reply_from(second.user_id, room, missed, timeout=120)
+    assert answer["content"]["body"].startswith("Here you are")
+    await settled(alice, second.user_id, room)
+    assert len(answers_to(alice, second.user_id, room, missed)) == 1
+
+
+async def test_a_command_whose_key_comes_after_the_age_limit_is_not_run(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    bot = await start_bot(max_command_age_s=2)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Secret camp", encrypted=True)
+    await alice.ask(room, "!ping", bot=bot.user_id)  # both sides know each other's devices
+
+    late = await alice.send_before_sharing_key(room, "!whoami")
+    await alice.wait_for(lambda: bot.bot.undecrypted_seen > 0, what="the bot to see it")
+    await asyncio.sleep(2.5)  # the command is now older than the limit
+    await alice.share_room_key(room)
+    await handled(bot, late)  # decrypted and handled (votes and relays would still count)
+    await settled(alice, bot.user_id, room)
+    assert answers_to(alice, bot.user_id, room, late) == []

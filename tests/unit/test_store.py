@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -239,6 +240,22 @@ async def test_prune_forgets_only_old_handled_events(store: Store) -> None:
     assert not await store.seen(EventID("$old-skipped"))
     assert await store.seen(EventID("$recent-done"))
     assert ids(await store.pending()) == ["$old-pending"]
+
+
+async def test_prune_forgets_encrypted_events_whose_keys_never_came(store: Store) -> None:
+    waiting = Undecryptable(EventID("$never"), ROOM, "session-9", {"type": "m.room.encrypted"})
+    await store.commit_sync("t1", [], waiting=[waiting])
+    await store.prune()
+    assert [u.event_id for u in await store.undecrypted()] == ["$never"]
+    later = int(time.time() * 1000) + DONE_RETENTION_S * 1000 + DAY_MS
+    await store.prune(now_ms=later)
+    assert await store.undecrypted() == []
+
+
+async def test_deleted_words_are_overwritten_on_disk(store: Store) -> None:
+    row = await store.fetch_one("PRAGMA secure_delete")
+    assert row is not None
+    assert row[0] == 1
 
 
 async def test_a_single_write_waits_for_an_open_transaction_and_survives_its_rollback(
