@@ -23,6 +23,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,7 @@ from bot.cross_signing import (
     ensure_cross_signing,
     fingerprint,
 )
+from bot.datadir import make_private
 from bot.events import Event, Invite, SyncBatch, Undecryptable, timestamp
 from bot.ids import EventID, RoomID
 from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable, RateLimited
@@ -42,6 +44,7 @@ from bot.outbox import (
     Outbox,
     Refused,
     RoomQueues,
+    backoff_s,
     notice_content,
     txn_id_for,
     wall_ms,
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
 BACKFILL_LOG_EVERY = 10  # pages of missed events between two log lines
 HISTORY_ATTEMPTS = 5  # failures to read one page of missed events before the sync is retried
+INVITE_ATTEMPTS = 8  # failures to answer one invite before waiting for the next start
 PRUNE_INTERVAL_S = 3600.0  # how often handled events are forgotten while running
 SEND_GRACE_S = 0.25  # how long a sync waits for the answers it caused to be sent
 TOKEN_SAVE_INTERVAL_S = 30.0  # a sync with nothing to keep saves its token at most this often
@@ -87,6 +91,8 @@ class Bot:
         self._unsaved_token: str | None = None
         self._token_saved_at = 0.0
         self._pruned_at = time.monotonic()  # `create` prunes before the first sync
+        self._invites = asyncio.Lock()  # invites are answered one at a time
+        self._joined_since_sync: set[RoomID] = set()
         # Messages too old to answer as commands, admitted only for listeners that want them
         # (relaying what was said while the bot was away).
         self._old_messages_wanted = any(
@@ -100,8 +106,7 @@ class Bot:
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
-        if not config.data_dir.exists():
-            config.data_dir.mkdir(parents=True, mode=0o700)
+        make_private(config.data_dir)
         store = await Store.open(config.database_path)
         await store.prune()
         return cls(config, store)
@@ -448,20 +453,57 @@ class Bot:
                 self.queues.put(Event.from_json(item.source))
 
     async def _answer_invite(self, invite: Invite) -> None:
+        """Join if the inviter is allowed and the bot has room for one more; else decline.
+        One invite at a time (joins are paced), each retried while the homeserver fails."""
         inviter = invite.inviter or "someone unknown"
-        try:
-            if invite.inviter and self.config.invite_allowlist.allows(invite.inviter):
-                await self.matrix.join(invite.room_id)
-                log.info("Joined room %s (invited by %s)", invite.room_id, inviter)
-            else:
-                await self.matrix.leave(invite.room_id)
-                log.warning(
-                    "Declined an invite to %s from %s: not in MULTILOGUE_INVITE_ALLOWLIST",
-                    invite.room_id,
-                    inviter,
-                )
-        except MatrixError as exc:
-            log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
+        async with self._invites:
+            try:
+                if not (invite.inviter and self.config.invite_allowlist.allows(invite.inviter)):
+                    log.warning(
+                        "Declining an invite to %s from %s: not in MULTILOGUE_INVITE_ALLOWLIST",
+                        invite.room_id,
+                        inviter,
+                    )
+                    await self._retried(lambda: self.matrix.leave(invite.room_id), "decline")
+                elif self._rooms_served() >= self.config.max_rooms:
+                    log.warning(
+                        "Declining an invite to %s from %s: the bot serves %d rooms already "
+                        "(MULTILOGUE_MAX_ROOMS)",
+                        invite.room_id,
+                        inviter,
+                        self._rooms_served(),
+                    )
+                    await self._retried(lambda: self.matrix.leave(invite.room_id), "decline")
+                else:
+                    await self._retried(lambda: self.matrix.join(invite.room_id), "join")
+                    self._joined_since_sync.add(invite.room_id)
+                    log.info("Joined room %s (invited by %s)", invite.room_id, inviter)
+            except MatrixError as exc:
+                log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
+
+    def _rooms_served(self) -> int:
+        """Rooms joined, counting those joined since the last sync told of them."""
+        self._joined_since_sync = {r for r in self._joined_since_sync if r not in self.rooms}
+        return len(self.rooms) + len(self._joined_since_sync)
+
+    async def _retried(self, request: Callable[[], Awaitable[None]], what: str) -> None:
+        """A request retried while the homeserver paces or fails (INVITE_ATTEMPTS failures at
+        most: an invite not answered is offered again at the next start)."""
+        failures = 0
+        while True:
+            try:
+                await request()
+                return
+            except RateLimited as exc:
+                await self._sleep(exc.retry_after_ms / 1000)
+            except MatrixUnavailable as exc:
+                failures += 1
+                if failures >= INVITE_ATTEMPTS:
+                    raise
+                log.info("Could not %s yet (%s); trying again", what, exc)
+                await self._sleep(backoff_s(failures))
+            if self._stopping.is_set():
+                return
 
     # -- one event -------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ KNOWN_VARIABLES: tuple[str, ...] = (
     "MULTILOGUE_INVITE_ALLOWLIST",
     "MULTILOGUE_LOG_LEVEL",
     "MULTILOGUE_MAX_COMMAND_AGE",
+    "MULTILOGUE_MAX_ROOMS",
     "MULTILOGUE_TIMEZONE",
     "MULTILOGUE_ENCRYPTION",
     "MULTILOGUE_RECOVERY_KEY",
@@ -82,6 +83,7 @@ class Config:
     invite_allowlist: InviteAllowlist = InviteAllowlist()
     log_level: str = "INFO"
     max_command_age_s: int = 3600
+    max_rooms: int = 1000
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     encryption: bool = True
     recovery_key: str | None = field(default=None, repr=False)
@@ -264,6 +266,13 @@ def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
     else:
         max_age = int(max_age_raw)
 
+    max_rooms_raw = get("MULTILOGUE_MAX_ROOMS") or "1000"
+    max_rooms = 1000
+    if not max_rooms_raw.isdecimal() or int(max_rooms_raw) < 1:
+        problems.append("MULTILOGUE_MAX_ROOMS: must be a whole number of rooms, at least 1")
+    else:
+        max_rooms = int(max_rooms_raw)
+
     tz_name = get("MULTILOGUE_TIMEZONE") or "UTC"
     timezone = ZoneInfo("UTC")
     try:
@@ -295,6 +304,7 @@ def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
         invite_allowlist=allowlist,
         log_level=log_level,
         max_command_age_s=max_age,
+        max_rooms=max_rooms,
         timezone=timezone,
         encryption=encryption,
         recovery_key=get("MULTILOGUE_RECOVERY_KEY"),

@@ -9,9 +9,10 @@ faults really happened, so it cannot pass for nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.matrix import LoginFailed
 from tests.integration.conftest import (
     MakeUser,
     StartBot,
+    bot_has_joined,
     join_room,
     room_with_bot,
     unique,
@@ -46,6 +48,21 @@ async def proxy(synapse: LocalSynapse) -> AsyncIterator[FaultProxy]:
     await between.start()
     yield between
     await between.stop()
+
+
+@pytest.fixture
+def bot_log() -> Iterator[list[str]]:
+    """The bot's log lines during the test (its own handler: the bot runs in tasks)."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep(logging.INFO)
+    logging.getLogger("bot").addHandler(handler)
+    yield lines
+    logging.getLogger("bot").removeHandler(handler)
 
 
 def sends_into(room: str, event_type: str = "m.room.message") -> str:
@@ -261,3 +278,34 @@ async def test_a_command_whose_key_comes_after_the_age_limit_is_not_run(
     await handled(bot, late)  # decrypted and handled (votes and relays would still count)
     await settled(alice, bot.user_id, room)
     assert answers_to(alice, bot.user_id, room, late) == []
+
+
+# -- joining many rooms ------------------------------------------------------------------------
+
+
+async def test_joining_is_retried_when_paced_or_failing_and_capped_at_max_rooms(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy, bot_log: list[str]
+) -> None:
+    bot = await start_bot(homeserver=proxy.url, max_rooms=2)
+    alice = await make_user("alice")
+    faults = [
+        proxy.fail("POST", r"/join/", Fault.rate_limited(200)),
+        proxy.fail("POST", r"/join/", Fault.error(502)),
+        proxy.fail("POST", r"/join/", Fault.drop()),
+    ]
+    first = await alice.create_room(invite=[bot.user_id], name="First")
+    await alice.wait_for(lambda: bot_has_joined(alice, first, bot.user_id), what="the bot to join")
+    all_hit(*faults)
+    await room_with_bot(alice, bot.user_id, name="Second")
+
+    third = await alice.create_room(invite=[bot.user_id], name="Third")
+    await alice.wait_for(
+        lambda: bot.user_id in alice.client.rooms[third].invited_users, what="the invite"
+    )
+    await alice.wait_for(
+        lambda: bot.user_id not in alice.client.rooms[third].invited_users,
+        what="the bot to answer the third invite",
+    )
+    assert bot.user_id not in alice.client.rooms[third].users
+    assert any("MULTILOGUE_MAX_ROOMS" in line for line in bot_log)
+    assert "pong" in body(await alice.ask(first, "!ping", bot=bot.user_id)).lower()

@@ -78,6 +78,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             MULTILOGUE_ADMINS="@ana:example.org, @ben:allied.net",
             MULTILOGUE_LOG_LEVEL="debug",
             MULTILOGUE_MAX_COMMAND_AGE="600",
+            MULTILOGUE_MAX_ROOMS="50",
             MULTILOGUE_TIMEZONE="Europe/Berlin",
             MULTILOGUE_ENCRYPTION="off",
             MULTILOGUE_RECOVERY_KEY=RECOVERY_KEY,
@@ -90,6 +91,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
     assert config.admins == {"@ana:example.org", "@ben:allied.net"}
     assert config.log_level == "DEBUG"
     assert config.max_command_age_s == 600
+    assert config.max_rooms == 50
     assert config.timezone == ZoneInfo("Europe/Berlin")
     assert config.encryption is False
     assert config.recovery_key == RECOVERY_KEY
@@ -138,6 +140,8 @@ def test_every_problem_is_listed_at_once_by_variable_name(tmp_path: Path) -> Non
         ("MULTILOGUE_COMMAND_PREFIX", "toolong"),
         ("MULTILOGUE_MAX_COMMAND_AGE", "-5"),
         ("MULTILOGUE_MAX_COMMAND_AGE", "²"),
+        ("MULTILOGUE_MAX_ROOMS", "0"),
+        ("MULTILOGUE_MAX_ROOMS", "lots"),
         ("MULTILOGUE_TIMEZONE", "../etc/passwd"),
         ("MULTILOGUE_TIMEZONE", "Europe"),
     ],
