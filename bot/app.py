@@ -54,7 +54,7 @@ from bot.rooms import Rooms, RoomState
 from bot.router import Router, addressed_text
 from bot.store import InboxItem, Store
 from commands import build_registry
-from commands.registry import Registry, Reply, Timer
+from commands.registry import JOINED_A_ROOM, Joined, Registry, Reply, Timer
 
 log = logging.getLogger(__name__)
 
@@ -478,6 +478,7 @@ class Bot:
                     await self._retried(lambda: self.matrix.join(invite.room_id), "join")
                     self._joined_since_sync.add(invite.room_id)
                     log.info("Joined room %s (invited by %s)", invite.room_id, inviter)
+                    self.signal(JOINED_A_ROOM)
             except MatrixError as exc:
                 log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
 
@@ -615,6 +616,27 @@ class Bot:
 
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         await self.matrix.invite(room_id, user_id)
+
+    async def join_replacement(self, old: RoomID, new: RoomID) -> Joined:
+        joined_now = new not in self.rooms and new not in self._joined_since_sync
+        if joined_now:
+            try:
+                await self._retried(lambda: self.matrix.join(new), "join")
+            except MatrixError as exc:
+                log.info("Cannot join %s, which replaced %s, yet (%s)", new, old, exc)
+                return "waiting"
+            self._joined_since_sync.add(new)
+        create = await self.matrix.get_state(new, "m.room.create")
+        predecessor = (create or {}).get("predecessor")
+        if isinstance(predecessor, dict) and predecessor.get("room_id") == old:
+            return "joined"
+        log.warning("Room %s does not name %s as the room it replaces", new, old)
+        if joined_now:  # only for this: a room the bot was in already (the commons?) it keeps
+            try:
+                await self.leave(new)
+            except MatrixError as exc:
+                log.info("Could not leave %s: %s", new, exc)
+        return "not a replacement"
 
     async def leave(self, room_id: RoomID) -> None:
         await self.matrix.leave(room_id)

@@ -1,6 +1,6 @@
 """Command families. Each module registers its commands, as data, into one registry."""
 
-from commands import about, alliance, objectives
+from commands import about, alliance, objectives, upgrades
 from commands import help as help_family
 from commands import polls as polls_family
 from commands import relay as relay_family
@@ -16,4 +16,5 @@ def build_registry() -> Registry:
     objectives.register(registry)
     relay_family.register(registry)
     about.register(registry)
+    upgrades.register(registry)
     return registry

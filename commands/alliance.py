@@ -87,8 +87,8 @@ def person(services: Services, room_id: RoomID, user_id: str) -> str:
     return services.room(room_id).display_name(user_id)
 
 
-async def _space_child(
-    ctx: Context, space_id: RoomID, room_id: RoomID, *, inside: bool = True
+async def space_child(
+    services: Services, space_id: RoomID, room_id: RoomID, *, inside: bool = True
 ) -> None:
     """Put a room in the alliance's space (`inside`), or take it out of it.
 
@@ -96,14 +96,14 @@ async def _space_child(
     names the space as a parent (`m.space.parent`, so Element shows the space from inside the
     room) only where its moderators gave the bot the power to; nothing fails without it.
     """
-    via = {"via": [ctx.config.server_name]}
-    await ctx.services.send_state(
+    via = {"via": [services.config.server_name]}
+    await services.send_state(
         space_id, event_type=SPACE_CHILD, state_key=room_id, content=via if inside else {}
     )
-    if not ctx.services.room(room_id).may_send_state(ctx.config.user_id, SPACE_PARENT):
+    if not services.room(room_id).may_send_state(services.config.user_id, SPACE_PARENT):
         return
     try:
-        await ctx.services.send_state(
+        await services.send_state(
             room_id, event_type=SPACE_PARENT, state_key=space_id, content=via if inside else {}
         )
     except MatrixError as exc:
@@ -190,7 +190,7 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
             )
         if alliance.space_id is None:
             await db.set_space(ctx.store, alliance.id, space_id)
-        await _space_child(ctx, space_id, alliance.commons_room_id)
+        await space_child(ctx.services, space_id, alliance.commons_room_id)
     except MatrixError as exc:
         log.warning("Could not set up the space of alliance %s: %s", alliance.id, exc)
         raise CommandError(
@@ -498,7 +498,7 @@ def _waiting_movement(
 async def _put_in_space(ctx: Context, space_id: RoomID, movement: Movement) -> bool:
     """Add the movement's room to the space and invite who asked; False if it failed."""
     try:
-        await _space_child(ctx, space_id, movement.room_id)
+        await space_child(ctx.services, space_id, movement.room_id)
     except MatrixError as exc:
         log.warning("Could not add movement %s to its space: %s", movement.id, exc)
         return False
@@ -613,7 +613,7 @@ async def _out_of_space(ctx: Context, alliance: Alliance, movement: Movement) ->
     if alliance.space_id is None:
         return
     try:
-        await _space_child(ctx, alliance.space_id, movement.room_id, inside=False)
+        await space_child(ctx.services, alliance.space_id, movement.room_id, inside=False)
     except MatrixError as exc:
         log.warning("Could not take movement %s out of its space: %s", movement.id, exc)
 

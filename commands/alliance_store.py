@@ -1266,3 +1266,27 @@ async def wordings_of(
 async def movement_wordings(store: Store, movement: Movement) -> dict[tuple[int, int], Wording]:
     """The movement's own wording of each objective it linked, by (movement, objective) id."""
     return await wordings_of(store, movement.alliance_id, [movement])
+
+
+async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
+    """A room of an alliance was upgraded: its place in every alliance (commons, movement) and
+    its movement's statement go with it. The polls that decided them stay where they were held.
+    Rows the new room already has (it asked to join itself, say) are kept; the old ones too."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE OR IGNORE alliances SET commons_room_id = ? WHERE commons_room_id = ?",
+            (new, old),
+        )
+        await db.execute(
+            "UPDATE alliance_polls SET commons_room_id = ? WHERE commons_room_id = ?", (new, old)
+        )
+        for table in (
+            "movements",
+            "statement_items",
+            "statement_versions",
+            "statement_proposals",
+            "statement_links",
+        ):
+            await db.execute(
+                f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
+            )

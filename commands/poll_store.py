@@ -808,3 +808,20 @@ async def set_room_deadline(
             " set_by = excluded.set_by, set_at = excluded.set_at",
             (room_id, seconds, set_by, set_at),
         )
+
+
+async def move_room_rules(store: Store, old: RoomID, new: RoomID) -> None:
+    """A room was upgraded: its decision rule and deadline hold in its replacement (unless
+    that room set its own already)."""
+    async with store.transaction() as db:
+        for table in ("room_rules", "room_deadlines"):
+            await db.execute(
+                f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
+            )
+
+
+async def polls_withdrawn_by(store: Store, close_event_id: EventID) -> list[Poll]:
+    """The polls withdrawn by this close (a command, or a room upgrade), by number."""
+    return await _POLLS.many(
+        store, "close_event_id = ? AND closed_via = 'removed' ORDER BY number", [close_event_id]
+    )

@@ -94,6 +94,13 @@ class Args:
         return value if isinstance(value, str) else None
 
 
+JOINED_A_ROOM = "joined a room"
+"""The happening the bot signals each time it joins a room (for timers waiting to get in)."""
+
+Joined = Literal["joined", "waiting", "not a replacement"]
+"""What came of `Services.join_replacement`."""
+
+
 class Services(Protocol):
     """What the bot offers command families beyond returning a reply.
 
@@ -128,6 +135,12 @@ class Services(Protocol):
         ...
 
     async def invite(self, room_id: RoomID, user_id: str) -> None: ...
+
+    async def join_replacement(self, old: RoomID, new: RoomID) -> Joined:
+        """Get into the room that replaced `old` (a room upgrade): "joined" once in it, when it
+        names `old` as its predecessor; "not a replacement" when it does not (the bot does not
+        stay); "waiting" while the bot may not join it yet (until someone invites it)."""
+        ...
 
     async def send(
         self,

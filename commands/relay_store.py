@@ -688,3 +688,28 @@ async def was_warned(store: Store, room_id: RoomID, subject: str) -> bool:
         "SELECT 1 FROM relay_warnings WHERE room_id = ? AND subject = ?", (room_id, subject)
     )
     return row is not None
+
+
+async def move_links(store: Store, old: RoomID, new: RoomID) -> None:
+    """A room was upgraded: the shared threads it follows, or carries as the commons, go on in
+    its replacement, each from a new copy of the first message (`links_without_root`). Threads
+    it shared itself keep their origin there (their first message is in the old room)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE OR IGNORE thread_links SET room_id = ?, root_event_id = NULL"
+            " WHERE room_id = ? AND role != 'origin' AND status = 'active'",
+            (new, old),
+        )
+        await db.execute(
+            "UPDATE OR IGNORE relay_warnings SET room_id = ? WHERE room_id = ?", (new, old)
+        )
+
+
+async def links_without_root(store: Store, room_id: RoomID) -> list[ThreadLink]:
+    """Active links of this room whose copy of the first message is not posted yet."""
+    return await store.find_all(
+        _link,
+        f"SELECT {_LINK} FROM thread_links WHERE room_id = ? AND root_event_id IS NULL"
+        " AND status = 'active' ORDER BY id",
+        (room_id,),
+    )

@@ -24,7 +24,7 @@ from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import build_registry
-from commands.registry import Registry, Reply
+from commands.registry import Joined, Registry, Reply
 
 BOT = UserID("@bot:hs")
 
@@ -35,6 +35,7 @@ EVERY_REQUEST = frozenset(
         "create_space",
         "find_space",
         "invite",
+        "join_replacement",
         "send",
         "notice",
         "redact",
@@ -149,6 +150,8 @@ class FakeServices:
         self.rooms = {room.room_id: room for room in rooms}
         self.renderer = Renderer(globals={"prefix": config.command_prefix})
         self.forbid = frozenset(forbid)  # methods that fail the test when called
+        self.replacement_answer: Joined = "joined"
+        self.replacements_joined: list[tuple[RoomID, RoomID]] = []
         self.refuse: set[str] = set()  # rooms, event types and msgtypes whose sends are refused
         self.events: dict[EventID, Event] = {}  # what `get_event` finds
         self.sends: list[SendRequest] = []
@@ -221,6 +224,11 @@ class FakeServices:
     async def invite(self, room_id: RoomID, user_id: str) -> None:
         self._check("invite")
         self.invites.append((room_id, user_id))
+
+    async def join_replacement(self, old: RoomID, new: RoomID) -> Joined:
+        self._check("join_replacement")
+        self.replacements_joined.append((old, new))
+        return self.replacement_answer
 
     async def send(
         self,
