@@ -47,9 +47,21 @@ QUICK: dict[str, Any] = {
     "burst": 50,
     "threads": 5,
     "bursts": 1,
+    "messages": 200,
 }
 
-SIZES = ("probes", "warmup", "rooms", "rounds", "votes", "runs", "burst", "threads", "bursts")
+SIZES = (
+    "probes",
+    "warmup",
+    "rooms",
+    "rounds",
+    "votes",
+    "runs",
+    "burst",
+    "threads",
+    "bursts",
+    "messages",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         "--threads", type=int, metavar="N", help="shared threads (and senders) of a burst (10)"
     )
     sizes.add_argument("--bursts", type=int, metavar="N", help="bursts per arm (1)")
+    sizes.add_argument(
+        "--messages",
+        type=int,
+        metavar="N",
+        help="ordinary messages through the bot for storage.messages (100000)",
+    )
     parser.add_argument("--seed", type=int, help="seed for the order of probes (random)")
     parser.add_argument(
         "--profile",

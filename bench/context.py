@@ -49,6 +49,7 @@ class Settings:
     burst: int = 500  # relay.burst: messages per burst...
     threads: int = 10  # ...over this many shared threads, one sender each
     bursts: int = 1  # bursts per arm
+    messages: int = 100_000  # storage.messages: ordinary messages through the bot
     gap_s: float = 0.05  # pause between two probes
     probe_timeout_s: float = 30.0
     seed: int = 0

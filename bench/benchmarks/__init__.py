@@ -16,7 +16,7 @@ in a process of its own; they have no floor, only a goal.
 
 from __future__ import annotations
 
-from bench.benchmarks import latency, objectives, polls, relay, restart, scale
+from bench.benchmarks import latency, objectives, polls, relay, restart, scale, storage
 from bench.registry import Benchmark, Registry
 
 LATENCY_GOAL = "p50 <= 1.05x, p95 <= 1.1x the raw echo's"
@@ -89,6 +89,14 @@ def build_registry() -> Registry:
             "restart in N rooms, a command waiting in each",
             restart.restart,
             goal="all answered <= 2x the raw client's time; RSS < 200 MB",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "storage.messages",
+            "database growth over 100,000 ordinary messages",
+            storage.messages,
+            goal="only ids kept (<= 300 bytes/message), no message text",
         )
     )
     return registry

@@ -309,3 +309,18 @@ async def test_joining_is_retried_when_paced_or_failing_and_capped_at_max_rooms(
     assert bot.user_id not in alice.client.rooms[third].users
     assert any("MULTILOGUE_MAX_ROOMS" in line for line in bot_log)
     assert "pong" in body(await alice.ask(first, "!ping", bot=bot.user_id)).lower()
+
+
+async def test_an_answer_refused_for_good_is_told_in_plain_words(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
+) -> None:
+    bot = await start_bot(homeserver=proxy.url)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Camp")
+    too_large = proxy.fail("PUT", sends_into(room), Fault.error(413, "M_TOO_LARGE"))
+    asked = await alice.say(room, "!help")
+    told = await alice.reply_from(bot.user_id, room, asked)
+    assert "My answer was too long to post here" in body(told)
+    all_hit(too_large)
+    await settled(alice, bot.user_id, room)
+    assert len(answers_to(alice, bot.user_id, room, asked)) == 1  # refused once, not retried

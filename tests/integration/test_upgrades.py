@@ -15,6 +15,14 @@ from tests.integration.conftest import MakeUser, RunningBot, eventually
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, space_child, start_alliance
 from tests.integration.test_polls import start_poll
+from tests.integration.test_relay import (
+    copied_to,
+    copy_with,
+    handled,
+    make_world,
+    root_copy,
+    share_thread,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +134,35 @@ async def test_a_tombstone_pointing_at_a_room_that_does_not_replace_it_moves_not
         await world.ada.ask(world.commons, "!alliance", bot=bot.user_id)
     )
     assert not [e for e in bea.messages_from(bot.user_id, world.commons) if "replaces" in body(e)]
+
+
+async def test_an_upgraded_commons_carries_its_shared_threads_on(
+    bot: RunningBot, make_user: MakeUser, synapse: LocalSynapse
+) -> None:
+    world = await make_world(bot, make_user)
+    root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
+
+    new = upgrade(synapse, world.ada, world.commons)
+    await world.ada.wait_for(lambda: new in world.ada.client.rooms, what="the new commons")
+    await world.ada.invite(new, bot.user_id)
+    await world.ada.wait_for(
+        lambda: told_in(world.ada, bot.user_id, new, "This room replaces the one before it"),
+        what="the bot to say it moved",
+    )
+    [moved] = told_in(world.ada, bot.user_id, new, "This room replaces the one before it")
+    assert "1 posted again here" in body(moved)
+    again = await root_copy(world.ada, bot, new, 1)
+
+    # The thread goes on between the camp and the new commons, both ways.
+    said = await world.bea.say(world.camp, "We bring the drums", thread_root=root)
+    await copy_with(world.ada, bot, new, str(again["event_id"]), "drums")
+    await handled(bot, said)
+    assert await copied_to(bot, said) == {new}
+    answer = await world.ada.say(new, "Great, see you there", thread_root=str(again["event_id"]))
+    await copy_with(world.bea, bot, world.camp, root, "see you there")
+    await handled(bot, answer)
+    assert await copied_to(bot, answer) == {world.camp}
+    # The alliance is run from the new commons now.
+    listed = body(await world.ada.ask(new, "!movements", bot=bot.user_id))
+    assert "Climate Camp" in listed
+    assert str(copied["event_id"]) != str(again["event_id"])
