@@ -652,13 +652,14 @@ class Bot:
         txn_key: str,
         background: bool = False,
     ) -> EventID | None:
-        return await self.outbox.send(
+        done = await self.outbox.deliver(
             room_id,
             event_type=event_type,
             content=content,
             txn_id=txn_id_for(txn_key, event_type),
             background=background,
         )
+        return done if isinstance(done, str) else None
 
     async def redact(
         self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str

@@ -1,6 +1,6 @@
 """Sending, paced and retried, and the per-room work queues.
 
-- `Outbox.deliver` (and `send`, `redact`) retries until it lands, however long that takes:
+- `Outbox.deliver` (and `redact`) retries until it lands, however long that takes:
   it waits as long as the homeserver asks (429 `retry_after_ms`, which then holds back every
   room's sends, since the limit is per account; waiting never counts as a failure), and while
   the homeserver is unreachable or failing (5xx, M_UNKNOWN, timeouts, dropped connections) it
@@ -102,27 +102,6 @@ class Outbox:
         self._answers_waiting = 0
         self._no_answer_waiting = asyncio.Event()
         self._no_answer_waiting.set()
-
-    async def send(
-        self,
-        room_id: RoomID,
-        *,
-        event_type: str,
-        content: dict[str, Any],
-        txn_id: str,
-        background: bool = False,
-        until_ms: int | None = None,
-    ) -> EventID | None:
-        """`deliver`, for callers that only need the event (None: refused or too late)."""
-        done = await self.deliver(
-            room_id,
-            event_type=event_type,
-            content=content,
-            txn_id=txn_id,
-            background=background,
-            until_ms=until_ms,
-        )
-        return done if isinstance(done, str) else None
 
     async def deliver(
         self,

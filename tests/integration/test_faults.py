@@ -21,6 +21,7 @@ from bot.homeserver import LocalSynapse
 from bot.matrix import LoginFailed
 from tests.integration.conftest import (
     MakeUser,
+    RunningBot,
     StartBot,
     bot_has_joined,
     join_room,
@@ -79,6 +80,16 @@ async def settled(user: MatrixUser, bot_id: str, room: str) -> None:
     await user.ask(room, "!ping", bot=bot_id)
 
 
+async def bot_and_room(
+    start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy, *, encrypted: bool = False
+) -> tuple[RunningBot, MatrixUser, str]:
+    """The bot, talking to Synapse through the proxy; Alice; a room of hers with the bot."""
+    bot = await start_bot(homeserver=proxy.url)
+    alice = await make_user("alice")
+    room = await room_with_bot(alice, bot.user_id, name="Camp", encrypted=encrypted)
+    return bot, alice, room
+
+
 def all_hit(*rules: Rule) -> None:
     for rule in rules:
         assert rule.hits == rule.times, f"the fault on {rule.path.pattern} happened {rule.hits} x"
@@ -87,9 +98,7 @@ def all_hit(*rules: Rule) -> None:
 async def test_answers_and_poll_ends_survive_server_errors_exactly_once(
     start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
 ) -> None:
-    bot = await start_bot(homeserver=proxy.url)
-    alice = await make_user("alice")
-    room = await room_with_bot(alice, bot.user_id, name="Camp")
+    bot, alice, room = await bot_and_room(start_bot, make_user, proxy)
 
     # Synapse makes the answer, but the bot hears 500; then a proxy's 502; then no answer.
     faults = [
@@ -152,9 +161,7 @@ async def test_a_relayed_copy_survives_server_errors_exactly_once(
 async def test_a_dropped_key_share_does_not_stop_the_bot_or_lose_the_answer(
     start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
 ) -> None:
-    bot = await start_bot(homeserver=proxy.url)
-    alice = await make_user("alice")
-    room = await room_with_bot(alice, bot.user_id, name="Secret camp", encrypted=True)
+    bot, alice, room = await bot_and_room(start_bot, make_user, proxy, encrypted=True)
     to_device = r"/sendToDevice/m\.room\.encrypted/"
     faults = [
         proxy.fail("PUT", to_device, Fault.drop(after_synapse=True)),
@@ -172,9 +179,7 @@ async def test_a_dropped_key_share_does_not_stop_the_bot_or_lose_the_answer(
 async def test_a_lost_session_while_the_homeserver_is_down_is_restored(
     start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
 ) -> None:
-    bot = await start_bot(homeserver=proxy.url)
-    alice = await make_user("alice")
-    room = await room_with_bot(alice, bot.user_id, name="Camp")
+    bot, alice, room = await bot_and_room(start_bot, make_user, proxy)
     # The next sync says the session is gone; asking whether the token still works then
     # meets a homeserver that is down for a while.
     faults = [
@@ -314,9 +319,7 @@ async def test_joining_is_retried_when_paced_or_failing_and_capped_at_max_rooms(
 async def test_an_answer_refused_for_good_is_told_in_plain_words(
     start_bot: StartBot, make_user: MakeUser, proxy: FaultProxy
 ) -> None:
-    bot = await start_bot(homeserver=proxy.url)
-    alice = await make_user("alice")
-    room = await room_with_bot(alice, bot.user_id, name="Camp")
+    bot, alice, room = await bot_and_room(start_bot, make_user, proxy)
     too_large = proxy.fail("PUT", sends_into(room), Fault.error(413, "M_TOO_LARGE"))
     asked = await alice.say(room, "!help")
     told = await alice.reply_from(bot.user_id, room, asked)

@@ -51,7 +51,7 @@ async def test_being_paced_never_counts_as_failing() -> None:
     matrix = PacedMatrix(interval_s=0.005)
     box = outbox(matrix)
     sent = [
-        await box.send(
+        await box.deliver(
             ROOM, event_type="m.room.message", content={}, txn_id=f"r{n}", background=True
         )
         for n in range(24)
@@ -66,7 +66,7 @@ async def test_an_answer_goes_before_relayed_messages_waiting_for_the_limit() ->
 
     async def relay(room: int) -> None:
         for n in range(4):
-            await box.send(
+            await box.deliver(
                 ROOM,
                 event_type="m.room.message",
                 content={},
@@ -76,7 +76,7 @@ async def test_an_answer_goes_before_relayed_messages_waiting_for_the_limit() ->
 
     relaying = [asyncio.create_task(relay(room)) for room in range(3)]
     await asyncio.wait_for(matrix.started.wait(), timeout=5)
-    answer = await box.send(ROOM, event_type="m.room.message", content={}, txn_id="answer")
+    answer = await box.deliver(ROOM, event_type="m.room.message", content={}, txn_id="answer")
     await asyncio.gather(*relaying)
     assert answer == "$answer"
     # The answer waited for at most the relayed message already on its way, not the rest.
