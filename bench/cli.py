@@ -27,7 +27,7 @@ from bench.machine import machine_info
 from bench.registry import Benchmark, BenchResult
 from bench.report import Report, format_table
 from bench.stages import format_stages
-from bot.homeserver import LocalSynapse
+from bot.tooling.homeserver import LocalSynapse
 
 log = logging.getLogger("bench")
 
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("aiohttp", "peewee", "bot.homeserver"):
+    for noisy in ("aiohttp", "peewee", "bot.tooling.homeserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("nio").setLevel(logging.ERROR)  # "missing session" while keys travel
     folder = Path(tempfile.mkdtemp(prefix="multilogue-bench-"))

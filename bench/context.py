@@ -25,7 +25,7 @@ from bench.processes import (
     raw_relay_process,
     read_cpu_s,
 )
-from bot.homeserver import LocalSynapse, RegisteredUser
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 
 T = TypeVar("T")
 

@@ -55,7 +55,9 @@ from typing import Any, cast
 import aiosqlite
 
 from bot.config import Config
+from bot.contract import Reply, Services
 from bot.events import Event
+from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
 from bot.outbox import notice_content
 from bot.render import Renderer
@@ -63,13 +65,11 @@ from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import alliance_store as alliances
-from commands import build_registry
 from commands import poll_store as polls_db
 from commands.alliance_store import PollRef, StatementChange
 from commands.decision import ConsensusCounts, Rule, decide
 from commands.poll_view import straw_answers
 from commands.polls import live_tally
-from commands.registry import Reply, Services
 from commands.tally import Ballot, tally
 
 SERVER = "bench.example"
@@ -105,7 +105,7 @@ class NotOffered(Exception):
 
 
 class BenchServices:
-    """The part of `commands.registry.Services` the timed commands use: config, store and
+    """The part of `bot.contract.registry.Services` the timed commands use: config, store and
     room state. Anything else (sending, inviting...) raises `NotOffered`: the measure would
     be wrong if the timed code needed the homeserver."""
 

@@ -41,7 +41,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.homeserver import RegisteredUser
+from bot.tooling.homeserver import RegisteredUser
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Prober:
 
     @property
     def access_token(self) -> str:
-        """For plain HTTP calls made as this person (`bot.demo_seed` types commands so)."""
+        """For plain HTTP calls made as this person (`bot.tooling.demo_seed` types commands so)."""
         return self._account.access_token
 
     # -- lifecycle -------------------------------------------------------------------------

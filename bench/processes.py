@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.homeserver import RegisteredUser
+from bot.tooling.homeserver import RegisteredUser
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,18 @@ from typing import Any
 import aiohttp
 
 from bot.config import Config
+from bot.contract import (
+    JOINED_A_ROOM,
+    Joined,
+    LoginFailed,
+    MatrixError,
+    MatrixUnavailable,
+    RateLimited,
+    Registry,
+    Reply,
+    Timer,
+    addressed_text,
+)
 from bot.cross_signing import (
     CrossSigningError,
     CrossSigningStatus,
@@ -37,8 +49,9 @@ from bot.cross_signing import (
 )
 from bot.datadir import make_private
 from bot.events import Event, Invite, SyncBatch, Undecryptable, timestamp
+from bot.families import build_registry
 from bot.ids import EventID, RoomID
-from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable, RateLimited
+from bot.matrix import Matrix
 from bot.outbox import (
     Delivery,
     Outbox,
@@ -51,10 +64,8 @@ from bot.outbox import (
 )
 from bot.render import Renderer
 from bot.rooms import Rooms, RoomState
-from bot.router import Router, addressed_text
+from bot.router import Router
 from bot.store import InboxItem, Store
-from commands import build_registry
-from commands.registry import JOINED_A_ROOM, Joined, Registry, Reply, Timer
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.config import ConfigError, configure_logging, environ, load_config, read_env
-from bot.demo import run_demo
 from bot.runner import fail, reset_cross_signing, run_bot
+from bot.tooling.demo import run_demo
 
 
 def version() -> str:

@@ -2,14 +2,7 @@
 
 It logs in (reusing one device across restarts), syncs, decrypts, sends and joins, and
 checks every response: nio returns errors as values, this module turns them into the
-exceptions below. Everything it hands out is plain data from `bot.events`.
-
-Exceptions::
-
-    MatrixError            the homeserver definitely refused; `errcode` says why (M_FORBIDDEN, ...)
-    +-- MatrixUnavailable  transient: not reached, timed out, 5xx (M_UNKNOWN included), 408
-    +-- RateLimited        the homeserver asked us to wait `retry_after_ms`
-    +-- LoginFailed        the credentials or the stored session were refused
+exceptions of `bot.contract.errors`. Everything it hands out is plain data from `bot.events`.
 
 Final or transient (what `_raise_for` decides, so that a retry is never wasted on a request
 the homeserver will refuse again, and a request is never given up while it may still work):
@@ -51,6 +44,7 @@ from nio import (
 from nio.exceptions import EncryptionError
 
 from bot.config import Config
+from bot.contract import LoginFailed, MatrixError, MatrixUnavailable, RateLimited
 from bot.events import Event, Invite, RoomUpdate, SyncBatch, Undecryptable
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Session, Store
@@ -88,26 +82,6 @@ REFUSALS = frozenset(
     }
 )
 """Error codes that say the same request will be refused again (see the module's notes)."""
-
-
-class MatrixError(Exception):
-    def __init__(self, message: str, *, errcode: str | None = None) -> None:
-        super().__init__(message)
-        self.errcode = errcode
-
-
-class MatrixUnavailable(MatrixError):
-    pass
-
-
-class RateLimited(MatrixError):
-    def __init__(self, retry_after_ms: int) -> None:
-        super().__init__(f"rate limited for {retry_after_ms} ms", errcode="M_LIMIT_EXCEEDED")
-        self.retry_after_ms = retry_after_ms
-
-
-class LoginFailed(MatrixError):
-    pass
 
 
 def http_status(response: ErrorResponse) -> int | None:

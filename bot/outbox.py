@@ -27,9 +27,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.contract import LoginFailed, MatrixError, MatrixUnavailable, RateLimited
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.matrix import LoginFailed, Matrix, MatrixError, MatrixUnavailable, RateLimited
+from bot.matrix import Matrix
 from bot.render import Message
 
 log = logging.getLogger(__name__)

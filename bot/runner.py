@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.app import Bot
 from bot.config import Config
-from bot.matrix import LoginFailed, MatrixError
+from bot.contract import LoginFailed, MatrixError
 from bot.store import StoreError
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.contract import Args, Command, Context, Registry, Reply
 from bot.permissions import Power
-from commands.registry import Args, Command, Context, Registry, Reply
 
 
 async def ping(ctx: Context, args: Args) -> Reply:

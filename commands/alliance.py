@@ -28,8 +28,19 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
+from bot.contract import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    MatrixError,
+    Param,
+    Registry,
+    Reply,
+    Services,
+    tokenize,
+)
 from bot.ids import RoomID
-from bot.matrix import MatrixError
 from bot.permissions import Power
 from commands import alliance_decisions, statements
 from commands import alliance_store as db
@@ -52,7 +63,6 @@ from commands.alliance_shared import (
 )
 from commands.alliance_shared import take_alliance_flag as take_alliance_flag
 from commands.alliance_store import Alliance, Movement, Taken
-from commands.args import tokenize
 from commands.compare import (
     BadName,
     Board,
@@ -65,16 +75,6 @@ from commands.compare import (
     support,
 )
 from commands.links import room_link
-from commands.registry import (
-    Args,
-    Command,
-    CommandError,
-    Context,
-    Param,
-    Registry,
-    Reply,
-    Services,
-)
 
 log = logging.getLogger(__name__)
 

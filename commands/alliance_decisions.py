@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from bot.contract import Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import UserID
 from commands import alliance_store as db
 from commands import poll_lifecycle, poll_store, polls
 from commands.alliance_store import PollRef
-from commands.registry import Registry, Reply, Services, Timer
 
 DECISION_CHECK_S: Final = 2.0
 

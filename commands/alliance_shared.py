@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
+from bot.contract import FLAG_STARTS, CommandError, Context, Flag, Services, short, tokenize
 from bot.ids import RoomID
 from commands import alliance_store as db
 from commands.alliance_store import Alliance, Movement, Objective
-from commands.args import FLAG_STARTS, short, tokenize
 from commands.compare import match_name, objective_number
-from commands.registry import CommandError, Context, Flag, Services
 
 TEXT_MAX: Final = 500
 ALLIANCE_FLAG: Final = Flag(

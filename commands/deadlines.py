@@ -30,7 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from commands.args import short
+from bot.contract import short
 
 _RELATIVE_RE: Final = re.compile(r"(-?\d+) ?([mhdw])")
 _ABSOLUTE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?: ?t ?| )(\d{1,2}):(\d{2}))?")

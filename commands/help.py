@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.contract import Args, Command, Context, Param, Registry, Reply
 from bot.permissions import who_may
-from commands.registry import Args, Command, Context, Param, Registry, Reply
 
 
 def _entry(command: Command, prefix: str) -> dict[str, Any]:

@@ -28,6 +28,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
+from bot.contract import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    Flag,
+    Param,
+    Registry,
+    Reply,
+    short,
+    tokenize,
+)
 from bot.permissions import Power
 from bot.render import Message, Renderer
 from commands import alliance_store as db
@@ -47,7 +59,6 @@ from commands.alliance_shared import (
     words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, Objective, PollRef
-from commands.args import short, tokenize
 from commands.compare import (
     STANCE_MARKS,
     STANCE_WORDS,
@@ -71,16 +82,6 @@ from commands.compare import (
 )
 from commands.decision import describe_rule
 from commands.links import room_link
-from commands.registry import (
-    Args,
-    Command,
-    CommandError,
-    Context,
-    Flag,
-    Param,
-    Registry,
-    Reply,
-)
 
 IMPORT_MAX: Final = 50
 _BULLET: Final = re.compile(r"^(?:[-*•·–]\s+|#?\d+[.)]\s+|#\d+\s+)")

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Final
 
+from bot.contract import CommandError, Context, Reply, Services
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
@@ -61,7 +62,6 @@ from commands.poll_view import (
     straw_answers,
     texts_of,
 )
-from commands.registry import CommandError, Context, Reply, Services
 from commands.tally import Tally
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
+from bot.contract import Args, Context, Reply, UsageError, read_number, short
 from bot.permissions import Power
 from commands import poll_store as db
-from commands.args import UsageError, read_number, short
 from commands.deadlines import DeadlineError, format_duration, parse_deadline, parse_duration
 from commands.decision import RuleError, describe_rule, format_rule, parse_quorum, parse_rule
 from commands.poll_alliance import close_group_command, create_alliance_poll, show_group_results
@@ -53,7 +53,6 @@ from commands.poll_results import (
 )
 from commands.poll_store import Poll, PollKind
 from commands.poll_view import straw_answers
-from commands.registry import Args, Context, Reply
 
 RECENT_MS: Final = 14 * 24 * 3600 * 1000
 LIST_LIMIT: Final = 15

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from commands.args import QUOTES, short
+from bot.contract import QUOTES, short
 
 MIN_OPTIONS: Final = 2
 MAX_OPTIONS: Final = 20

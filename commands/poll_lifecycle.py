@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.contract import CommandError, Context, Reply, Services
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
@@ -38,7 +39,6 @@ from commands.poll_view import (
     end_text,
     start_content,
 )
-from commands.registry import CommandError, Context, Reply, Services
 
 log = logging.getLogger(__name__)
 

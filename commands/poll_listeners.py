@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.contract import Reply, Services
 from bot.events import Event
 from bot.ids import UserID
 from commands import poll_store as db
@@ -21,7 +22,6 @@ from commands.poll_lifecycle import CLOSED, announce_close, close_by_end_event
 from commands.poll_results import OBJECTING, live_tally
 from commands.poll_store import Poll
 from commands.poll_view import referenced_poll, response_answers
-from commands.registry import Reply, Services
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.contract import Context, Reply, Services
 from bot.ids import RoomID, UserID
 from bot.store import Store
 from commands import poll_store as db
@@ -31,7 +32,6 @@ from commands.decision import (
 )
 from commands.poll_store import Poll, PollGroup
 from commands.poll_view import objections, result_rows
-from commands.registry import Context, Reply, Services
 from commands.tally import Tally, tally
 
 DEFAULT_RULE: Final = Rule("consensus", None)

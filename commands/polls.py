@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
 from commands.poll_alliance import close_due_groups
 from commands.poll_commands import (
@@ -80,7 +81,6 @@ from commands.poll_results import (
     rule_of,
 )
 from commands.poll_view import END_TYPES, RESPONSE_TYPES
-from commands.registry import Command, Flag, Listener, Param, Registry, Services, Timer
 
 __all__ = [
     "CLOSES_HELP",

@@ -51,15 +51,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.ids import EventID
-from bot.permissions import Power
-from bot.rooms import RoomState
-from commands import alliance_store as adb
-from commands import relay_store as rdb
-from commands.alliance_shared import ALLIANCE_FLAG, room_name, words_stay_in
-from commands.alliance_store import Alliance, Movement
-from commands.links import event_link, room_link
-from commands.registry import (
+from bot.contract import (
     Args,
     Command,
     CommandError,
@@ -72,6 +64,14 @@ from commands.registry import (
     Services,
     Timer,
 )
+from bot.ids import EventID
+from bot.permissions import Power
+from bot.rooms import RoomState
+from commands import alliance_store as adb
+from commands import relay_store as rdb
+from commands.alliance_shared import ALLIANCE_FLAG, room_name, words_stay_in
+from commands.alliance_store import Alliance, Movement
+from commands.links import event_link, room_link
 from commands.relay_content import kind_of, title_of
 from commands.relay_copies import (
     MESSAGE,

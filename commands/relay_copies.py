@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+from bot.contract import Reply, Services, addressed_text
 from bot.events import Event
 from bot.ids import EventID, RoomID
 from bot.store import Store
@@ -22,7 +23,6 @@ from commands import relay_store as rdb
 from commands.alliance_shared import room_name
 from commands.alliance_store import Movement
 from commands.links import event_link
-from commands.registry import Reply, Services
 from commands.relay_content import (
     COMMONS,
     MARKER,
@@ -385,8 +385,6 @@ async def post_root(
 
 def _is_command(services: Services, event: Event) -> bool:
     """Whether the message speaks to the bot (it is answered where it was typed)."""
-    # Imported here: bot.router imports the commands package, which imports this module.
-    from bot.router import addressed_text
 
     config = services.config
     own_name = services.room(event.room_id).display_names.get(config.user_id)

@@ -20,6 +20,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from bot.contract import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    Flag,
+    Param,
+    Registry,
+    Reply,
+    short,
+)
 from bot.ids import RoomID
 from bot.permissions import Power
 from commands import alliance_store as db
@@ -42,20 +53,9 @@ from commands.alliance_shared import (
     words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
-from commands.args import short
 from commands.compare import text_key
 from commands.decision import describe_rule
 from commands.links import event_link
-from commands.registry import (
-    Args,
-    Command,
-    CommandError,
-    Context,
-    Flag,
-    Param,
-    Registry,
-    Reply,
-)
 
 # -- whose statement --------------------------------------------------------------------------
 

@@ -23,16 +23,15 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+from bot.contract import JOINED_A_ROOM, Listener, MatrixError, Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.matrix import MatrixError
 from commands import alliance_store as adb
 from commands import poll_store as pdb
 from commands import relay_store as rdb
 from commands import upgrade_store as udb
 from commands.alliance import space_child
 from commands.poll_lifecycle import CLOSED
-from commands.registry import JOINED_A_ROOM, Listener, Registry, Reply, Services, Timer
 from commands.relay_copies import now_ms, post_root, root_event
 from commands.upgrade_store import Upgrade
 

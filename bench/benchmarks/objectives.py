@@ -1,6 +1,6 @@
 """`!objectives` in the commons of an alliance like the demo's, against the raw echo's `!ping`.
 
-The alliance is set up the way the demo sets it up, by typing commands: `bot.demo_seed`
+The alliance is set up the way the demo sets it up, by typing commands: `bot.tooling.demo_seed`
 (`seed_alliance`), run as the measuring person (a bot admin of the multilogue under test),
 creates a commons and three movement rooms, `!alliance create`, `!movement join` and
 `!movement approve` for each movement, and `!objective import` of the demo's eight
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from bench.benchmarks.latency import LatencySetup, latency_of, latency_setup
 from bench.context import FLOOR, MULTILOGUE, BenchContext
 from bench.registry import BenchResult
-from bot.demo_seed import MOVEMENTS, OBJECTIVES, seed_alliance
+from bot.tooling.demo_seed import MOVEMENTS, OBJECTIVES, seed_alliance
 
 COMMAND = "!objectives"
 _LISTED = re.compile(r"^#(\d+) ", re.MULTILINE)
@@ -75,7 +75,7 @@ async def objectives(ctx: BenchContext) -> BenchResult:
     )
     result.notes.append(
         f"the demo's alliance ({len(MOVEMENTS)} movements, {len(OBJECTIVES)} objectives, no "
-        f"stances yet), set up through bot.demo_seed's commands in {commons.seeded_s:.1f} s"
+        f"stances yet), set up through bot.tooling.demo_seed's commands in {commons.seeded_s:.1f} s"
     )
     result.arms[MULTILOGUE]["alliance_seeded_s"] = round(commons.seeded_s, 3)
     return result

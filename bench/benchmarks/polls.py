@@ -38,7 +38,7 @@ from bench.benchmarks.latency import FLOOR_WORD, LatencySetup, bots, latency_of
 from bench.context import FLOOR, MULTILOGUE, Arm, BenchContext
 from bench.prober import BenchError, Prober
 from bench.registry import BenchResult
-from bot.homeserver import RegisteredUser
+from bot.tooling.homeserver import RegisteredUser
 
 COMMAND = "!poll results"
 POLL = "!poll Where shall we meet?\nPark\nLibrary\nOnline"

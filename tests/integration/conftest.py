@@ -18,8 +18,8 @@ import pytest
 
 from bot.app import Bot
 from bot.config import Config, InviteAllowlist
-from bot.homeserver import LocalSynapse, RegisteredUser
 from bot.ids import UserID
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 from tests.integration.matrix_user import MatrixUser
 
 _names = itertools.count(1)

@@ -27,7 +27,7 @@ from nio import (
 )
 from nio.crypto import OutboundGroupSession
 
-from bot.homeserver import RegisteredUser
+from bot.tooling.homeserver import RegisteredUser
 
 DEFAULT_TIMEOUT = 30.0
 ENCRYPTION = ("m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"})

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.cross_signing import verify_json
-from bot.homeserver import LocalSynapse
+from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import MakeUser, StartBot
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ from Crypto.Cipher import AES
 from nio import AsyncClient, AsyncClientConfig, KeysUploadResponse
 
 from bot import cross_signing as cs
-from bot.homeserver import LocalSynapse, RegisteredUser
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 
 pytestmark = pytest.mark.integration
 

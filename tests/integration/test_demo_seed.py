@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bot.demo_seed import MOVEMENTS, OBJECTIVES, seed_alliance
-from bot.homeserver import LocalSynapse
 from bot.ids import UserID
+from bot.tooling.demo_seed import MOVEMENTS, OBJECTIVES, seed_alliance
+from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import MakeUser, StartBot
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.homeserver import LocalSynapse
-from bot.matrix import LoginFailed
+from bot.contract import LoginFailed
+from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import (
     MakeUser,
     RunningBot,

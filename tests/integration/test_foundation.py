@@ -12,11 +12,11 @@ import pytest
 
 from bot.app import Bot
 from bot.config import Config, InviteAllowlist
+from bot.contract import LoginFailed
 from bot.events import Event
-from bot.homeserver import LocalSynapse, RegisteredUser
 from bot.ids import UserID
-from bot.matrix import LoginFailed
 from bot.store import InboxItem, Store
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot, unique
 from tests.integration.matrix_user import MatrixUser
 

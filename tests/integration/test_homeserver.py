@@ -1,4 +1,4 @@
-"""Integration tests for bot.homeserver: a real Synapse on loopback, started and stopped."""
+"""Integration tests for bot.tooling.homeserver: a real Synapse on loopback, started and stopped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.homeserver import HomeserverError, LocalSynapse, free_port
+from bot.tooling.homeserver import HomeserverError, LocalSynapse, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.homeserver import LocalSynapse, RegisteredUser
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 from tests.integration.conftest import MakeUser, room_with_bot, unique
 
 pytestmark = pytest.mark.integration

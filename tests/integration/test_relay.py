@@ -25,9 +25,9 @@ from nio.crypto.attachments import decrypt_attachment
 from bot.app import Bot
 from bot.config import Config, InviteAllowlist
 from bot.events import Event
-from bot.homeserver import LocalSynapse
 from bot.ids import RoomID, UserID
 from bot.store import Store
+from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.homeserver import LocalSynapse
 from bot.ids import RoomID
+from bot.tooling.homeserver import LocalSynapse
 from commands import alliance_store as adb
 from tests.integration.conftest import MakeUser, RunningBot, eventually
 from tests.integration.matrix_user import MatrixUser

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
+from bot.contract import Joined, Registry, Reply
 from bot.events import Event
+from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message, Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import build_registry
-from commands.registry import Joined, Registry, Reply
 
 BOT = UserID("@bot:hs")
 
@@ -131,7 +131,7 @@ class Noticed:
 
 
 class FakeServices:
-    """`commands.registry.Services` without a homeserver: every request is recorded in order.
+    """`bot.contract.registry.Services` without a homeserver: every request is recorded in order.
 
     Repeats are recorded too, so a test sees when the bot asks twice; like Synapse, a repeat
     with the same transaction key gets the same event id. `sent` is what the rooms hold.

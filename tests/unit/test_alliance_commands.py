@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Reply
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message, Renderer
 from bot.rooms import RoomState
@@ -32,7 +33,6 @@ from commands.objectives import (
     reply_size,
 )
 from commands.poll_lifecycle import close_due_room_polls
-from commands.registry import Reply
 from tests.unit.fakes import FakeServices, Harness, make_config, room_state
 
 ADA, BEA, CAL, DEE, EVE = "@ada:hs", "@bea:hs", "@cal:hs", "@dee:hs", "@eve:hs"

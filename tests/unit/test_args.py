@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from commands.args import UsageError, parse_args, read_number, split_items, tokenize
-from commands.registry import Args, Command, Context, Flag, Param, Reply
+from bot.contract import (
+    Args,
+    Command,
+    Context,
+    Flag,
+    Param,
+    Reply,
+    UsageError,
+    parse_args,
+    read_number,
+    split_items,
+    tokenize,
+)
 
 
 async def _unused(ctx: Context, args: Args) -> Reply:

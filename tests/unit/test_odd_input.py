@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from bot.demo_seed import OBJECTIVES
+from bot.contract import Reply
+from bot.families import build_registry
 from bot.ids import EventID, RoomID
 from bot.render import Message
 from bot.store import Store
+from bot.tooling.demo_seed import OBJECTIVES
 from commands import alliance_store as adb
-from commands import build_registry
 from commands.alliance_store import PollRef, StatementChange
 from commands.decision import ConsensusCounts, Rule, decide
-from commands.registry import Reply
 from commands.relay_content import MARKER
 from tests.unit.fakes import FakeServices, Harness, in_thread, make_config, room_state
 from tests.unit.robustness import Built, built_once, leaks, where_raised

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Reply
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message
@@ -19,7 +20,6 @@ from bot.store import InboxItem, Store
 from commands import alliance_store
 from commands import poll_store as db
 from commands.polls import close_due_polls
-from commands.registry import Reply
 from tests.unit.fakes import FakeServices, Harness, Noticed, Sent, make_config, room_state
 
 COMMONS = RoomID("!commons")

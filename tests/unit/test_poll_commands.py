@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Reply
 from bot.events import Event
 from bot.ids import RoomID, UserID
 from bot.render import Message
@@ -25,7 +26,6 @@ from commands.polls import (
     consensus_result,
     decided_consensus_polls,
 )
-from commands.registry import Reply
 from tests.unit.fakes import FakeServices, Harness, Sent, in_thread, make_config, room_state
 
 ROOM = RoomID("!room")

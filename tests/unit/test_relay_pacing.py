@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from bot.contract import RateLimited
 from bot.ids import EventID, RoomID
-from bot.matrix import RateLimited
 from bot.outbox import Outbox
 
 ROOM = RoomID("!room:hs")

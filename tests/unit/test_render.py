@@ -9,15 +9,15 @@ from typing import Any
 import jinja2
 import pytest
 
+from bot.contract import Args, Command, Context, Registry, Reply
 from bot.events import Event
+from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
 from bot.render import REPLY_BUDGET, Message, Renderer, templates_dir
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import build_registry
 from commands import help as help_family
-from commands.registry import Args, Command, Context, Registry, Reply
 from tests.unit.fakes import EVERY_REQUEST, FakeServices, make_config
 
 ROOM = RoomID("!room:hs")

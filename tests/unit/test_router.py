@@ -9,15 +9,25 @@ from typing import Any
 import pytest
 
 from bot.config import Config
+from bot.contract import (
+    Args,
+    Command,
+    CommandError,
+    Context,
+    Flag,
+    Param,
+    Registry,
+    Reply,
+    addressed_text,
+)
 from bot.events import Event
+from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import ADMIN_IN_OLDER_ROOMS, POWER_NAMES, Power
 from bot.render import Renderer
 from bot.rooms import RoomState
-from bot.router import Router, addressed_text, split_command
+from bot.router import Router, split_command
 from bot.store import Store
-from commands import build_registry
-from commands.registry import Args, Command, CommandError, Context, Flag, Param, Registry, Reply
 from tests.unit import fakes
 
 BOT = "@bot:server"

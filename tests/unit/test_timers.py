@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bot.app import Bot
 from bot.config import Config
+from bot.contract import Registry, Services, Timer
 from bot.ids import UserID
 from bot.store import Store
-from commands.registry import Registry, Services, Timer
 
 HOUR = 3600.0
 

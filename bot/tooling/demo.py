@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, InviteAllowlist, configure_logging
-from bot.demo_seed import ALLIANCE, COMMONS, MOVEMENTS, SeedError, seed_alliance
-from bot.homeserver import HomeserverError, LocalSynapse
 from bot.ids import UserID
 from bot.runner import run_bot
+from bot.tooling.demo_seed import ALLIANCE, COMMONS, MOVEMENTS, SeedError, seed_alliance
+from bot.tooling.homeserver import HomeserverError, LocalSynapse
 
 DEMO_ROOM_NAME = "multilogue demo"
 ACCOUNTS = ("demo-admin", "multilogue", "demo")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.registry import Args, Command, Flag, Param
+from bot.contract.registry import Args, Command, Flag, Param
 
 # Phones turn "--" into a dash: accept those as the start of an option too.
 FLAG_STARTS = ("--", "—", "–")

@@ -1,0 +1,1 @@
+"""Tooling around the bot, not part of it: the throwaway homeserver and the demo."""
