@@ -17,6 +17,8 @@ from typing import Any
 
 import jinja2
 
+from bot.contract.registry import Words
+
 REPLY_BUDGET = 40_000
 """Bytes of JSON a message's text and HTML may take together. An event may be 65,536 bytes in
 all, signatures and hashes included, and encryption makes its content a third larger."""
@@ -78,11 +80,26 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self._env.globals.update(dict(globals or {}))
+        self._env.globals["say"] = self.say
 
     def render(self, name: str, data: Mapping[str, Any]) -> Message:
         body = self._env.get_template(f"{name}.txt").render(data).strip()
         html = self._env.get_template(f"{name}.html").render(data).strip()
         return Message(body=body, html=html)
+
+    def say(self, words: Words | str) -> str:
+        """The sentence `words` stands for: the macro `message` of the catalogue
+        `templates/refusals/<catalogue>.txt`, for `words.key` = "catalogue.message"."""
+        if isinstance(words, str):  # TRANSITION: a sentence not yet moved to a catalogue
+            return words
+        if " " in words.key:  # TRANSITION: a sentence not yet moved to a catalogue
+            return words.key
+        catalogue, _, message = words.key.partition(".")
+        module = self._env.get_template(f"refusals/{catalogue}.txt").module
+        macro = getattr(module, message, None)
+        if macro is None:
+            raise KeyError(f"no message {message!r} in templates/refusals/{catalogue}.txt")
+        return str(macro(**words.data)).strip()
 
     def render_fitted(self, name: str, data: Mapping[str, Any]) -> Message:
         """As `render`, cut to fit one event (with the `reply_cut` note) when too long."""
@@ -91,4 +108,9 @@ class Renderer:
         )
 
     def names(self) -> set[str]:
-        return {Path(n).stem for n in self._env.list_templates(extensions=["txt", "html"])}
+        """The message templates (not the catalogues of `templates/refusals/`)."""
+        return {
+            Path(n).stem
+            for n in self._env.list_templates(extensions=["txt", "html"])
+            if "/" not in n
+        }

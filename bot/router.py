@@ -83,7 +83,7 @@ class Router:
         try:
             return await command.handler(context, args)
         except CommandError as exc:
-            return Reply("command_error", {"message": str(exc)})
+            return Reply("command_error", {"words": exc.words})
         except UsageError as exc:  # arguments a handler reads further itself (quoted names)
             return _usage_error(command, prefix, exc)
 
@@ -91,5 +91,5 @@ class Router:
 def _usage_error(command: Command, prefix: str, problem: UsageError) -> Reply:
     return Reply(
         "usage_error",
-        {"problem": str(problem), "usage": command.usage(prefix), "name": command.name},
+        {"problem": problem.words, "usage": command.usage(prefix), "name": command.name},
     )

@@ -39,11 +39,13 @@ from bot.contract.registry import (
     Listener,
     ListenerHandler,
     Param,
+    Refusal,
     Registry,
     Reply,
     Services,
     Timer,
     TimerHandler,
+    Words,
 )
 
 __all__ = [
@@ -67,12 +69,14 @@ __all__ = [
     "MatrixUnavailable",
     "Param",
     "RateLimited",
+    "Refusal",
     "Registry",
     "Reply",
     "Services",
     "Timer",
     "TimerHandler",
     "UsageError",
+    "Words",
     "addressed_text",
     "parse_args",
     "read_number",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.contract.registry import Args, Command, Flag, Param
+from bot.contract.registry import Args, Command, Flag, Param, Refusal
 
 # Phones turn "--" into a dash: accept those as the start of an option too.
 FLAG_STARTS = ("--", "—", "–")
@@ -26,8 +26,8 @@ def short(text: str, limit: int = 50) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-class UsageError(Exception):
-    """The arguments do not fit the command; the text says what is wrong."""
+class UsageError(Refusal):
+    """The arguments do not fit the command; its words say what is wrong."""
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -43,7 +43,7 @@ def read_token(text: str, pos: int) -> tuple[str, int]:
     if closing is not None:
         end = text.find(closing, pos + 1)
         if end == -1:
-            raise UsageError("A quote is not closed. Put the closing quote after the text.")
+            raise UsageError("usage.quote_not_closed")
         return text[pos + 1 : end], end + 1
     end = pos
     while end < len(text) and not text[end].isspace():
@@ -86,7 +86,7 @@ def read_number(token: str) -> int | None:
     if not cleaned.isdecimal():
         return None
     if len(cleaned) > NUMBER_DIGITS:
-        raise UsageError(f"{short(cleaned, 20)} is too big a number here.")
+        raise UsageError("usage.number_too_big", number=short(cleaned, 20))
     return int(cleaned)
 
 
@@ -94,7 +94,7 @@ def _convert(param: Param, token: str) -> Any:
     if param.kind == "int":
         value = read_number(token)
         if value is None:
-            raise UsageError(f"<{param.name}> must be a number, not '{short(token, 40)}'.")
+            raise UsageError("usage.not_a_number", param=param.name, typed=short(token, 40))
         return value
     return token
 
@@ -103,9 +103,7 @@ def _find_flag(command: Command, name: str) -> Flag:
     for flag in command.flags:
         if flag.name == name:
             return flag
-    known = ", ".join(f"--{f.name}" for f in command.flags)
-    hint = f" Options are: {known}." if known else " This command has no options."
-    raise UsageError(f"Unknown option --{name}.{hint}")
+    raise UsageError("usage.unknown_option", name=name, known=[f.name for f in command.flags])
 
 
 def parse_args(command: Command, text: str) -> Args:
@@ -127,13 +125,15 @@ def parse_args(command: Command, text: str) -> Args:
                 if not inline_value:
                     after = _skip_space(text, after)
                     if after >= len(text):
-                        raise UsageError(f"--{flag.name} needs a value ({flag.value}).")
+                        raise UsageError(
+                            "usage.option_needs_value", name=flag.name, value=flag.value
+                        )
                     inline_value, after = read_token(text, after)
                 flags[flag.name] = inline_value
                 pos = _skip_space(text, after)
                 continue
         if index >= len(params):
-            raise UsageError("There are more words than this command takes.")
+            raise UsageError("usage.too_many_words")
         param = params[index]
         if param.kind == "text":
             values[param.name] = text[pos:].strip()
@@ -149,5 +149,5 @@ def parse_args(command: Command, text: str) -> Args:
         pos = _skip_space(text, pos)
     for param in params:
         if param.name not in values and not param.optional:
-            raise UsageError(f"Missing <{param.name}>.")
+            raise UsageError("usage.missing", param=param.name)
     return Args(values=values, flags=flags)

@@ -7,8 +7,8 @@ they never drift from what the router accepts.
 
 A handler receives a `Context` and the parsed `Args` and returns a `Reply`: the name of
 a template pair plus the values to fill it with. Handlers never send anything
-themselves. To refuse, a handler raises `CommandError` with a plain sentence for the
-person who typed the command.
+themselves. To refuse, a handler raises `CommandError` with the key of a sentence in a
+message catalogue (`templates/refusals/`) and the values it needs.
 """
 
 from __future__ import annotations
@@ -40,8 +40,29 @@ class Reply:
     then: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
-class CommandError(Exception):
-    """A refusal or problem to tell the user, in plain words (the exception text)."""
+@dataclass(frozen=True)
+class Words:
+    """A sentence for a person, by its key in a message catalogue, with the values it needs.
+
+    `key` is `catalogue.message`: the jinja2 macro `message` in `templates/refusals/
+    catalogue.txt` (the renderer's `say(words)` renders it). Code never holds the sentence
+    itself, so that every word a person reads can be translated.
+    """
+
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Refusal(Exception):
+    """Something to tell the person, in `words`, instead of doing what they asked."""
+
+    def __init__(self, key: str, **data: Any) -> None:
+        super().__init__(key)
+        self.words = Words(key, data)
+
+
+class CommandError(Refusal):
+    """A refusal or problem to tell the person who typed the command (`Words`)."""
 
 
 @dataclass(frozen=True)

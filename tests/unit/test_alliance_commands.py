@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.contract import Reply
+from bot.contract import Reply, Words
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message, Renderer
 from bot.rooms import RoomState
@@ -854,13 +854,16 @@ def test_a_row_too_long_for_any_page_is_shortened_rather_than_refused() -> None:
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:
         rows, _ = layout.page(number)
-        return Reply("command_error", {"message": " ".join(cut_text(texts[i], cut) for i in rows)})
+        text = " ".join(cut_text(texts[i], cut) for i in rows)
+        return Reply(
+            "command_error", {"words": Words("usage.not_a_number", {"param": "p", "typed": text})}
+        )
 
     def again(n: int) -> str:
         return f"!x --page {n}"
 
     reply = fit.page(build, prefix="!", wanted=1, again=again, row_weights=[500, 10])
-    assert reply.data["message"] == "x" * (SHORT_TEXT - 1) + "… a short one"  # one page again
+    assert reply.data["words"].data["typed"] == "x" * (SHORT_TEXT - 1) + "… a short one"
 
 
 async def test_fifty_long_objectives_imported_at_once_are_confirmed_in_one_event(

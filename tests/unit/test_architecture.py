@@ -120,7 +120,7 @@ def test_there_is_no_import_cycle() -> None:
 
     def visit(module: str) -> None:
         if module in path:
-            cycle = path[path.index(module) :] + [module]
+            cycle = [*path[path.index(module) :], module]
             raise AssertionError("import cycle: " + " -> ".join(cycle))
         if module in done:
             return

@@ -17,6 +17,7 @@ from bot.contract import (
     split_items,
     tokenize,
 )
+from tests.unit.words import refused, said
 
 
 async def _unused(ctx: Context, args: Args) -> Reply:
@@ -69,7 +70,7 @@ def test_an_apostrophe_inside_a_word_is_not_a_quote() -> None:
 
 
 def test_unclosed_quote_is_explained() -> None:
-    with pytest.raises(UsageError, match="quote is not closed"):
+    with refused(UsageError, "quote is not closed"):
         parse_args(POLL, '"Where do we meet? park square')
 
 
@@ -123,16 +124,16 @@ def test_quoted_double_dash_is_a_word_not_a_flag() -> None:
 def test_unknown_flag_lists_the_options() -> None:
     with pytest.raises(UsageError) as caught:
         parse_args(POLL, "--secret lunch pizza")
-    assert str(caught.value) == "Unknown option --secret. Options are: --hidden, --multi."
+    assert said(caught.value) == "Unknown option --secret. Options are: --hidden, --multi."
 
 
 def test_unknown_flag_on_a_command_without_options() -> None:
-    with pytest.raises(UsageError, match="This command has no options"):
+    with refused(UsageError, "This command has no options"):
         parse_args(CLOSE, "--force 3")
 
 
 def test_flag_value_missing_at_the_end() -> None:
-    with pytest.raises(UsageError, match=r"--multi needs a value \(N\)"):
+    with refused(UsageError, r"--multi needs a value \(N\)"):
         parse_args(POLL, "lunch pizza --multi")
 
 
@@ -142,7 +143,7 @@ def test_flag_value_missing_at_the_end() -> None:
 def test_missing_required_parameter_is_named() -> None:
     with pytest.raises(UsageError) as caught:
         parse_args(POLL, "--hidden")
-    assert str(caught.value) == "Missing <question>."
+    assert said(caught.value) == "Missing <question>."
 
 
 def test_numbers_are_converted_and_may_start_with_a_hash() -> None:
@@ -154,11 +155,11 @@ def test_numbers_are_converted_and_may_start_with_a_hash() -> None:
 def test_not_a_number_is_a_usage_error(typed: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_args(CLOSE, typed)
-    assert str(caught.value) == f"<number> must be a number, not '{typed}'."
+    assert said(caught.value) == f"<number> must be a number, not '{typed}'."
 
 
 def test_too_many_words() -> None:
-    with pytest.raises(UsageError, match="more words than this command takes"):
+    with refused(UsageError, "more words than this command takes"):
         parse_args(CLOSE, "3 4")
 
 
@@ -184,5 +185,5 @@ def test_numbers_are_read_with_or_without_hash_and_absurd_ones_are_refused() -> 
     assert read_number("three") is None
     assert read_number("-1") is None
     assert read_number("999999999") == 999_999_999
-    with pytest.raises(UsageError, match="too big a number"):
+    with refused(UsageError, "too big a number"):
         read_number("99999999999999999999")

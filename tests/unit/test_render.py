@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from bot.contract import Args, Command, Context, Registry, Reply
+from bot.contract import Args, Command, Context, Registry, Reply, Words
 from bot.events import Event
 from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
@@ -31,12 +31,18 @@ def render(name: str, data: Mapping[str, Any], *, prefix: str = "!") -> Message:
 # --- escaping -------------------------------------------------------------------------------
 
 
+def typed(text: str) -> dict[str, Words]:
+    """A refusal that repeats what someone typed (the usage catalogue's `not_a_number`)."""
+    return {"words": Words("usage.not_a_number", {"param": "p", "typed": text})}
+
+
 def test_user_text_is_escaped_in_html_but_kept_in_the_plain_body() -> None:
-    message = render("command_error", {"message": NASTY})
-    assert message.body == NASTY
+    message = render("command_error", typed(NASTY))
+    assert message.body == f"<p> must be a number, not '{NASTY}'."
     assert "<script>" not in message.html
     assert message.html == (
-        "&lt;script&gt;alert(&#34;hi&#34;)&lt;/script&gt; &amp; &#39;friends&#39;"
+        "&lt;p&gt; must be a number, not &#39;"
+        "&lt;script&gt;alert(&#34;hi&#34;)&lt;/script&gt; &amp; &#39;friends&#39;&#39;."
     )
 
 
@@ -116,7 +122,7 @@ async def test_help_about_an_unknown_command_uses_the_prefix(store: Store, tmp_p
 
 
 async def _noop(ctx: Context, args: Args) -> Reply:
-    return Reply("command_error", {"message": "ran"})
+    return Reply("pong", {})
 
 
 @pytest.mark.parametrize("asked", ["movement", "mv!movement", "MV!Movement"])
@@ -139,10 +145,11 @@ def test_a_reply_too_long_for_one_event_is_cut_at_a_line_with_a_note() -> None:
     lines = [f"{n}. <{reason}>" for n in range(1000)]
     message = Message(body="\n".join(lines), html="<br>".join(lines))
     assert message.size > REPLY_BUDGET
-    cut = renderer.render_fitted("command_error", {"message": message.body})
+    cut = renderer.render_fitted("command_error", typed(message.body))
     assert cut.size <= REPLY_BUDGET
     kept = cut.body.splitlines()[:-1]
-    assert kept == lines[: len(kept)]  # whole lines, from the start
+    assert kept[0] == "<p> must be a number, not '0. <" + reason + ">"
+    assert kept[1:] == lines[1 : len(kept)]  # whole lines, from the start
     assert len(kept) > 50
     assert f"I left out the last {1000 - len(kept)} lines" in cut.body
     assert "&lt;a reason" in cut.html  # the HTML is rebuilt from escaped text
@@ -151,12 +158,12 @@ def test_a_reply_too_long_for_one_event_is_cut_at_a_line_with_a_note() -> None:
 
 def test_a_single_line_too_long_for_one_event_is_cut_too() -> None:
     renderer = Renderer(globals={"prefix": "!"})
-    cut = renderer.render_fitted("command_error", {"message": "x" * 100_000})
+    cut = renderer.render_fitted("command_error", typed("x" * 100_000))
     assert cut.size <= REPLY_BUDGET
     assert "so it is cut short" in cut.body
 
 
 def test_a_reply_that_fits_is_left_as_it_is() -> None:
     renderer = Renderer(globals={"prefix": "!"})
-    data = {"message": "Say which poll."}
+    data = typed("three")
     assert renderer.render_fitted("command_error", data) == renderer.render("command_error", data)

@@ -18,6 +18,7 @@ from bot.contract import (
     Param,
     Registry,
     Reply,
+    Words,
     addressed_text,
 )
 from bot.events import Event
@@ -163,7 +164,7 @@ def test_a_command_in_the_quoted_message_does_not_run_again() -> None:
 
 
 async def _noop(ctx: Context, args: Args) -> Reply:
-    return Reply("command_error", {"message": "ran"})
+    return Reply("pong", {})
 
 
 def poll_registry() -> Registry:
@@ -299,10 +300,10 @@ def recording_registry(calls: Calls) -> Registry:
     async def record(ctx: Context, args: Args) -> Reply:
         calls.contexts.append(ctx)
         calls.args.append(args)
-        return Reply("command_error", {"message": "done"})
+        return Reply("pong", {"done": True})
 
     async def refuse(ctx: Context, args: Args) -> Reply:
-        raise CommandError("There is no open poll in this room.")
+        raise CommandError("usage.missing", param="number")
 
     async def crash(ctx: Context, args: Args) -> Reply:
         raise RuntimeError("a bug")
@@ -343,7 +344,7 @@ async def test_moderator_may_run_a_moderator_command(tmp_path: Path, store: Stor
     calls = Calls()
     router = make_router(recording_registry(calls), make_config(tmp_path), store)
     reply = await route_from(router, "!close --quiet #3", sender=MOD)
-    assert reply == Reply("command_error", {"message": "done"})
+    assert reply == Reply("pong", {"done": True})
     assert calls.args[0].get("number") == 3
     assert calls.args[0].flag("quiet")
     assert calls.contexts[0].power == Power.MODERATOR
@@ -376,7 +377,7 @@ async def test_bad_arguments_give_the_usage_line(tmp_path: Path, store: Store) -
     assert reply.template == "usage_error"
     assert reply.data["usage"] == "?close [--quiet] <number>"
     assert reply.data["name"] == "close"
-    assert "must be a number" in reply.data["problem"]
+    assert "must be a number" in body_of(reply, prefix="?")
     assert "Usage: ?close [--quiet] <number>" in body_of(reply, prefix="?")
     assert calls.args == []
 
@@ -385,14 +386,14 @@ async def test_missing_argument_gives_the_usage_line(tmp_path: Path, store: Stor
     router = make_router(recording_registry(Calls()), make_config(tmp_path), store)
     reply = await route_from(router, "!close", sender=MOD)
     assert reply.template == "usage_error"
-    assert reply.data["problem"] == "Missing <number>."
+    assert body_of(reply, prefix="?").startswith("Missing <number>.\n")
 
 
-async def test_command_error_text_is_the_reply(tmp_path: Path, store: Store) -> None:
+async def test_a_refusal_is_the_reply_in_its_catalogue_words(tmp_path: Path, store: Store) -> None:
     router = make_router(recording_registry(Calls()), make_config(tmp_path), store)
     reply = await route_from(router, "!refuse")
-    assert reply == Reply("command_error", {"message": "There is no open poll in this room."})
-    assert body_of(reply) == "There is no open poll in this room."
+    assert reply == Reply("command_error", {"words": Words("usage.missing", {"param": "number"})})
+    assert body_of(reply) == "Missing <number>."
 
 
 async def test_unexpected_errors_are_left_to_the_error_boundary(
