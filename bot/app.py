@@ -466,7 +466,7 @@ class Bot:
     async def _answer_invite(self, invite: Invite) -> None:
         """Join if the inviter is allowed and the bot has room for one more; else decline.
         One invite at a time (joins are paced), each retried while the homeserver fails."""
-        inviter = invite.inviter or "someone unknown"
+        inviter = invite.inviter or "?"  # for the log
         async with self._invites:
             try:
                 if not (invite.inviter and self.config.invite_allowlist.allows(invite.inviter)):

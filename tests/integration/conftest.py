@@ -125,17 +125,6 @@ async def make_user(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Make
         await user.stop()
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, what: str, timeout: float = 30
-) -> None:
-    """Wait until `check()` (say, a look at the bot's store) is true; fail after `timeout` s."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def bot_has_joined(user: MatrixUser, room_id: str, bot_id: str) -> bool:
     room = user.client.rooms[room_id]
     return bot_id in room.users and bot_id not in room.invited_users

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bot.store import InboxItem, Store
 from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, room_with_bot, unique
 from tests.integration.matrix_user import MatrixUser
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +178,7 @@ async def test_commands_older_than_the_limit_are_not_answered_after_a_restart(
 
     stale = await alice.say(room, "!whoami")
     sent_at = time.monotonic()
-    await wait_until(lambda: time.monotonic() - sent_at > 2.5, what="the command to get old")
+    await eventually(lambda: time.monotonic() - sent_at > 2.5, what="the command to get old")
     second = await start_bot(max_command_age_s=2)
     await alice.ask(room, "!ping", bot=second.user_id)
 
@@ -223,7 +223,7 @@ async def test_the_bot_survives_its_homeserver_going_away(tmp_path: Path) -> Non
             await alice.ask(room, "!ping", bot=bot_account.user_id)
 
             server.stop()
-            await wait_until(lambda: bot.sync_failures > 0, what="the bot to notice")
+            await eventually(lambda: bot.sync_failures > 0, what="the bot to notice")
             server.start()
 
             reply = await alice.ask(room, "!ping", bot=bot_account.user_id)
@@ -235,14 +235,6 @@ async def test_the_bot_survives_its_homeserver_going_away(tmp_path: Path) -> Non
             await asyncio.wait_for(task, timeout=30)
     finally:
         server.stop()
-
-
-async def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_more_commands_than_one_sync_holds_are_all_answered_once_after_a_restart(
@@ -292,7 +284,7 @@ async def test_a_command_whose_key_arrives_late_is_answered_when_the_key_comes(
     await alice.ask(room, "!ping", bot=bot.user_id)  # both sides know each other's devices
 
     late = await alice.send_before_sharing_key(room, "!whoami")
-    await wait_until(
+    await eventually(
         lambda: bot.bot.undecrypted_seen > 0, what="the bot to see the undecryptable command"
     )
     assert alice.replies_to(bot.user_id, room, late) == []

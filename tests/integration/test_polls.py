@@ -6,7 +6,6 @@ Votes are sent exactly as Element sends them (`org.matrix.msc3381.poll.response`
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from bot.store import Store
 from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
 from tests.integration.matrix_user import MatrixUser
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -213,7 +213,7 @@ async def test_a_deadline_that_passes_while_the_bot_is_stopped(
     finally:
         await store.close()
     await vote(carol, room, poll, "a1")  # in time, while the bot is away
-    await wait_until(lambda: time.time() * 1000 > deadline_ms + 500, what="the deadline")
+    await eventually(lambda: time.time() * 1000 > deadline_ms + 500, what="the deadline")
     await vote(bob, room, poll, "a1")  # too late: Bob's earlier vote stands
 
     second = await start_bot()
@@ -296,14 +296,6 @@ async def test_modified_consensus_passes_a_proposal_despite_a_block(
         "at least 60% needed." in closed
     )
     assert "- Block: bob" in closed
-
-
-async def wait_until(condition: Any, *, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_poll_in_an_encrypted_room(bot: RunningBot, make_user: MakeUser) -> None:

@@ -11,7 +11,7 @@ import pytest
 from bot.ids import RoomID
 from bot.tooling.homeserver import LocalSynapse
 from commands import alliance_store as adb
-from tests.integration.conftest import MakeUser, RunningBot, eventually
+from tests.integration.conftest import MakeUser, RunningBot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, space_child, start_alliance
 from tests.integration.test_polls import start_poll
@@ -23,6 +23,7 @@ from tests.integration.test_relay import (
     root_copy,
     share_thread,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from typing import Any
 
 from bot.events import Event
@@ -19,6 +18,7 @@ from bot.outbox import (
     txn_id_for,
 )
 from bot.render import Message
+from tests.waiting import eventually
 
 MESSAGE = Message(body="Poll closed.", html="<p>Poll closed.</p>")
 
@@ -32,15 +32,6 @@ def event(name: str, *, room: str = "!a:hs", content: dict[str, Any] | None = No
         ts=0,
         content=content if content is not None else {"msgtype": "m.text", "body": "!help"},
     )
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
-    """Poll `condition` until it holds, failing after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 # --- transaction ids ------------------------------------------------------------------------
@@ -128,9 +119,9 @@ async def test_one_rooms_events_are_handled_in_order() -> None:
     queues = RoomQueues(handle)
     for name in ("1", "2", "3", "4"):
         queues.put(event(name))
-    await wait_until(lambda: len(handled) == 4)
+    await eventually(lambda: len(handled) == 4, what="the queues", timeout=2)
     assert handled == ["$1", "$2", "$3", "$4"]
-    await wait_until(lambda: not queues.busy())
+    await eventually(lambda: not queues.busy(), what="the queues", timeout=2)
 
 
 async def test_a_blocked_room_does_not_hold_up_another_room() -> None:
@@ -148,17 +139,17 @@ async def test_a_blocked_room_does_not_hold_up_another_room() -> None:
     queues.put(event("b1", room="!b:hs"))
     queues.put(event("b2", room="!b:hs"))
     try:
-        await wait_until(lambda: handled == ["$b1", "$b2"])
+        await eventually(lambda: handled == ["$b1", "$b2"], what="the queues", timeout=2)
         queues.put(event("a3", room="!a:hs"))
         queues.put(event("b3", room="!b:hs"))
-        await wait_until(lambda: "$b3" in handled)
+        await eventually(lambda: "$b3" in handled, what="the queues", timeout=2)
         assert "$a2" not in handled
         assert queues.busy()
 
         gate.set()
-        await wait_until(lambda: len(handled) == 6)
+        await eventually(lambda: len(handled) == 6, what="the queues", timeout=2)
         assert [h for h in handled if h.startswith("$a")] == ["$a1", "$a2", "$a3"]
-        await wait_until(lambda: not queues.busy())
+        await eventually(lambda: not queues.busy(), what="the queues", timeout=2)
     finally:
         await queues.stop()
 
