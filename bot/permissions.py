@@ -31,15 +31,19 @@ class Power(enum.IntEnum):
 
 
 POWER_NAMES = {
-    Power.MEMBER: "anyone in the room",
-    Power.MODERATOR: "a moderator of this room (power level 50 or more)",
-    Power.ADMIN: "a creator of this room",
+    Power.MEMBER: "power.anyone",
+    Power.MODERATOR: "power.moderators",
+    Power.ADMIN: "power.creators",
 }
-ADMIN_IN_OLDER_ROOMS = "a creator of this room (rooms of version 12 and later)"
+"""Who holds each power, by the key of its words in `templates/refusals/power.txt`."""
+ADMIN_IN_OLDER_ROOMS = "power.creators_in_newer_rooms"
+"""Who holds `Power.ADMIN` in a room of a version before 12 (nobody: only later versions give
+creators unlimited power), by the key of its words."""
 
 
 def who_may(power: Power, *, room_version: str) -> str:
-    """Who holds `power` in a room of this version, in plain words."""
+    """Who holds `power` in a room of this version: the key of the words naming them (the
+    caller makes it `Words(key)`; this module is plain data, below the contract)."""
     if power == Power.ADMIN and not creators_have_unlimited_power(room_version):
         return ADMIN_IN_OLDER_ROOMS
     return POWER_NAMES[power]

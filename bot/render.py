@@ -87,13 +87,9 @@ class Renderer:
         html = self._env.get_template(f"{name}.html").render(data).strip()
         return Message(body=body, html=html)
 
-    def say(self, words: Words | str) -> str:
+    def say(self, words: Words) -> str:
         """The sentence `words` stands for: the macro `message` of the catalogue
         `templates/refusals/<catalogue>.txt`, for `words.key` = "catalogue.message"."""
-        if isinstance(words, str):  # TRANSITION: a sentence not yet moved to a catalogue
-            return words
-        if " " in words.key:  # TRANSITION: a sentence not yet moved to a catalogue
-            return words.key
         catalogue, _, message = words.key.partition(".")
         module = self._env.get_template(f"refusals/{catalogue}.txt").module
         macro = getattr(module, message, None)

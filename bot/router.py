@@ -18,6 +18,7 @@ from bot.contract import (
     Reply,
     Services,
     UsageError,
+    Words,
     parse_args,
 )
 from bot.events import Event
@@ -64,7 +65,7 @@ class Router:
                 "permission_denied",
                 {
                     "usage": command.usage(prefix),
-                    "needed": who_may(command.power, room_version=room.version),
+                    "needed": Words(who_may(command.power, room_version=room.version)),
                 },
             )
         try:

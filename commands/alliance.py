@@ -38,6 +38,7 @@ from bot.contract import (
     Registry,
     Reply,
     Services,
+    Words,
     tokenize,
 )
 from bot.ids import RoomID
@@ -49,15 +50,15 @@ from commands.alliance_shared import (
     ALLIANCE_FLAG,
     Named,
     check_text,
+    clip,
     commons_alliance,
     day,
     find_named,
     listed_movements,
-    names_list,
     own_movement,
-    quoted,
     read_alliance,
     room_name,
+    text_of,
     unknown_alliance,
     words_stay_in,
 )
@@ -68,11 +69,11 @@ from commands.compare import (
     Board,
     ThresholdError,
     check_name,
-    format_threshold,
     name_key,
     parse_threshold,
     slugify,
     support,
+    threshold_words,
 )
 from commands.links import room_link
 
@@ -116,19 +117,13 @@ async def space_child(
 async def create_alliance(ctx: Context, args: Args) -> Reply:
     admins = ctx.config.admins
     if admins and ctx.sender not in admins:
-        raise CommandError(
-            "Only a bot admin (listed in MULTILOGUE_ADMINS) may create an alliance. "
-            "Ask one of them to type the command here."
-        )
+        raise CommandError("alliance.admins_only")
     alliance = await db.alliance_by_event(ctx.store, ctx.event.event_id)
     again = alliance is not None
     if alliance is None:
         existing = await db.alliance_by_commons(ctx.store, ctx.event.room_id)
         if existing is not None and existing.space_id is not None:
-            raise CommandError(
-                f"This room is already the commons of {existing.name}. "
-                f"Type {ctx.prefix}alliance to see it."
-            )
+            raise CommandError("alliance.already_commons", alliance=existing.name)
         if existing is not None:
             alliance, again = existing, True  # its space is missing: make it now
         else:
@@ -141,7 +136,7 @@ async def create_alliance(ctx: Context, args: Args) -> Reply:
             "name": alliance.name,
             "slug": alliance.slug,
             "space_link": room_link(alliance.space_id or "", ctx.config.server_name),
-            "commons": room_name(ctx.services, commons, "this room"),
+            "commons": room_name(ctx.services, commons),
         },
     )
 
@@ -150,14 +145,10 @@ async def _new_alliance(ctx: Context, typed: str) -> Alliance:
     try:
         name = check_name(typed, what="alliance")
     except BadName as exc:
-        raise CommandError(
-            f"{exc} For example: {ctx.prefix}alliance create Earth Alliance"
-        ) from None
+        raise CommandError("alliance.bad_alliance_name", problem=exc.words) from None
     other = _same_name(name, await db.all_alliances(ctx.store))
     if other is not None:
-        raise CommandError(
-            f"There is already an alliance called {other.name}. Please choose another name."
-        )
+        raise CommandError("alliance.alliance_exists", alliance=other.name)
     try:
         return await db.create_alliance(
             ctx.store,
@@ -168,10 +159,7 @@ async def _new_alliance(ctx: Context, typed: str) -> Alliance:
             command_event_id=ctx.event.event_id,
         )
     except Taken:
-        raise CommandError(
-            f"There is already an alliance called {name}, or this room is already a commons. "
-            f"Type {ctx.prefix}alliance to see."
-        ) from None
+        raise CommandError("alliance.alliance_taken", name=name) from None
 
 
 async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -> Alliance:
@@ -184,7 +172,7 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
         if space_id is None:
             space_id = await services.create_space(
                 name=alliance.name,
-                topic=f"The rooms of the alliance {alliance.name}.",
+                topic=text_of(Words("alliance.space_topic", {"alliance": alliance.name})),
                 invite=[ctx.sender],
                 key=alliance.space_key,
             )
@@ -193,10 +181,7 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
         await space_child(ctx.services, space_id, alliance.commons_room_id)
     except MatrixError as exc:
         log.warning("Could not set up the space of alliance %s: %s", alliance.id, exc)
-        raise CommandError(
-            f"The alliance {alliance.name} is recorded, but I could not set up its Matrix space. "
-            f"Please try again in a minute with {ctx.prefix}alliance create {alliance.name}."
-        ) from None
+        raise CommandError("alliance.no_space", alliance=alliance.name) from None
     found = await db.alliance_by_id(ctx.store, alliance.id)
     assert found is not None
     return found
@@ -215,13 +200,13 @@ async def show_alliance(ctx: Context, args: Args) -> Reply:
             "name": alliance.name,
             "slug": alliance.slug,
             "space_link": room_link(alliance.space_id, server) if alliance.space_id else "",
-            "commons": room_name(services, alliance.commons_room_id, "the commons room"),
+            "commons": room_name(services, alliance.commons_room_id),
             "commons_link": room_link(alliance.commons_room_id, server),
             "here_is_commons": alliance.commons_room_id == ctx.event.room_id,
             "movements": [_movement_view(ctx, m) for m in movements],
             "objectives": len(board.objectives),
             "common": _common(board),
-            "threshold": format_threshold(alliance.threshold),
+            "threshold": threshold_words(alliance.threshold),
             "created": day(alliance.created_at, ctx),
         },
     )
@@ -233,17 +218,16 @@ def _common(board: Board) -> int:
 
 
 def _movement_view(ctx: Context, movement: Movement) -> dict[str, Any]:
-    status = {
-        "active": "member",
-        "pending": "waiting for approval",
-        "left": "removed by the commons" if movement.removed_reason else "left",
-        "rejected": "not approved",
-    }[movement.status]
+    status = Words(
+        "alliance.movement_status",
+        {"status": movement.status, "removed": bool(movement.removed_reason)},
+    )
     return {
         "name": movement.name,
         "slug": movement.slug,
         "status": status,
         "active": movement.status == "active",
+        "waiting": movement.status == "pending",
         "link": room_link(movement.room_id, ctx.config.server_name),
         "here": movement.room_id == ctx.event.room_id,
         "since": day(movement.left_at or movement.decided_at or movement.requested_at, ctx),
@@ -251,16 +235,14 @@ def _movement_view(ctx: Context, movement: Movement) -> dict[str, Any]:
 
 
 async def set_alliance(ctx: Context, args: Args) -> Reply:
-    alliance = await commons_alliance(ctx, doing="change the alliance's settings")
+    alliance = await commons_alliance(ctx, doing="settings")
     setting = str(args.get("setting", "")).lower()
     if setting != "threshold":
-        raise CommandError(
-            f"I can only set the threshold, e.g. {ctx.prefix}alliance set threshold 2/3"
-        )
+        raise CommandError("alliance.only_threshold")
     try:
         threshold = parse_threshold(args.text("value"))
     except ThresholdError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError("alliance.bad_threshold", problem=exc.words) from None
     await db.set_threshold(ctx.store, alliance.id, threshold)
     updated = await db.alliance_by_id(ctx.store, alliance.id)
     assert updated is not None
@@ -270,7 +252,7 @@ async def set_alliance(ctx: Context, args: Args) -> Reply:
         "alliance_threshold_set",
         {
             "name": alliance.name,
-            "threshold": format_threshold(threshold),
+            "threshold": threshold_words(threshold),
             "active": active,
             "needed": threshold.needed(active) if active else 0,
             "common": _common(board),
@@ -334,10 +316,9 @@ async def _replayed(ctx: Context, which: str) -> Movement | None:
 
 
 async def _ask_to_join(ctx: Context, text: str) -> Movement:
-    example = f"{ctx.prefix}movement join Earth Alliance as Climate Camp"
     splits = join_splits(text)
     if not splits:
-        raise CommandError(f"Say which alliance to join and your movement's name, e.g. {example}")
+        raise CommandError("alliance.say_join")
     every = await db.all_alliances(ctx.store)
     found = [
         (match, typed_name)
@@ -345,31 +326,24 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
         if (match := find_named(typed_alliance, every)) is not None
     ]
     if not found:
-        raise CommandError(unknown_alliance(splits[0][0], ctx.prefix))
+        raise unknown_alliance(splits[0][0])
     alliance, typed_name = found[0]
     room_id = ctx.event.room_id
     if alliance.commons_room_id == room_id:
-        raise CommandError(
-            f"This room is the commons of {alliance.name}; a movement joins from its own room."
-        )
+        raise CommandError("alliance.join_from_own_room", alliance=alliance.name)
     if words_stay_in(ctx, alliance.commons_room_id):
-        raise CommandError(
-            f"The commons of {alliance.name} is encrypted, and this room is not: what the "
-            "alliance writes there must stay in encrypted rooms. Turn on encryption in this "
-            "room's settings (Security), then ask again."
-        )
+        raise CommandError("alliance.commons_encrypted", alliance=alliance.name)
     mine = await db.movement_in(ctx.store, alliance.id, room_id)
     if mine is not None and mine.status == "pending":
         raise CommandError(
-            f"This room already asked to join {alliance.name} as {mine.name}. A moderator of the "
-            f"commons answers with {ctx.prefix}movement approve {mine.slug}."
+            "alliance.already_asked", alliance=alliance.name, movement=mine.name, slug=mine.slug
         )
     if mine is not None and mine.status == "active":
-        raise CommandError(f"This room is already in {alliance.name}, as {mine.name}.")
+        raise CommandError("alliance.already_in", alliance=alliance.name, movement=mine.name)
     try:
         name = check_name(typed_name, what="movement")
     except BadName as exc:
-        raise CommandError(f"{exc} For example: {example}") from None
+        raise CommandError("alliance.bad_movement_name", problem=exc.words) from None
     others = [
         m
         for m in await db.movements_of(ctx.store, alliance.id)
@@ -377,10 +351,7 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
     ]
     other = _same_name(name, others)
     if other is not None:
-        raise CommandError(
-            f"Another movement in {alliance.name} is already called {other.name}. "
-            "Please choose another name."
-        )
+        raise CommandError("alliance.movement_exists", alliance=alliance.name, movement=other.name)
     try:
         return await db.request_join(
             ctx.store,
@@ -392,9 +363,7 @@ async def _ask_to_join(ctx: Context, text: str) -> Movement:
             event_id=ctx.event.event_id,
         )
     except Taken:
-        raise CommandError(
-            f"Another movement in {alliance.name} already has that name. Please choose another."
-        ) from None
+        raise CommandError("alliance.movement_taken", alliance=alliance.name) from None
 
 
 def _same_name(name: str, others: Sequence[_N]) -> _N | None:
@@ -413,7 +382,7 @@ async def reject_movement(ctx: Context, args: Args) -> Reply:
 
 async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
     verb = "approve" if approve else "reject"
-    alliance = await commons_alliance(ctx, doing=f"{verb} movements")
+    alliance = await commons_alliance(ctx, doing=verb)
     everyone = await db.movements_of(ctx.store, alliance.id)
     replay = [m for m in everyone if m.decided_event_id == ctx.event.event_id]
     if replay:
@@ -421,11 +390,7 @@ async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
     else:
         movement = _waiting_movement(ctx, alliance, everyone, typed, verb)
         if approve and ctx.room.encrypted and not ctx.services.room(movement.room_id).encrypted:
-            raise CommandError(
-                f"This commons is encrypted and the room of {movement.name} is not: what the "
-                "alliance writes here would be shown there. Ask its moderators to turn on "
-                "encryption in their room's settings (Security), then approve it."
-            )
+            raise CommandError("alliance.movement_not_encrypted", movement=movement.name)
         movement = await db.decide_movement(
             ctx.store,
             movement.id,
@@ -469,30 +434,24 @@ def _waiting_movement(
 ) -> Movement:
     waiting = [m for m in everyone if m.status == "pending"]
     if not typed.strip():
-        names = ", ".join(m.slug for m in waiting)
         raise CommandError(
-            f"Say which movement to {verb}, e.g. {ctx.prefix}movement {verb} "
-            f"{waiting[0].slug if waiting else 'climate-camp'}."
-            + (f" Waiting: {names}." if waiting else " No movement is waiting for an answer.")
+            "alliance.say_which_movement", verb=verb, waiting=[m.slug for m in waiting]
         )
     found = find_named(typed, waiting)
     if found is not None:
         return found
     other = find_named(typed, everyone)
     if other is not None and other.status == "active":
-        raise CommandError(f"{other.name} is already a member of {alliance.name}.")
+        raise CommandError("alliance.already_member", movement=other.name, alliance=alliance.name)
     if other is not None:
-        why = "it left" if other.status == "left" else "it was not approved"
-        raise CommandError(
-            f"{other.name} is not waiting for an answer ({why}). "
-            f"Its moderators may ask again with {ctx.prefix}movement join."
-        )
+        raise CommandError("alliance.not_waiting", movement=other.name, left=other.status == "left")
     if not waiting:
-        raise CommandError(
-            f"No movement called {quoted(typed)} is waiting; in fact none is waiting for an answer."
-        )
-    names = names_list([f"{m.name} ({m.slug})" for m in waiting])
-    raise CommandError(f"No movement called {quoted(typed)} is waiting. Waiting: {names}.")
+        raise CommandError("alliance.none_waiting", typed=clip(typed))
+    raise CommandError(
+        "alliance.not_waiting_called",
+        typed=clip(typed),
+        waiting=[{"name": m.name, "slug": m.slug} for m in waiting],
+    )
 
 
 async def _put_in_space(ctx: Context, space_id: RoomID, movement: Movement) -> bool:
@@ -543,7 +502,7 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
 
 async def remove_movement(ctx: Context, args: Args) -> Reply:
     """The commons takes a movement out of the alliance, with a reason said in both rooms."""
-    alliance = await commons_alliance(ctx, doing="remove a movement")
+    alliance = await commons_alliance(ctx, doing="remove")
     everyone = await db.movements_of(ctx.store, alliance.id)
     replay = [m for m in everyone if m.left_event_id == ctx.event.event_id]
     if replay:
@@ -552,17 +511,8 @@ async def remove_movement(ctx: Context, args: Args) -> Reply:
         active = [m for m in everyone if m.status == "active"]
         found, reason = _name_then_reason(args.text(REMOVE_PARAM), active)
         if found is None:
-            raise CommandError(
-                "Say which movement to remove, then why, e.g. "
-                f"{ctx.prefix}movement remove {active[0].name if active else 'Climate Camp'} "
-                "because it shared our plans outside the alliance. Members: "
-                f"{names_list([m.name for m in active], empty='none')}."
-            )
-        reason = check_text(
-            reason,
-            what=f"reason for removing {found.name} (both rooms are told, and it stays on record)",
-            example=f"{ctx.prefix}movement remove {found.name} because it broke our agreements",
-        )
+            raise CommandError("alliance.say_which_to_remove", members=[m.name for m in active])
+        reason = check_text(reason, what="removal_reason", movement=found.name)
         movement = await db.leave_alliance(
             ctx.store,
             found.id,

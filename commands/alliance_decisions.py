@@ -49,7 +49,8 @@ async def settle_decisions(services: Services) -> None:
             if poll is None or poll.removed:
                 await db.withdraw_poll(store, ref, at=(poll.closed_at or 0) if poll else 0)
             continue
-        reasons = [o.reason or "no reason given" for o in result.objections if o.choice == "block"]
+        # A block without a reason is kept as "" (the templates say that none was given).
+        reasons = [o.reason or "" for o in result.objections if o.choice == "block"]
         await db.settle_poll(
             store,
             poll=ref,
@@ -115,7 +116,7 @@ async def _announce_change(services: Services, proposal: db.Proposal) -> None:
             "statement_vote_decided",
             {
                 "outcome": proposal.outcome,
-                "reason": result.outcome.reason if result else "",
+                "reason": result.outcome.words if result else None,
                 "change": proposal.change.kind,
                 "item": version.item_number if version else None,
                 "version": version.version if version else None,

@@ -11,7 +11,10 @@ Which alliance a command is about:
 - :func:`commons_alliance` for commands only the commons may give.
 - :func:`own_movement` for commands a movement gives for itself, in its own room.
 
-Each refuses with a `CommandError` that says where the command works and how to go on.
+Each refuses with a `CommandError` that says where the command works and how to go on. The
+family's sentences are in `templates/refusals/alliance.txt` (and `statements.txt`,
+`objectives.txt`, `compare.txt`); that catalogue also holds the pieces templates share: lists
+of names (`listing`, `some`, `choices`) and quoted user text (`quoted`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,27 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
-from bot.contract import FLAG_STARTS, CommandError, Context, Flag, Services, short, tokenize
+from bot.contract import (
+    FLAG_STARTS,
+    CommandError,
+    Context,
+    Flag,
+    Services,
+    Words,
+    short,
+    tokenize,
+)
 from bot.ids import RoomID
+from bot.render import Renderer
 from commands import alliance_store as db
 from commands.alliance_store import Alliance, Movement, Objective
 from commands.compare import match_name, objective_number
 
 TEXT_MAX: Final = 500
+OBJECTIVES_LISTED: Final = 8
+"""Objectives named in a refusal, at most."""
+_TEXT: Final = Renderer()
+"""Renders the family's words that become text elsewhere: poll questions, a space's topic."""
 ALLIANCE_FLAG: Final = Flag(
     "alliance", value="name", help="which alliance, if this room is in several"
 )
@@ -43,23 +60,21 @@ def day(ms: int | None, ctx: Context | Services) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def names_list(names: Sequence[str], *, empty: str = "none") -> str:
-    """`A, B and C`."""
-    if not names:
-        return empty
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+def text_of(words: Words) -> str:
+    """The sentence `words` stand for, as text (for a poll's question, a space's topic)."""
+    return _TEXT.say(words)
 
 
-def quoted(text: str, limit: int = 60) -> str:
-    """User text in quotes, cut short for a message about it."""
+def clip(text: str, limit: int = 60) -> str:
+    """User text on one line, cut short for a message about it (the catalogue's `quoted`
+    puts it in quotes)."""
     text = " ".join(text.split())
-    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def room_name(services: Services, room_id: RoomID, fallback: str) -> str:
-    return services.room(room_id).name or fallback
+def room_name(services: Services, room_id: RoomID) -> str:
+    """The room's name; "" when it has none (templates then say which room)."""
+    return services.room(room_id).name or ""
 
 
 # -- reading what people typed ----------------------------------------------------------------
@@ -92,15 +107,19 @@ def take_alliance_flag(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-def check_text(text: str, *, what: str, example: str) -> str:
-    """A text people typed (an objective, a statement item), tidied, or a clear refusal."""
+def check_text(text: str, *, what: str, movement: str | None = None) -> str:
+    """A text people typed, tidied, or a clear refusal. `what` says which text (the catalogue
+    words it): objective, statement_item, new_wording, or removal_reason (of `movement`)."""
     tidy = text.strip()
     if not tidy:
-        raise CommandError(f"Please write the {what} after the command, e.g. {example}")
+        raise CommandError("alliance.write_text", what=what, movement=movement)
     if len(tidy) > TEXT_MAX:
         raise CommandError(
-            f"That {what} is {len(tidy)} characters long; at most {TEXT_MAX}, please. "
-            "Shorten it and send it again."
+            "alliance.text_too_long",
+            what=what,
+            movement=movement,
+            length=len(tidy),
+            limit=TEXT_MAX,
         )
     return tidy
 
@@ -126,32 +145,22 @@ def find_named(typed: str, items: Sequence[_N]) -> _N | None:
 # -- which alliance a command is about -------------------------------------------------------
 
 
-def _alliance_names(alliances: Sequence[Alliance]) -> str:
-    return names_list([a.name for a in alliances], empty="")
+def _alliance_names(alliances: Sequence[Alliance]) -> list[str]:
+    return [a.name for a in alliances]
 
 
-def unknown_alliance(typed: str, prefix: str) -> str:
+def unknown_alliance(typed: str) -> CommandError:
     """An alliance name that matches nothing: said without listing the alliances the bot knows,
     which a room outside them has no business learning."""
-    return (
-        f"I know no alliance called {quoted(typed)}. Ask its commons for the exact name (there, "
-        f"{prefix}alliance shows it). A bot admin starts a new one with {prefix}alliance create "
-        "<name>."
-    )
+    return CommandError("alliance.unknown_alliance", typed=clip(typed))
 
 
-def not_in_alliance(prefix: str) -> str:
-    return (
-        "This room is not part of an alliance. To join one, a moderator of this room types "
-        f"{prefix}movement join <alliance> as <your movement's name>. To start one, a bot admin "
-        f"types {prefix}alliance create <name> in the room that will be its commons."
-    )
-
-
-def several_alliances(alliances: Sequence[Alliance], prefix: str, command: str) -> str:
-    return (
-        f"This room is part of several alliances: {_alliance_names(alliances)}. Say which one, "
-        f"e.g. {prefix}{command} --alliance {alliances[0].slug}"
+def several_alliances(alliances: Sequence[Alliance], command: str) -> CommandError:
+    return CommandError(
+        "alliance.several_alliances",
+        alliances=_alliance_names(alliances),
+        command=command,
+        slug=alliances[0].slug,
     )
 
 
@@ -179,40 +188,38 @@ async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Al
         if found is not None:
             return found
         if not mine:
-            raise CommandError(await no_alliance_to_read(ctx))
+            raise await no_alliance_to_read(ctx)
         raise CommandError(
-            f"This room is not part of an alliance called {quoted(wanted)}. "
-            f"It is part of: {_alliance_names(mine)}."
+            "alliance.not_in_alliance_called", typed=clip(wanted), alliances=_alliance_names(mine)
         )
     if len(mine) == 1:
         return mine[0]
     if not mine:
-        raise CommandError(await no_alliance_to_read(ctx))
-    raise CommandError(several_alliances(mine, ctx.prefix, command))
+        raise await no_alliance_to_read(ctx)
+    raise several_alliances(mine, command)
 
 
-async def no_alliance_to_read(ctx: Context) -> str:
+async def no_alliance_to_read(ctx: Context) -> CommandError:
     """Why this room reads no alliance: not in one, or its request is not approved yet."""
     waiting = [
         m for m in await db.movements_of_room(ctx.store, ctx.event.room_id) if m.status == "pending"
     ]
     if waiting:
-        return (
-            f"{waiting[0].name} is still waiting for the commons to approve it; until then this "
-            "room cannot read the alliance's record. A moderator of the commons answers with "
-            f"{ctx.prefix}movement approve {waiting[0].slug}."
+        return CommandError(
+            "alliance.waiting_to_read", movement=waiting[0].name, slug=waiting[0].slug
         )
-    return not_in_alliance(ctx.prefix)
+    return CommandError("alliance.not_in_alliance")
 
 
 async def commons_alliance(ctx: Context, *, doing: str) -> Alliance:
-    """The alliance whose commons this room is; refused elsewhere."""
+    """The alliance whose commons this room is; refused elsewhere. `doing` says what only its
+    moderators do there (the catalogue words it): settings, approve, reject, remove, propose,
+    import."""
     alliance = await db.alliance_by_commons(ctx.store, ctx.event.room_id)
     if alliance is not None:
         return alliance
     mine = await db.alliances_of_room(ctx.store, ctx.event.room_id)
-    where = f"the commons room of {_alliance_names(mine)}" if mine else "an alliance's commons room"
-    raise CommandError(f"Only in {where} can its moderators {doing}.")
+    raise CommandError("alliance.commons_only", alliances=_alliance_names(mine), doing=doing)
 
 
 async def own_movement(
@@ -234,14 +241,15 @@ async def own_movement(
         match = match_name(wanted, pairs, name=lambda p: p[0].name, slug=lambda p: p[0].slug).found
         if match is None:
             raise CommandError(
-                f"This room is not a movement of an alliance called {quoted(wanted)}"
-                + (f"; it is one of {_alliance_names(alliances)}." if pairs else ".")
+                "alliance.not_a_movement_of",
+                typed=clip(wanted),
+                alliances=_alliance_names(alliances),
             )
         return match
     if len(pairs) == 1:
         return pairs[0]
     if pairs:
-        raise CommandError(several_alliances(alliances, ctx.prefix, command))
+        raise several_alliances(alliances, command)
     if active_only:
         waiting = [
             m
@@ -250,11 +258,9 @@ async def own_movement(
         ]
         if waiting:
             raise CommandError(
-                f"{waiting[0].name} is still waiting for the commons to approve it. "
-                "A moderator of the commons answers with "
-                f"{ctx.prefix}movement approve {waiting[0].slug}."
+                "alliance.still_waiting", movement=waiting[0].name, slug=waiting[0].slug
             )
-    raise CommandError(not_in_alliance(ctx.prefix))
+    raise CommandError("alliance.not_in_alliance")
 
 
 async def listed_movements(ctx: Context, alliance: Alliance) -> list[Movement]:
@@ -272,25 +278,21 @@ async def find_objective(ctx: Context, alliance: Alliance, typed: str) -> Object
     for objective in objectives:
         if objective.number == number:
             return objective
-    raise CommandError(unknown_objective(typed, objectives, alliance, ctx.prefix))
+    raise unknown_objective(typed, objectives, alliance)
 
 
 def unknown_objective(
-    typed: str, objectives: Sequence[Objective], alliance: Alliance, prefix: str
-) -> str:
+    typed: str, objectives: Sequence[Objective], alliance: Alliance
+) -> CommandError:
     if not objectives:
-        return (
-            f"{alliance.name} has no common objectives yet. Anyone in its commons room "
-            f"proposes one with {prefix}objective propose <text>."
-        )
-    shown = [f"#{o.number} {short(o.text, 40)}" for o in objectives[:8]]
-    more = f" and {len(objectives) - 8} more ({prefix}objectives)" if len(objectives) > 8 else ""
-    what = (
-        f"objective {quoted(typed)}"
-        if objective_number(typed) is None
-        else f"objective #{typed.lstrip('#')}"
-    )
-    return (
-        f"{alliance.name} has no {what}; give an objective by its number. "
-        f"Objectives: {'; '.join(shown)}{more}."
+        return CommandError("alliance.no_objectives", alliance=alliance.name)
+    return CommandError(
+        "alliance.unknown_objective",
+        alliance=alliance.name,
+        typed=clip(typed),
+        number=typed.lstrip("#") if objective_number(typed) is not None else None,
+        objectives=[
+            {"number": o.number, "text": short(o.text, 40)} for o in objectives[:OBJECTIVES_LISTED]
+        ],
+        more=max(0, len(objectives) - OBJECTIVES_LISTED),
     )

@@ -31,6 +31,7 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
+from bot.contract import Words
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
 from commands.compare import (
@@ -61,7 +62,7 @@ class Taken(Exception):
     """A unique thing is already used. ``what``: 'name', 'slug', 'room' or 'text'."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"{what} already taken")
+        super().__init__(what)
         self.what = what
 
 
@@ -222,10 +223,10 @@ class StatementVersion:
 
 @dataclass(frozen=True)
 class AppliedChange:
-    """What a closed statement poll did: the new version, or why there is none."""
+    """What a closed statement poll did: the new version, or why there is none (`reason`)."""
 
     version: StatementVersion | None
-    reason: str
+    reason: Words
 
 
 ProposalOutcome = Literal["passed", "not_passed", "conflict", "withdrawn"]
@@ -964,16 +965,16 @@ async def apply_statement_change(
     async with store.transaction() as db:
         row = await _one_row(db, _VERSION_BY_POLL, (poll.key,))
         if row is not None:
-            return AppliedChange(_version(row), outcome.reason)
+            return AppliedChange(_version(row), outcome.words)
         if not outcome.passed:
             await _settle_proposal(db, poll, "not_passed", decided_at)
-            return AppliedChange(None, outcome.reason)
+            return AppliedChange(None, outcome.words)
         items = _items(room_id, await _all_rows(db, _ITEMS_SQL, (room_id,)))
         by_id = {item.id: item for item in items}
         target = by_id.get(change.item_id) if change.item_id is not None else None
         if change.kind != "add" and target is None:
             await _settle_proposal(db, poll, "conflict", decided_at)
-            return AppliedChange(None, "The item was dropped by another poll before this closed.")
+            return AppliedChange(None, Words("statements.dropped_meanwhile"))
         row = await _one_row(
             db,
             "SELECT COALESCE(MAX(version), 0) FROM statement_versions WHERE room_id = ?",
@@ -1022,7 +1023,7 @@ async def apply_statement_change(
         )
         await _settle_proposal(db, poll, "passed", decided_at)
         row = await _one_row(db, _VERSION_BY_POLL, (poll.key,))
-    return AppliedChange(_version(row), outcome.reason)
+    return AppliedChange(_version(row), outcome.words)
 
 
 async def _settle_proposal(

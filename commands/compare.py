@@ -7,7 +7,8 @@ Pure domain logic: plain data in, plain data out. No Matrix client, no database,
   someone meant among named things), :func:`text_key` (duplicate objectives).
 - Thresholds: when an objective counts as *common*. :func:`parse_threshold` reads
   ``more than half`` (the default), ``all``, a share (``2/3``, ``75%``, ``0.6``) or a number of
-  movements (``3``); :func:`format_threshold` writes the form it reads back.
+  movements (``3``); :func:`format_threshold` writes the form it reads back (how a threshold
+  is stored), :func:`threshold_words` what people read (``templates/refusals/compare.txt``).
 - A :class:`Board` holds an alliance's active movements, its objectives, each movement's
   :class:`Stance` and its own wording (a linked statement item). :func:`support`,
   :func:`compare_pair`, :func:`compare_objective` and :func:`bridging` answer the questions
@@ -36,6 +37,7 @@ from functools import cached_property
 from math import ceil
 from typing import Final, Generic, Literal, TypeVar
 
+from bot.contract import Refusal, Words
 from commands.decision import ConsensusCounts
 
 # -- names ------------------------------------------------------------------------------------
@@ -48,8 +50,8 @@ _MIN_PREFIX = 3
 _T = TypeVar("_T")
 
 
-class BadName(ValueError):
-    """A name that cannot be used; ``str()`` is a plain message."""
+class BadName(Refusal, ValueError):
+    """A name that cannot be used; its `words` say why (``what``: alliance or movement)."""
 
 
 def name_key(name: str) -> str:
@@ -81,13 +83,11 @@ def check_name(name: str, *, what: str) -> str:
     """The name tidied up (spaces collapsed), or :class:`BadName` saying what is wrong."""
     tidy = " ".join(name.split())
     if not tidy:
-        raise BadName(f"Please give the {what} a name.")
+        raise BadName("compare.no_name", what=what)
     if len(tidy) > NAME_MAX:
-        raise BadName(
-            f"That {what} name is {len(tidy)} characters long; at most {NAME_MAX}, please."
-        )
+        raise BadName("compare.name_too_long", what=what, length=len(tidy), limit=NAME_MAX)
     if not slugify(tidy):
-        raise BadName(f"A {what} name needs at least one letter or digit.")
+        raise BadName("compare.name_needs_letter", what=what)
     return tidy
 
 
@@ -162,14 +162,10 @@ def objective_number(word: str) -> int | None:
 
 ThresholdKind = Literal["majority", "share", "count"]
 _HALF: Final = Fraction(1, 2)
-_THRESHOLD_FORMS: Final = (
-    "Say 'more than half', 'all', a share such as '2/3' or '75%', "
-    "or a number of movements such as '3'."
-)
 
 
-class ThresholdError(ValueError):
-    """A threshold that cannot be used; ``str()`` is a plain message."""
+class ThresholdError(Refusal, ValueError):
+    """A threshold that cannot be used; its `words` say why."""
 
 
 @dataclass(frozen=True)
@@ -214,17 +210,15 @@ def parse_threshold(text: str) -> Threshold:
     if phrase.isdecimal():
         count = int(phrase)
         if count < 1 or len(phrase) > 6:
-            raise ThresholdError("The number of movements must be at least 1.")
+            raise ThresholdError("compare.count_below_one")
         return Threshold("count", count=count)
     share = _read_share(phrase.replace(" ", ""))
     if share is None:
-        raise ThresholdError(
-            f"I can't read '{text.strip()[:30]}' as a threshold. {_THRESHOLD_FORMS}"
-        )
+        raise ThresholdError("compare.unreadable_threshold", typed=text.strip()[:30])
     if share == 1:
         return Threshold("share", share=Fraction(1))
     if not 0 < share < 1:
-        raise ThresholdError("A share must be more than 0% and at most 100%.")
+        raise ThresholdError("compare.share_range")
     return Threshold("share", share=share)
 
 
@@ -242,7 +236,8 @@ def _read_share(word: str) -> Fraction | None:
 
 
 def format_threshold(threshold: Threshold) -> str:
-    """Plain words that :func:`parse_threshold` reads back to an equal threshold."""
+    """The form :func:`parse_threshold` reads back to an equal threshold: how it is stored.
+    People read :func:`threshold_words`."""
     if threshold.kind == "count":
         n = threshold.count
         return f"at least {n} movement{'' if n == 1 else 's'}"
@@ -257,16 +252,26 @@ def format_threshold(threshold: Threshold) -> str:
     return "more than half"
 
 
+def threshold_words(threshold: Threshold) -> Words:
+    """The threshold as people read it (and may type it back)."""
+    if threshold.kind == "count":
+        return Words("compare.threshold", {"form": "count", "count": threshold.count})
+    if threshold.kind == "share":
+        assert threshold.share is not None
+        if threshold.share == 1:
+            return Words("compare.threshold", {"form": "all", "count": None})
+        percent = threshold.share * 100
+        if percent.denominator == 1:
+            return Words("compare.threshold", {"form": "percent", "count": percent.numerator})
+        share = f"{threshold.share.numerator}/{threshold.share.denominator}"
+        return Words("compare.threshold", {"form": "share", "count": share})
+    return Words("compare.threshold", {"form": "majority", "count": None})
+
+
 # -- the board --------------------------------------------------------------------------------
 
 StanceState = Literal["endorsed", "not_endorsed", "pending", "none"]
 
-STANCE_WORDS: Final[Mapping[str, str]] = {
-    "endorsed": "endorses",
-    "not_endorsed": "does not endorse",
-    "pending": "is voting",
-    "none": "has not decided",
-}
 STANCE_MARKS: Final[Mapping[str, str]] = {
     "endorsed": "✓",
     "not_endorsed": "✗",

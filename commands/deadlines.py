@@ -1,6 +1,7 @@
 """Reading and showing poll closing times (the ``--closes`` option).
 
-Pure domain logic: no clock is read here; the caller passes ``now``. No Matrix, no I/O.
+Domain logic: no clock is read here; the caller passes ``now``. No Matrix. The words (the
+refusals, and how a time or a length of time reads) are in `templates/refusals/deadlines.txt`.
 
 Accepted forms (case and extra spaces do not matter):
 
@@ -12,7 +13,7 @@ Accepted forms (case and extra spaces do not matter):
 
 Decisions:
 
-- The closing time must be strictly after ``now``; otherwise "That time has already passed".
+- The closing time must be strictly after ``now``; otherwise it has already passed.
 - It may be at most 365 days after ``now``, for both forms (a later date is almost surely a typo).
 - A wall-clock time that does not exist because the clocks go forward is refused, rather than
   silently moved by an hour. A time that happens twice because the clocks go back means the
@@ -20,35 +21,31 @@ Decisions:
 - The result is an aware datetime in UTC, to the microsecond for durations (``now`` plus the
   duration) and to the minute for dates and times.
 
-Every :class:`DeadlineError` message is meant to be shown to people as it is.
+Every :class:`DeadlineError` is meant to be shown to people: its `words` say what is wrong.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from bot.contract import short
+from bot.contract import Refusal, Words, short
+from bot.render import Renderer
 
 _RELATIVE_RE: Final = re.compile(r"(-?\d+) ?([mhdw])")
 _ABSOLUTE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?: ?t ?| )(\d{1,2}):(\d{2}))?")
 _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 _MAX_AHEAD: Final = timedelta(days=365)
 _END_OF_DAY: Final = time(23, 59)
-_WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS: Final = (
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-)  # fmt: skip
-_FORMS: Final = (
-    "Use a duration such as 48h, 3d, 90m or 1w, or a date and time such as 2026-12-01 18:00 "
-    "or 2026-12-01 (which means 23:59 that day)."
-)
+_UNITS: Final = (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1))
+_TEXT: Final = Renderer()
+"""Renders a time as text, for the many places that show it as a plain value."""
 
 
-class DeadlineError(ValueError):
-    """A closing time that cannot be used. ``str()`` is a plain message for the poll's author."""
+class DeadlineError(Refusal, ValueError):
+    """A closing time that cannot be used; its `words` tell the poll's author why."""
 
 
 def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
@@ -59,16 +56,13 @@ def parse_deadline(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     _require_aware(now, "now")
     words = " ".join(text.lower().split())
     if not words:
-        raise DeadlineError(f"Please say when the poll closes. {_FORMS}")
+        raise DeadlineError("deadlines.say_when")
     if match := _RELATIVE_RE.fullmatch(words):
         when = now.astimezone(UTC) + _duration(match[1], match[2])
     elif match := _ABSOLUTE_RE.fullmatch(words):
         when = _wall_clock(match, now=now, tz=tz)
     else:
-        raise DeadlineError(
-            f"I can't read '{short(text, 40)}' as a closing time. {_FORMS} "
-            f"Dates and times are in {tz.key}."
-        )
+        raise DeadlineError("deadlines.unreadable", typed=short(text, 40), zone=tz.key)
     _check_window(when, now=now, tz=tz)
     return when
 
@@ -78,39 +72,49 @@ def parse_duration(text: str) -> timedelta:
     words = " ".join(text.lower().split())
     match = _RELATIVE_RE.fullmatch(words)
     if match is None:
-        raise DeadlineError(
-            f"I can't read '{short(text, 40)}' as a length of time. "
-            "Use a duration such as 24h, 3d or 1w."
-        )
+        raise DeadlineError("deadlines.unreadable_duration", typed=short(text, 40))
     return _duration(match[1], match[2])
 
 
-def format_duration(seconds: int) -> str:
-    """``3 days``, ``36 hours``, ``90 minutes``, ``2 weeks``: the largest whole unit."""
+def duration_parts(seconds: int) -> dict[str, Any]:
+    """A length of time in its largest whole unit: ``{"count": 3, "unit": "day"}`` (the unit is
+    ``week``, ``day``, ``hour``, ``minute``, or ``second`` when it is no whole minute)."""
     minutes = seconds // 60
-    for unit, size in (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1)):
+    for unit, size in _UNITS:
         if minutes % size == 0 and minutes >= size:
-            count = minutes // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} seconds"
+            return {"count": minutes // size, "unit": unit}
+    return {"count": seconds, "unit": "second"}
+
+
+def duration_words(seconds: int) -> Words:
+    """``3 days``, ``36 hours``, ``90 minutes``, ``2 weeks``: the largest whole unit."""
+    return Words("deadlines.duration", duration_parts(seconds))
+
+
+def moment_parts(when: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """``when`` on the wall clock of ``tz``, in the parts the `deadlines.moment` words take."""
+    _require_aware(when, "when")
+    local = when.astimezone(tz)
+    return {
+        "weekday": local.weekday(),
+        "day": local.day,
+        "month": local.month,
+        "year": local.year,
+        "time": f"{local:%H:%M}",
+        "zone": tz.key,
+    }
 
 
 def format_deadline(when: datetime, tz: ZoneInfo) -> str:
     """``when`` on the wall clock of ``tz``, e.g. ``Tue 1 Dec 2026, 18:00 (Europe/Berlin)``."""
-    _require_aware(when, "when")
-    local = when.astimezone(tz)
-    weekday = _WEEKDAYS[local.weekday()]
-    month = _MONTHS[local.month - 1]
-    return f"{weekday} {local.day} {month} {local.year}, {local:%H:%M} ({tz.key})"
+    return _TEXT.say(Words("deadlines.moment", moment_parts(when, tz)))
 
 
 def _duration(number: str, unit: str) -> timedelta:
     """The duration of ``<number><unit>``, refusing zero, negative and over-long ones."""
     digits = number.lstrip("0")
     if number.startswith("-") or not digits:
-        raise DeadlineError(
-            "The poll must stay open for some time: give a number above zero, e.g. 48h."
-        )
+        raise DeadlineError("deadlines.not_positive")
     if len(digits) > 9 or timedelta(minutes=int(digits) * _UNIT_MINUTES[unit]) > _MAX_AHEAD:
         raise _too_far()
     return timedelta(minutes=int(digits) * _UNIT_MINUTES[unit])
@@ -123,16 +127,13 @@ def _wall_clock(match: re.Match[str], *, now: datetime, tz: ZoneInfo) -> datetim
         naive = datetime(int(year), int(month), int(day))
         moment = time(int(hour), int(minute)) if hour is not None else _END_OF_DAY
     except ValueError:
-        raise DeadlineError(f"There is no such date or time as '{match[0]}'. {_FORMS}") from None
+        raise DeadlineError("deadlines.no_such_date", typed=match[0]) from None
     naive = datetime.combine(naive.date(), moment)
     _check_roughly_in_window(naive, now=now, tz=tz)
     local = naive.replace(tzinfo=tz)
     when = local.astimezone(UTC)
     if when.astimezone(tz).replace(tzinfo=None) != naive:
-        raise DeadlineError(
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks go forward then. "
-            "Please choose another time."
-        )
+        raise DeadlineError("deadlines.skipped_time", time=f"{naive:%Y-%m-%d %H:%M}", zone=tz.key)
     return when
 
 
@@ -156,17 +157,11 @@ def _check_window(when: datetime, *, now: datetime, tz: ZoneInfo) -> None:
 
 
 def _passed(now: datetime, tz: ZoneInfo) -> DeadlineError:
-    return DeadlineError(
-        f"That time has already passed: it is now {format_deadline(now, tz)}. "
-        "Give a later time, or a duration such as 48h."
-    )
+    return DeadlineError("deadlines.passed", now=moment_parts(now, tz))
 
 
 def _too_far() -> DeadlineError:
-    return DeadlineError(
-        "That is too far ahead: a poll can stay open for at most 365 days (52w). "
-        "Give an earlier time."
-    )
+    return DeadlineError("deadlines.too_far")
 
 
 def _require_aware(moment: datetime, name: str) -> None:

@@ -1,6 +1,8 @@
 """Decision rules for consensus polls: does a proposal pass?
 
-Pure domain logic: plain data in, plain data out. No Matrix client, no database, no I/O.
+Domain logic: plain data in, plain data out. No Matrix client, no database. What a rule says,
+why a proposal passed and what is wrong with a rule are `Words` of
+`templates/refusals/rules.txt`.
 
 A consensus poll has four options (answer ids in :data:`CONSENSUS_OPTIONS`): ``agree``,
 ``reservations`` (agree with reservations), ``stand_aside`` and ``block``. Each voter picks
@@ -29,7 +31,7 @@ Text forms read by :func:`parse_rule` (case does not matter, ``_`` may stand for
 
 with T written as a percentage (``90%``, ``66.5%``), a fraction (``2/3``) or a decimal (``0.9``).
 :func:`format_rule` writes the canonical form, which :func:`parse_rule` reads back to an equal
-rule. Every :class:`RuleError` message is meant to be shown to activists as it is.
+rule. Every :class:`RuleError` is meant to be shown to activists: its `words` say what is wrong.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from fractions import Fraction
 from math import floor
 from types import MappingProxyType
 from typing import Final, Literal
+
+from bot.contract import Refusal, Words
+from bot.render import Renderer
 
 Kind = Literal["consensus", "modified-consensus", "majority", "supermajority"]
 """The decision rules a consensus poll can use."""
@@ -56,15 +61,11 @@ everyone stood aside). ``blocked`` and ``no_agree`` come only from ``consensus``
 CONSENSUS_OPTIONS: Final[tuple[str, ...]] = ("agree", "reservations", "stand_aside", "block")
 """The answer ids of a consensus poll, in the order they are shown."""
 
-OPTION_LABELS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "agree": "Agree",
-        "reservations": "Agree with reservations",
-        "stand_aside": "Stand aside",
-        "block": "Block",
-    }
-)
-"""How each consensus option is named to people."""
+
+def option_words(choice: str) -> Words:
+    """How the consensus option `choice` (an answer id) is named to people."""
+    return Words("rules.option", {"choice": choice})
+
 
 _HALF: Final = Fraction(1, 2)
 _DEFAULT_THRESHOLDS: Final[Mapping[str, Fraction]] = MappingProxyType(
@@ -85,15 +86,12 @@ _DECIMAL_RE: Final = re.compile(_NUMBER)
 _FRACTION_RE: Final = re.compile(r"(\d+)/(\d+)")
 _QUORUM_RE: Final = re.compile(r"-?\d+")
 _LOOKS_NUMERIC_RE: Final = re.compile(r"[-+.\d]")
-_FORMS: Final = (
-    "Accepted rules: consensus, modified-consensus 90%, majority, supermajority 2/3 "
-    "(or 75%), each optionally followed by a quorum, e.g. 'majority quorum 5'."
-)
-_THRESHOLD_FORMS: Final = "Write it as a percentage (75%), a fraction (3/4) or a decimal (0.75)."
+_TEXT: Final = Renderer()
+"""Renders a rule's description and an outcome's reason for families that keep them as text."""
 
 
-class RuleError(ValueError):
-    """A decision rule that cannot be used. ``str()`` is a plain message for the people voting."""
+class RuleError(Refusal, ValueError):
+    """A decision rule that cannot be used; its `words` tell the people voting why."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.kind not in _KIND_WORDS.values():
-            raise RuleError(f"{_quote(self.kind)} is not a decision rule I know. {_FORMS}")
+            raise RuleError("rules.unknown_rule", word=_cut(self.kind))
         _check_threshold(self.kind, self.threshold)
         _check_quorum(self.quorum)
 
@@ -162,10 +160,10 @@ class ConsensusCounts:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Whether a proposal passed under a rule, why (one plain sentence), and what was counted."""
+    """Whether a proposal passed under a rule, why (`words`, one sentence), what was counted."""
 
     passed: bool
-    reason: str
+    words: Words
     reason_code: ReasonCode
     rule: Rule
     counts: ConsensusCounts
@@ -175,12 +173,18 @@ class Outcome:
         """Whether enough people voted for the result to stand."""
         return self.counts.total >= self.rule.quorum
 
+    @property
+    def reason(self) -> str:
+        """Why, as text: for the families that keep it as text (a stance's reason, a statement
+        change); templates show `words` with `say`."""
+        return _TEXT.say(self.words)
+
 
 def parse_rule(text: str) -> Rule:
     """Read a full rule such as ``supermajority 75% quorum 5``; raise :class:`RuleError`."""
     words = _words(text)
     if not words:
-        raise RuleError(f"Please name a decision rule. {_FORMS}")
+        raise RuleError("rules.name_a_rule")
     kind, rest = _take_kind(words)
     threshold_word: str | None = None
     if rest and _LOOKS_NUMERIC_RE.match(rest[0]):
@@ -188,10 +192,10 @@ def parse_rule(text: str) -> Rule:
     quorum = 0
     if rest and rest[0] == "quorum":
         if len(rest) < 2:
-            raise RuleError("After 'quorum', give the minimum number of voters, e.g. 'quorum 5'.")
+            raise RuleError("rules.quorum_after")
         quorum, rest = _parse_quorum_word(rest[1]), rest[2:]
     if rest:
-        raise RuleError(f"I don't understand {_quote(rest[0])} in that rule. {_FORMS}")
+        raise RuleError("rules.not_understood", word=_cut(rest[0]))
     return Rule(kind, _threshold_for(kind, threshold_word), quorum)
 
 
@@ -201,7 +205,7 @@ def parse_quorum(text: str) -> int:
     if words and words[0] == "quorum":
         words = words[1:]
     if len(words) != 1:
-        raise RuleError("Give the quorum as one whole number of voters, e.g. 'quorum 5'.")
+        raise RuleError("rules.quorum_alone")
     return _parse_quorum_word(words[0])
 
 
@@ -215,84 +219,68 @@ def format_rule(rule: Rule) -> str:
     return " ".join(parts)
 
 
-def describe_rule(rule: Rule) -> str:
+def rule_words(rule: Rule) -> Words:
     """A short plain description of ``rule`` for the people voting."""
-    text = _describe_kind(rule)
-    if rule.quorum:
-        text += f" Quorum: {_count(rule.quorum, 'voter')}."
-    return text
+    threshold = None if rule.threshold is None else _threshold_text(rule.threshold)
+    return Words(
+        "rules.describe", {"kind": rule.kind, "threshold": threshold, "quorum": rule.quorum}
+    )
+
+
+def describe_rule(rule: Rule) -> str:
+    """The description of ``rule`` as text, for the families that show it as a plain value
+    (statements, objectives); templates show `rule_words` with `say`."""
+    return _TEXT.say(rule_words(rule))
 
 
 def decide(rule: Rule, counts: ConsensusCounts) -> Outcome:
     """Apply ``rule`` to ``counts`` as described in the module docstring."""
     if counts.total < rule.quorum:
-        voted = "no one voted" if counts.total == 0 else f"only {_count(counts.total, 'voter')}"
-        return _not_passed(rule, counts, "no_quorum", f"{voted}, the quorum is {rule.quorum}")
+        why = Words("rules.no_quorum", {"voters": counts.total, "quorum": rule.quorum})
+        return _not_passed(rule, counts, "no_quorum", why)
     if counts.total == 0:
-        return _not_passed(rule, counts, "no_votes", "no votes were cast")
+        return _not_passed(rule, counts, "no_votes", Words("rules.no_votes"))
     if rule.kind == "consensus":
         return _decide_consensus(rule, counts)
     if rule.kind == "modified-consensus":
-        return _decide_share(rule, counts, base=counts.total, needed=_at_least(rule))
+        return _decide_share(rule, counts, base=counts.total)
     if counts.for_or_against == 0:
-        return _not_passed(rule, counts, "no_votes", "everyone stood aside")
-    needed = "more than half" if rule.kind == "majority" else _at_least(rule)
-    return _decide_share(rule, counts, base=counts.for_or_against, needed=needed)
+        return _not_passed(rule, counts, "no_votes", Words("rules.everyone_stood_aside"))
+    return _decide_share(rule, counts, base=counts.for_or_against)
 
 
 def _decide_consensus(rule: Rule, counts: ConsensusCounts) -> Outcome:
     if counts.block:
-        return _not_passed(rule, counts, "blocked", _count(counts.block, "block"))
+        why = Words("rules.blocked", {"blocks": counts.block})
+        return _not_passed(rule, counts, "blocked", why)
     if not counts.agree:
-        return _not_passed(rule, counts, "no_agree", "no one chose Agree")
-    reason = f"Passed: {counts.agree} agree and no blocks."
-    return Outcome(passed=True, reason=reason, reason_code="passed", rule=rule, counts=counts)
+        return _not_passed(rule, counts, "no_agree", Words("rules.no_agree"))
+    words = Words("rules.consensus_passed", {"agree": counts.agree})
+    return Outcome(passed=True, words=words, reason_code="passed", rule=rule, counts=counts)
 
 
-def _decide_share(rule: Rule, counts: ConsensusCounts, *, base: int, needed: str) -> Outcome:
-    """Compare the share of support among ``base`` votes with the rule's bar."""
+def _decide_share(rule: Rule, counts: ConsensusCounts, *, base: int) -> Outcome:
+    """Compare the share of support among ``base`` votes with the rule's bar (more than half
+    when it has no threshold)."""
     share = Fraction(counts.support, base)
     passed = share > _HALF if rule.threshold is None else share >= rule.threshold
-    reason = (
-        f"{'Passed' if passed else 'Not passed'}: {counts.support} of {_count(base, 'vote')} "
-        f"({_percent_text(share)}) agree or agree with reservations, {needed} needed"
+    words = Words(
+        "rules.share",
+        {
+            "passed": passed,
+            "support": counts.support,
+            "votes": base,
+            "percent": _percent_text(share),
+            "threshold": None if rule.threshold is None else _threshold_text(rule.threshold),
+            "stand_asides": counts.stand_aside if base < counts.total else None,
+        },
     )
-    if base < counts.total:
-        reason += f" ({_count(counts.stand_aside, 'stand-aside')} not counted)"
     code: ReasonCode = "passed" if passed else "below_threshold"
-    return Outcome(passed=passed, reason=f"{reason}.", reason_code=code, rule=rule, counts=counts)
+    return Outcome(passed=passed, words=words, reason_code=code, rule=rule, counts=counts)
 
 
-def _not_passed(rule: Rule, counts: ConsensusCounts, code: ReasonCode, why: str) -> Outcome:
-    reason = f"Not passed: {why}."
-    return Outcome(passed=False, reason=reason, reason_code=code, rule=rule, counts=counts)
-
-
-def _at_least(rule: Rule) -> str:
-    assert rule.threshold is not None
-    return f"at least {_threshold_text(rule.threshold)}"
-
-
-def _describe_kind(rule: Rule) -> str:
-    support = "Agree or Agree with reservations"
-    if rule.kind == "consensus":
-        return "Consensus: passes with at least one Agree and no Block."
-    if rule.kind == "majority":
-        return (
-            f"Majority: passes when more than half of the votes for or against are {support}; "
-            "stand-asides are not counted."
-        )
-    assert rule.threshold is not None
-    bar = _threshold_text(rule.threshold)
-    if rule.kind == "modified-consensus":
-        return (
-            f"Modified consensus: passes when at least {bar} of all votes are {support}; "
-            "a Block is heard but does not stop it on its own."
-        )
-    return (
-        f"Supermajority: passes when at least {bar} of the votes for or against are {support}; "
-        "stand-asides are not counted."
-    )
+def _not_passed(rule: Rule, counts: ConsensusCounts, code: ReasonCode, why: Words) -> Outcome:
+    return Outcome(passed=False, words=why, reason_code=code, rule=rule, counts=counts)
 
 
 def _words(text: str) -> list[str]:
@@ -307,20 +295,14 @@ def _take_kind(words: list[str]) -> tuple[Kind, list[str]]:
         return _KIND_WORDS[f"{words[0]}-{words[1]}"], words[2:]
     if words[0] in _KIND_WORDS:
         return _KIND_WORDS[words[0]], words[1:]
-    raise RuleError(f"{_quote(words[0])} is not a decision rule I know. {_FORMS}")
+    raise RuleError("rules.unknown_rule", word=_cut(words[0]))
 
 
 def _threshold_for(kind: Kind, word: str | None) -> Fraction | None:
     if kind == "consensus" and word is not None:
-        raise RuleError(
-            "Plain consensus has no percentage. For one, use modified-consensus, "
-            "e.g. 'modified-consensus 90%'."
-        )
+        raise RuleError("rules.consensus_threshold")
     if kind == "majority" and word is not None:
-        raise RuleError(
-            "A simple majority has no percentage: it means more than half. For a higher bar, "
-            "use supermajority, e.g. 'supermajority 2/3'."
-        )
+        raise RuleError("rules.majority_threshold")
     if word is None:
         return _DEFAULT_THRESHOLDS.get(kind)
     return _parse_threshold_word(word)
@@ -329,13 +311,11 @@ def _threshold_for(kind: Kind, word: str | None) -> Fraction | None:
 def _parse_threshold_word(word: str) -> Fraction:
     value = _read_fraction(word)
     if value is None:
-        raise RuleError(f"{_quote(word)} is not a threshold I can read. {_THRESHOLD_FORMS}")
+        raise RuleError("rules.unreadable_threshold", word=_cut(word))
     if value > 1 and _DECIMAL_RE.fullmatch(word):
-        raise RuleError(f"Did you mean {_cut(word)}%? {_THRESHOLD_FORMS}")
+        raise RuleError("rules.percent_meant", word=_cut(word))
     if not _HALF < value <= 1:
-        raise RuleError(
-            f"The threshold must be more than 50% and at most 100%; {_cut(word)} is not."
-        )
+        raise RuleError("rules.threshold_range", threshold=_cut(word))
     return value
 
 
@@ -355,13 +335,11 @@ def _read_fraction(word: str) -> Fraction | None:
 
 def _parse_quorum_word(word: str) -> int:
     if not _QUORUM_RE.fullmatch(word):
-        raise RuleError(
-            f"The quorum must be a whole number of voters, e.g. 'quorum 5'; not {_quote(word)}."
-        )
+        raise RuleError("rules.quorum_not_whole", word=_cut(word))
     try:
         quorum = int(word)
     except ValueError:  # more digits than Python converts
-        raise RuleError("That quorum is far too large.") from None
+        raise RuleError("rules.quorum_too_large") from None
     _check_quorum(quorum)
     return quorum
 
@@ -369,19 +347,16 @@ def _parse_quorum_word(word: str) -> int:
 def _check_threshold(kind: Kind, threshold: Fraction | None) -> None:
     if kind in _DEFAULT_THRESHOLDS:
         if threshold is None:
-            raise RuleError(f"The rule {kind} needs a threshold, e.g. '{kind} 75%'.")
+            raise RuleError("rules.needs_threshold", kind=kind)
         if not _HALF < threshold <= 1:
-            raise RuleError(
-                f"The threshold must be more than 50% and at most 100%; "
-                f"{_threshold_text(threshold)} is not."
-            )
+            raise RuleError("rules.threshold_range", threshold=_threshold_text(threshold))
     elif threshold is not None:
-        raise RuleError(f"The rule {kind} has no threshold.")
+        raise RuleError("rules.no_threshold", kind=kind)
 
 
 def _check_quorum(quorum: int) -> None:
     if quorum < 0:
-        raise RuleError("The quorum cannot be negative. Use 'quorum 0' for no quorum.")
+        raise RuleError("rules.quorum_negative")
 
 
 def _threshold_text(threshold: Fraction) -> str:
@@ -411,16 +386,6 @@ def _decimal_text(scaled: int, places: int) -> str:
         return str(scaled)
     whole, fraction = divmod(scaled, 10**places)
     return f"{whole}.{fraction:0{places}d}"
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 voter``, ``3 voters``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _quote(word: str) -> str:
-    """The user's word in quotes, cut short so an error message stays readable."""
-    return f"'{_cut(word)}'"
 
 
 def _cut(word: str, limit: int = 30) -> str:

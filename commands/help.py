@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.contract import Args, Command, Context, Param, Registry, Reply
+from bot.contract import Args, Command, Context, Param, Registry, Reply, Words
 from bot.permissions import who_may
 
 
@@ -38,7 +38,7 @@ async def show_help(ctx: Context, args: Args) -> Reply:
             "help": command.long_help(prefix),
             "examples": command.example_lines(prefix),
             "aliases": [prefix + alias for alias in command.aliases],
-            "who": who_may(command.power, room_version=ctx.room.version),
+            "who": Words(who_may(command.power, room_version=ctx.room.version)),
             "flags": [
                 {"usage": f"--{f.name}{' ' + f.value if f.value else ''}", "help": f.help}
                 for f in command.flags

@@ -17,6 +17,9 @@ measures them against `REPLY_LIMIT`: a long answer is cut into pages (`--page N`
 `!compare` table a few movements side by side per page), long lists of movements end in
 "and N more", and texts are shortened only as a last resort. A small alliance's answers
 fit on one page and say nothing about pages.
+
+The family's sentences are in `templates/refusals/objectives.txt`; lists of names come from
+`templates/refusals/alliance.txt`, stances and thresholds from `compare.txt`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from bot.contract import (
     Param,
     Registry,
     Reply,
+    Words,
     short,
     tokenize,
 )
@@ -48,20 +52,19 @@ from commands.alliance_shared import (
     ALLIANCE_FLAG,
     TEXT_MAX,
     check_text,
+    clip,
     commons_alliance,
     find_named,
     find_objective,
-    names_list,
     own_movement,
-    quoted,
     read_alliance,
     take_alliance_flag,
+    text_of,
     words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, Objective, PollRef
 from commands.compare import (
     STANCE_MARKS,
-    STANCE_WORDS,
     Board,
     Bridging,
     Layout,
@@ -73,14 +76,14 @@ from commands.compare import (
     bridging,
     compare_objective,
     compare_pair,
-    format_threshold,
     lay_out,
     objective_number,
     split_names,
     support,
     text_key,
+    threshold_words,
 )
-from commands.decision import describe_rule
+from commands.decision import rule_words
 from commands.links import room_link
 
 IMPORT_MAX: Final = 50
@@ -121,16 +124,25 @@ PageBuilder = Callable[[Layout, int, int | None], Reply]
 class Fit:
     """Measures replies as they will be sent, to keep each within one Matrix event.
 
-    It renders with a renderer of its own over the bot's templates (the prefix comes with the
-    data), so the measure follows the templates as they are.
+    It renders with a renderer of its own over the bot's templates (one per command prefix, so
+    that the catalogues' words have it too), so the measure follows the templates as they are.
     """
 
     def __init__(self, renderer: Renderer | None = None, *, limit: int = REPLY_LIMIT) -> None:
-        self._renderer = renderer or Renderer()
+        self._renderer = renderer
+        self._by_prefix: dict[str, Renderer] = {}
         self.limit = limit
 
+    def _renderer_for(self, prefix: str) -> Renderer:
+        if self._renderer is not None:
+            return self._renderer
+        if prefix not in self._by_prefix:
+            self._by_prefix[prefix] = Renderer(globals={"prefix": prefix})
+        return self._by_prefix[prefix]
+
     def size(self, reply: Reply, *, prefix: str) -> int:
-        return reply_size(self._renderer.render(reply.template, {**reply.data, "prefix": prefix}))
+        renderer = self._renderer_for(prefix)
+        return reply_size(renderer.render(reply.template, {**reply.data, "prefix": prefix}))
 
     def first(self, replies: Iterable[Reply], *, prefix: str) -> Reply:
         """The first of `replies` that fits (the last one when none does)."""
@@ -184,17 +196,18 @@ class Fit:
                 break
         if wanted > layout.pages:
             if layout.pages == 1:
-                raise CommandError("It all fits on one page: leave out --page.")
+                raise CommandError("objectives.one_page")
             raise CommandError(
-                f"There are {layout.pages} pages; the last one: {again(layout.pages)}"
+                "objectives.no_such_page", pages=layout.pages, last=again(layout.pages)
             )
         return made(layout, wanted, cut)
 
 
 def page_view(
-    layout: Layout, number: int, again: Callable[[int], str], what: str
+    layout: Layout, number: int, again: Callable[[int], str], what: Words
 ) -> dict[str, Any] | None:
-    """What a page's reply says about paging: nothing when it all fits on one page."""
+    """What a page's reply says about paging: nothing when it all fits on one page. `what`
+    says what the page holds."""
     if layout.pages == 1:
         return None
     return {
@@ -217,7 +230,7 @@ def wanted_page(args: Args, text: str = "") -> tuple[int, str]:
         return 1, text
     number = value.strip().lstrip("#")
     if not number.isdecimal() or len(number) > 6 or int(number) < 1:
-        raise CommandError(f"--page takes a page number such as 2, not {quoted(value, 20)}.")
+        raise CommandError("objectives.page_number", typed=clip(value, 20))
     return int(number), text
 
 
@@ -231,12 +244,16 @@ def cut_text(text: str, cut: int | None) -> str:
     return text if cut is None else short(text, cut)
 
 
-def some_names(movements: Sequence[MovementInfo]) -> tuple[str, bool]:
-    """`A, B and C`; a long list as its first names and "and N more". True when cut."""
+def some_names(movements: Sequence[MovementInfo]) -> tuple[Words | None, bool]:
+    """`A, B and C`; a long list as its first names and "and N more" (None for no names). True
+    when cut."""
     names = [m.name for m in movements]
+    if not names:
+        return None, False
     if len(names) <= NAMES_LISTED:
-        return names_list(names, empty=""), False
-    return f"{', '.join(names[:NAMES_SHOWN])} and {len(names) - NAMES_SHOWN} more", True
+        return Words("alliance.some", {"names": names, "more": 0}), False
+    more = len(names) - NAMES_SHOWN
+    return Words("alliance.some", {"names": names[:NAMES_SHOWN], "more": more}), True
 
 
 def weight(value: Any) -> int:
@@ -244,11 +261,18 @@ def weight(value: Any) -> int:
     return len(json.dumps(value, default=str))
 
 
-def span(items: range, total: int, what: str) -> str:
-    """`objectives 1 to 25 of 50`."""
-    if len(items) == 1:
-        return f"{what} {items.start + 1} of {total}"
-    return f"{what} {items.start + 1} to {items.stop} of {total}"
+def span(items: range, total: int, what: str) -> Words:
+    """`objectives 1 to 25 of 50` (`what`: objectives or movements)."""
+    return Words("objectives.span", _span(items, total, what))
+
+
+def _span(items: range, total: int, what: str) -> dict[str, Any]:
+    return {
+        "what": what,
+        "first": items.start + 1,
+        "last": None if len(items) == 1 else items.stop,
+        "total": total,
+    }
 
 
 # -- proposing objectives ---------------------------------------------------------------------
@@ -269,7 +293,7 @@ class ImportPlan:
     """Which lines become objectives, and which are left out and why."""
 
     add: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, Words]] = field(default_factory=list)
 
 
 def plan_import(lines: Sequence[str], existing: Mapping[str, int]) -> ImportPlan:
@@ -279,11 +303,12 @@ def plan_import(lines: Sequence[str], existing: Mapping[str, int]) -> ImportPlan
     for line in lines:
         key = text_key(line)
         if len(line) > TEXT_MAX:
-            plan.skipped.append((line, f"too long ({len(line)} characters, at most {TEXT_MAX})"))
+            why = Words("objectives.skip_too_long", {"length": len(line), "limit": TEXT_MAX})
+            plan.skipped.append((line, why))
         elif key in existing:
-            plan.skipped.append((line, f"already objective #{existing[key]}"))
+            plan.skipped.append((line, Words("objectives.skip_exists", {"number": existing[key]})))
         elif key in seen:
-            plan.skipped.append((line, "given twice"))
+            plan.skipped.append((line, Words("objectives.skip_twice")))
         else:
             seen.add(key)
             plan.add.append(line)
@@ -300,20 +325,13 @@ async def _existing_keys(ctx: Context, alliance: Alliance) -> dict[str, int]:
 
 
 async def propose_objective(ctx: Context, args: Args) -> Reply:
-    alliance = await commons_alliance(ctx, doing="propose common objectives")
-    text = check_text(
-        args.text("text"),
-        what="objective",
-        example=f"{ctx.prefix}objective propose Respect for nature",
-    )
+    alliance = await commons_alliance(ctx, doing="propose")
+    text = check_text(args.text("text"), what="objective")
     added = await db.objectives_by_event(ctx.store, ctx.event.event_id)
     if not added:
         existing = await _existing_keys(ctx, alliance)
         if text_key(text) in existing:
-            raise CommandError(
-                f"That is already objective #{existing[text_key(text)]}. "
-                f"Type {ctx.prefix}objectives to see them all."
-            )
+            raise CommandError("objectives.already_objective", number=existing[text_key(text)])
         added = await _add(ctx, alliance, [text])
     return Reply(
         "objective_proposed",
@@ -322,18 +340,12 @@ async def propose_objective(ctx: Context, args: Args) -> Reply:
 
 
 async def import_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
-    alliance = await commons_alliance(ctx, doing="import common objectives")
+    alliance = await commons_alliance(ctx, doing="import")
     lines = import_lines(args.text("objectives"))
     if not lines:
-        raise CommandError(
-            "Put one objective per line after the command (Shift+Enter for a new line), e.g.\n"
-            f"{ctx.prefix}objective import\nRespect for nature\nDemocratic procedures"
-        )
+        raise CommandError("objectives.import_nothing")
     if len(lines) > IMPORT_MAX:
-        raise CommandError(
-            f"That is {len(lines)} objectives; at most {IMPORT_MAX} at once, please. "
-            "Send them in parts."
-        )
+        raise CommandError("objectives.import_too_many", count=len(lines), limit=IMPORT_MAX)
     plan = plan_import(lines, await _existing_keys(ctx, alliance))
     added = await db.objectives_by_event(ctx.store, ctx.event.event_id)
     if not added and plan.add:
@@ -367,9 +379,7 @@ async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[O
             event_id=ctx.event.event_id,
         )
     except db.Taken:
-        raise CommandError(
-            f"One of those is already an objective. Type {ctx.prefix}objectives to see them."
-        ) from None
+        raise CommandError("objectives.one_exists") from None
 
 
 # -- listing ----------------------------------------------------------------------------------
@@ -421,7 +431,7 @@ async def list_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
                 "objectives": [dict(rows[i], text=cut_text(rows[i]["text"], cut)) for i in shown],
                 "cut": any(rows[i]["cut"] for i in shown),
                 "active": active,
-                "threshold": format_threshold(alliance.threshold),
+                "threshold": threshold_words(alliance.threshold),
                 "needed": board.threshold.needed(active) if active else 0,
                 "in_commons": alliance.commons_room_id == ctx.event.room_id,
                 "page": page_view(layout, number, again, span(shown, len(rows), "objectives")),
@@ -449,17 +459,21 @@ async def endorse(ctx: Context, args: Args) -> Reply:
         and latest.state == "pending"
         and latest.command_event_id != ctx.event.event_id
     ):
-        raise CommandError(
-            f"A poll on objective #{objective.number} is already open in this room. "
-            "Vote there; the stance is recorded when it closes."
-        )
+        raise CommandError("objectives.poll_open", number=objective.number)
     closes_at = await polls.decision_closes_at(ctx, args.option("closes"))
     poll = await polls.open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
-        proposal=(
-            f"Does {movement.name} endorse objective #{objective.number} of {alliance.name}: "
-            f"“{objective.text}”?"
+        proposal=text_of(
+            Words(
+                "objectives.endorse_question",
+                {
+                    "movement": movement.name,
+                    "number": objective.number,
+                    "alliance": alliance.name,
+                    "text": objective.text,
+                },
+            )
         ),
         creator=ctx.event.sender,
         txn_key=ctx.event.event_id,
@@ -482,7 +496,7 @@ async def endorse(ctx: Context, args: Args) -> Reply:
             "movement": movement.name,
             "poll": poll.number,
             "was": (latest.state if latest is not None and latest.state != "pending" else ""),
-            "rule": describe_rule(polls.rule_of(poll)),
+            "rule": rule_words(polls.rule_of(poll)),
             "closes": polls.local_time(poll.closes_at or closes_at, ctx),
         },
     )
@@ -558,19 +572,19 @@ def _matrix(
                 mark = STANCE_MARKS[board.stance(movement, objective).state]
                 cells.append({"mark": mark, "label": f"{mark} {movement.name}"})
             page_rows.append(dict(rows[i], text=cut_text(rows[i]["text"], cut), cells=cells))
-        what = span(shown_columns, len(movements), "movements")
-        if len(here) > 1:
-            what += f" ({here[0].name} to {here[-1].name})"
+        what = _span(shown_columns, len(movements), "movements")
+        what["names"] = [here[0].name, here[-1].name] if len(here) > 1 else None
+        what["objectives"] = None
         if len(layout.rows) > 1:
             first, last = board.objectives[shown_rows[0]], board.objectives[shown_rows[-1]]
-            what += f", objectives #{first.number} to #{last.number}"
+            what["objectives"] = [first.number, last.number]
         return Reply(
             "compare_matrix",
             {
                 "alliance": alliance.name,
                 "movements": [columns[i] for i in shown_columns],
                 "rows": page_rows,
-                "page": page_view(layout, number, again, what),
+                "page": page_view(layout, number, again, Words("objectives.matrix_page", what)),
             },
         )
 
@@ -601,17 +615,29 @@ def _stance_row(entry: MovementStance, *, sealed: bool = False) -> dict[str, Any
     reasons = list(stance.block_reasons) if stance.decided == "not_endorsed" else []
     return {
         "mark": STANCE_MARKS[stance.state],
-        "word": STANCE_WORDS[stance.state],
+        "word": Words("compare.stance", {"state": stance.state}),
         "state": stance.state,
         "movement": entry.movement.name,
-        "was": STANCE_WORDS[stance.decided] if stance.state == "pending" else "",
+        "was": (
+            Words("compare.stance", {"state": stance.decided})
+            if stance.state == "pending"
+            else None
+        ),
         "votes": (
-            f"{counts.agree} agree, {counts.reservations} with reservations, "
-            f"{counts.stand_aside} stand aside, {counts.block} block"
+            Words(
+                "compare.votes",
+                {
+                    "agree": counts.agree,
+                    "reservations": counts.reservations,
+                    "stand_aside": counts.stand_aside,
+                    "block": counts.block,
+                },
+            )
             if counts is not None
-            else ""
+            else None
         ),
         "blocks": [] if sealed else reasons,
+        "blocks_more": 0,
         "blocks_hidden": len(reasons) if sealed else 0,
         "words_hidden": sealed and entry.wording is not None,
         "wording": entry.wording.text if entry.wording and not sealed else "",
@@ -623,9 +649,8 @@ def _cut_stance_row(row: dict[str, Any], cut: int | None) -> dict[str, Any]:
     if cut is None:
         return row
     blocks = [short(reason, cut) for reason in row["blocks"][:BLOCKS_SHOWN]]
-    if len(row["blocks"]) > BLOCKS_SHOWN:
-        blocks.append(f"and {len(row['blocks']) - BLOCKS_SHOWN} more blocks")
-    return dict(row, blocks=blocks, wording=cut_text(row["wording"], cut))
+    more = max(0, len(row["blocks"]) - BLOCKS_SHOWN)
+    return dict(row, blocks=blocks, blocks_more=more, wording=cut_text(row["wording"], cut))
 
 
 def _one_objective(
@@ -672,13 +697,13 @@ def _one_objective(
     )
 
 
-def _movement_choices(ctx: Context, active: Sequence[Movement]) -> str:
-    """The movements to choose from, in a refusal (a long list cut short)."""
-    names = [f"{m.name} ({m.slug})" for m in active[:CHOICES_SHOWN]]
-    if len(active) > CHOICES_SHOWN:
-        more = len(active) - CHOICES_SHOWN
-        return f"{', '.join(names)} and {more} more ({ctx.prefix}movements lists them all)"
-    return names_list(names, empty="none yet")
+def _movement_choices(active: Sequence[Movement]) -> dict[str, Any]:
+    """The movements to choose from, in a refusal (a long list cut short): the catalogue's
+    `choices` and `more`."""
+    return {
+        "choices": [{"name": m.name, "slug": m.slug} for m in active[:CHOICES_SHOWN]],
+        "more": max(0, len(active) - CHOICES_SHOWN),
+    }
 
 
 def _two_movements(
@@ -701,29 +726,29 @@ def _two_movements(
         others = [m for m in active if m.id != only.id]
         if not others:
             raise CommandError(
-                f"{only.name} is the only active movement of {alliance.name} so far: there is "
-                "nothing to compare it with yet."
+                "objectives.only_movement", movement=only.name, alliance=alliance.name
             )
         raise CommandError(
-            f"To compare {only.name}, name a second movement, e.g. "
-            f"{ctx.prefix}compare {only.name} {others[0].name}. "
-            f"Movements: {_movement_choices(ctx, active)}."
+            "objectives.second_movement",
+            movement=only.name,
+            other=others[0].name,
+            **_movement_choices(active),
         )
     if len(found) != 2:
         unknown = [typed for typed in words if find_named(typed, active) is None]
         if len(words) == 2 and len(unknown) == 1:
             raise CommandError(
-                f"{quoted(unknown[0])} is not an active movement of {alliance.name}. "
-                f"Movements: {_movement_choices(ctx, active)}."
+                "objectives.not_active",
+                typed=clip(unknown[0]),
+                alliance=alliance.name,
+                **_movement_choices(active),
             )
         raise CommandError(
-            f"I could not find two movements in {quoted(' '.join(words))}. "
-            f"Movements: {_movement_choices(ctx, active)}. "
-            f"Or give one objective's number: {ctx.prefix}compare 1"
+            "objectives.two_not_found", typed=clip(" ".join(words)), **_movement_choices(active)
         )
     a, b = found
     if a.id == b.id:
-        raise CommandError("Those are the same movement; give two different ones.")
+        raise CommandError("objectives.same_movement")
     pair = compare_pair(board, a.info(), b.info())
     entries = [
         (part, entry)
@@ -822,11 +847,11 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
         undecided = [row for part, row in shown if part == "undecided"]
         what = []
         if ranked:
-            what.append(_ranks("the ranking", ranked, len(report.ranked)))
+            what.append(_ranks("ranked", ranked, len(report.ranked)))
         if dividing:
-            what.append(_ranks("what divides the alliance", dividing, len(report.dividing)))
+            what.append(_ranks("dividing", dividing, len(report.dividing)))
         if undecided:
-            what.append(_ranks("what is not decided yet", undecided, len(report.undecided)))
+            what.append(_ranks("undecided", undecided, len(report.undecided)))
         return Reply(
             "bridging_ranking",
             {
@@ -840,7 +865,9 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
                 "last": number == layout.pages,
                 "movements": total,
                 "voted": bool(report.ranked),
-                "page": page_view(layout, number, again, " and ".join(what)),
+                "page": page_view(
+                    layout, number, again, Words("objectives.ranking_page", {"parts": what})
+                ),
             },
         )
 
@@ -853,9 +880,9 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
     )
 
 
-def _ranks(what: str, rows: Sequence[dict[str, Any]], total: int) -> str:
-    """`the ranking, 1 to 25 of 50`."""
-    return f"{what}, {rows[0]['rank']} to {rows[-1]['rank']} of {total}"
+def _ranks(part: str, rows: Sequence[dict[str, Any]], total: int) -> dict[str, Any]:
+    """`the ranking, 1 to 25 of 50` (`part`: ranked, dividing or undecided)."""
+    return {"part": part, "first": rows[0]["rank"], "last": rows[-1]["rank"], "total": total}
 
 
 BRIDGING_HELP: Final = (

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Final
 
-from bot.contract import CommandError, Context, Reply, Services
+from bot.contract import CommandError, Context, Reply, Services, Words
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
@@ -73,9 +73,10 @@ ALLIANCE_POLL_POWER: Final = Power.MODERATOR
 moderator of the commons (not anyone in it) speaks for the alliance there."""
 
 
-async def _alliance_name(store: Store, alliance_id: int) -> str:
+async def _alliance_name(store: Store, alliance_id: int) -> Words:
+    """The alliance's name as the templates show it (with `say`), also once it is gone."""
     alliance = await alliance_store.alliance_by_id(store, alliance_id)
-    return alliance.name if alliance else "the alliance"
+    return Words("polls.alliance", {"name": alliance.name if alliance else None})
 
 
 def seat_key(command_event_id: str, room_id: str) -> EventID:
@@ -86,22 +87,12 @@ def seat_key(command_event_id: str, room_id: str) -> EventID:
 # -- opening -----------------------------------------------------------------------------------
 
 
-async def _not_a_commons(ctx: Context) -> str:
+async def _not_a_commons(ctx: Context) -> CommandError:
     """Why `--alliance` cannot be used in this room, and what to do instead."""
     mine = await alliance_store.alliances_of_room(ctx.store, ctx.event.room_id)
     if mine:
-        names = " and ".join(a.name for a in mine)
-        return (
-            f"Alliance-wide polls start in the commons room of {names}; this room is a movement "
-            f"of it. Ask there, or start a poll for this room alone: {ctx.prefix}poll without "
-            "--alliance."
-        )
-    return (
-        "This room is not an alliance's commons room, so there is no alliance to poll. "
-        f"Start a poll for this room alone with {ctx.prefix}poll without --alliance. To start "
-        f"an alliance, a bot admin types {ctx.prefix}alliance create <name> in the room that "
-        "will be its commons."
-    )
+        return CommandError("polls.alliance_from_a_movement", alliances=[a.name for a in mine])
+    return CommandError("polls.alliance_not_a_commons")
 
 
 async def create_alliance_poll(ctx: Context, request: PollRequest, closes_at: int | None) -> Reply:
@@ -110,13 +101,9 @@ async def create_alliance_poll(ctx: Context, request: PollRequest, closes_at: in
     commons = ctx.event.room_id
     alliance = await alliance_store.alliance_by_commons(store, commons)
     if alliance is None:
-        raise CommandError(await _not_a_commons(ctx))
+        raise await _not_a_commons(ctx)
     if ctx.power < ALLIANCE_POLL_POWER:
-        raise CommandError(
-            "Only a moderator of this commons room (power level 50 or more) may start an "
-            "alliance-wide poll, because it is posted in every movement's own room. Ask one of "
-            f"them, or start a poll for this room alone: {ctx.prefix}poll without --alliance."
-        )
+        raise CommandError("polls.alliance_moderators_only")
     movements = await alliance_store.movements_of(store, alliance.id, statuses=("active",))
     group = await db.create_group(
         store,
@@ -227,7 +214,7 @@ async def _group_view(
         leading = result.leading()
         rooms.append(
             {
-                "name": seat.movement_name or "The commons",
+                "name": seat.movement_name,  # None: the commons
                 "commons": seat.is_commons,
                 "here": seat.poll.room_id == here.room_id,
                 "voters": result.voters,

@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
-from bot.contract import Args, Context, Reply, UsageError, read_number, short
+from bot.contract import Args, Context, Refusal, Reply, UsageError, Words, read_number, short
 from bot.permissions import Power
 from commands import poll_store as db
-from commands.deadlines import DeadlineError, format_duration, parse_deadline, parse_duration
-from commands.decision import RuleError, describe_rule, format_rule, parse_quorum, parse_rule
+from commands.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
+from commands.decision import RuleError, format_rule, parse_quorum, parse_rule, rule_words
 from commands.poll_alliance import close_group_command, create_alliance_poll, show_group_results
 from commands.poll_input import (
     PollInputError,
@@ -65,7 +65,7 @@ def _deadline(text: str | None, ctx: Context) -> int | None:
     return int(when.timestamp() * 1000)
 
 
-def _usage(ctx: Context, name: str, problem: str) -> Reply:
+def _usage(ctx: Context, name: str, problem: Words) -> Reply:
     command = ctx.registry.lookup(name)
     usage = command.usage(ctx.prefix) if command else ctx.prefix + name
     return Reply("usage_error", {"problem": problem, "usage": usage, "name": name})
@@ -79,7 +79,7 @@ async def create_straw_poll(ctx: Context, args: Args) -> Reply:
         request = parse_poll(args.text("question"), flags=args.flags)
         closes_at = _deadline(request.closes, ctx)
     except (PollInputError, DeadlineError) as exc:
-        return _usage(ctx, "poll", str(exc))
+        return _usage(ctx, "poll", exc.words)
     if request.alliance:
         return await create_alliance_poll(ctx, request, closes_at)
     poll = await open_poll(
@@ -102,7 +102,7 @@ async def create_consensus_poll(ctx: Context, args: Args) -> Reply:
         request = parse_proposal(args.text("proposal"), flags=args.flags)
         closes_at = _deadline(request.closes, ctx)
     except (PollInputError, DeadlineError) as exc:
-        return _usage(ctx, "consensus", str(exc))
+        return _usage(ctx, "consensus", exc.words)
     poll = await open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
@@ -112,15 +112,15 @@ async def create_consensus_poll(ctx: Context, args: Args) -> Reply:
         closes_at=closes_at,
     )
     view = created_view(ctx, poll)
-    view["rule"] = describe_rule(rule_of(poll))
+    view["rule"] = rule_words(rule_of(poll))
     return Reply("consensus_created", view)
 
 
 # -- finding the poll a command is about ------------------------------------------------------
 
 
-class _NoPoll(Exception):
-    """The command does not lead to a poll; the text says why."""
+class _NoPoll(Refusal):
+    """The command does not lead to a poll; its `words` say why."""
 
 
 async def _replied_poll(ctx: Context) -> Poll | None:
@@ -139,9 +139,9 @@ def _number(text: str) -> int | None:
     try:
         number = read_number(text)
     except UsageError as exc:
-        raise _NoPoll(str(exc)) from None
+        raise _NoPoll(exc.words.key, **exc.words.data) from None
     if number is None:
-        raise _NoPoll(f"'{short(text.strip(), 30)}' is not a poll number; give one like 3.")
+        raise _NoPoll("polls.not_a_poll_number", typed=short(text.strip(), 30))
     return number
 
 
@@ -152,10 +152,7 @@ async def _named_poll(ctx: Context, text: str, *, fallback_any: bool) -> Poll:
     if number is not None:
         poll = await db.poll_by_number(ctx.store, room_id, number)
         if poll is None:
-            raise _NoPoll(
-                f"There is no poll #{number} in this room. "
-                f"Type {ctx.prefix}poll list to see the polls here."
-            )
+            raise _NoPoll("polls.no_such_poll", number=number)
         return poll
     poll = await _replied_poll(ctx)
     if poll is None:
@@ -163,10 +160,7 @@ async def _named_poll(ctx: Context, text: str, *, fallback_any: bool) -> Poll:
     if poll is None and fallback_any:
         poll = await db.latest_poll(ctx.store, room_id, open_only=False)
     if poll is None:
-        raise _NoPoll(
-            "There is no open poll in this room. Give a poll's number, or start a poll "
-            f"with {ctx.prefix}poll."
-        )
+        raise _NoPoll("polls.no_open_poll")
     return poll
 
 
@@ -175,18 +169,16 @@ async def _voting_poll(ctx: Context, *, kind: PollKind | None) -> Poll:
     poll = await _replied_poll(ctx)
     if poll is not None:
         if kind == "consensus" and poll.kind != "consensus":
-            raise _NoPoll(f"Poll #{poll.number} is a straw poll; reasons are for consensus polls.")
+            raise _NoPoll("polls.straw_poll_reason", number=poll.number)
         return poll
     candidates = await db.open_polls(ctx.store, ctx.event.room_id, kind=kind)
     if len(candidates) == 1:
         return candidates[0]
-    what = "consensus poll" if kind == "consensus" else "poll"
+    consensus = kind == "consensus"
     if not candidates:
-        raise _NoPoll(f"There is no open {what} in this room.")
-    numbers = ", ".join(f"#{p.number}" for p in candidates)
-    raise _NoPoll(
-        f"Several {what}s are open ({numbers}). Reply to the one you mean, or write in its thread."
-    )
+        raise _NoPoll("polls.none_open", consensus=consensus)
+    numbers = [p.number for p in candidates]
+    raise _NoPoll("polls.several_open", consensus=consensus, numbers=numbers)
 
 
 def _looks_like_a_poll(text: str) -> bool:
@@ -222,7 +214,7 @@ async def show_results(ctx: Context, args: Args) -> Reply:
     try:
         poll = await _named_poll(ctx, args.text("number"), fallback_any=True)
     except _NoPoll as exc:
-        return _usage(ctx, "poll results", str(exc))
+        return _usage(ctx, "poll results", exc.words)
     group = await db.group_of(ctx.store, poll.id)
     if group is not None:
         return await show_group_results(ctx, poll, group)
@@ -262,14 +254,10 @@ async def withdraw_poll(ctx: Context, args: Args) -> Reply:
     try:
         poll = await _named_poll(ctx, args.text("number"), fallback_any=False)
     except _NoPoll as exc:
-        return _usage(ctx, "poll withdraw", str(exc))
+        return _usage(ctx, "poll withdraw", exc.words)
     if await db.group_of(ctx.store, poll.id) is not None:
-        return _usage(
-            ctx,
-            "poll withdraw",
-            f"Poll #{poll.number} is part of an alliance-wide poll; the commons closes it with "
-            f"{ctx.prefix}poll close.",
-        )
+        problem = Words("polls.withdraw_alliance_poll", {"number": poll.number})
+        return _usage(ctx, "poll withdraw", problem)
     if ctx.event.sender != poll.creator:
         return Reply(
             "poll_withdraw_refused",
@@ -306,7 +294,7 @@ async def close_poll(ctx: Context, args: Args) -> Reply:
         try:
             poll = await _named_poll(ctx, args.text("number"), fallback_any=False)
         except _NoPoll as exc:
-            return _usage(ctx, "poll close", str(exc))
+            return _usage(ctx, "poll close", exc.words)
     group = await db.group_of(ctx.store, poll.id)
     if group is not None:
         return await close_group_command(ctx, poll, group)
@@ -360,7 +348,7 @@ async def vote(ctx: Context, args: Args) -> Reply:
     try:
         poll = await _voting_poll(ctx, kind=None)
     except _NoPoll as exc:
-        return _usage(ctx, "vote", str(exc))
+        return _usage(ctx, "vote", exc.words)
     if not poll.accepts_vote_at(ctx.event.ts):
         return Reply("poll_closed", {"number": poll.number, "action": "vote"})
     try:
@@ -368,7 +356,7 @@ async def vote(ctx: Context, args: Args) -> Reply:
             args.text("choices"), _option_names(poll), max_selections=poll.max_selections
         )
     except PollInputError as exc:
-        return _usage(ctx, "vote", str(exc))
+        return _usage(ctx, "vote", exc.words)
     answers = [poll.answers[index].id for index in indexes]
     await db.add_response(
         ctx.store,
@@ -401,10 +389,8 @@ async def give_reason(ctx: Context, args: Args) -> Reply:
     try:
         poll = await _voting_poll(ctx, kind="consensus")
         reason = check_reason(args.text("reason"))
-    except _NoPoll as exc:
-        return _usage(ctx, "reason", str(exc))
-    except PollInputError as exc:
-        return _usage(ctx, "reason", str(exc))
+    except (_NoPoll, PollInputError) as exc:
+        return _usage(ctx, "reason", exc.words)
     if not poll.accepts_vote_at(ctx.event.ts):
         return Reply("poll_closed", {"number": poll.number, "action": "reason"})
     await db.add_reason(
@@ -432,12 +418,12 @@ async def show_rules(ctx: Context, args: Args) -> Reply:
         "rules_show",
         {
             "rule": format_rule(rule),
-            "description": describe_rule(rule),
+            "description": rule_words(rule),
             "is_default": stored is None,
             "set_by": None if stored is None else ctx.room.display_name(stored.set_by),
             "set_at": None if stored is None else local_time(stored.set_at, ctx),
             "can_set": ctx.power >= Power.MODERATOR,
-            "deadline": format_duration(deadline),
+            "deadline": duration_words(deadline),
         },
     )
 
@@ -454,7 +440,7 @@ async def set_rules(ctx: Context, args: Args) -> Reply:
         else:
             rule = parse_rule(text)
     except RuleError as exc:
-        return _usage(ctx, "rules set", str(exc))
+        return _usage(ctx, "rules set", exc.words)
     await db.set_room_rule(
         ctx.store,
         ctx.event.room_id,
@@ -462,7 +448,7 @@ async def set_rules(ctx: Context, args: Args) -> Reply:
         set_by=ctx.event.sender,
         set_at=now_ms(),
     )
-    return Reply("rules_set", {"rule": format_rule(rule), "description": describe_rule(rule)})
+    return Reply("rules_set", {"rule": format_rule(rule), "description": rule_words(rule)})
 
 
 async def _set_deadline(ctx: Context, rest: list[str]) -> Reply:
@@ -470,9 +456,9 @@ async def _set_deadline(ctx: Context, rest: list[str]) -> Reply:
     try:
         duration = parse_duration(rest[0] if rest else "")
     except DeadlineError as exc:
-        return _usage(ctx, "rules set", str(exc))
+        return _usage(ctx, "rules set", exc.words)
     seconds = int(duration.total_seconds())
     await db.set_room_deadline(
         ctx.store, ctx.event.room_id, seconds=seconds, set_by=ctx.event.sender, set_at=now_ms()
     )
-    return Reply("rules_deadline_set", {"deadline": format_duration(seconds)})
+    return Reply("rules_deadline_set", {"deadline": duration_words(seconds)})

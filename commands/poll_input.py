@@ -16,7 +16,8 @@ The options `--multi N`, `--closes WHEN`, `--hidden` and `--alliance` may come b
 question (the command parser reads those), on the question's line, or on a line of their own.
 `--closes 2026-12-01 18:00` takes the time after the date as part of the value.
 
-Every :class:`PollInputError` message is meant to be shown to people as it is.
+Every :class:`PollInputError` is meant to be shown to people: its `words` are a sentence of
+`templates/refusals/polls.txt` (or `usage.txt`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.contract import QUOTES, short
+from bot.contract import QUOTES, Refusal, short
 
 MIN_OPTIONS: Final = 2
 MAX_OPTIONS: Final = 20
@@ -42,8 +43,8 @@ _BULLET_RE: Final = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
 _SEPARATORS_RE: Final = re.compile(r"[,;+]|\band\b", re.IGNORECASE)
 
 
-class PollInputError(ValueError):
-    """Input that cannot make a poll, a vote or a reason; ``str()`` says what is wrong."""
+class PollInputError(Refusal, ValueError):
+    """Input that cannot make a poll, a vote or a reason; its `words` say what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -95,16 +96,12 @@ def _scan(line: str, *, strict: bool) -> list[_Token]:
                 pos = end + 1
                 continue
             if strict:
-                raise PollInputError("A quote is not closed. Put the closing quote after the text.")
+                raise PollInputError("usage.quote_not_closed")
         end = pos
         while end < len(line) and not line[end].isspace():
             end += 1
         tokens.append(_Token(line[pos:end], pos, end, False))
         pos = end
-
-
-def _known_flags_text(known: Mapping[str, bool]) -> str:
-    return ", ".join(f"--{name}" for name in known)
 
 
 def _take_flags(
@@ -125,14 +122,12 @@ def _take_flags(
             continue
         name = match[1].lower()
         if name not in known:
-            raise PollInputError(
-                f"Unknown option --{name}. Options are: {_known_flags_text(known)}."
-            )
+            raise PollInputError("usage.unknown_option", name=name, known=list(known))
         end = token.end
         index += 1
         if known[name]:
             if index >= len(tokens):
-                raise PollInputError(f"--{name} needs a value.")
+                raise PollInputError("polls.option_needs_value", name=name)
             value = tokens[index].text
             end = tokens[index].end
             index += 1
@@ -254,37 +249,32 @@ def _one_line(line: str) -> tuple[str, list[str]]:
 
 def _checked(question: str, options: list[str], flags: Mapping[str, str | bool]) -> PollRequest:
     if not question:
-        raise PollInputError("The poll needs a question.")
+        raise PollInputError("polls.no_question")
     if len(question) > MAX_QUESTION_CHARS:
         raise PollInputError(
-            f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})."
+            "polls.question_too_long", length=len(question), limit=MAX_QUESTION_CHARS
         )
     if any(not option for option in options):
-        raise PollInputError("One of the options is empty.")
+        raise PollInputError("polls.empty_option")
     if len(options) < MIN_OPTIONS:
-        found = "no options" if not options else "only one option"
-        raise PollInputError(
-            f"I found {found}; a poll needs at least {MIN_OPTIONS}. Put the question on the "
-            "first line and each option on its own line (Shift+Enter), or put the question "
-            'and each option in quotes: "Where?" "Park" "Library".'
-        )
+        raise PollInputError("polls.too_few_options", count=len(options), minimum=MIN_OPTIONS)
     if len(options) > MAX_OPTIONS:
-        raise PollInputError(
-            f"That is {len(options)} options; a poll can have at most {MAX_OPTIONS}."
-        )
+        raise PollInputError("polls.too_many_options", count=len(options), limit=MAX_OPTIONS)
     for number, option in enumerate(options, start=1):
         if len(option) > MAX_OPTION_CHARS:
             raise PollInputError(
-                f"Option {number} ('{short(option, 40)}') is too long: {len(option)} characters, "
-                f"at most {MAX_OPTION_CHARS}."
+                "polls.option_too_long",
+                number=number,
+                option=short(option, 40),
+                length=len(option),
+                limit=MAX_OPTION_CHARS,
             )
     seen: dict[str, int] = {}
     for number, option in enumerate(options, start=1):
         key = _same(option)
         if key in seen:
             raise PollInputError(
-                f"Options {seen[key]} and {number} are the same ('{short(option, 40)}'). "
-                "Each option must be different."
+                "polls.same_options", first=seen[key], second=number, option=short(option, 40)
             )
         seen[key] = number
     max_selections = _multi(flags.get("multi"), len(options))
@@ -304,16 +294,12 @@ def _multi(value: str | bool | None, options: int) -> int:
         return 1
     text = str(value).strip()
     if not text.isdecimal():
-        raise PollInputError(
-            f"--multi needs a number of choices, like --multi 2; not '{short(text, 40)}'."
-        )
+        raise PollInputError("polls.multi_not_a_number", typed=short(text, 40))
     number = int(text)
     if number < 1:
-        raise PollInputError("--multi must be at least 1.")
+        raise PollInputError("polls.multi_below_one")
     if number > options:
-        raise PollInputError(
-            f"--multi {number} allows more choices than there are options ({options})."
-        )
+        raise PollInputError("polls.multi_above_options", number=number, options=options)
     return number
 
 
@@ -331,10 +317,10 @@ def parse_proposal(text: str, *, flags: Mapping[str, str | bool] | None = None) 
         kept.append(line)
     proposal = _unquote("\n".join(kept).strip())
     if not proposal:
-        raise PollInputError("Write the proposal after the command.")
+        raise PollInputError("polls.no_proposal")
     if len(proposal) > MAX_QUESTION_CHARS:
         raise PollInputError(
-            f"The proposal is too long ({len(proposal)} characters; at most {MAX_QUESTION_CHARS})."
+            "polls.proposal_too_long", length=len(proposal), limit=MAX_QUESTION_CHARS
         )
     closes = found.get("closes")
     return ProposalRequest(proposal=proposal, closes=closes if isinstance(closes, str) else None)
@@ -350,7 +336,7 @@ def parse_choices(
     """
     wanted = _same(text)
     if not wanted:
-        raise PollInputError("Say which option you choose, by its number.")
+        raise PollInputError("polls.say_which_option")
     if wanted in WITHDRAW_WORDS:
         return ()
     names = {_name_key(name): index for index, option in enumerate(options) for name in option}
@@ -370,10 +356,9 @@ def parse_choices(
             chosen.append(_option_number(word, len(options)))
     distinct = tuple(dict.fromkeys(chosen))
     if not distinct:
-        raise PollInputError("Say which option you choose, by its number.")
+        raise PollInputError("polls.say_which_option")
     if len(distinct) > max_selections:
-        allowed = "one option" if max_selections == 1 else f"up to {max_selections} options"
-        raise PollInputError(f"This poll allows {allowed}; you chose {len(distinct)}.")
+        raise PollInputError("polls.too_many_choices", allowed=max_selections, chosen=len(distinct))
     return distinct
 
 
@@ -384,13 +369,10 @@ def _name_key(name: str) -> str:
 def _option_number(word: str, count: int) -> int:
     cleaned = word.lstrip("#").rstrip(".")
     if not cleaned.isdecimal():
-        raise PollInputError(
-            f"I can't read '{short(word, 30)}' as an option: use the option's number "
-            f"(1 to {count})."
-        )
+        raise PollInputError("polls.unreadable_choice", typed=short(word, 30), count=count)
     number = int(cleaned)
     if not 1 <= number <= count:
-        raise PollInputError(f"There is no option {number}: this poll has options 1 to {count}.")
+        raise PollInputError("polls.no_such_option", number=number, count=count)
     return number - 1
 
 
@@ -398,9 +380,7 @@ def check_reason(text: str) -> str:
     """A reason as it will be kept; refuses empty and over-long ones."""
     reason = text.strip()
     if not reason:
-        raise PollInputError("Write your reason after the command.")
+        raise PollInputError("polls.no_reason")
     if len(reason) > MAX_REASON_CHARS:
-        raise PollInputError(
-            f"The reason is too long ({len(reason)} characters; at most {MAX_REASON_CHARS})."
-        )
+        raise PollInputError("polls.reason_too_long", length=len(reason), limit=MAX_REASON_CHARS)
     return reason

@@ -24,9 +24,10 @@ from bot.contract import CommandError, Context, Reply, Services
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
+from bot.render import Renderer
 from bot.store import Store
 from commands import poll_store as db
-from commands.deadlines import DeadlineError, format_duration, parse_deadline
+from commands.deadlines import DeadlineError, duration_parts, parse_deadline
 from commands.decision import Rule, format_rule
 from commands.poll_results import current_rule, live_tally, local_time, now_ms, results_view
 from commands.poll_store import Poll, PollKind
@@ -36,7 +37,7 @@ from commands.poll_view import (
     Answer,
     consensus_answers,
     end_content,
-    end_text,
+    end_words,
     start_content,
 )
 
@@ -52,6 +53,9 @@ DECISION_DEADLINE_S: Final = 24 * 3600
 COMMAND_GRACE_MS: Final = 120_000
 """A poll closed by `!poll close` that is still unannounced this long after is announced by
 the timer (the command failed half way)."""
+
+_TEXT: Final = Renderer()
+"""Renders the words that go into poll events (a consensus poll's options, the end's text)."""
 
 
 # -- opening -----------------------------------------------------------------------------------
@@ -107,10 +111,7 @@ async def open_poll(
     )
     if event_id is None:
         await db.forget_unsent_poll(store, poll.id)
-        raise CommandError(
-            "I could not post the poll in this room. Check that I may send messages here, "
-            "then try again."
-        )
+        raise CommandError("polls.could_not_post")
     await db.set_start_event(store, poll.id, event_id)
     return replace(poll, start_event_id=event_id)
 
@@ -137,7 +138,7 @@ async def open_consensus_poll(
         txn_key=txn_key,
         kind="consensus",
         question=proposal,
-        answers=consensus_answers(),
+        answers=consensus_answers(_TEXT.say),
         closes_at=closes_at,
         rule=await current_rule(services.store, room_id),
         decision=decision,
@@ -162,14 +163,10 @@ async def decision_closes_at(ctx: Context, requested: str | None) -> int:
     try:
         when = parse_deadline(requested, now=datetime.now(UTC), tz=ctx.config.timezone)
     except DeadlineError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(exc.words.key, **exc.words.data) from None
     closes_at = int(when.timestamp() * 1000)
     if closes_at < at_least:
-        raise CommandError(
-            f"A decision of this room stays open at least {format_duration(seconds)}, so that "
-            "everyone can take part; --closes may only make it longer. A moderator may close "
-            "it earlier."
-        )
+        raise CommandError("deadlines.decision_too_soon", **duration_parts(seconds))
     return closes_at
 
 
@@ -238,7 +235,12 @@ def close_refused(
     if ctx.event.sender != creator:
         return Reply(
             "poll_close_refused",
-            {"number": number, "decision": False, "creator": ctx.room.display_name(creator)},
+            {
+                "number": number,
+                "decision": False,
+                "closes": None,
+                "creator": ctx.room.display_name(creator),
+            },
         )
     return None
 
@@ -271,7 +273,8 @@ async def seal(services: Services, poll: Poll) -> Poll:
     assert poll.result is not None
     if poll.end_event_id is None and poll.closed_via in ("command", "deadline"):
         assert poll.start_event_id is not None
-        content = end_content(poll.start_event_id, end_text(poll.answers, poll.result))
+        text = _TEXT.say(end_words(poll.answers, poll.result))
+        content = end_content(poll.start_event_id, text)
         end_id = await services.send(
             poll.room_id, event_type=END_TYPE, content=content, txn_key=poll.command_event_id
         )

@@ -36,7 +36,7 @@ async def _ask_for_reason(services: Services, poll: Poll, sender: UserID, *, tri
     assert poll.start_event_id is not None
     result = await live_tally(services, poll)
     chosen = result.choices.get(sender, ())
-    label = next((a.text for a in poll.answers if a.id in chosen), "Stand aside or Block")
+    label = next((a.text for a in poll.answers if a.id in chosen), None)  # None: no longer known
     await services.notice(
         poll.room_id,
         Reply(

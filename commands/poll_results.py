@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.contract import Context, Reply, Services
+from bot.contract import Context, Reply, Services, Words
 from bot.ids import RoomID, UserID
 from bot.store import Store
 from commands import poll_store as db
@@ -26,9 +26,9 @@ from commands.decision import (
     Outcome,
     Rule,
     decide,
-    describe_rule,
     format_rule,
     parse_rule,
+    rule_words,
 )
 from commands.poll_store import Poll, PollGroup
 from commands.poll_view import objections, result_rows
@@ -84,22 +84,20 @@ async def live_tally(services: Services, poll: Poll) -> Tally:
     )
 
 
-def status(services: Services, poll: Poll | PollGroup) -> str:
+def status(services: Services, poll: Poll | PollGroup) -> Words:
     """Open or closed, until when or since when, and by whom, in one sentence."""
     room = services.room(poll.room_id if isinstance(poll, Poll) else poll.commons_room_id)
     if poll.closed_at is None:
         if poll.closes_at is None:
-            return "Open, no deadline."
-        return f"Open until {local_time(poll.closes_at, services)}."
+            return Words("polls.open_no_deadline")
+        return Words("polls.open_until", {"when": local_time(poll.closes_at, services)})
+    when = local_time(poll.closed_at, services)
     if poll.closed_via == "deadline":
-        return f"Closed at its deadline, {local_time(poll.closed_at, services)}."
+        return Words("polls.closed_at_deadline", {"when": when})
     if poll.closed_via == "removed" and isinstance(poll, PollGroup):
-        return (
-            "Withdrawn: its poll in the commons was removed, "
-            f"{local_time(poll.closed_at, services)}."
-        )
-    who = room.display_name(poll.closed_by) if poll.closed_by else "someone"
-    return f"Closed by {who}, {local_time(poll.closed_at, services)}."
+        return Words("polls.withdrawn_from_commons", {"when": when})
+    who = room.display_name(poll.closed_by) if poll.closed_by else None
+    return Words("polls.closed_by", {"who": who, "when": when})
 
 
 def hidden_results(ctx: Context, *, number: int, closes_at: int | None) -> Reply:
@@ -134,9 +132,9 @@ async def results_view(services: Services, poll: Poll, result: Tally) -> dict[st
         outcome = decide(rule, ConsensusCounts.from_mapping(result.counts))
         data["outcome"] = {
             "passed": outcome.passed,
-            "reason": outcome.reason,
+            "reason": outcome.words,
             "rule": format_rule(rule),
-            "rule_text": describe_rule(rule),
+            "rule_text": rule_words(rule),
         }
         room = services.room(poll.room_id)
         names = {sender: room.display_name(sender) for sender in result.choices}

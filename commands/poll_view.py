@@ -15,18 +15,21 @@ together at three levels, each by :func:`commands.tally.tally`:
   A movement where nobody voted has no voice. The commons is not a movement and has no voice.
 
 Polls are sent with the unstable types Element sends; the stable ones are accepted on input.
-The start and end events carry a short text fallback for clients without poll support; that
-text is event content built here, not a bot message (those come from `templates/`).
+The start and end events carry a short text fallback for clients without poll support: the
+start event's is the question and its numbered options; the end event's words (:func:`end_words`)
+are in `templates/refusals/polls.txt`, as are a consensus poll's option names
+(:func:`consensus_answers` takes them rendered).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
 
-from commands.decision import OPTION_LABELS
+from bot.contract import Words
+from commands.decision import CONSENSUS_OPTIONS, option_words
 from commands.tally import Ballot, Tally, tally
 
 START_TYPE: Final = "org.matrix.msc3381.poll.start"
@@ -53,8 +56,9 @@ def straw_answers(options: Sequence[str]) -> tuple[Answer, ...]:
     return tuple(Answer(f"a{number}", text) for number, text in enumerate(options, start=1))
 
 
-def consensus_answers() -> tuple[Answer, ...]:
-    return tuple(Answer(answer_id, label) for answer_id, label in OPTION_LABELS.items())
+def consensus_answers(say: Callable[[Words], str]) -> tuple[Answer, ...]:
+    """The four options of a consensus poll, named by `say` (which renders `Words`)."""
+    return tuple(Answer(answer_id, say(option_words(answer_id))) for answer_id in CONSENSUS_OPTIONS)
 
 
 def fallback_text(question: str, answers: Sequence[Answer]) -> str:
@@ -90,15 +94,9 @@ def end_content(start_event_id: str, text: str) -> dict[str, Any]:
     }
 
 
-def end_text(answers: Sequence[Answer], tally: Tally) -> str:
-    """The end event's fallback text, worded like Element's."""
-    leading = tally.leading()
-    if not leading:
-        return "The poll has ended. No votes were cast."
-    texts = {answer.id: answer.text for answer in answers}
-    if len(leading) == 1:
-        return f"The poll has ended. Top answer: {texts[leading[0]]}"
-    return "The poll has ended. Top answers: " + ", ".join(texts[a] for a in leading)
+def end_words(answers: Sequence[Answer], tally: Tally) -> Words:
+    """The end event's fallback text, worded like Element's: the top answers."""
+    return Words("polls.ended", {"top": texts_of(answers, tally.leading())})
 
 
 def referenced_poll(content: Mapping[str, Any]) -> str | None:
@@ -155,8 +153,8 @@ def objections(
 ) -> list[dict[str, Any]]:
     """The blocks, then the stand-asides, then reservations that came with a reason.
 
-    Each entry: `label` (the option's name), `name` (the voter's display name) and `reason`
-    (None when none was given).
+    Each entry: `label` (the option's name, `Words`), `name` (the voter's display name) and
+    `reason` (None when none was given).
     """
     order = ("block", "stand_aside", "reservations")
     found: list[dict[str, Any]] = []
@@ -169,7 +167,7 @@ def objections(
                 continue
             found.append(
                 {
-                    "label": OPTION_LABELS[option],
+                    "label": option_words(option),
                     "name": names.get(sender, sender),
                     "reason": reason,
                 }

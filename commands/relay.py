@@ -63,28 +63,29 @@ from bot.contract import (
     Reply,
     Services,
     Timer,
+    Words,
 )
 from bot.ids import EventID
 from bot.permissions import Power
 from bot.rooms import RoomState
 from commands import alliance_store as adb
 from commands import relay_store as rdb
-from commands.alliance_shared import ALLIANCE_FLAG, room_name, words_stay_in
+from commands.alliance_shared import ALLIANCE_FLAG, words_stay_in
 from commands.alliance_store import Alliance, Movement
 from commands.links import event_link, room_link
 from commands.relay_content import kind_of, title_of
 from commands.relay_copies import (
     MESSAGE,
     REDACTION,
-    and_list,
     encrypted,
-    link_names,
+    linked_rooms,
     now_ms,
     on_event,
     origin_movement,
     post_root,
     releases_to_plain_rooms,
     root_event,
+    say,
     tell_threads,
     usable,
 )
@@ -109,11 +110,12 @@ def _matches(alliance: Alliance, typed: str) -> bool:
     return wanted in (alliance.name.lower(), alliance.slug.lower())
 
 
-def _several(alliances: Sequence[Alliance], prefix: str, command: str) -> CommandError:
-    names = ", ".join(a.name for a in alliances)
+def _several(alliances: Sequence[Alliance], command: str) -> CommandError:
     return CommandError(
-        f"This room is in several alliances: {names}. Say which one, e.g. "
-        f"{prefix}{command} --alliance {alliances[0].slug}"
+        "relay.several_alliances",
+        names=[a.name for a in alliances],
+        command=command,
+        slug=alliances[0].slug,
     )
 
 
@@ -130,23 +132,15 @@ async def _movement_here(
     if wanted:
         pairs = [pair for pair in pairs if _matches(pair[0], wanted)]
         if not pairs:
-            raise CommandError(
-                f"This room is not an active movement of an alliance called {wanted}."
-            )
+            raise CommandError("relay.not_a_movement_of", alliance=wanted)
     if len(pairs) == 1:
         return pairs[0]
     if pairs:
-        raise _several([pair[0] for pair in pairs], ctx.prefix, command)
+        raise _several([pair[0] for pair in pairs], command)
     commons = await adb.alliance_by_commons(store, room_id)
     if commons is not None:
-        raise CommandError(
-            f"This room is the commons of {commons.name}: threads are shared into it from the "
-            f"movements' rooms. Type {ctx.prefix}shared to see them."
-        )
-    raise CommandError(
-        "This room is not an active movement of an alliance. A moderator joins one with "
-        f"{ctx.prefix}movement join <alliance> as <movement name>."
-    )
+        raise CommandError("relay.in_the_commons", alliance=commons.name)
+    raise CommandError("relay.not_a_movement")
 
 
 async def _alliance_here(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
@@ -155,20 +149,22 @@ async def _alliance_here(ctx: Context, wanted: str | None, *, command: str) -> A
     if wanted:
         found = [a for a in found if _matches(a, wanted)]
         if not found:
-            raise CommandError(f"This room is not part of an alliance called {wanted}.")
+            raise CommandError("relay.not_in_alliance_called", alliance=wanted)
     if len(found) == 1:
         return found[0]
     if found:
-        raise _several(found, ctx.prefix, command)
-    raise CommandError(
-        "This room is not part of an alliance, so it has no shared threads. A moderator joins "
-        f"one with {ctx.prefix}movement join <alliance> as <movement name>."
-    )
+        raise _several(found, command)
+    raise CommandError("relay.not_in_an_alliance")
 
 
 def _others(room: RoomState, bot: str) -> int:
     """How many people (not the bot) are in a room."""
     return sum(1 for user in room.joined() if user != bot)
+
+
+async def _rooms(services: Services, links: Sequence[ThreadLink]) -> Words:
+    """The rooms of `links`, as a list in words ("no other room" when there are none)."""
+    return Words("relay.rooms", {"links": await linked_rooms(services, links)})
 
 
 def _when(ms: int, services: Services) -> str:
@@ -183,10 +179,7 @@ async def share(ctx: Context, args: Args) -> Reply:
     event, store, services = ctx.event, ctx.store, ctx.services
     root_id = event.thread_root
     if root_id is None:
-        raise CommandError(
-            f"Type {ctx.prefix}share inside the thread you want to share: open the thread "
-            "(Reply in thread) and send it there."
-        )
+        raise CommandError("relay.share_outside_a_thread")
     replayed = await rdb.share_by_command(store, event.event_id)
     if replayed is not None:
         return await _share_started(ctx, replayed)
@@ -199,27 +192,15 @@ async def share(ctx: Context, args: Args) -> Reply:
                 await rdb.unshare(store, shared.id, by=event.sender, at=event.ts, event_id=stale)
                 continue
             if link.role == "origin":
-                raise CommandError(
-                    f"This thread is already shared, as shared thread #{shared.number}. "
-                    f"{ctx.prefix}unshare stops it."
-                )
-            raise CommandError(
-                f"This thread is shared thread #{shared.number}, relayed here; it is shared "
-                "already."
-            )
+                raise CommandError("relay.already_shared_from_here", number=shared.number)
+            raise CommandError("relay.already_relayed_here", number=shared.number)
     alliance, movement = await _movement_here(ctx, args.option("alliance"), command="share")
     root = await services.get_event(event.room_id, root_id)
     if root is None or root.type != MESSAGE or kind_of(root.content) is None:
-        raise CommandError(
-            "I cannot read the first message of this thread, so I cannot share it. If the room "
-            "is encrypted, my device may not have its key; try again on a newer thread."
-        )
+        raise CommandError("relay.unreadable_first_message")
     author = root.sender
     if event.sender != author and ctx.power < Power.MODERATOR:
-        raise CommandError(
-            f"Only the thread's author ({ctx.room.display_name(author)}) or a moderator of this "
-            "room may share it with the alliance."
-        )
+        raise CommandError("relay.share_not_author", author=ctx.room.display_name(author))
     commons = services.room(alliance.commons_room_id)
     here_encrypted = ctx.room.encrypted or root.encrypted or event.encrypted
     allow = False
@@ -229,16 +210,13 @@ async def share(ctx: Context, args: Args) -> Reply:
     if here_encrypted and not commons.encrypted:
         warned = await rdb.was_warned(store, event.room_id, root_id)
         if args.flag("allow-unencrypted") and ctx.power < Power.MODERATOR:
-            raise CommandError(
-                "Only a moderator of this room may share a thread between an encrypted and an "
-                "unencrypted room."
-            )
+            raise CommandError("relay.share_unencrypted_not_moderator")
         if not args.flag("allow-unencrypted") or not warned:
             await rdb.warn(store, event.room_id, root_id, at=event.ts)
             return Reply(
                 "share_warning",
                 {
-                    "commons": room_name(services, alliance.commons_room_id, "the commons"),
+                    "commons": commons.name,
                     "members": _others(commons, ctx.config.user_id),
                     "moderator": ctx.power >= Power.MODERATOR,
                 },
@@ -254,7 +232,7 @@ async def share(ctx: Context, args: Args) -> Reply:
                 commons_room_id=alliance.commons_room_id,
                 movement_id=movement.id,
                 membership_key=movement.decided_event_id,
-                title=title_of(root.content),
+                title=title_of(root.content) or say(Words("relay.untitled")),
                 root_sender=author,
                 shared_by=event.sender,
                 shared_at=event.ts,
@@ -264,7 +242,7 @@ async def share(ctx: Context, args: Args) -> Reply:
             now_ms=now_ms(),
         )
     except rdb.AlreadyShared:
-        raise CommandError("This thread is already shared with the alliance.") from None
+        raise CommandError("relay.already_shared") from None
     log.info("Shared thread %d of alliance %d started", shared.number, alliance.id)
     return await _share_started(ctx, shared)
 
@@ -295,7 +273,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
                     "share_failed",
                     {
                         "number": shared.number,
-                        "commons": room_name(services, commons.room_id, "the commons"),
+                        "commons": commons.name,
                     },
                 ),
                 txn_key=f"{ctx.event.event_id}/failed",
@@ -307,7 +285,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
         {
             "alliance": alliance.name,
             "number": shared.number,
-            "commons": room_name(services, alliance.commons_room_id, "the commons"),
+            "commons": commons.name,
             "members": _others(commons, ctx.config.user_id),
             "unencrypted": shared.allow_unencrypted,
             "commons_encrypted": commons.encrypted,
@@ -345,30 +323,20 @@ async def _share_to_stop(ctx: Context, args: Args) -> SharedThread:
         found = [s for s in mine if s.number == number]
         if len(found) == 1:
             return found[0]
-        raise CommandError(
-            f"No thread of this room is shared as #{number}. Type {ctx.prefix}shared to see the "
-            "shared threads."
-        )
+        raise CommandError("relay.unshare_no_such_number", number=number)
     root = ctx.event.thread_root
     if root is not None:
         found = [s for s in mine if await _root_here(ctx, s) == root]
         if len(found) == 1:
             return found[0]
         if found:
-            raise CommandError(
-                "This thread is shared with several alliances; give the number, e.g. "
-                f"{ctx.prefix}unshare {found[0].number}"
-            )
-        raise CommandError(f"This thread is not shared from here. Type {ctx.prefix}shared to see.")
+            raise CommandError("relay.unshare_which_alliance", number=found[0].number)
+        raise CommandError("relay.unshare_not_shared_here")
     if len(mine) == 1:
         return mine[0]
     if not mine:
-        raise CommandError("No thread of this room is shared at the moment.")
-    numbers = ", ".join(f"#{s.number}" for s in mine)
-    raise CommandError(
-        f"Several threads of this room are shared ({numbers}). Type {ctx.prefix}unshare in the "
-        f"thread itself, or give its number, e.g. {ctx.prefix}unshare {mine[0].number}"
-    )
+        raise CommandError("relay.unshare_nothing_shared")
+    raise CommandError("relay.unshare_which_thread", numbers=[s.number for s in mine])
 
 
 async def unshare(ctx: Context, args: Args) -> Reply:
@@ -382,10 +350,7 @@ async def unshare(ctx: Context, args: Args) -> Reply:
     author = from_origin and event.sender in (shared.root_sender, shared.shared_by)
     if not author and ctx.power < Power.MODERATOR:
         raise CommandError(
-            "Only the thread's author, the person who shared it or a moderator of its room may "
-            "stop sharing it; in the commons, its moderators."
-            if from_origin
-            else "Only a moderator of the commons may stop carrying a movement's thread here."
+            "relay.unshare_not_allowed" if from_origin else "relay.uncarry_not_moderator"
         )
     links = await rdb.links_of(store, shared.id)
     others = [link for link in links if link.room_id != event.room_id and link.active]
@@ -424,7 +389,7 @@ async def unshare(ctx: Context, args: Args) -> Reply:
 
     return Reply(
         "share_stopped",
-        {"number": shared.number, "rooms": and_list(await link_names(services, others))},
+        {"number": shared.number, "rooms": await _rooms(services, others)},
         then=announce,
     )
 
@@ -443,29 +408,26 @@ async def follow(ctx: Context, args: Args) -> Reply:
     number = int(args.get("number"))
     shared = await rdb.share_by_number(store, alliance.id, number)
     if shared is None or not shared.active:
-        listed = ", ".join(f"#{s.number}" for s in await rdb.shares_of(store, alliance.id))
         raise CommandError(
-            f"{alliance.name} has no shared thread #{number}"
-            + (f"; shared threads: {listed}." if listed else "; none is shared at the moment.")
-            + f" Type {ctx.prefix}shared to see them."
+            "relay.follow_no_such_thread",
+            alliance=alliance.name,
+            number=number,
+            numbers=[s.number for s in await rdb.shares_of(store, alliance.id)],
         )
     if shared.origin_room_id == event.room_id:
-        raise CommandError(f"Shared thread #{number} comes from this room; it is here already.")
+        raise CommandError("relay.follow_own_thread", number=number)
     links = await rdb.links_of(store, shared.id)
     existing = next((link for link in links if link.room_id == event.room_id), None)
     if existing is not None and existing.active:
         if await usable(store, shared, existing):
-            raise CommandError(f"This room already follows shared thread #{number}.")
+            raise CommandError("relay.already_following", number=number)
         # Made before this movement left the alliance and joined again: made anew below.
         await rdb.stop_link(
             store, existing.id, by=event.sender, at=event.ts, event_id=event.event_id
         )
     origin = next((link for link in links if link.role == "origin"), None)
     if origin is None or not await usable(store, shared, origin):
-        raise CommandError(
-            f"Shared thread #{number} can no longer be followed: its movement is no longer an "
-            "active member of the alliance."
-        )
+        raise CommandError("relay.follow_origin_gone", number=number)
     live = [
         link
         for link in links
@@ -482,17 +444,16 @@ async def follow(ctx: Context, args: Args) -> Reply:
             await rdb.warn(store, event.room_id, subject, at=event.ts)
             return Reply(
                 "follow_warning",
-                {"number": number, "rooms": and_list(await link_names(services, plain_rooms))},
+                {"number": number, "rooms": await _rooms(services, plain_rooms)},
             )
         allow = True
     if not here_encrypted and secret_rooms:
         refusing = [link for link in secret_rooms if not releases_to_plain_rooms(shared, link)]
         if refusing:
             raise CommandError(
-                f"Shared thread #{number} is in encrypted rooms ("
-                f"{and_list(await link_names(services, refusing))}) whose moderators did not allow "
-                "it into unencrypted rooms, and this room is not encrypted. Only an encrypted room "
-                "may follow it."
+                "relay.follow_needs_encryption",
+                number=number,
+                links=await linked_rooms(services, refusing),
             )
     link = await rdb.follow(
         store,
@@ -535,7 +496,7 @@ async def _follow_started(
             if fresh is not None and await usable(services.store, shared, fresh):
                 now_linked.append(fresh)
         joined = {
-            "movement": here.name if here else "A movement",
+            "movement": here.name if here else None,
             "members": members,
             "number": shared.number,
         }
@@ -550,7 +511,7 @@ async def _follow_started(
             "number": shared.number,
             "origin": origin,
             "title": shared.title,
-            "rooms": and_list(await link_names(services, reachable)),
+            "rooms": await _rooms(services, reachable),
             "again": again,
             "link": event_link(event.room_id, link.root_event_id, ctx.config.server_name)
             if again and link.root_event_id
@@ -578,13 +539,13 @@ async def unfollow(ctx: Context, args: Args) -> Reply:
     ]
 
     async def announce() -> None:
-        name = movement.name if movement else "A movement"
+        name = movement.name if movement else None
         stopped = Reply("follow_stopped_notice", {"number": shared.number, "movement": name})
         await tell_threads(services, others, stopped, key=event.event_id)
 
     return Reply(
         "follow_stopped",
-        {"number": shared.number, "rooms": and_list(await link_names(services, others))},
+        {"number": shared.number, "rooms": await _rooms(services, others)},
         then=announce,
     )
 
@@ -598,7 +559,7 @@ async def _link_to_stop(ctx: Context, args: Args) -> ThreadLink:
         found = [link for link in mine if (s := shares[link.id]) is not None and s.number == number]
         if len(found) == 1:
             return found[0]
-        raise CommandError(f"This room does not follow a shared thread #{number}.")
+        raise CommandError("relay.unfollow_no_such_number", number=number)
     root = ctx.event.thread_root
     if root is not None:
         found = [link for link in mine if link.root_event_id == root]
@@ -607,11 +568,9 @@ async def _link_to_stop(ctx: Context, args: Args) -> ThreadLink:
     if len(mine) == 1:
         return mine[0]
     if not mine:
-        raise CommandError("This room follows no shared thread.")
-    numbers = ", ".join(f"#{s.number}" for s in shares.values() if s is not None)
+        raise CommandError("relay.unfollow_nothing")
     raise CommandError(
-        f"This room follows several shared threads ({numbers}). Type {ctx.prefix}unfollow in the "
-        f"thread itself, or give its number."
+        "relay.unfollow_which_thread", numbers=[s.number for s in shares.values() if s is not None]
     )
 
 
@@ -643,9 +602,9 @@ async def list_shared(ctx: Context, args: Args) -> Reply:
                 "origin": await origin_movement(store, shared),
                 "title": "" if sealed else shared.title,
                 "sealed": sealed,
-                "followers": and_list(await link_names(services, followers))
-                if followers
-                else "no movement yet",
+                "followers": Words(
+                    "relay.followers", {"links": await linked_rooms(services, followers)}
+                ),
                 "last": _when(shared.last_activity, services),
                 "link": event_link(commons.room_id, commons.root_event_id, server)
                 if commons is not None and commons.root_event_id
@@ -684,7 +643,7 @@ async def announce_departures(services: Services) -> None:
         shared = await rdb.share_by_id(store, link.shared_id)
         if shared is None:
             continue
-        movement = gone.movement or "A movement"
+        movement = gone.movement
         others = [
             other
             for other in await rdb.links_of(store, shared.id)
@@ -700,7 +659,7 @@ async def announce_departures(services: Services) -> None:
             here = {
                 "movement": movement,
                 "number": shared.number,
-                "rooms": and_list(await link_names(services, others)),
+                "rooms": await _rooms(services, others),
                 "origin": link.role == "origin",
                 "removed": gone.removed,
             }

@@ -22,6 +22,10 @@ Edits are copies too (:func:`edit_content`, an ``m.replace`` of the bot's copy);
 no content. Images and files are re-sent by their ``mxc://`` address (the encrypted ones with their
 decryption key, which lives in the event, never in the media); :func:`placeholder_content` names
 the sender and the kind of file where an attachment cannot go.
+
+The bot's own words in a copy (the word for the commons, a placeholder's sentence, the footer
+under a shared thread's first message) come from templates, rendered by the caller
+(`commands.relay_copies`) and passed in: this module writes none itself.
 """
 
 from __future__ import annotations
@@ -37,20 +41,15 @@ from html.parser import HTMLParser
 from typing import Any, Final, Literal
 
 from bot.events import strip_reply_fallback
+from bot.render import Message
 
 MARKER: Final = "org.multilogue.relay"
 PROFILE: Final = "com.beeper.per_message_profile"
 SEPARATOR: Final = " · "
-COMMONS: Final = "commons"
 HTML_FORMAT: Final = "org.matrix.custom.html"
 
 TEXT_TYPES: Final = frozenset({"m.text", "m.emote", "m.notice"})
-MEDIA_KINDS: Final = {
-    "m.image": "an image",
-    "m.file": "a file",
-    "m.video": "a video",
-    "m.audio": "an audio recording",
-}
+MEDIA_TYPES: Final = frozenset({"m.image", "m.file", "m.video", "m.audio"})
 NAME_MAX: Final = 64
 BODY_MAX: Final = 16_000
 HTML_MAX: Final = 32_000
@@ -80,15 +79,16 @@ _BOTLIKE = re.compile(r"(?<![a-z])bot|bot(?![a-z])", re.IGNORECASE)
 # -- names and plain text -----------------------------------------------------------------------
 
 
-def clean_name(text: str, *, fallback: str = "someone") -> str:
-    """A display or movement name safe to show in an attribution line."""
+def clean_name(text: str, *, fallback: str = "") -> str:
+    """A display or movement name safe to show in an attribution line; `fallback`, cleaned the
+    same way, when nothing of `text` is left."""
     cleaned = re.sub(r"\s+", " ", _INVISIBLE.sub("", re.sub(r"[\r\n\t]", " ", text)))
     cleaned = _SEPARATOR_ANYWHERE.sub("-", cleaned).strip()
     if len(cleaned) > NAME_MAX:
         cleaned = cleaned[: NAME_MAX - 1].rstrip() + "…"
-    if cleaned:
+    if cleaned or not fallback:
         return cleaned
-    return fallback if fallback == "someone" else clean_name(fallback)
+    return clean_name(fallback)
 
 
 def neutralise(text: str) -> str:
@@ -329,7 +329,8 @@ def clean_html(source: str) -> str:
 
 @dataclass(frozen=True)
 class Attribution:
-    """Who wrote a relayed message: `name · movement` (the movement, or "commons")."""
+    """Who wrote a relayed message: `name · movement` (the movement, or the word for the
+    commons)."""
 
     name: str
     movement: str
@@ -341,22 +342,25 @@ class Attribution:
         *,
         user_id: str,
         display_name: str | None,
-        movement: str,
+        movement: str | None,
+        commons: str,
         key: bytes,
         name_taken: bool = False,
     ) -> Attribution:
         """Names cleaned; `profile_id` an opaque stand-in for the user id (never shown), keyed
         with the bot's secret `key` so no one can match it against a guessed user id. When
         another member of the room has the same display name (`name_taken`), the user id is
-        shown after it, so the two are told apart."""
-        fallback = user_id[1:].partition(":")[0] or "someone"
+        shown after it, so the two are told apart. `movement` None: the writer speaks for the
+        commons, shown as `commons` (the word for it, also shown for a movement whose name is
+        nothing but invisible characters)."""
+        fallback = user_id[1:].partition(":")[0] or user_id
         digest = hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:16]
         name = clean_name(display_name or "", fallback=fallback)
         if display_name and name_taken:
             name = f"{name} ({clean_name(user_id)})"
         return cls(
             name=name,
-            movement=clean_name(movement, fallback=COMMONS),
+            movement=clean_name(movement or "", fallback=commons),
             profile_id=f"multilogue-{digest}",
         )
 
@@ -366,24 +370,6 @@ class Attribution:
 
     def profile(self) -> dict[str, Any]:
         return {"id": self.profile_id, "displayname": self.label, "has_fallback": True}
-
-
-@dataclass(frozen=True)
-class Footer:
-    """The line under a shared thread's first message: which shared thread, a link back."""
-
-    number: int
-    movement: str
-    link: str
-
-    def text(self) -> str:
-        return f"\n\n(Shared thread #{self.number} from {self.movement}: {self.link})"
-
-    def html(self) -> str:
-        return (
-            f"<p><em>Shared thread #{self.number} from {html.escape(self.movement)} – "
-            f'<a href="{html.escape(self.link, quote=True)}">see the original</a></em></p>'
-        )
 
 
 def thread_relation(root: str, *, reply_to: str | None = None) -> dict[str, Any]:
@@ -417,7 +403,7 @@ def msgtype_of(content: Mapping[str, Any]) -> str | None:
 def kind_of(content: Mapping[str, Any]) -> Kind | None:
     """`media` for images and files, `text` for anything with a text body, None otherwise."""
     msgtype = msgtype_of(content)
-    if msgtype in MEDIA_KINDS:
+    if msgtype in MEDIA_TYPES:
         return "media"
     if isinstance(content.get("body"), str) and msgtype is not None:
         return "text"
@@ -435,8 +421,8 @@ def media_is_encrypted(content: Mapping[str, Any]) -> bool:
 
 
 def title_of(content: Mapping[str, Any]) -> str:
-    """The first words of a message, for lists."""
-    if msgtype_of(content) in MEDIA_KINDS:
+    """The first words of a message, for lists; "" when it has none."""
+    if msgtype_of(content) in MEDIA_TYPES:
         text = str(content.get("filename") or content.get("body") or "")
     else:
         text = strip_reply_fallback(str(content.get("body") or ""))
@@ -444,7 +430,7 @@ def title_of(content: Mapping[str, Any]) -> str:
     title = " ".join(words[:TITLE_WORDS])
     if len(words) > TITLE_WORDS:
         title += " …"
-    return _cut(title, TITLE_MAX) if title and title != "-" else "(no text)"
+    return _cut(title, TITLE_MAX) if title and title != "-" else ""
 
 
 # -- building copies ----------------------------------------------------------------------------
@@ -514,26 +500,30 @@ def text_content(
     by: Attribution,
     marker: Mapping[str, Any],
     relation: Mapping[str, Any] | None,
-    footer: Footer | None = None,
+    footer: Message | None = None,
 ) -> dict[str, Any]:
-    """A text, emote or notice (or anything with a body) as relayed."""
+    """A text, emote or notice (or anything with a body) as relayed; `footer` (rendered by the
+    caller) goes under a shared thread's first message."""
     msgtype = msgtype_of(content)
     msgtype = msgtype if msgtype in TEXT_TYPES else "m.text"
     plain, rich = _text_parts(content)
     # An emote reads "* Ada · Camp waves"; everything else "Ada · Camp: hello".
     prefix = f"{by.label} " if msgtype == "m.emote" else f"{by.label}: "
-    body = prefix + plain
-    formatted = _with_prefix(prefix, rich)
-    if footer is not None:
-        body += footer.text()
-        formatted += footer.html()
     return {
         "msgtype": msgtype,
-        "body": body,
+        "body": prefix + plain + _footer_text(footer),
         "format": HTML_FORMAT,
-        "formatted_body": formatted,
+        "formatted_body": _with_prefix(prefix, rich) + _footer_html(footer),
         **_base(by=by, marker=marker, relation=relation),
     }
+
+
+def _footer_text(footer: Message | None) -> str:
+    return f"\n\n{footer.body}" if footer is not None else ""
+
+
+def _footer_html(footer: Message | None) -> str:
+    return footer.html if footer is not None else ""
 
 
 def _mxc(value: Any) -> str | None:
@@ -592,11 +582,11 @@ def media_content(
     by: Attribution,
     marker: Mapping[str, Any],
     relation: Mapping[str, Any] | None,
-    footer: Footer | None = None,
+    footer: Message | None = None,
 ) -> dict[str, Any] | None:
     """An image or file re-sent by its address; None when the event holds no usable address."""
     msgtype = msgtype_of(content)
-    if msgtype not in MEDIA_KINDS:
+    if msgtype not in MEDIA_TYPES:
         return None
     encrypted_file = _encrypted_file(content.get("file"))
     url = _mxc(content.get("url"))
@@ -612,10 +602,10 @@ def media_content(
     prefix = f"{by.label}: "
     relayed: dict[str, Any] = {
         "msgtype": msgtype,
-        "body": prefix + plain + (footer.text() if footer else ""),
+        "body": prefix + plain + _footer_text(footer),
         "filename": filename,
         "format": HTML_FORMAT,
-        "formatted_body": _with_prefix(prefix, rich) + (footer.html() if footer else ""),
+        "formatted_body": _with_prefix(prefix, rich) + _footer_html(footer),
         "info": _media_info(content.get("info"), encrypted=encrypted_file is not None),
         **_base(by=by, marker=marker, relation=relation),
     }
@@ -627,30 +617,23 @@ def media_content(
 
 
 def placeholder_content(
-    content: Mapping[str, Any],
     *,
     by: Attribution,
     marker: Mapping[str, Any],
     relation: Mapping[str, Any] | None,
-    reason: str,
-    footer: Footer | None = None,
+    sentence: str,
+    footer: Message | None = None,
 ) -> dict[str, Any]:
-    """In place of an attachment that cannot go: who sent what kind of file, and why not."""
-    kind = MEDIA_KINDS.get(msgtype_of(content) or "", "a file")
-    name = file_name(content)
-    what = f"{kind} ({name})" if name else kind
-    sentence = f"sent {what}, which cannot be shown here: {reason}."
+    """In place of an attachment that cannot go: `sentence` (plain text, rendered by the caller)
+    says who sent what kind of file, and why it cannot go."""
     prefix = f"{by.label}: "
-    body = prefix + sentence
-    formatted = _fallback_prefix(prefix) + f"<em>{html.escape(sentence, quote=False)}</em>"
-    if footer is not None:
-        body += footer.text()
-        formatted += footer.html()
     return {
         "msgtype": "m.notice",
-        "body": body,
+        "body": prefix + sentence + _footer_text(footer),
         "format": HTML_FORMAT,
-        "formatted_body": formatted,
+        "formatted_body": _fallback_prefix(prefix)
+        + f"<em>{html.escape(sentence, quote=False)}</em>"
+        + _footer_html(footer),
         **_base(by=by, marker=marker, relation=relation),
     }
 

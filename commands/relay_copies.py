@@ -4,6 +4,11 @@ Who may speak where (:func:`usable`: the consent of every side, as it is now), h
 is attributed and built for the room it goes to, and how each copy is made at most once,
 ever (:func:`_once`). The listener :func:`on_event` handles every message, edit and
 redaction of every room; the commands in `commands.relay` use the rest.
+
+The bot's own words in copies (the word for the commons, placeholders, the footer under a
+first message, the reason given when a copy is removed) are rendered here, by a renderer of
+the relay's own over the bot's templates (:func:`_renderer`: `Services` renders replies only),
+and handed to the pure builders of `commands.relay_content`.
 """
 
 from __future__ import annotations
@@ -12,24 +17,24 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import cache
 from typing import Any, Final
 
-from bot.contract import Reply, Services, addressed_text
+from bot.contract import Reply, Services, Words, addressed_text
 from bot.events import Event
 from bot.ids import EventID, RoomID
+from bot.render import Message, Renderer
 from bot.store import Store
 from commands import alliance_store as adb
 from commands import relay_store as rdb
-from commands.alliance_shared import room_name
 from commands.alliance_store import Movement
 from commands.links import event_link
 from commands.relay_content import (
-    COMMONS,
     MARKER,
     Attribution,
-    Footer,
     edit_content,
     edited_content,
+    file_name,
     is_relayed_copy,
     kind_of,
     looks_like_a_bot,
@@ -46,13 +51,47 @@ log = logging.getLogger(__name__)
 
 MESSAGE: Final = "m.room.message"
 REDACTION: Final = "m.room.redaction"
-NOT_ENCRYPTED_HERE: Final = "it comes from an encrypted room and this room is not encrypted"
-NOT_ACCEPTED: Final = "this room did not accept the attachment"
-NO_ADDRESS: Final = "the attachment's address is missing"
+# Why an attachment cannot go (the `reason` of `relay.copy_placeholder` in
+# templates/refusals/relay.txt).
+NOT_ENCRYPTED_HERE: Final = "not_encrypted_here"
+NOT_ACCEPTED: Final = "not_accepted"
+NO_ADDRESS: Final = "no_address"
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# -- the bot's own words in copies --------------------------------------------------------------
+
+
+@cache
+def _renderer() -> Renderer:
+    """The relay's renderer, built once, over the bot's templates."""
+    return Renderer()
+
+
+def say(words: Words) -> str:
+    """The plain text of `words` (a sentence of templates/refusals/relay.txt)."""
+    return _renderer().say(words)
+
+
+def placeholder_sentence(content: Mapping[str, Any], reason: str) -> str:
+    """What stands in a copy for an attachment that cannot go: its kind, its file name, why."""
+    return say(
+        Words(
+            "relay.copy_placeholder",
+            {"kind": msgtype_of(content), "name": file_name(content), "reason": reason},
+        )
+    )
+
+
+def footer(number: int, movement: str | None, link: str) -> Message:
+    """The line under the copy of a shared thread's first message: which shared thread, from
+    which movement (None: the commons), and a link back to the original."""
+    return _renderer().render(
+        "shared_copy_footer", {"number": number, "movement": movement, "link": link}
+    )
 
 
 # -- who is who ---------------------------------------------------------------------------------
@@ -95,16 +134,16 @@ async def _movement_name(
     link: ThreadLink,
     movement: Movement | None,
     sender: str,
-) -> str:
-    """The movement a message is attributed to (see `commands.relay`).
+) -> str | None:
+    """The movement a message is attributed to (see `commands.relay`); None: the commons.
 
     `movement`: the one `link` was made for (see :func:`_link_movement`).
     """
     if link.role != "commons" and link.movement_id is not None:
-        return movement.name if movement is not None else COMMONS
+        return movement.name if movement is not None else None
     actives = await adb.movements_of(services.store, shared.alliance_id, statuses=("active",))
     homes = [m for m in actives if services.room(m.room_id).members.get(sender) == "join"]
-    return homes[0].name if len(homes) == 1 else COMMONS
+    return homes[0].name if len(homes) == 1 else None
 
 
 async def _attribution(
@@ -121,6 +160,7 @@ async def _attribution(
         user_id=event.sender,
         display_name=name,
         movement=await _movement_name(services, shared, link, movement, event.sender),
+        commons=say(Words("relay.commons")),
         key=services.store.id_key,
         name_taken=name is not None
         and any(n == name for u, n in room.display_names.items() if u != event.sender),
@@ -161,31 +201,31 @@ def _marker(shared: SharedThread) -> dict[str, Any]:
     return {"shared_thread": shared.number}
 
 
-async def origin_movement(store: Store, shared: SharedThread) -> str:
+async def origin_movement(store: Store, shared: SharedThread) -> str | None:
+    """The name of the movement the shared thread comes from; None: the commons (templates
+    show the word for it)."""
     origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
     if origin is None or origin.movement_id is None:
-        return COMMONS
+        return None
     movement = await adb.movement_by_id(store, origin.movement_id)
-    return movement.name if movement is not None else COMMONS
+    return movement.name if movement is not None else None
 
 
-async def link_names(services: Services, links: Sequence[ThreadLink]) -> list[str]:
-    names: list[str] = []
+async def linked_rooms(services: Services, links: Sequence[ThreadLink]) -> list[dict[str, Any]]:
+    """The rooms of `links` as people are told of them (`relay.rooms` in
+    templates/refusals/relay.txt): the commons with its room's name, a movement by its name, a
+    room whose movement is gone by the room's name (names may be None)."""
+    rooms: list[dict[str, Any]] = []
     for link in links:
         if link.role == "commons":
-            names.append(f"the commons ({room_name(services, link.room_id, 'commons room')})")
+            rooms.append({"kind": "commons", "name": services.room(link.room_id).name})
         elif link.movement_id is not None:
             movement = await adb.movement_by_id(services.store, link.movement_id)
-            names.append(movement.name if movement else room_name(services, link.room_id, "a room"))
-    return names
-
-
-def and_list(names: Sequence[str]) -> str:
-    if not names:
-        return "no other room"
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+            if movement is not None:
+                rooms.append({"kind": "movement", "name": movement.name})
+            else:
+                rooms.append({"kind": "room", "name": services.room(link.room_id).name})
+    return rooms
 
 
 # -- building and sending copies ----------------------------------------------------------------
@@ -198,7 +238,7 @@ def _build(
     marker: dict[str, Any],
     relation: dict[str, Any] | None,
     target_encrypted: bool,
-    footer: Footer | None = None,
+    footer: Message | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
     """The copy to send and, for attachments, the placeholder if the room refuses it."""
     kind = kind_of(content)
@@ -209,7 +249,11 @@ def _build(
 
     def placeholder(reason: str) -> dict[str, Any]:
         return placeholder_content(
-            content, by=by, marker=marker, relation=relation, reason=reason, footer=footer
+            by=by,
+            marker=marker,
+            relation=relation,
+            sentence=placeholder_sentence(content, reason),
+            footer=footer,
         )
 
     if media_is_encrypted(content) and not target_encrypted:
@@ -320,13 +364,11 @@ async def _equivalent(
     return copy.copy_event_id if copy is not None and copy.state == "sent" else None
 
 
-async def _root_footer(services: Services, shared: SharedThread) -> Footer:
-    return Footer(
-        number=shared.number,
-        movement=await origin_movement(services.store, shared),
-        link=event_link(
-            shared.origin_room_id, shared.origin_root_event_id, services.config.server_name
-        ),
+async def _root_footer(services: Services, shared: SharedThread) -> Message:
+    return footer(
+        shared.number,
+        await origin_movement(services.store, shared),
+        event_link(shared.origin_room_id, shared.origin_root_event_id, services.config.server_name),
     )
 
 
@@ -556,7 +598,7 @@ async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None
         return await services.redact(
             copy.target_room_id,
             copy_event_id,
-            reason="Removed where it was written",
+            reason=say(Words("relay.copy_removed")),
             txn_key=txn_key,
         )
 

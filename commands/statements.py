@@ -29,6 +29,7 @@ from bot.contract import (
     Param,
     Registry,
     Reply,
+    Words,
     short,
 )
 from bot.ids import RoomID
@@ -38,23 +39,23 @@ from commands import polls
 from commands.alliance_shared import (
     ALLIANCE_FLAG,
     check_text,
+    clip,
     day,
     find_named,
     find_objective,
     listed_movements,
-    names_list,
     no_alliance_to_read,
     own_movement,
-    quoted,
     read_alliance,
     room_name,
     several_alliances,
     take_alliance_flag,
+    text_of,
     words_stay_in,
 )
 from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
 from commands.compare import text_key
-from commands.decision import describe_rule
+from commands.decision import rule_words
 from commands.links import event_link
 
 # -- whose statement --------------------------------------------------------------------------
@@ -81,7 +82,7 @@ async def _statement_subject(
     if wanted_alliance:
         alliances = [await read_alliance(ctx, wanted_alliance, command=command)]
     if not alliances:
-        raise CommandError(await no_alliance_to_read(ctx))
+        raise await no_alliance_to_read(ctx)
     found: list[tuple[Alliance, Movement]] = []
     known: list[Movement] = []
     for alliance in alliances:
@@ -95,13 +96,15 @@ async def _statement_subject(
         alliance, movement = found[0]
         return movement.room_id, movement.name, alliance
     if found:
-        raise CommandError(several_alliances([a for a, _ in found], ctx.prefix, command))
-    names = names_list(sorted({m.name for m in known}), empty="none yet")
-    raise CommandError(f"I know no movement called {quoted(typed)} here. Movements: {names}.")
+        raise several_alliances([a for a, _ in found], command)
+    raise CommandError(
+        "statements.unknown_movement", typed=clip(typed), movements=sorted({m.name for m in known})
+    )
 
 
 async def own_name(ctx: Context, alliance: Alliance | None) -> tuple[str, Movement | None]:
-    """This room's movement name (in `alliance`, or its only one), else the room's name."""
+    """This room's movement name (in `alliance`, or its only one), else the room's name ("" for
+    a room without one: templates and poll questions then say "this room")."""
     current = [
         m
         for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
@@ -109,7 +112,7 @@ async def own_name(ctx: Context, alliance: Alliance | None) -> tuple[str, Moveme
     ]
     if len(current) == 1 or (current and alliance is not None):
         return current[0].name, current[0]
-    return room_name(ctx.services, ctx.event.room_id, "this room"), None
+    return room_name(ctx.services, ctx.event.room_id), None
 
 
 # -- reading statements -----------------------------------------------------------------------
@@ -192,13 +195,8 @@ async def _current_item(ctx: Context, args: Args) -> db.StatementItem:
     if item is not None:
         return item
     if not current.items:
-        raise CommandError(
-            f"This room's core statement has no items yet. Type {ctx.prefix}statement to see it."
-        )
-    raise CommandError(
-        f"The statement has items 1 to {len(current.items)}; there is no item {number}. "
-        f"Type {ctx.prefix}statement to see them."
-    )
+        raise CommandError("statements.no_items")
+    raise CommandError("statements.no_such_item", count=len(current.items), number=number)
 
 
 async def link_item(ctx: Context, args: Args) -> Reply:
@@ -234,13 +232,13 @@ async def link_item(ctx: Context, args: Args) -> Reply:
 async def unlink_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
     objective_ids = await db.unlink_item(ctx.store, room_id=ctx.event.room_id, item_id=item.id)
-    numbers: list[str] = []
+    unlinked: list[dict[str, object]] = []
     for movement in await db.movements_of_room(ctx.store, ctx.event.room_id):
         alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
         for objective in await db.objectives_of(ctx.store, movement.alliance_id):
             if objective.id in objective_ids and alliance is not None:
-                numbers.append(f"#{objective.number} of {alliance.name}")
-    return Reply("statement_unlinked", {"item": item.number, "objectives": numbers})
+                unlinked.append({"number": objective.number, "alliance": alliance.name})
+    return Reply("statement_unlinked", {"item": item.number, "objectives": unlinked})
 
 
 # -- proposing changes ------------------------------------------------------------------------
@@ -248,14 +246,10 @@ async def unlink_item(ctx: Context, args: Args) -> Reply:
 
 async def propose_item(ctx: Context, args: Args) -> Reply:
     typed, closes = polls.closes_option(args.text("text"), args.flags)
-    text = check_text(
-        typed,
-        what="statement item",
-        example=f"{ctx.prefix}statement propose We defend the commons.",
-    )
+    text = check_text(typed, what="statement_item")
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
-    question = f"Add to the core statement of {name}: “{text}”"
+    question = text_of(Words("statements.add_question", {"movement": name, "text": text}))
     change = StatementChange.add(text)
     return await _put_to_vote(ctx, change, question, closes=closes, text=short(text))
 
@@ -263,17 +257,16 @@ async def propose_item(ctx: Context, args: Args) -> Reply:
 async def amend_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
     typed, closes = polls.closes_option(args.text("text"), args.flags)
-    text = check_text(
-        typed,
-        what="new wording",
-        example=f"{ctx.prefix}statement amend 2 We defend the commons together.",
-    )
+    text = check_text(typed, what="new_wording")
     if text_key(text) == text_key(item.text):
-        raise CommandError(f"Item {item.number} already says that.")
+        raise CommandError("statements.same_wording", number=item.number)
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
-    question = (
-        f"Change item {item.number} of the core statement of {name} from “{item.text}” to “{text}”"
+    question = text_of(
+        Words(
+            "statements.amend_question",
+            {"number": item.number, "movement": name, "old": item.text, "new": text},
+        )
     )
     change = StatementChange.amend(item.id, text)
     return await _put_to_vote(ctx, change, question, closes=closes, item=item.number)
@@ -282,7 +275,12 @@ async def amend_item(ctx: Context, args: Args) -> Reply:
 async def drop_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
     name, _ = await own_name(ctx, None)
-    question = f"Drop item {item.number} from the core statement of {name}: “{item.text}”"
+    question = text_of(
+        Words(
+            "statements.drop_question",
+            {"number": item.number, "movement": name, "text": item.text},
+        )
+    )
     change = StatementChange.drop(item.id)
     return await _put_to_vote(ctx, change, question, closes=args.option("closes"), item=item.number)
 
@@ -290,7 +288,7 @@ async def drop_item(ctx: Context, args: Args) -> Reply:
 async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
     for item in (await db.statement(ctx.store, ctx.event.room_id)).items:
         if text_key(item.text) == text_key(text):
-            raise CommandError(f"Item {item.number} of the statement already says that.")
+            raise CommandError("statements.duplicate_item", number=item.number)
 
 
 async def _put_to_vote(
@@ -332,7 +330,7 @@ async def _put_to_vote(
             "item": item,
             "text": text,
             "poll": poll.number,
-            "rule": describe_rule(polls.rule_of(poll)),
+            "rule": rule_words(polls.rule_of(poll)),
             "closes": polls.local_time(poll.closes_at or closes_at, ctx),
         },
     )

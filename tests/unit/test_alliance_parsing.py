@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.render import Renderer
 from commands.alliance import join_splits, take_alliance_flag
 from commands.objectives import import_lines, plan_import
 
@@ -53,7 +54,7 @@ def test_an_import_leaves_out_duplicates_and_long_lines_and_says_why() -> None:
         {"old one": 4},
     )
     assert plan.add == ["Respect for nature", "New one"]
-    assert plan.skipped == [
+    assert [(line, Renderer().say(why)) for line, why in plan.skipped] == [
         ("respect for nature.", "given twice"),
         ("x" * 501, "too long (501 characters, at most 500)"),
         ("Old one", "already objective #4"),

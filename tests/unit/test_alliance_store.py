@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.ids import EventID, RoomID
+from bot.render import Renderer
 from bot.store import Store
 from commands import alliance_store as db
 from commands.alliance_store import PollRef, StatementChange, Taken
@@ -277,7 +278,7 @@ async def test_only_a_passed_poll_changes_a_statement_each_time_a_new_version(
         store, StatementChange.add("We never sleep."), 3, decided_at=300, outcome=blocked()
     )
     assert refused.version is None
-    assert "block" in refused.reason
+    assert "block" in Renderer().say(refused.reason)
 
     statement = await db.statement(store, CAMP_ROOM)
     assert (statement.version, statement.updated_at) == (2, 200)
@@ -334,7 +335,7 @@ async def test_a_change_to_an_item_dropped_meanwhile_is_not_applied(store: Store
     late = await db.settle_poll(store, poll=poll(3), outcome=passed(), decided_at=6)
     assert late.change is not None
     assert late.change.version is None
-    assert "dropped" in late.change.reason
+    assert "dropped" in Renderer().say(late.change.reason)
     assert (await db.statement(store, CAMP_ROOM)).items == ()
 
 

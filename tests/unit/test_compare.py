@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import pytest
 
+from bot.render import Renderer
 from commands.compare import (
     MAJORITY,
     BadName,
@@ -35,8 +36,10 @@ from commands.compare import (
     split_names,
     support,
     text_key,
+    threshold_words,
 )
 from commands.decision import ConsensusCounts
+from tests.unit.words import refused as refused_with
 
 CAMP = MovementInfo(1, "Climate Camp", "climate-camp")
 TENANTS = MovementInfo(2, "Tenants Union", "tenants-union")
@@ -91,11 +94,11 @@ def test_names_are_the_same_whatever_their_case_and_spacing() -> None:
 
 def test_a_name_needs_a_letter_and_a_sensible_length() -> None:
     assert check_name("  Climate   Camp ", what="movement") == "Climate Camp"
-    with pytest.raises(BadName, match="give the movement a name"):
+    with refused_with(BadName, "give the movement a name"):
         check_name("   ", what="movement")
-    with pytest.raises(BadName, match="at least one letter"):
+    with refused_with(BadName, "at least one letter"):
         check_name("🌍", what="movement")
-    with pytest.raises(BadName, match="81 characters"):
+    with refused_with(BadName, "81 characters"):
         check_name("x" * 81, what="alliance")
 
 
@@ -179,6 +182,7 @@ def test_a_threshold_says_how_many_endorsements_make_an_objective_common(
     assert threshold.is_met(needed, active)
     assert not threshold.is_met(needed - 1, active)
     assert parse_threshold(format_threshold(threshold)) == threshold
+    assert parse_threshold(Renderer().say(threshold_words(threshold))) == threshold
 
 
 def test_nothing_is_common_without_active_movements() -> None:
@@ -187,11 +191,24 @@ def test_nothing_is_common_without_active_movements() -> None:
 
 @pytest.mark.parametrize("text", ["", "lots", "0", "0%", "150%", "3/0", "-2"])
 def test_unreadable_thresholds_are_refused_plainly(text: str) -> None:
-    with pytest.raises(ThresholdError):
+    with refused_with(ThresholdError, r"threshold|movements|share") as caught:
         parse_threshold(text)
+    assert isinstance(caught.value, ValueError)  # still a ValueError for callers that catch one
 
 
 def test_thresholds_are_written_in_plain_words() -> None:
+    def say(text: str) -> str:
+        return Renderer().say(threshold_words(parse_threshold(text)))
+
+    assert say("more than half") == "more than half"
+    assert say("2/3") == "at least 2/3"
+    assert say("75 %") == "at least 75%"
+    assert say("1") == "at least 1 movement"
+    assert say("3") == "at least 3 movements"
+    assert say("everyone") == "all"
+
+
+def test_thresholds_are_stored_in_the_words_they_are_read_back_from() -> None:
     assert format_threshold(MAJORITY) == "more than half"
     assert format_threshold(parse_threshold("2/3")) == "at least 2/3"
     assert format_threshold(parse_threshold("75 %")) == "at least 75%"

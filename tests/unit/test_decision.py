@@ -4,19 +4,23 @@ from fractions import Fraction
 
 import pytest
 
+from bot.render import Renderer
 from commands.decision import (
     CONSENSUS_OPTIONS,
-    OPTION_LABELS,
     ConsensusCounts,
-    Outcome,
     Rule,
     RuleError,
     decide,
     describe_rule,
     format_rule,
+    option_words,
     parse_quorum,
     parse_rule,
+    rule_words,
 )
+from tests.unit.words import refused, said
+
+SAY = Renderer(globals={"prefix": "!"}).say
 
 CONSENSUS = Rule("consensus", None)
 MAJORITY = Rule("majority", None)
@@ -133,7 +137,7 @@ def test_thresholds_are_exact_fractions() -> None:
 def test_parse_rule_refuses_with_a_plain_message(text: str, message: str) -> None:
     with pytest.raises(RuleError) as caught:
         parse_rule(text)
-    assert message in str(caught.value)
+    assert message in said(caught.value)
 
 
 def test_rule_errors_are_value_errors() -> None:
@@ -229,7 +233,7 @@ def test_parse_then_format_is_stable(text: str) -> None:
 def test_an_unusable_rule_cannot_be_built(
     kind: str, threshold: Fraction | None, quorum: int, message: str
 ) -> None:
-    with pytest.raises(RuleError, match=message.replace("?", r"\?")):
+    with refused(RuleError, message.replace("?", r"\?")):
         Rule(kind, threshold, quorum)  # type: ignore[arg-type]
 
 
@@ -241,7 +245,7 @@ def test_with_quorum_changes_only_the_quorum() -> None:
 
 
 def test_with_quorum_refuses_a_negative_quorum() -> None:
-    with pytest.raises(RuleError, match="The quorum cannot be negative"):
+    with refused(RuleError, "The quorum cannot be negative"):
         CONSENSUS.with_quorum(-2)
 
 
@@ -261,7 +265,7 @@ def test_parse_quorum(text: str, quorum: int) -> None:
     ],
 )
 def test_parse_quorum_refuses(text: str, message: str) -> None:
-    with pytest.raises(RuleError, match=message):
+    with refused(RuleError, message):
         parse_quorum(text)
 
 
@@ -303,7 +307,8 @@ def test_parse_quorum_refuses(text: str, message: str) -> None:
     ],
 )
 def test_describe_rule(text: str, description: str) -> None:
-    assert describe_rule(parse_rule(text)) == description
+    assert SAY(rule_words(parse_rule(text))) == description
+    assert describe_rule(parse_rule(text)) == description  # as text, for other families
 
 
 # --- ConsensusCounts ----------------------------------------------------------------------------
@@ -331,8 +336,12 @@ def test_counts_from_a_mapping_with_other_answers_are_refused() -> None:
 
 def test_the_four_options_and_their_names() -> None:
     assert CONSENSUS_OPTIONS == ("agree", "reservations", "stand_aside", "block")
-    assert list(OPTION_LABELS) == list(CONSENSUS_OPTIONS)
-    assert OPTION_LABELS["stand_aside"] == "Stand aside"
+    assert [SAY(option_words(choice)) for choice in CONSENSUS_OPTIONS] == [
+        "Agree",
+        "Agree with reservations",
+        "Stand aside",
+        "Block",
+    ]
 
 
 # --- decide: quorum -----------------------------------------------------------------------------
@@ -603,13 +612,16 @@ def test_supermajority_reasons(rule_text: str, counts: ConsensusCounts, reason: 
 def test_outcome_carries_the_rule_and_counts() -> None:
     rule = parse_rule("modified-consensus 90% quorum 2")
     counts = votes(agree=9, block=1)
-    assert decide(rule, counts) == Outcome(
-        passed=True,
-        reason="Passed: 9 of 10 votes (90%) agree or agree with reservations, at least 90% needed.",
-        reason_code="passed",
-        rule=rule,
-        counts=counts,
+    outcome = decide(rule, counts)
+    assert (outcome.passed, outcome.reason_code, outcome.rule, outcome.counts) == (
+        True,
+        "passed",
+        rule,
+        counts,
     )
+    reason = "Passed: 9 of 10 votes (90%) agree or agree with reservations, at least 90% needed."
+    assert SAY(outcome.words) == reason
+    assert outcome.reason == reason  # as text, for the families that keep it
 
 
 def test_a_shown_percentage_never_reaches_a_bar_it_misses() -> None:

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Words
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.permissions import UNLIMITED, Power, creators_have_unlimited_power, power_of
+from bot.permissions import UNLIMITED, Power, creators_have_unlimited_power, power_of, who_may
+from bot.render import Renderer
 from bot.rooms import RoomState
 
 ROOM = RoomID("!room:hs")
@@ -186,3 +188,21 @@ def test_who_may_send_a_state_event_follows_its_entry_then_state_default() -> No
     lenient = room("11", power_levels={"users": {}, "state_default": 0})
     assert lenient.may_send_state("@bob:hs", "m.space.parent")
     assert room("11").may_send_state("@bob:hs", "m.space.parent")  # no power levels at all
+
+
+# --- who holds a power, in words (templates/refusals/power.txt) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("power", "version", "words"),
+    [
+        (Power.MEMBER, "11", "anyone in the room"),
+        (Power.MODERATOR, "11", "a moderator of this room (power level 50 or more)"),
+        (Power.MODERATOR, "12", "a moderator of this room (power level 50 or more)"),
+        (Power.ADMIN, "12", "a creator of this room"),
+        (Power.ADMIN, "org.matrix.hydra.11", "a creator of this room"),
+        (Power.ADMIN, "11", "a creator of this room (rooms of version 12 and later)"),
+    ],
+)
+def test_who_may_names_who_holds_a_power(power: Power, version: str, words: str) -> None:
+    assert Renderer().say(Words(who_may(power, room_version=version))) == words

@@ -13,6 +13,7 @@ from commands.poll_input import (
     parse_poll,
     parse_proposal,
 )
+from tests.unit.words import refused, said
 
 # -- the two ways of typing a poll --------------------------------------------------------------
 
@@ -110,7 +111,7 @@ def test_bad_polls_are_refused_with_the_reason(
     with pytest.raises(PollInputError) as caught:
         parse_poll(text, flags=flags)
     if problem is not None:
-        assert problem in str(caught.value)
+        assert problem in said(caught.value)
 
 
 def test_twenty_options_of_340_characters_are_fine() -> None:
@@ -131,7 +132,7 @@ def test_a_proposal_keeps_its_lines_and_gives_up_its_flags() -> None:
 
 
 def test_an_empty_proposal_is_refused() -> None:
-    with pytest.raises(PollInputError, match="Write the proposal"):
+    with refused(PollInputError, "Write the proposal"):
         parse_proposal("--closes 3d")
 
 
@@ -186,13 +187,13 @@ def test_consensus_votes_by_name(text: str, chosen: tuple[int, ...]) -> None:
     ],
 )
 def test_votes_that_cannot_be_counted(text: str, max_selections: int, problem: str) -> None:
-    with pytest.raises(PollInputError, match=problem):
+    with refused(PollInputError, problem):
         parse_choices(text, STRAW, max_selections=max_selections)
 
 
 def test_reasons_are_trimmed_and_bounded() -> None:
     assert check_reason("  too far away \n") == "too far away"
-    with pytest.raises(PollInputError, match="Write your reason"):
+    with refused(PollInputError, "Write your reason"):
         check_reason("  ")
-    with pytest.raises(PollInputError, match="too long"):
+    with refused(PollInputError, "too long"):
         check_reason("x" * 2001)

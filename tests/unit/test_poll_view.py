@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bot.render import Renderer
 from commands.poll_view import (
     UNREADABLE,
     Answer,
     bar,
     consensus_answers,
     end_content,
-    end_text,
+    end_words,
     objections,
     referenced_poll,
     response_answers,
@@ -21,6 +22,7 @@ from commands.poll_view import (
 from commands.tally import Ballot, Tally, tally
 
 ANSWERS = straw_answers(["Park", "Library", "Online"])
+SAY = Renderer(globals={"prefix": "!"}).say
 
 
 def test_the_start_event_has_the_shape_element_sends() -> None:
@@ -50,7 +52,7 @@ def test_a_hidden_poll_is_undisclosed() -> None:
 
 
 def test_consensus_answers_are_the_four_options() -> None:
-    assert consensus_answers() == (
+    assert consensus_answers(SAY) == (
         Answer("agree", "Agree"),
         Answer("reservations", "Agree with reservations"),
         Answer("stand_aside", "Stand aside"),
@@ -74,11 +76,11 @@ def counted(*votes: tuple[str, tuple[str, ...]]) -> Tally:
 
 
 def test_the_end_text_names_the_top_answers() -> None:
-    assert end_text(ANSWERS, counted()) == "The poll has ended. No votes were cast."
+    assert SAY(end_words(ANSWERS, counted())) == "The poll has ended. No votes were cast."
     one = counted(("@a", ("a2",)))
-    assert end_text(ANSWERS, one) == "The poll has ended. Top answer: Library"
+    assert SAY(end_words(ANSWERS, one)) == "The poll has ended. Top answer: Library"
     tie = counted(("@a", ("a1",)), ("@b", ("a3",)))
-    assert end_text(ANSWERS, tie) == "The poll has ended. Top answers: Park, Online"
+    assert SAY(end_words(ANSWERS, tie)) == "The poll has ended. Top answers: Park, Online"
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,7 @@ def test_rows_have_count_percent_and_bar_in_poll_order() -> None:
 
 
 def test_objections_list_blocks_then_stand_asides_then_reasoned_reservations() -> None:
-    ids = [a.id for a in consensus_answers()]
+    ids = [a.id for a in consensus_answers(SAY)]
     ballots = [
         Ballot("$1", "@sam", ("stand_aside",), 1),
         Ballot("$2", "@bea", ("block",), 2),
@@ -153,7 +155,7 @@ def test_objections_list_blocks_then_stand_asides_then_reasoned_reservations() -
 
     found = objections(result, {"@bea": "Too risky", "@rei": "Cost"}, {"@bea": "Bea"})
 
-    assert found == [
+    assert [{**entry, "label": SAY(entry["label"])} for entry in found] == [
         {"label": "Block", "name": "Bea", "reason": "Too risky"},
         {"label": "Stand aside", "name": "@sam", "reason": None},
         {"label": "Agree with reservations", "name": "@rei", "reason": "Cost"},

@@ -14,7 +14,6 @@ from commands.relay_content import (
     MARKER,
     PROFILE,
     Attribution,
-    Footer,
     clean_html,
     clean_name,
     edit_content,
@@ -29,9 +28,14 @@ from commands.relay_content import (
     thread_relation,
     title_of,
 )
+from commands.relay_copies import NO_ADDRESS, NOT_ACCEPTED, NOT_ENCRYPTED_HERE, placeholder_sentence
+from commands.relay_copies import footer as relay_footer
 
 KEY = b"k" * 32
-ERIN = Attribution.of(key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp")
+COMMONS = "commons"  # the word for the commons, rendered by the caller (commands.relay_copies)
+ERIN = Attribution.of(
+    commons=COMMONS, key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp"
+)
 MARK = {"shared_thread": 1}
 IN_THREAD = thread_relation("$root")
 WJ = "\u2060"
@@ -70,11 +74,20 @@ def test_the_profile_id_is_keyed_and_two_members_with_one_name_are_told_apart() 
     bare = hashlib.sha256(b"@erin:hs").hexdigest()[:16]
     assert bare not in ERIN.profile_id  # a guessed user id cannot be checked against it
     other_key = Attribution.of(
-        key=b"o" * 32, user_id="@erin:hs", display_name="Erin", movement="Climate Camp"
+        commons=COMMONS,
+        key=b"o" * 32,
+        user_id="@erin:hs",
+        display_name="Erin",
+        movement="Climate Camp",
     )
     assert other_key.profile_id != ERIN.profile_id
     twin = Attribution.of(
-        key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp", name_taken=True
+        commons=COMMONS,
+        key=KEY,
+        user_id="@erin:hs",
+        display_name="Erin",
+        movement="Climate Camp",
+        name_taken=True,
     )
     assert twin.label == "Erin (@erin:hs) · Climate Camp"
     assert ERIN.label == "Erin · Climate Camp"
@@ -84,12 +97,18 @@ def test_the_profile_id_does_not_show_the_user_id() -> None:
     assert "erin" not in ERIN.profile_id
     assert (
         ERIN.profile_id
-        == Attribution.of(key=KEY, user_id="@erin:hs", display_name="E", movement="X").profile_id
+        == Attribution.of(
+            commons=COMMONS, key=KEY, user_id="@erin:hs", display_name="E", movement="X"
+        ).profile_id
     )
     assert (
         ERIN.profile_id
         != Attribution.of(
-            key=KEY, user_id="@eve:hs", display_name="Erin", movement="Climate Camp"
+            commons=COMMONS,
+            key=KEY,
+            user_id="@eve:hs",
+            display_name="Erin",
+            movement="Climate Camp",
         ).profile_id
     )
 
@@ -115,7 +134,9 @@ def test_an_emote_reads_as_the_person_doing_it() -> None:
 
 
 def test_a_person_without_a_display_name_is_shown_by_their_localpart() -> None:
-    plain = Attribution.of(key=KEY, user_id="@dan:hs", display_name=None, movement="Farmers")
+    plain = Attribution.of(
+        commons=COMMONS, key=KEY, user_id="@dan:hs", display_name=None, movement="Farmers"
+    )
     assert plain.label == "dan · Farmers"
 
 
@@ -134,7 +155,11 @@ def test_a_person_without_a_display_name_is_shown_by_their_localpart() -> None:
 )
 def test_a_display_name_cannot_forge_an_attribution(display_name: str, shown: str) -> None:
     by = Attribution.of(
-        key=KEY, user_id="@erin:hs", display_name=display_name, movement="Climate Camp"
+        commons=COMMONS,
+        key=KEY,
+        user_id="@erin:hs",
+        display_name=display_name,
+        movement="Climate Camp",
     )
     assert by.name == shown
     assert by.label == f"{shown} · Climate Camp"
@@ -142,9 +167,19 @@ def test_a_display_name_cannot_forge_an_attribution(display_name: str, shown: st
 
 
 def test_a_movement_name_is_cleaned_the_same_way() -> None:
-    by = Attribution.of(key=KEY, user_id="@erin:hs", display_name="Erin", movement="Camp · Tenants")
+    by = Attribution.of(
+        commons=COMMONS, key=KEY, user_id="@erin:hs", display_name="Erin", movement="Camp · Tenants"
+    )
     assert by.label == "Erin · Camp - Tenants"
     assert clean_name("", fallback="commons") == "commons"
+
+
+def test_someone_who_speaks_for_no_one_movement_is_shown_with_the_commons() -> None:
+    for movement in (None, "\u200b\u2060"):
+        by = Attribution.of(
+            commons=COMMONS, key=KEY, user_id="@erin:hs", display_name="Erin", movement=movement
+        )
+        assert by.label == "Erin · commons"
 
 
 def test_text_cannot_fake_a_second_attribution_line() -> None:
@@ -388,14 +423,14 @@ def test_a_title_is_the_first_words() -> None:
         {"msgtype": "m.text", "body": "one two three four five six seven eight nine"}
     ) == ("one two three four five six seven eight …")
     assert title_of({"msgtype": "m.image", "body": "photo.jpg"}) == "photo.jpg"
-    assert title_of({"msgtype": "m.text", "body": "  "}) == "(no text)"
+    assert title_of({"msgtype": "m.text", "body": "  "}) == ""  # the caller words it
 
 
 # -- the first message of a shared thread -------------------------------------------------------
 
 
 def test_the_first_message_links_back_to_the_original() -> None:
-    footer = Footer(3, "Climate Camp", "https://matrix.to/#/!a:hs/$e?via=hs")
+    footer = relay_footer(3, "Climate Camp", "https://matrix.to/#/!a:hs/$e?via=hs")
     copy = text_content(
         {"msgtype": "m.text", "body": "Shall we march?"},
         by=ERIN,
@@ -412,6 +447,21 @@ def test_the_first_message_links_back_to_the_original() -> None:
         '<p><em>Shared thread #3 from Climate Camp – <a href="https://matrix.to/#/!a:hs/$e?via=hs">'
         "see the original</a></em></p>"
     )
+
+
+def test_the_footer_escapes_what_it_repeats_in_html() -> None:
+    footer = relay_footer(3, '<b>Camp</b> & "co"', 'https://x.example/"><script>')
+    assert footer.body == '(Shared thread #3 from <b>Camp</b> & "co": https://x.example/"><script>)'
+    assert "<b>" not in footer.html
+    assert "<script>" not in footer.html
+    assert footer.html == (
+        "<p><em>Shared thread #3 from &lt;b&gt;Camp&lt;/b&gt; &amp; &#34;co&#34; – "
+        '<a href="https://x.example/&#34;&gt;&lt;script&gt;">see the original</a></em></p>'
+    )
+
+
+def test_a_thread_from_the_commons_says_so_in_its_footer() -> None:
+    assert relay_footer(1, None, "https://l").body == "(Shared thread #1 from commons: https://l)"
 
 
 # -- attachments --------------------------------------------------------------------------------
@@ -494,22 +544,68 @@ def test_an_attachment_without_an_address_is_not_built() -> None:
 
 
 def test_a_placeholder_names_the_sender_and_the_kind_of_file() -> None:
+    video = {"msgtype": "m.video", "body": "demo.mp4", "file": ENCRYPTED_FILE}
     copy = placeholder_content(
-        {"msgtype": "m.video", "body": "demo.mp4", "file": ENCRYPTED_FILE},
         by=ERIN,
         marker=MARK,
         relation=IN_THREAD,
-        reason="it comes from an encrypted room",
+        sentence=placeholder_sentence(video, NOT_ENCRYPTED_HERE),
     )
     assert copy["msgtype"] == "m.notice"
     assert copy["body"] == (
         "Erin · Climate Camp: sent a video (demo.mp4), which cannot be shown here: it comes "
-        "from an encrypted room."
+        "from an encrypted room and this room is not encrypted."
+    )
+    assert copy["formatted_body"] == (
+        "<strong data-mx-profile-fallback>Erin · Climate Camp: </strong><em>sent a video "
+        "(demo.mp4), which cannot be shown here: it comes from an encrypted room and this room "
+        "is not encrypted.</em>"
     )
     assert "file" not in copy
     assert "url" not in copy
     assert copy["m.mentions"] == {}
     assert copy[MARKER] == MARK
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "sentence"),
+    [
+        (
+            {"msgtype": "m.image", "body": "dot.png"},
+            NOT_ACCEPTED,
+            "sent an image (dot.png), which cannot be shown here: this room did not accept the "
+            "attachment.",
+        ),
+        (
+            {"msgtype": "m.audio", "body": "talk.ogg"},
+            NO_ADDRESS,
+            "sent an audio recording (talk.ogg), which cannot be shown here: the attachment's "
+            "address is missing.",
+        ),
+        (
+            {"msgtype": "m.file"},
+            NOT_ACCEPTED,
+            "sent a file, which cannot be shown here: this room did not accept the attachment.",
+        ),
+    ],
+)
+def test_a_placeholder_says_what_was_sent_and_why_it_cannot_be_shown(
+    content: dict[str, Any], reason: str, sentence: str
+) -> None:
+    assert placeholder_sentence(content, reason) == sentence
+
+
+def test_a_placeholder_escapes_the_file_name_in_html() -> None:
+    nasty = {"msgtype": "m.file", "body": "<img src=x onerror=alert(1)>.pdf"}
+    copy = placeholder_content(
+        by=ERIN,
+        marker=MARK,
+        relation=IN_THREAD,
+        sentence=placeholder_sentence(nasty, NOT_ACCEPTED),
+    )
+    assert "<img src=x onerror=alert(1)>.pdf" in copy["body"]
+    assert "<img" not in copy["formatted_body"]
+    assert "&lt;img src=x onerror=alert(1)&gt;.pdf" in copy["formatted_body"]
 
 
 # -- edits --------------------------------------------------------------------------------------

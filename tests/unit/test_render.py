@@ -167,3 +167,14 @@ def test_a_reply_that_fits_is_left_as_it_is() -> None:
     renderer = Renderer(globals={"prefix": "!"})
     data = typed("three")
     assert renderer.render_fitted("command_error", data) == renderer.render("command_error", data)
+
+
+async def test_help_says_who_may_use_a_command(store: Store, tmp_path: Path) -> None:
+    registry = build_registry()
+    follow = await ask(registry, store, tmp_path, "!", "help follow")
+    assert "Who may use it: a moderator of this room (power level 50 or more)." in follow.body
+    assert "<p>Who may use it: a moderator of this room (power level 50 or more).</p>" in (
+        follow.html
+    )
+    shared = await ask(registry, store, tmp_path, "!", "help shared")
+    assert "Who may use it: anyone in the room." in shared.body

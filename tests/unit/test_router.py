@@ -228,6 +228,11 @@ def make_router(registry: Registry, config: Config, store: Store) -> Router:
     return Router(registry=registry, config=config, store=store, services=services)
 
 
+def said(words: Words) -> str:
+    """The words as a room reads them."""
+    return Renderer().say(words)
+
+
 def body_of(reply: Reply, prefix: str = "!") -> str:
     """What the person sees (the plain body)."""
     return Renderer(globals={"prefix": prefix}).render(reply.template, reply.data).body
@@ -334,7 +339,8 @@ async def test_member_is_refused_a_moderator_command(tmp_path: Path, store: Stor
     router = make_router(recording_registry(calls), make_config(tmp_path), store)
     reply = await route_from(router, "!close 3", sender=MEMBER)
     assert reply.template == "permission_denied"
-    assert reply.data["needed"] == POWER_NAMES[Power.MODERATOR]
+    assert reply.data["needed"] == Words(POWER_NAMES[Power.MODERATOR])
+    assert said(reply.data["needed"]) == "a moderator of this room (power level 50 or more)"
     assert reply.data["usage"] == "!close [--quiet] <number>"
     assert "moderator" in body_of(reply)
     assert calls.args == []
@@ -360,7 +366,11 @@ async def test_admin_command_refused_to_moderator_and_to_a_bot_admin_without_roo
     refused = await route_from(router, "!shutdown", sender=MOD)
     assert refused.template == "permission_denied"
     # In a room of version 11 the creator holds no unlimited power: nobody does.
-    assert refused.data["needed"] == ADMIN_IN_OLDER_ROOMS
+    assert refused.data["needed"] == Words(ADMIN_IN_OLDER_ROOMS)
+    assert said(refused.data["needed"]) == "a creator of this room (rooms of version 12 and later)"
+    assert body_of(refused).startswith(
+        "Sorry, only a creator of this room (rooms of version 12 and later) may use !shutdown."
+    )
 
     # Administering the bot gives no power in a room: the room's own levels decide.
     admin_config = replace(config, admins=frozenset({UserID(MEMBER)}))
