@@ -213,6 +213,9 @@ def test_the_install_holds_every_module_template_and_migration_and_nothing_else_
     templates = names(ROOT / "templates", "*.*[tl]")  # .txt and .html
     assert templates, "no templates found in the source tree"
     assert templates <= names(install.site_packages / "templates", "*")
+    catalogues = names(ROOT / "templates" / "refusals", "*.txt")
+    assert catalogues, "no message catalogues found in the source tree"
+    assert catalogues <= names(install.site_packages / "templates" / "refusals", "*")
     migrations = names(ROOT / "bot" / "migrations", "*.sql")
     assert migrations, "no migrations found in the source tree"
     assert migrations == names(install.site_packages / "bot" / "migrations", "*.sql")
@@ -370,6 +373,9 @@ async def test_the_bare_install_answers_ping_in_a_plain_and_an_encrypted_room(
         assert answer["content"]["body"].startswith("pong"), answer["content"]["body"]
         assert answer["content"]["msgtype"] == "m.notice"
         assert answer["decrypted"] is encrypted
+    # A refusal: its words come from the installed message catalogues.
+    refused = await alice.ask(room, "!poll close 99", bot=account.user_id)
+    assert "no poll #99" in refused["content"]["body"].lower(), refused["content"]["body"]
 
     assert await bot.stop() == 0
     log = "".join(bot.output)
