@@ -43,7 +43,8 @@ from bot.contract import (
 )
 from bot.ids import RoomID
 from bot.permissions import Power
-from commands import alliance_decisions, statements
+from bot.store import Store
+from commands import alliance_decisions, polls, statements
 from commands import alliance_store as db
 from commands.alliance_decisions import settle_decisions as settle_decisions
 from commands.alliance_shared import (
@@ -589,11 +590,35 @@ JOIN_PARAM: Final = "alliance> as <movement name"
 REMOVE_PARAM: Final = "movement> because <reason"
 
 
+class AllianceConstituencies:
+    """Who an alliance-wide poll is for, as the polls family asks it (`polls.CONSTITUENCIES`):
+    the polls family knows poll groups, this family knows alliances."""
+
+    async def of_commons(self, store: Store, room_id: RoomID) -> polls.Constituency | None:
+        alliance = await db.alliance_by_commons(store, room_id)
+        if alliance is None:
+            return None
+        movements = await db.movements_of(store, alliance.id, statuses=("active",))
+        return polls.Constituency(
+            alliance.id,
+            alliance.name,
+            [polls.Member(m.id, m.name, m.room_id) for m in movements],
+        )
+
+    async def names_of_alliances_of(self, store: Store, room_id: RoomID) -> list[str]:
+        return [a.name for a in await db.alliances_of_room(store, room_id)]
+
+    async def name_of(self, store: Store, alliance_id: int) -> str | None:
+        alliance = await db.alliance_by_id(store, alliance_id)
+        return alliance.name if alliance else None
+
+
 def register(registry: Registry) -> None:
     """The alliance family, then the statement family and the timer that settles polls."""
     registry.family("alliance", "Alliances and movements", order=30)
     for command in COMMANDS:
         registry.add(command)
+    registry.provide(polls.CONSTITUENCIES, AllianceConstituencies())
     statements.register(registry)
     alliance_decisions.register(registry)
 

@@ -22,14 +22,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, runtime_checkable
 
-from bot.contract import CommandError, Context, Reply, Services, Words
+from bot.contract import CommandError, Context, Registry, Reply, Services, Words
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
 from bot.store import Store
-from commands import alliance_store
 from commands import poll_store as db
 from commands.poll_input import PollRequest
 from commands.poll_lifecycle import (
@@ -73,10 +73,63 @@ ALLIANCE_POLL_POWER: Final = Power.MODERATOR
 moderator of the commons (not anyone in it) speaks for the alliance there."""
 
 
-async def _alliance_name(store: Store, alliance_id: int) -> Words:
+@dataclass(frozen=True)
+class Member:
+    """A movement an alliance-wide poll is posted to."""
+
+    id: int
+    name: str
+    room_id: RoomID
+
+
+@dataclass(frozen=True)
+class Constituency:
+    """Who an alliance-wide poll typed in a commons is for: the alliance and its movements."""
+
+    alliance_id: int
+    name: str
+    members: list[Member]
+
+
+@runtime_checkable
+class Constituencies(Protocol):
+    """What the polls family asks of the family that knows alliances (which provides it in
+    the registry as `CONSTITUENCIES`); without it there are no alliance-wide polls."""
+
+    async def of_commons(self, store: Store, room_id: RoomID) -> Constituency | None:
+        """The alliance whose commons this room is, with its active movements."""
+        ...
+
+    async def names_of_alliances_of(self, store: Store, room_id: RoomID) -> list[str]:
+        """The alliances this room is a movement of (asked or approved)."""
+        ...
+
+    async def name_of(self, store: Store, alliance_id: int) -> str | None: ...
+
+
+CONSTITUENCIES: Final = "polls.constituencies"  # the name it is provided under
+
+
+class _NoAlliances:
+    async def of_commons(self, store: Store, room_id: RoomID) -> Constituency | None:
+        return None
+
+    async def names_of_alliances_of(self, store: Store, room_id: RoomID) -> list[str]:
+        return []
+
+    async def name_of(self, store: Store, alliance_id: int) -> str | None:
+        return None
+
+
+def _constituencies(registry: Registry) -> Constituencies:
+    found = registry.provided(CONSTITUENCIES)
+    return found if isinstance(found, Constituencies) else _NoAlliances()
+
+
+async def _alliance_name(services: Services, alliance_id: int) -> Words:
     """The alliance's name as the templates show it (with `say`), also once it is gone."""
-    alliance = await alliance_store.alliance_by_id(store, alliance_id)
-    return Words("polls.alliance", {"name": alliance.name if alliance else None})
+    name = await _constituencies(services.registry).name_of(services.store, alliance_id)
+    return Words("polls.alliance", {"name": name})
 
 
 def seat_key(command_event_id: str, room_id: str) -> EventID:
@@ -89,9 +142,10 @@ def seat_key(command_event_id: str, room_id: str) -> EventID:
 
 async def _not_a_commons(ctx: Context) -> CommandError:
     """Why `--alliance` cannot be used in this room, and what to do instead."""
-    mine = await alliance_store.alliances_of_room(ctx.store, ctx.event.room_id)
+    source = _constituencies(ctx.registry)
+    mine = await source.names_of_alliances_of(ctx.store, ctx.event.room_id)
     if mine:
-        return CommandError("polls.alliance_from_a_movement", alliances=[a.name for a in mine])
+        return CommandError("polls.alliance_from_a_movement", alliances=mine)
     return CommandError("polls.alliance_not_a_commons")
 
 
@@ -99,16 +153,16 @@ async def create_alliance_poll(ctx: Context, request: PollRequest, closes_at: in
     """`!poll --alliance`: the same poll in the commons and in every active movement room."""
     store = ctx.store
     commons = ctx.event.room_id
-    alliance = await alliance_store.alliance_by_commons(store, commons)
+    alliance = await _constituencies(ctx.registry).of_commons(store, commons)
     if alliance is None:
         raise await _not_a_commons(ctx)
     if ctx.power < ALLIANCE_POLL_POWER:
         raise CommandError("polls.alliance_moderators_only")
-    movements = await alliance_store.movements_of(store, alliance.id, statuses=("active",))
+    movements = alliance.members
     group = await db.create_group(
         store,
         db.NewGroup(
-            alliance_id=alliance.id,
+            alliance_id=alliance.alliance_id,
             commons_room_id=commons,
             creator=ctx.event.sender,
             created_at=now_ms(),
@@ -202,7 +256,7 @@ async def _group_view(
     """Everything the results of an alliance-wide poll show, as seen from the room of `here`."""
     if seats is None:
         seats = await _group_seats(services, group)
-    alliance = await _alliance_name(services.store, group.alliance_id)
+    alliance = await _alliance_name(services, group.alliance_id)
     answers = here.answers
     overall = group.result if group.result is not None else await _overall(services, seats, here)
     rooms: list[dict[str, Any]] = []
@@ -422,7 +476,7 @@ async def close_group_command(ctx: Context, poll: Poll, group: PollGroup) -> Rep
             "poll_alliance_close_elsewhere",
             {
                 "number": poll.number,
-                "alliance": await _alliance_name(ctx.store, group.alliance_id),
+                "alliance": await _alliance_name(ctx.services, group.alliance_id),
                 "commons_number": commons_polls[0].number if commons_polls else poll.number,
                 "creator": ctx.services.room(group.commons_room_id).display_name(group.creator),
             },
@@ -481,7 +535,7 @@ async def group_end(services: Services, event: Event, poll: Poll, group: PollGro
         "poll_alliance_room_ended",
         {
             "number": poll.number,
-            "alliance": await _alliance_name(services.store, group.alliance_id),
+            "alliance": await _alliance_name(services, group.alliance_id),
             "name": services.room(poll.room_id).display_name(event.sender),
         },
     )

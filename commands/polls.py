@@ -47,7 +47,7 @@ from typing import Final
 
 from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
-from commands.poll_alliance import close_due_groups
+from commands.poll_alliance import CONSTITUENCIES, Constituency, Member, close_due_groups
 from commands.poll_commands import (
     close_poll,
     create_consensus_poll,
@@ -85,7 +85,10 @@ from commands.poll_view import END_TYPES, RESPONSE_TYPES
 __all__ = [
     "CLOSES_HELP",
     "COMMANDS",
+    "CONSTITUENCIES",
     "ConsensusResult",
+    "Constituency",
+    "Member",
     "Objection",
     "close_due_polls",
     "closes_option",

@@ -137,6 +137,11 @@ class Services(Protocol):
     @property
     def store(self) -> Store: ...
 
+    @property
+    def registry(self) -> Registry:
+        """The registry, for what one family provides to another (`Registry.provided`)."""
+        ...
+
     def room(self, room_id: RoomID) -> RoomState: ...
 
     async def leave(self, room_id: RoomID) -> None: ...
@@ -301,12 +306,24 @@ class Registry:
         self._families: dict[str, Family] = {}
         self.listeners: list[Listener] = []
         self.timers: list[Timer] = []
+        self._provided: dict[str, object] = {}
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
     def every(self, timer: Timer) -> None:
         self.timers.append(timer)
+
+    def provide(self, name: str, provider: object) -> None:
+        """Offer `provider` to the other families under `name`: how a family that another
+        builds on serves it without importing it (the alliance tells the polls who an
+        alliance-wide poll is for). The name and the provider's shape are the asking family's."""
+        if name in self._provided:
+            raise ValueError(f"{name!r} provided twice")
+        self._provided[name] = provider
+
+    def provided(self, name: str) -> object | None:
+        return self._provided.get(name)
 
     def family(self, name: str, title: str, order: int) -> None:
         self._families[name] = Family(name, title, order)

@@ -144,9 +144,11 @@ class FakeServices:
         rooms: Iterable[RoomState] = (),
         *,
         forbid: Iterable[str] = (),
+        registry: Registry | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.registry = registry if registry is not None else build_registry()
         self.rooms = {room.room_id: room for room in rooms}
         self.renderer = Renderer(globals={"prefix": config.command_prefix})
         self.forbid = frozenset(forbid)  # methods that fail the test when called

@@ -156,3 +156,40 @@ def test_the_checks_see_the_whole_code() -> None:
         _is_contract(t) for t in edges["commands.polls"]
     )
     assert any(_is_family(t) for t in edges[COMPOSITION_ROOT])
+
+
+# Which family each module of `commands/` belongs to (by its name, until each family is a
+# package of its own).
+FAMILY_OF_PREFIX = (
+    (("poll", "tally", "decision", "deadlines"), "polls"),
+    (("alliance", "statements", "objectives", "compare"), "alliance"),
+    (("relay",), "relay"),
+    (("upgrade",), "upgrades"),
+    (("help", "about"), "help"),
+    (("links",), "links"),
+)
+
+
+def family_of(module: str) -> str | None:
+    if not module.startswith("commands."):
+        return None
+    name = module.split(".")[1]
+    for prefixes, family in FAMILY_OF_PREFIX:
+        if name.startswith(prefixes):
+            return family
+    raise AssertionError(f"{module} belongs to no family: add it to FAMILY_OF_PREFIX")
+
+
+def test_families_build_on_each_other_one_way() -> None:
+    # The alliance builds on polls, the relay on the alliance; never the other way round
+    # (a family serves one that builds on it through `Registry.provide`).
+    between: dict[str, set[str]] = {}
+    for module, targets in graph().items():
+        mine = family_of(module)
+        for target in targets:
+            theirs = family_of(target)
+            if mine and theirs and theirs != mine:
+                between.setdefault(mine, set()).add(theirs)
+    both_ways = {(a, b) for a, uses in between.items() for b in uses if a in between.get(b, ())}
+    assert both_ways == set()
+    assert "polls" in between.get("alliance", set())  # the check sees real dependencies
