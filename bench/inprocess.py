@@ -29,7 +29,7 @@ What is timed, per run (`--runs` runs after one untimed warm-up):
   `notice_content`: everything the bot does for the command before the HTTP request;
   compare.route and compare.render are its two parts; compare.store is the handler's store
   reads alone (`movements_of` + `board`), timed in a separate loop.
-- tally.pure: `commands.tally.tally` over the ballots (plain data, as `live_tally` calls it:
+- tally.pure: `commands.polls.tally.tally` over the ballots (plain data, as `live_tally` calls it:
   with the room's members); tally.live: `commands.polls.live_tally` (the `poll_responses`
   query + the tally: what `!poll results` and `!poll list` compute); tally.command:
   `Router.route` of `!poll results` + render + `notice_content`.
@@ -64,13 +64,13 @@ from bot.render import Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import alliance_store as alliances
-from commands import poll_store as polls_db
-from commands.alliance_store import PollRef, StatementChange
-from commands.decision import ConsensusCounts, Rule, decide
-from commands.poll_view import straw_answers
+from commands.alliance import store as alliances
+from commands.alliance.store import PollRef, StatementChange
 from commands.polls import live_tally
-from commands.tally import Ballot, tally
+from commands.polls import store as polls_db
+from commands.polls.rules import ConsensusCounts, Rule, decide
+from commands.polls.tally import Ballot, tally
+from commands.polls.view import straw_answers
 
 SERVER = "bench.example"
 BOT = UserID(f"@multilogue:{SERVER}")

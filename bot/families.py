@@ -7,20 +7,12 @@ a package in `commands/` whose `register` adds its commands, listeners and timer
 from __future__ import annotations
 
 from bot.contract import Registry
-from commands import about, alliance, objectives, upgrades
-from commands import help as help_family
-from commands import polls as polls_family
-from commands import relay as relay_family
+from commands import alliance, help, polls, relay, upgrades
 
 
 def build_registry() -> Registry:
     """The registry with every command family multilogue ships."""
     registry = Registry()
-    help_family.register(registry)
-    polls_family.register(registry)
-    alliance.register(registry)
-    objectives.register(registry)
-    relay_family.register(registry)
-    about.register(registry)
-    upgrades.register(registry)
+    for family in (help, polls, alliance, relay, upgrades):
+        family.register(registry)
     return registry

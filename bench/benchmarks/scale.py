@@ -233,7 +233,8 @@ async def tally(ctx: BenchContext) -> BenchResult:
         f"{data['build_s']:.1f} s; {s.runs} runs after one warm-up, in a process of its own"
     )
     result.notes.append(
-        "timed: commands.tally.tally on the Ballots; polls.live_tally (the poll_responses query "
+        "timed: commands.polls.tally.tally on the Ballots; polls.live_tally (the poll_responses"
+        " query "
         "+ tally, what !poll results computes); and the whole !poll results through the router; "
         + _machine_note(data)
     )

@@ -15,9 +15,9 @@ import pytest
 from nio import RoomGetStateEventResponse
 
 from bot.ids import EventID, RoomID
-from commands import alliance_store as db
-from commands.alliance_store import PollRef, StatementChange
-from commands.decision import ConsensusCounts, Rule, decide
+from commands.alliance import store as db
+from commands.alliance.store import PollRef, StatementChange
+from commands.polls.rules import ConsensusCounts, Rule, decide
 from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
 from tests.integration.matrix_user import MatrixUser
 

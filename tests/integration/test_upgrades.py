@@ -10,7 +10,7 @@ import pytest
 
 from bot.ids import RoomID
 from bot.tooling.homeserver import LocalSynapse
-from commands import alliance_store as adb
+from commands.alliance import store as adb
 from tests.integration.conftest import MakeUser, RunningBot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, space_child, start_alliance

@@ -18,13 +18,11 @@ from bot.render import Message, Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import alliance_store as db
 from commands import polls
-from commands.alliance import settle_decisions
-from commands.alliance_store import PollRef, StatementChange
-from commands.compare import Layout, name_key
-from commands.decision import ConsensusCounts, Rule, decide
-from commands.objectives import (
+from commands.alliance import store as db
+from commands.alliance.compare import Layout, name_key
+from commands.alliance.movements import settle_decisions
+from commands.alliance.objectives import (
     MATRIX_COLUMNS,
     REPLY_LIMIT,
     SHORT_TEXT,
@@ -32,7 +30,9 @@ from commands.objectives import (
     cut_text,
     reply_size,
 )
-from commands.poll_lifecycle import close_due_room_polls
+from commands.alliance.store import PollRef, StatementChange
+from commands.polls.lifecycle import close_due_room_polls
+from commands.polls.rules import ConsensusCounts, Rule, decide
 from tests.unit.fakes import FakeServices, Harness, make_config, room_state
 
 ADA, BEA, CAL, DEE, EVE = "@ada:hs", "@bea:hs", "@cal:hs", "@dee:hs", "@eve:hs"

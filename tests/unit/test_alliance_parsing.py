@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.render import Renderer
-from commands.alliance import join_splits, take_alliance_flag
-from commands.objectives import import_lines, plan_import
+from commands.alliance.movements import join_splits, take_alliance_flag
+from commands.alliance.objectives import import_lines, plan_import
 
 
 def test_join_reads_the_alliance_and_the_name_around_as() -> None:

@@ -14,10 +14,10 @@ import pytest
 from bot.ids import EventID, RoomID
 from bot.render import Renderer
 from bot.store import Store
-from commands import alliance_store as db
-from commands.alliance_store import PollRef, StatementChange, Taken
-from commands.compare import Wording, parse_threshold, support
-from commands.decision import ConsensusCounts, Outcome, Rule, decide
+from commands.alliance import store as db
+from commands.alliance.compare import Wording, parse_threshold, support
+from commands.alliance.store import PollRef, StatementChange, Taken
+from commands.polls.rules import ConsensusCounts, Outcome, Rule, decide
 
 COMMONS = RoomID("!commons:hs")
 CAMP_ROOM = RoomID("!camp:hs")

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from bot.render import Renderer
-from commands.compare import (
+from commands.alliance.compare import (
     MAJORITY,
     BadName,
     Board,
@@ -38,7 +38,7 @@ from commands.compare import (
     text_key,
     threshold_words,
 )
-from commands.decision import ConsensusCounts
+from commands.polls.rules import ConsensusCounts
 from tests.unit.words import refused as refused_with
 
 CAMP = MovementInfo(1, "Climate Camp", "climate-camp")

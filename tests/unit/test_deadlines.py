@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commands.deadlines import DeadlineError, format_deadline, parse_deadline
+from commands.polls.deadlines import DeadlineError, format_deadline, parse_deadline
 from tests.unit.words import refused, said
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from bot.render import Renderer
-from commands.decision import (
+from commands.polls.rules import (
     CONSENSUS_OPTIONS,
     ConsensusCounts,
     Rule,

@@ -34,10 +34,10 @@ from bot.contract import Reply
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands import poll_store as db
-from commands import relay_store as rdb
 from commands.polls import live_tally
-from commands.relay_content import MARKER
+from commands.polls import store as db
+from commands.relay import store as rdb
+from commands.relay.content import MARKER
 from tests.unit.fakes import BOT, FakeServices, Harness, in_thread, make_config, room_state
 from tests.unit.robustness import PYTHON_WORDS, Built, built_once, leaks, where_raised
 

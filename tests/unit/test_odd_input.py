@@ -26,10 +26,10 @@ from bot.ids import EventID, RoomID
 from bot.render import Message
 from bot.store import Store
 from bot.tooling.demo_seed import OBJECTIVES
-from commands import alliance_store as adb
-from commands.alliance_store import PollRef, StatementChange
-from commands.decision import ConsensusCounts, Rule, decide
-from commands.relay_content import MARKER
+from commands.alliance import store as adb
+from commands.alliance.store import PollRef, StatementChange
+from commands.polls.rules import ConsensusCounts, Rule, decide
+from commands.relay.content import MARKER
 from tests.unit.fakes import FakeServices, Harness, in_thread, make_config, room_state
 from tests.unit.robustness import Built, built_once, leaks, where_raised
 

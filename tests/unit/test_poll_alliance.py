@@ -17,9 +17,9 @@ from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message
 from bot.store import InboxItem, Store
-from commands import alliance_store
-from commands import poll_store as db
+from commands.alliance import store as alliance_store
 from commands.polls import close_due_polls
+from commands.polls import store as db
 from tests.unit.fakes import FakeServices, Harness, Noticed, Sent, make_config, room_state
 
 COMMONS = RoomID("!commons")

@@ -17,8 +17,6 @@ from bot.events import Event
 from bot.ids import RoomID, UserID
 from bot.render import Message
 from bot.store import InboxItem, Store
-from commands import poll_store as db
-from commands.poll_lifecycle import CLOSED
 from commands.polls import (
     Objection,
     close_due_polls,
@@ -26,6 +24,8 @@ from commands.polls import (
     consensus_result,
     decided_consensus_polls,
 )
+from commands.polls import store as db
+from commands.polls.lifecycle import CLOSED
 from tests.unit.fakes import FakeServices, Harness, Sent, in_thread, make_config, room_state
 
 ROOM = RoomID("!room")

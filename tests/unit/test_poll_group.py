@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from commands.poll_view import (
+from commands.polls.tally import Ballot, Tally, tally
+from commands.polls.view import (
     OneVoice,
     RoomVotes,
     one_voice,
@@ -14,7 +15,6 @@ from commands.poll_view import (
     texts_of,
     voice_text,
 )
-from commands.tally import Ballot, Tally, tally
 
 ANSWERS = straw_answers(["Park", "Library", "Online"])
 IDS = tuple(answer.id for answer in ANSWERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.poll_input import (
+from commands.polls.input import (
     PollInputError,
     PollRequest,
     ProposalRequest,

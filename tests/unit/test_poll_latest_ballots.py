@@ -9,9 +9,9 @@ import pytest
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands import poll_store as db
-from commands.poll_view import Answer
-from commands.tally import tally
+from commands.polls import store as db
+from commands.polls.tally import tally
+from commands.polls.view import Answer
 
 ANSWERS = ("a1", "a2", "a3")
 

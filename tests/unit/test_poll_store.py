@@ -6,10 +6,10 @@ from pathlib import Path
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store, bundled_migrations
-from commands import alliance_store
-from commands import poll_store as db
-from commands.poll_view import straw_answers
-from commands.tally import Tally
+from commands.alliance import store as alliance_store
+from commands.polls import store as db
+from commands.polls.tally import Tally
+from commands.polls.view import straw_answers
 
 ROOM = RoomID("!commons")
 ORGANISER = UserID("@org:hs")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.render import Renderer
-from commands.poll_view import (
+from commands.polls.tally import Ballot, Tally, tally
+from commands.polls.view import (
     UNREADABLE,
     Answer,
     bar,
@@ -19,7 +20,6 @@ from commands.poll_view import (
     start_content,
     straw_answers,
 )
-from commands.tally import Ballot, Tally, tally
 
 ANSWERS = straw_answers(["Park", "Library", "Online"])
 SAY = Renderer(globals={"prefix": "!"}).say

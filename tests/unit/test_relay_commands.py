@@ -18,10 +18,10 @@ from bot.ids import EventID, RoomID
 from bot.render import Message
 from bot.rooms import RoomState
 from bot.store import Store
-from commands import alliance_store as adb
-from commands import relay_store as rdb
-from commands.relay import announce_departures, on_event
-from commands.relay_content import MARKER
+from commands.alliance import store as adb
+from commands.relay import store as rdb
+from commands.relay.commands import announce_departures, on_event
+from commands.relay.content import MARKER
 from tests.unit.fakes import (
     FakeServices,
     Harness,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from commands.relay_content import (
+from commands.relay.content import (
     MARKER,
     PROFILE,
     Attribution,
@@ -28,11 +28,11 @@ from commands.relay_content import (
     thread_relation,
     title_of,
 )
-from commands.relay_copies import NO_ADDRESS, NOT_ACCEPTED, NOT_ENCRYPTED_HERE, placeholder_sentence
-from commands.relay_copies import footer as relay_footer
+from commands.relay.copies import NO_ADDRESS, NOT_ACCEPTED, NOT_ENCRYPTED_HERE, placeholder_sentence
+from commands.relay.copies import footer as relay_footer
 
 KEY = b"k" * 32
-COMMONS = "commons"  # the word for the commons, rendered by the caller (commands.relay_copies)
+COMMONS = "commons"  # the word for the commons, rendered by the caller (commands.relay.copies)
 ERIN = Attribution.of(
     commons=COMMONS, key=KEY, user_id="@erin:hs", display_name="Erin", movement="Climate Camp"
 )

@@ -17,7 +17,7 @@ from bot.render import REPLY_BUDGET, Message, Renderer, templates_dir
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import help as help_family
+from commands.help import commands as help_family
 from tests.unit.fakes import EVERY_REQUEST, FakeServices, make_config
 
 ROOM = RoomID("!room:hs")

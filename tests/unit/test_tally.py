@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from commands.tally import Ballot, Tally, tally
+from commands.polls.tally import Ballot, Tally, tally
 
 ANSWERS = ("a1", "a2", "a3")
 

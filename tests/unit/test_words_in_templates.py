@@ -54,19 +54,19 @@ COLUMNS = re.compile(r"^\s*[a-z_][a-z0-9_.]*(\s*,\s*[a-z_][a-z0-9_.]*)+,?\s*$")
 # Everything else that reads like words but is not said to anyone, by file and start.
 NOT_SAID = {
     # Words people type, read by the parser and never shown (like command words).
-    ("commands/compare.py", "more than half"),
-    ("commands/compare.py", "over half"),
-    ("commands/compare.py", "every movement"),
-    ("commands/compare.py", "at least"),
+    ("commands/alliance/compare.py", "more than half"),
+    ("commands/alliance/compare.py", "over half"),
+    ("commands/alliance/compare.py", "every movement"),
+    ("commands/alliance/compare.py", "at least"),
     # The name of a parameter, shown in usage lines as people must type it.
-    ("commands/alliance.py", "alliance> as <movement name"),
+    ("commands/alliance/movements.py", "alliance> as <movement name"),
     # HTML tag names and markup of relayed copies.
-    ("commands/relay_content.py", "del h1 h2"),
-    ("commands/relay_content.py", "mx-reply script"),
-    ("commands/relay_content.py", "<strong data-mx-profile-fallback>"),
+    ("commands/relay/content.py", "del h1 h2"),
+    ("commands/relay/content.py", "mx-reply script"),
+    ("commands/relay/content.py", "<strong data-mx-profile-fallback>"),
     # Names of happenings (`Services.signal`), for timers.
-    ("commands/poll_lifecycle.py", "poll closed"),
-    ("commands/upgrades.py", "room upgraded"),
+    ("commands/polls/lifecycle.py", "poll closed"),
+    ("commands/upgrades/follow.py", "room upgraded"),
 }
 
 

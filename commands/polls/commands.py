@@ -5,7 +5,7 @@
 by number, as a reply to the poll or in its thread, or else as the room's latest open poll;
 `!poll results` and `!poll close` followed by a question and options start a poll instead
 (its question starts with that word). A room's copy of an alliance-wide poll is handed over
-to `commands.poll_alliance`.
+to `commands.polls.groups`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ from typing import Final
 
 from bot.contract import Args, Context, Refusal, Reply, UsageError, Words, read_number, short
 from bot.permissions import Power
-from commands import poll_store as db
-from commands.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
-from commands.decision import RuleError, format_rule, parse_quorum, parse_rule, rule_words
-from commands.poll_alliance import close_group_command, create_alliance_poll, show_group_results
-from commands.poll_input import (
+from commands.polls import store as db
+from commands.polls.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
+from commands.polls.groups import close_group_command, create_alliance_poll, show_group_results
+from commands.polls.input import (
     PollInputError,
     check_reason,
     parse_choices,
     parse_poll,
     parse_proposal,
 )
-from commands.poll_lifecycle import (
+from commands.polls.lifecycle import (
     CLOSED,
     close_refused,
     closed_view,
@@ -38,7 +37,7 @@ from commands.poll_lifecycle import (
     open_poll,
     seal,
 )
-from commands.poll_results import (
+from commands.polls.results import (
     DEFAULT_RULE,
     OBJECTING,
     current_rule,
@@ -51,8 +50,9 @@ from commands.poll_results import (
     rule_of,
     status,
 )
-from commands.poll_store import Poll, PollKind
-from commands.poll_view import straw_answers
+from commands.polls.rules import RuleError, format_rule, parse_quorum, parse_rule, rule_words
+from commands.polls.store import Poll, PollKind
+from commands.polls.view import straw_answers
 
 RECENT_MS: Final = 14 * 24 * 3600 * 1000
 LIST_LIMIT: Final = 15

@@ -1,10 +1,10 @@
 """Native poll events (MSC3381) and what a poll's result looks like.
 
-Pure logic: builds and reads event content, and turns a :class:`~commands.tally.Tally` into
+Pure logic: builds and reads event content, and turns a :class:`~commands.polls.tally.Tally` into
 rows for the result templates. No Matrix client, no database, no clock.
 
 An alliance-wide poll is one poll per room (the commons and each movement room) counted
-together at three levels, each by :func:`commands.tally.tally`:
+together at three levels, each by :func:`commands.polls.tally.tally`:
 
 - per room (:class:`RoomVotes`): each movement's own tally, as in any poll;
 - overall by person (:func:`overall_tally`): every room's eligible responses together, each
@@ -29,8 +29,8 @@ from fractions import Fraction
 from typing import Any, Final
 
 from bot.contract import Words
-from commands.decision import CONSENSUS_OPTIONS, option_words
-from commands.tally import Ballot, Tally, tally
+from commands.polls.rules import CONSENSUS_OPTIONS, option_words
+from commands.polls.tally import Ballot, Tally, tally
 
 START_TYPE: Final = "org.matrix.msc3381.poll.start"
 END_TYPE: Final = "org.matrix.msc3381.poll.end"

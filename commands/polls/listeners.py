@@ -4,7 +4,7 @@
   in a consensus poll is asked for their reason in the poll's thread, once.
 - A poll end from someone allowed to redact others' messages (Element offers them "End
   poll") closes the poll and announces its results; on an alliance-wide poll,
-  `commands.poll_alliance` decides what it ends.
+  `commands.polls.groups` decides what it ends.
 - A redaction withdraws a response or reason, or removes a poll (its start event); removing
   the commons' poll of an alliance-wide poll withdraws it everywhere.
 """
@@ -16,12 +16,12 @@ import logging
 from bot.contract import Reply, Services
 from bot.events import Event
 from bot.ids import UserID
-from commands import poll_store as db
-from commands.poll_alliance import group_end, withdraw_group
-from commands.poll_lifecycle import CLOSED, announce_close, close_by_end_event
-from commands.poll_results import OBJECTING, live_tally
-from commands.poll_store import Poll
-from commands.poll_view import referenced_poll, response_answers
+from commands.polls import store as db
+from commands.polls.groups import group_end, withdraw_group
+from commands.polls.lifecycle import CLOSED, announce_close, close_by_end_event
+from commands.polls.results import OBJECTING, live_tally
+from commands.polls.store import Poll
+from commands.polls.view import referenced_poll, response_answers
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Settling the alliance family's decisions when their consensus polls close.
 
 Two things are decided by a consensus poll in a movement's own room: its stance on a common
-objective (`!endorse`, in `commands.objectives`) and a change to its core statement
-(`!statement propose/amend/drop`, in `commands.statements`). Each command opens its poll with
-`commands.polls.open_consensus_poll` and records what the poll is about
+objective (`!endorse`, in `commands.alliance.objectives`) and a change to its core
+statement (`!statement propose/amend/drop`, in `commands.alliance.statements`). Each command
+opens its poll with `commands.polls.open_consensus_poll` and records what the poll is about
 (`alliance_store.open_endorsement` / `open_statement_proposal`).
 
-The timer :func:`settle_decisions` (registered by `commands.alliance`) notices when such a
+The timer :func:`settle_decisions` (registered by `commands.alliance.movements`) notices when such a
 poll has closed (`commands.polls.consensus_result`), records the outcome
 (`alliance_store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
 by their poll and the notices carry transaction keys derived from it, so settling again after
@@ -20,9 +20,11 @@ from typing import Final
 from bot.contract import Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import UserID
-from commands import alliance_store as db
-from commands import poll_lifecycle, poll_store, polls
-from commands.alliance_store import PollRef
+from commands import polls
+from commands.alliance import store as db
+from commands.alliance.store import PollRef
+from commands.polls import lifecycle as poll_lifecycle
+from commands.polls import store as poll_store
 
 DECISION_CHECK_S: Final = 2.0
 

@@ -1,8 +1,9 @@
 """What the alliance family's command modules share.
 
-`commands.alliance`, `commands.statements` and `commands.objectives` all need to know which
-alliance, movement or objective a command is about, and make their replies and refusals of the
-same small pieces of wording (links, dates, lists of names, quoted user text).
+`commands.alliance.movements`, `commands.alliance.statements` and
+`commands.alliance.objectives` all need to know which alliance, movement or objective a
+command is about, and make their replies and refusals of the same small pieces of wording
+(links, dates, lists of names, quoted user text).
 
 Which alliance a command is about:
 
@@ -35,9 +36,9 @@ from bot.contract import (
 )
 from bot.ids import RoomID
 from bot.render import Renderer
-from commands import alliance_store as db
-from commands.alliance_store import Alliance, Movement, Objective
-from commands.compare import match_name, objective_number
+from commands.alliance import store as db
+from commands.alliance.compare import match_name, objective_number
+from commands.alliance.store import Alliance, Movement, Objective
 
 TEXT_MAX: Final = 500
 OBJECTIVES_LISTED: Final = 8

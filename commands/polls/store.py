@@ -23,8 +23,8 @@ import aiosqlite
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands.poll_view import UNREADABLE, Answer
-from commands.tally import Ballot, Tally
+from commands.polls.tally import Ballot, Tally
+from commands.polls.view import UNREADABLE, Answer
 
 PollKind = Literal["straw", "consensus"]
 ClosedVia = Literal["command", "deadline", "end_event", "removed"]

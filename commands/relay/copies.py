@@ -1,14 +1,14 @@
-"""Carrying messages between the linked threads of a shared thread (see `commands.relay`).
+"""Carrying messages between the linked threads of a shared thread (see `commands.relay.commands`).
 
 Who may speak where (:func:`usable`: the consent of every side, as it is now), how a message
 is attributed and built for the room it goes to, and how each copy is made at most once,
 ever (:func:`_once`). The listener :func:`on_event` handles every message, edit and
-redaction of every room; the commands in `commands.relay` use the rest.
+redaction of every room; the commands in `commands.relay.commands` use the rest.
 
 The bot's own words in copies (the word for the commons, placeholders, the footer under a
 first message, the reason given when a copy is removed) are rendered here, by a renderer of
 the relay's own over the bot's templates (:func:`_renderer`: `Services` renders replies only),
-and handed to the pure builders of `commands.relay_content`.
+and handed to the pure builders of `commands.relay.content`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from bot.events import Event
 from bot.ids import EventID, RoomID
 from bot.render import Message, Renderer
 from bot.store import Store
-from commands import alliance_store as adb
-from commands import relay_store as rdb
-from commands.alliance_store import Movement
+from commands.alliance import store as adb
+from commands.alliance.store import Movement
 from commands.links import event_link
-from commands.relay_content import (
+from commands.relay import store as rdb
+from commands.relay.content import (
     MARKER,
     Attribution,
     edit_content,
@@ -45,7 +45,7 @@ from commands.relay_content import (
     text_content,
     thread_relation,
 )
-from commands.relay_store import Copy, CopyKind, SharedThread, ThreadLink
+from commands.relay.store import Copy, CopyKind, SharedThread, ThreadLink
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ async def _movement_name(
     movement: Movement | None,
     sender: str,
 ) -> str | None:
-    """The movement a message is attributed to (see `commands.relay`); None: the commons.
+    """The movement a message is attributed to (see `commands.relay.commands`); None: the commons.
 
     `movement`: the one `link` was made for (see :func:`_link_movement`).
     """
@@ -274,7 +274,7 @@ async def _once(
     act: Callable[[str], Awaitable[EventID | None]],
 ) -> EventID | None:
     """Carry `source` into `target_room` at most once, ever ("Once and in order" in
-    `commands.relay`).
+    `commands.relay.commands`).
 
     Claims the pair, then `act` sends (or redacts) with a transaction key derived from the
     pair, then records what came of it. Handled again after a crash between the two, `act`

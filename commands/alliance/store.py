@@ -2,7 +2,7 @@
 
 One small typed query per job, returning dataclasses; the tables are made by
 `bot/migrations/0003_alliances.sql`. No Matrix here, and no wording for people: the command
-modules (`commands/alliance.py`, `commands/statements.py`, `commands/objectives.py`) decide
+modules (`movements.py`, `statements.py`, `objectives.py` of `commands/alliance/`) decide
 what to say.
 
 Consensus polls decide two things here (issue 3 provides the polls):
@@ -34,7 +34,7 @@ import aiosqlite
 from bot.contract import Words
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands.compare import (
+from commands.alliance.compare import (
     MAJORITY,
     NO_STANCE,
     Board,
@@ -50,7 +50,7 @@ from commands.compare import (
     slugify,
     text_key,
 )
-from commands.decision import ConsensusCounts, Outcome
+from commands.polls.rules import ConsensusCounts, Outcome
 
 _T = TypeVar("_T")
 

@@ -10,7 +10,7 @@ How a poll lives:
    transaction id derived from the command, so it is never posted twice.
 2. Votes arrive as poll response events (Element's buttons), caught by a listener, or as
    `!vote` commands. Every response is stored; the tally is computed when needed by
-   `commands.tally.tally`, counting only members of the room. Redacting a response withdraws
+   `commands.polls.tally.tally`, counting only members of the room. Redacting a response withdraws
    it. Voters who stand aside or block are asked for their reason in the poll's thread.
 3. A poll closes by `!poll close`, by its deadline (a timer reads deadlines from SQLite, so
    this also happens after a restart, counting only votes sent before the deadline), or by
@@ -20,21 +20,21 @@ How a poll lives:
 
 Alliance-wide straw polls (`!poll --alliance` in an alliance's commons room, by a commons
 moderator) post the same poll in the commons and in every active movement room, count the
-votes together and close as one: see `commands.poll_alliance`.
+votes together and close as one: see `commands.polls.groups`.
 
 This module declares the family (its commands as data, its listeners and its deadline timer)
 and is what other code imports. The work is done in:
 
-- `commands.poll_commands`: the command handlers;
-- `commands.poll_listeners`: native votes, poll ends and redactions;
-- `commands.poll_lifecycle`: opening a room's poll, closing, sealing and announcing it, and
+- `commands.polls.commands`: the command handlers;
+- `commands.polls.listeners`: native votes, poll ends and redactions;
+- `commands.polls.lifecycle`: opening a room's poll, closing, sealing and announcing it, and
   the deadline timer's part for rooms' own polls;
-- `commands.poll_alliance`: alliance-wide polls, from opening to the deadline;
-- `commands.poll_results`: the live tally, the results shown, decision rules, and the outcome
+- `commands.polls.groups`: alliance-wide polls, from opening to the deadline;
+- `commands.polls.results`: the live tally, the results shown, decision rules, and the outcome
   of a closed consensus poll;
-- `commands.poll_store` (SQL), `commands.poll_input` (reading what people type),
-  `commands.poll_view` (native poll events, result rows), `commands.tally`,
-  `commands.decision` and `commands.deadlines` (plain domain logic).
+- `commands.polls.store` (SQL), `commands.polls.input` (reading what people type),
+  `commands.polls.view` (native poll events, result rows), `commands.polls.tally`,
+  `commands.polls.rules` and `commands.polls.deadlines` (plain domain logic).
 
 For the next families: :func:`open_consensus_poll` opens a consensus poll from code and
 :func:`consensus_outcome` (or :func:`consensus_result`, with the objections) gives the
@@ -47,8 +47,7 @@ from typing import Final
 
 from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
-from commands.poll_alliance import CONSTITUENCIES, Constituency, Member, close_due_groups
-from commands.poll_commands import (
+from commands.polls.commands import (
     close_poll,
     create_consensus_poll,
     create_straw_poll,
@@ -60,15 +59,16 @@ from commands.poll_commands import (
     vote,
     withdraw_poll,
 )
-from commands.poll_input import closes_option
-from commands.poll_lifecycle import (
+from commands.polls.groups import CONSTITUENCIES, Constituency, Member, close_due_groups
+from commands.polls.input import closes_option
+from commands.polls.lifecycle import (
     close_due_room_polls,
     decision_closes_at,
     open_consensus_poll,
     open_poll,
 )
-from commands.poll_listeners import on_end, on_redaction, on_response
-from commands.poll_results import (
+from commands.polls.listeners import on_end, on_redaction, on_response
+from commands.polls.results import (
     ConsensusResult,
     Objection,
     consensus_outcome,
@@ -80,7 +80,7 @@ from commands.poll_results import (
     now_ms,
     rule_of,
 )
-from commands.poll_view import END_TYPES, RESPONSE_TYPES
+from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
 __all__ = [
     "CLOSES_HELP",

@@ -26,7 +26,7 @@ of an encrypted room into an unencrypted one unless a moderator allowed it after
 (`--allow-unencrypted`).
 
 Once and in order: every copy is claimed in SQLite (original, target room) before it is sent,
-with a transaction id derived from that pair (`commands.relay_store.claim_copy`), so a message
+with a transaction id derived from that pair (`commands.relay.store.claim_copy`), so a message
 reaches each linked thread at most once, ever, and a crash mid-send never doubles it. Each room's
 events are handled one after another by that room's worker, so messages of one thread arrive in
 every other linked thread in the order they were written there. Messages written in two
@@ -36,8 +36,8 @@ listener messages sent while the bot was away, however old (`Listener.include_ol
 relayed, in order, when it returns.
 
 Where things are: the commands and the departures timer here; the listener and the making of
-each copy in `commands.relay_copies`; storage in `commands.relay_store`; the content of a
-copy (attribution, cleaned HTML, attachments) in `commands.relay_content`.
+each copy in `commands.relay.copies`; storage in `commands.relay.store`; the content of a
+copy (attribution, cleaned HTML, attachments) in `commands.relay.content`.
 
 Pacing: copies are background sends (`Services.send(..., background=True)`): when the homeserver
 rate-limits the bot, the outbox waits as long as it asks, never gives a copy up for it, and lets
@@ -68,13 +68,13 @@ from bot.contract import (
 from bot.ids import EventID
 from bot.permissions import Power
 from bot.rooms import RoomState
-from commands import alliance_store as adb
-from commands import relay_store as rdb
-from commands.alliance_shared import ALLIANCE_FLAG, words_stay_in
-from commands.alliance_store import Alliance, Movement
+from commands.alliance import store as adb
+from commands.alliance.shared import ALLIANCE_FLAG, words_stay_in
+from commands.alliance.store import Alliance, Movement
 from commands.links import event_link, room_link
-from commands.relay_content import kind_of, title_of
-from commands.relay_copies import (
+from commands.relay import store as rdb
+from commands.relay.content import kind_of, title_of
+from commands.relay.copies import (
     MESSAGE,
     REDACTION,
     encrypted,
@@ -89,7 +89,7 @@ from commands.relay_copies import (
     tell_threads,
     usable,
 )
-from commands.relay_store import SharedThread, ThreadLink
+from commands.relay.store import SharedThread, ThreadLink
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,14 @@
 - Opening stores the poll (keyed by the command's event id, so a re-run after a crash finds
   it) and sends the native start event with a transaction id derived from the command, so it
   is never posted twice. :func:`open_consensus_poll` is how other families open one.
-- Closing records when, how and by whom (`commands.poll_store.close_poll`, once); sealing
+- Closing records when, how and by whom (`commands.polls.store.close_poll`, once); sealing
   then keeps the tally and sends the native end event (each once); announcing posts the
   results as an answer to the poll.
 - The deadline timer's part for rooms' own polls (:func:`close_due_room_polls`): a poll whose
   deadline passed closes at its deadline once no event sent before it waits to be read, and
   a close that was never announced (the bot stopped half way) is announced.
 
-Alliance-wide polls close as a group (`commands.poll_alliance`), with the pieces here.
+Alliance-wide polls close as a group (`commands.polls.groups`), with the pieces here.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
 from bot.render import Renderer
 from bot.store import Store
-from commands import poll_store as db
-from commands.deadlines import DeadlineError, duration_parts, parse_deadline
-from commands.decision import Rule, format_rule
-from commands.poll_results import current_rule, live_tally, local_time, now_ms, results_view
-from commands.poll_store import Poll, PollKind
-from commands.poll_view import (
+from commands.polls import store as db
+from commands.polls.deadlines import DeadlineError, duration_parts, parse_deadline
+from commands.polls.results import current_rule, live_tally, local_time, now_ms, results_view
+from commands.polls.rules import Rule, format_rule
+from commands.polls.store import Poll, PollKind
+from commands.polls.view import (
     END_TYPE,
     START_TYPE,
     Answer,

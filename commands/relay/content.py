@@ -25,7 +25,7 @@ the sender and the kind of file where an attachment cannot go.
 
 The bot's own words in a copy (the word for the commons, a placeholder's sentence, the footer
 under a shared thread's first message) come from templates, rendered by the caller
-(`commands.relay_copies`) and passed in: this module writes none itself.
+(`commands.relay.copies`) and passed in: this module writes none itself.
 """
 
 from __future__ import annotations

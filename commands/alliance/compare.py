@@ -38,7 +38,7 @@ from math import ceil
 from typing import Final, Generic, Literal, TypeVar
 
 from bot.contract import Refusal, Words
-from commands.decision import ConsensusCounts
+from commands.polls.rules import ConsensusCounts
 
 # -- names ------------------------------------------------------------------------------------
 

@@ -2,10 +2,10 @@
 
 `!poll --alliance` in an alliance's commons room, by a commons moderator, posts the same
 native poll in the commons and in every active movement room, one poll per room, grouped
-(:class:`commands.poll_store.PollGroup`). Each room's start event is keyed by the command's
+(:class:`commands.polls.store.PollGroup`). Each room's start event is keyed by the command's
 event id and the room (:func:`seat_key`), so a re-run after a crash never posts twice.
 
-Votes are cast in any of the rooms and counted at three levels (`commands.poll_view`): per
+Votes are cast in any of the rooms and counted at three levels (`commands.polls.view`): per
 movement, overall by person (each person once, their latest vote in any room), and "one
 movement, one voice" (a tie splits that movement's voice equally).
 
@@ -30,9 +30,9 @@ from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
 from bot.store import Store
-from commands import poll_store as db
-from commands.poll_input import PollRequest
-from commands.poll_lifecycle import (
+from commands.polls import store as db
+from commands.polls.input import PollRequest
+from commands.polls.lifecycle import (
     COMMAND_GRACE_MS,
     close_by_end_event,
     close_refused,
@@ -44,7 +44,7 @@ from commands.poll_lifecycle import (
     seal,
     start_event,
 )
-from commands.poll_results import (
+from commands.polls.results import (
     first_line,
     hidden_results,
     live_tally,
@@ -52,8 +52,9 @@ from commands.poll_results import (
     now_ms,
     status,
 )
-from commands.poll_store import Poll, PollGroup, Seat
-from commands.poll_view import (
+from commands.polls.store import Poll, PollGroup, Seat
+from commands.polls.tally import Tally
+from commands.polls.view import (
     RoomVotes,
     one_voice,
     one_voice_rows,
@@ -62,7 +63,6 @@ from commands.poll_view import (
     straw_answers,
     texts_of,
 )
-from commands.tally import Tally
 
 log = logging.getLogger(__name__)
 

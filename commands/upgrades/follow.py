@@ -26,14 +26,14 @@ from typing import Final
 from bot.contract import JOINED_A_ROOM, Listener, MatrixError, Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from commands import alliance_store as adb
-from commands import poll_store as pdb
-from commands import relay_store as rdb
-from commands import upgrade_store as udb
-from commands.alliance import space_child
-from commands.poll_lifecycle import CLOSED
-from commands.relay_copies import now_ms, post_root, root_event
-from commands.upgrade_store import Upgrade
+from commands.alliance import store as adb
+from commands.alliance.movements import space_child
+from commands.polls import store as pdb
+from commands.polls.lifecycle import CLOSED
+from commands.relay import store as rdb
+from commands.relay.copies import now_ms, post_root, root_event
+from commands.upgrades import store as udb
+from commands.upgrades.store import Upgrade
 
 log = logging.getLogger(__name__)
 

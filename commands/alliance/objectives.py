@@ -5,10 +5,10 @@ Commands: `!objective propose`, `!objective import`, `!objectives`, `!endorse`, 
 
 Anyone in the commons may propose an objective; importing several at once takes a moderator
 of the commons. A movement's stance on an objective is decided by a consensus poll in the
-movement's own room (`!endorse`, anyone there); `commands.alliance_decisions.settle_decisions`
+movement's own room (`!endorse`, anyone there); `commands.alliance.decisions.settle_decisions`
 records it when the poll closes. Everything else here only reads; the computing is done by the
-plain functions of `commands.compare`, on a `Board` the store reads in a few queries whatever
-the alliance's size.
+plain functions of `commands.alliance.compare`, on a `Board` the store reads in a few queries
+whatever the alliance's size.
 
 Answers that grow with the alliance (`!objectives`, `!compare` in its three forms, `!bridging`,
 the `!objective import` confirmation) must fit one Matrix event, or the homeserver refuses
@@ -46,24 +46,9 @@ from bot.contract import (
 )
 from bot.permissions import Power
 from bot.render import Message, Renderer
-from commands import alliance_store as db
 from commands import polls
-from commands.alliance_shared import (
-    ALLIANCE_FLAG,
-    TEXT_MAX,
-    check_text,
-    clip,
-    commons_alliance,
-    find_named,
-    find_objective,
-    own_movement,
-    read_alliance,
-    take_alliance_flag,
-    text_of,
-    words_stay_in,
-)
-from commands.alliance_store import Alliance, Movement, Objective, PollRef
-from commands.compare import (
+from commands.alliance import store as db
+from commands.alliance.compare import (
     STANCE_MARKS,
     Board,
     Bridging,
@@ -83,8 +68,23 @@ from commands.compare import (
     text_key,
     threshold_words,
 )
-from commands.decision import rule_words
+from commands.alliance.shared import (
+    ALLIANCE_FLAG,
+    TEXT_MAX,
+    check_text,
+    clip,
+    commons_alliance,
+    find_named,
+    find_objective,
+    own_movement,
+    read_alliance,
+    take_alliance_flag,
+    text_of,
+    words_stay_in,
+)
+from commands.alliance.store import Alliance, Movement, Objective, PollRef
 from commands.links import room_link
+from commands.polls.rules import rule_words
 
 IMPORT_MAX: Final = 50
 _BULLET: Final = re.compile(r"^(?:[-*•·–]\s+|#?\d+[.)]\s+|#\d+\s+)")

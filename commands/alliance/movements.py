@@ -2,8 +2,8 @@
 
 Commands: `!alliance create`, `!alliance`, `!alliance set threshold`, `!movement join`,
 `!movement approve`, `!movement reject`, `!movement leave`, `!movements`. Registering the
-family also registers the statement family (`commands.statements`) and the timer that settles
-the family's consensus polls (`commands.alliance_decisions`).
+family also registers the statement family (`commands.alliance.statements`) and the timer
+that settles the family's consensus polls (`commands.alliance.decisions`).
 
 Who acts for whom:
 
@@ -19,7 +19,7 @@ again rather than created twice; messages to other rooms use transaction keys de
 the command's event id.
 
 Which alliance a command is about, links, dates and wording shared with the statement and
-objectives families are in `commands.alliance_shared`.
+objectives families are in `commands.alliance.shared`.
 """
 
 from __future__ import annotations
@@ -44,10 +44,23 @@ from bot.contract import (
 from bot.ids import RoomID
 from bot.permissions import Power
 from bot.store import Store
-from commands import alliance_decisions, polls, statements
-from commands import alliance_store as db
-from commands.alliance_decisions import settle_decisions as settle_decisions
-from commands.alliance_shared import (
+from commands import polls
+from commands.alliance import decisions as alliance_decisions
+from commands.alliance import statements
+from commands.alliance import store as db
+from commands.alliance.compare import (
+    BadName,
+    Board,
+    ThresholdError,
+    check_name,
+    name_key,
+    parse_threshold,
+    slugify,
+    support,
+    threshold_words,
+)
+from commands.alliance.decisions import settle_decisions as settle_decisions
+from commands.alliance.shared import (
     ALLIANCE_FLAG,
     Named,
     check_text,
@@ -63,19 +76,8 @@ from commands.alliance_shared import (
     unknown_alliance,
     words_stay_in,
 )
-from commands.alliance_shared import take_alliance_flag as take_alliance_flag
-from commands.alliance_store import Alliance, Movement, Taken
-from commands.compare import (
-    BadName,
-    Board,
-    ThresholdError,
-    check_name,
-    name_key,
-    parse_threshold,
-    slugify,
-    support,
-    threshold_words,
-)
+from commands.alliance.shared import take_alliance_flag as take_alliance_flag
+from commands.alliance.store import Alliance, Movement, Taken
 from commands.links import room_link
 
 log = logging.getLogger(__name__)

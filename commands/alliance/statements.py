@@ -10,7 +10,7 @@ statement; only the room's moderators link its items to the alliance's common ob
 Nothing changes a statement but a passed consensus poll: `!statement propose/amend/drop` open
 one with `commands.polls.open_consensus_poll` and record the change it is about
 (`alliance_store.open_statement_proposal`). When the poll closes,
-`commands.alliance_decisions.settle_decisions` applies the change and tells the room.
+`commands.alliance.decisions.settle_decisions` applies the change and tells the room.
 
 Restart safety: the poll is opened with the command's event id as its transaction key, and
 the proposal is keyed by the same id, so a command handled again opens nothing twice.
@@ -34,9 +34,10 @@ from bot.contract import (
 )
 from bot.ids import RoomID
 from bot.permissions import Power
-from commands import alliance_store as db
 from commands import polls
-from commands.alliance_shared import (
+from commands.alliance import store as db
+from commands.alliance.compare import text_key
+from commands.alliance.shared import (
     ALLIANCE_FLAG,
     check_text,
     clip,
@@ -53,10 +54,9 @@ from commands.alliance_shared import (
     text_of,
     words_stay_in,
 )
-from commands.alliance_store import Alliance, Movement, PollRef, StatementChange
-from commands.compare import text_key
-from commands.decision import rule_words
+from commands.alliance.store import Alliance, Movement, PollRef, StatementChange
 from commands.links import event_link
+from commands.polls.rules import rule_words
 
 # -- whose statement --------------------------------------------------------------------------
 

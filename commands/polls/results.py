@@ -19,9 +19,9 @@ from typing import Any, Final
 from bot.contract import Context, Reply, Services, Words
 from bot.ids import RoomID, UserID
 from bot.store import Store
-from commands import poll_store as db
-from commands.deadlines import format_deadline
-from commands.decision import (
+from commands.polls import store as db
+from commands.polls.deadlines import format_deadline
+from commands.polls.rules import (
     ConsensusCounts,
     Outcome,
     Rule,
@@ -30,9 +30,9 @@ from commands.decision import (
     parse_rule,
     rule_words,
 )
-from commands.poll_store import Poll, PollGroup
-from commands.poll_view import objections, result_rows
-from commands.tally import Tally, tally
+from commands.polls.store import Poll, PollGroup
+from commands.polls.tally import Tally, tally
+from commands.polls.view import objections, result_rows
 
 DEFAULT_RULE: Final = Rule("consensus", None)
 OBJECTING: Final = frozenset({"stand_aside", "block"})

@@ -1,8 +1,8 @@
 """Storage for shared threads, the rooms they are linked into and every copy the bot made.
 
 One small typed query per job, returning dataclasses; the tables are made by
-`bot/migrations/0004_relay.sql`. No Matrix here and no wording for people: `commands/relay.py`
-decides what to do and say.
+`bot/migrations/0004_relay.sql`. No Matrix here and no wording for people:
+`commands/relay/commands.py` decides what to do and say.
 
 Exactly once: :func:`claim_copy` records "this original is being copied into that room" before
 the send, and the send's transaction id is derived from the same pair. A row is written once and
@@ -22,7 +22,7 @@ import aiosqlite
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands.alliance_store import Movement, movement_columns, movement_from
+from commands.alliance.store import Movement, movement_columns, movement_from
 
 LinkRole = Literal["origin", "commons", "follower"]
 CopyKind = Literal["root", "message", "edit", "redaction"]
@@ -537,7 +537,7 @@ class Departure:
 async def departures(store: Store) -> list[Departure]:
     """Links made for a movement that has since left (or left and joined again), oldest first.
 
-    They carry nothing any more (see `commands.relay_copies.usable`); the relay announces each
+    They carry nothing any more (see `commands.relay.copies.usable`); the relay announces each
     once and stops it (:func:`stop_link`).
     """
     rows = await store.fetch_all(
