@@ -4,11 +4,11 @@ Two things are decided by a consensus poll in a movement's own room: its stance 
 objective (`!endorse`, in `commands.alliance.objectives`) and a change to its core
 statement (`!statement propose/amend/drop`, in `commands.alliance.statements`). Each command
 opens its poll with `commands.polls.open_consensus_poll` and records what the poll is about
-(`alliance_store.open_endorsement` / `open_statement_proposal`).
+(`store.open_endorsement` / `open_statement_proposal`).
 
 The timer :func:`settle_decisions` (registered by `commands.alliance.movements`) notices when such a
 poll has closed (`commands.polls.consensus_result`), records the outcome
-(`alliance_store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
+(`store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
 by their poll and the notices carry transaction keys derived from it, so settling again after
 a restart records nothing twice.
 """

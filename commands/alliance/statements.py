@@ -9,7 +9,7 @@ statement; only the room's moderators link its items to the alliance's common ob
 
 Nothing changes a statement but a passed consensus poll: `!statement propose/amend/drop` open
 one with `commands.polls.open_consensus_poll` and record the change it is about
-(`alliance_store.open_statement_proposal`). When the poll closes,
+(`store.open_statement_proposal`). When the poll closes,
 `commands.alliance.decisions.settle_decisions` applies the change and tells the room.
 
 Restart safety: the poll is opened with the command's event id as its transaction key, and

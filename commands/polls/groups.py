@@ -235,7 +235,7 @@ async def _group_seats(services: Services, group: PollGroup) -> list[Seat]:
 
 
 async def _overall(services: Services, seats: list[Seat], poll: Poll) -> Tally:
-    """Everyone's votes across the rooms, each person once (see `poll_view.overall_tally`).
+    """Everyone's votes across the rooms, each person once (see `view.overall_tally`).
 
     `poll` is any room's copy (they all have the same options).
     """
