@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -68,11 +69,11 @@ from bot.router import Router
 from bot.store import InboxItem, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SYNC_TIMEOUT_MS = 30_000
 BACKFILL_LOG_EVERY = 10  # pages of missed events between two log lines
-HISTORY_ATTEMPTS = 5  # failures to read one page of missed events before the sync is retried
-INVITE_ATTEMPTS = 8  # failures to answer one invite before waiting for the next start
+ATTEMPTS = 8  # failures of a join, a leave or a page of missed events before giving up
 PRUNE_INTERVAL_S = 3600.0  # how often handled events are forgotten while running
 SEND_GRACE_S = 0.25  # how long a sync waits for the answers it caused to be sent
 TOKEN_SAVE_INTERVAL_S = 30.0  # a sync with nothing to keep saves its token at most this often
@@ -401,7 +402,10 @@ class Bot:
         pages = 0
         while next_token is not None:
             try:
-                page, next_token = await self._history_page(room_id, next_token)
+                page, next_token = await self._retried(
+                    functools.partial(self.matrix.history, room_id, start=next_token),
+                    "read missed events",
+                )
             except (MatrixUnavailable, RateLimited, LoginFailed):
                 raise
             except MatrixError as exc:  # refused for good: nothing more can be read
@@ -422,23 +426,6 @@ class Bot:
         events.reverse()
         waiting.reverse()
         return events, waiting
-
-    async def _history_page(
-        self, room_id: RoomID, token: str
-    ) -> tuple[list[tuple[Event | Undecryptable, bool]], str | None]:
-        """One page of history, retried while the homeserver fails (MatrixError otherwise)."""
-        failures = 0
-        while True:
-            try:
-                return await self.matrix.history(room_id, start=token)
-            except (MatrixUnavailable, RateLimited) as exc:
-                failures += 1
-                if failures > HISTORY_ATTEMPTS:
-                    raise
-                log.warning("Reading missed events of %s failed (%s); trying again", room_id, exc)
-                await self._sleep(min(MAX_BACKOFF_S, 2.0**failures))
-                if self._stopping.is_set():
-                    raise
 
     async def _retry_undecrypted(self, oldest_ms: int) -> None:
         decrypted: list[InboxItem] = []
@@ -498,24 +485,23 @@ class Bot:
         self._joined_since_sync = {r for r in self._joined_since_sync if r not in self.rooms}
         return len(self.rooms) + len(self._joined_since_sync)
 
-    async def _retried(self, request: Callable[[], Awaitable[None]], what: str) -> None:
-        """A request retried while the homeserver paces or fails (INVITE_ATTEMPTS failures at
-        most: an invite not answered is offered again at the next start)."""
+    async def _retried(self, request: Callable[[], Awaitable[T]], what: str) -> T:
+        """A request retried while the homeserver paces or fails: waiting as asked when
+        rate-limited, backing off (`backoff_s`) when unavailable, ATTEMPTS failures at most
+        (then the error goes to the caller: an invite is offered again at the next start, a
+        sync whose missed events could not be read is read again)."""
         failures = 0
         while True:
             try:
-                await request()
-                return
+                return await request()
             except RateLimited as exc:
                 await self._sleep(exc.retry_after_ms / 1000)
             except MatrixUnavailable as exc:
                 failures += 1
-                if failures >= INVITE_ATTEMPTS:
+                if failures >= ATTEMPTS or self._stopping.is_set():
                     raise
                 log.info("Could not %s yet (%s); trying again", what, exc)
                 await self._sleep(backoff_s(failures))
-            if self._stopping.is_set():
-                return
 
     # -- one event -------------------------------------------------------------------------
 
