@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -39,6 +40,7 @@ from tests.integration.test_relay import (
     make_world,
     share_thread,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -276,9 +278,10 @@ async def test_a_command_whose_key_comes_after_the_age_limit_is_not_run(
     room = await room_with_bot(alice, bot.user_id, name="Secret camp", encrypted=True)
     await alice.ask(room, "!ping", bot=bot.user_id)  # both sides know each other's devices
 
+    sent = time.time()
     late = await alice.send_before_sharing_key(room, "!whoami")
     await alice.wait_for(lambda: bot.bot.undecrypted_seen > 0, what="the bot to see it")
-    await asyncio.sleep(2.5)  # the command is now older than the limit
+    await eventually(lambda: time.time() - sent > 2.5, what="the command to pass the age limit")
     await alice.share_room_key(room)
     await handled(bot, late)  # decrypted and handled (votes and relays would still count)
     await settled(alice, bot.user_id, room)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -37,10 +36,6 @@ def upgrade(synapse: LocalSynapse, user: MatrixUser, room: str) -> str:
         body={"new_version": "12"},
     )
     return str(reply["replacement_room"])
-
-
-async def _is(value: Awaitable[object], wanted: object) -> bool:
-    return await value == wanted
 
 
 def told_in(user: MatrixUser, bot_id: str, room: str, text: str) -> list[dict[str, Any]]:
@@ -103,19 +98,19 @@ async def test_a_tombstone_pointing_at_a_room_that_does_not_replace_it_moves_not
     elsewhere = await mallory.create_room(name="Elsewhere")
     await mallory.client.room_put_state(elsewhere, "m.room.join_rules", {"join_rule": "public"})
 
-    async def upgrade_state() -> str | None:
-        row = await bot.bot.store.fetch_one(
-            "SELECT state FROM room_upgrades WHERE old_room_id = ?", (camp,)
-        )
-        return None if row is None else str(row[0])
-
     for target in (world.commons, elsewhere):
+
+        async def refused(target: str = target) -> bool:
+            row = await bot.bot.store.fetch_one(
+                "SELECT state FROM room_upgrades WHERE old_room_id = ? AND new_room_id = ?",
+                (camp, target),
+            )
+            return row is not None and row[0] == "abandoned"
+
         await bea.client.room_put_state(
             camp, "m.room.tombstone", {"body": "moved", "replacement_room": target}
         )
-        await eventually(
-            lambda: _is(upgrade_state(), "abandoned"), what="the bot to refuse the upgrade"
-        )
+        await eventually(refused, what="the bot to refuse the upgrade")
     await mallory.wait_for(
         lambda: any(
             e.get("type") == "m.room.member"
