@@ -404,7 +404,7 @@ class Bot:
             try:
                 page, next_token = await self._retried(
                     functools.partial(self.matrix.history, room_id, start=next_token),
-                    "read missed events",
+                    "history",
                 )
             except (MatrixUnavailable, RateLimited, LoginFailed):
                 raise
@@ -489,7 +489,8 @@ class Bot:
         """A request retried while the homeserver paces or fails: waiting as asked when
         rate-limited, backing off (`backoff_s`) when unavailable, ATTEMPTS failures at most
         (then the error goes to the caller: an invite is offered again at the next start, a
-        sync whose missed events could not be read is read again)."""
+        sync whose missed events could not be read is read again). `what` names the request
+        in the log ("join", "decline", "history")."""
         failures = 0
         while True:
             try:
@@ -500,7 +501,7 @@ class Bot:
                 failures += 1
                 if failures >= ATTEMPTS or self._stopping.is_set():
                     raise
-                log.info("Could not %s yet (%s); trying again", what, exc)
+                log.info("The %s request failed (%s); trying again", what, exc)
                 await self._sleep(backoff_s(failures))
 
     # -- one event -------------------------------------------------------------------------
