@@ -67,15 +67,23 @@ class CommandError(Refusal):
 
 @dataclass(frozen=True)
 class Param:
-    """A positional parameter. `text` takes the rest of the message, newlines included."""
+    """A positional parameter. `text` takes the rest of the message, newlines included.
+
+    A `text` parameter with `split_at` reads as two parts, `<name> split_at <second>`
+    (`<alliance> as <movement name>`): `Args.readings` gives every way to split it.
+    """
 
     name: str
     kind: Literal["word", "int", "text"] = "word"
     optional: bool = False
     many: bool = False
+    split_at: str = ""
+    second: str = ""
 
     def usage(self) -> str:
         shown = f"<{self.name}>"
+        if self.split_at:
+            shown += f" {self.split_at} <{self.second}>"
         if self.many:
             shown += "..."
         return f"[{shown}]" if self.optional else shown
@@ -83,11 +91,15 @@ class Param:
 
 @dataclass(frozen=True)
 class Flag:
-    """An option like `--hidden` (no value) or `--multi N` (value named by `value`)."""
+    """An option like `--hidden` (no value) or `--multi N` (value named by `value`).
+
+    `reads="when"`: the value is a time, and `2026-12-01 18:00` is read whole.
+    """
 
     name: str
     value: str | None = None
     help: str = ""
+    reads: Literal["word", "when"] = "word"
 
     def usage(self) -> str:
         return f"[--{self.name}{' ' + self.value if self.value else ''}]"
@@ -99,6 +111,7 @@ class Args:
 
     values: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, str | bool] = field(default_factory=dict)
+    splits: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(name, default)
@@ -113,6 +126,11 @@ class Args:
     def option(self, name: str) -> str | None:
         value = self.flags.get(name)
         return value if isinstance(value, str) else None
+
+    def readings(self, name: str) -> tuple[tuple[str, str], ...]:
+        """Every way to read the `split_at` parameter `name` as its two parts, first split
+        first; empty when the word is not there."""
+        return self.splits.get(name, ())
 
 
 JOINED_A_ROOM = "joined a room"

@@ -39,7 +39,6 @@ from bot.contract import (
     Reply,
     Services,
     Words,
-    tokenize,
 )
 from bot.ids import RoomID
 from bot.permissions import Power
@@ -76,7 +75,6 @@ from commands.alliance.shared import (
     unknown_alliance,
     words_stay_in,
 )
-from commands.alliance.shared import take_alliance_flag as take_alliance_flag
 from commands.alliance.store import Alliance, Movement, Taken
 from commands.links import room_link
 
@@ -267,20 +265,10 @@ async def set_alliance(ctx: Context, args: Args) -> Reply:
 # -- movements --------------------------------------------------------------------------------
 
 
-def join_splits(text: str) -> list[tuple[str, str]]:
-    """Every way to read `<alliance> as <name>`: one per `as` word (quoted words never split)."""
-    tokens = tokenize(text)
-    return [
-        (" ".join(tokens[:i]), " ".join(tokens[i + 1 :]))
-        for i, token in enumerate(tokens)
-        if token.lower() == "as" and 0 < i < len(tokens) - 1
-    ]
-
-
 async def join_alliance(ctx: Context, args: Args) -> Reply:
     movement = await _replayed(ctx, "request")
     if movement is None:
-        movement = await _ask_to_join(ctx, args.text(JOIN_PARAM))
+        movement = await _ask_to_join(ctx, args.readings("alliance"))
     alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
     assert alliance is not None
     notice = await ctx.services.notice(
@@ -318,8 +306,7 @@ async def _replayed(ctx: Context, which: str) -> Movement | None:
     return None
 
 
-async def _ask_to_join(ctx: Context, text: str) -> Movement:
-    splits = join_splits(text)
+async def _ask_to_join(ctx: Context, splits: Sequence[tuple[str, str]]) -> Movement:
     if not splits:
         raise CommandError("alliance.say_join")
     every = await db.all_alliances(ctx.store)
@@ -512,7 +499,7 @@ async def remove_movement(ctx: Context, args: Args) -> Reply:
         movement = replay[0]
     else:
         active = [m for m in everyone if m.status == "active"]
-        found, reason = _name_then_reason(args.text(REMOVE_PARAM), active)
+        found, reason = _name_then_reason(args.text("movement"), active)
         if found is None:
             raise CommandError("alliance.say_which_to_remove", members=[m.name for m in active])
         reason = check_text(reason, what="removal_reason", movement=found.name)
@@ -585,11 +572,6 @@ async def list_movements(ctx: Context, args: Args) -> Reply:
 
 
 # -- registration -----------------------------------------------------------------------------
-
-# Shown in the usage line as `!movement join <alliance> as <movement name>`.
-JOIN_PARAM: Final = "alliance> as <movement name"
-# Shown in the usage line as `!movement remove <movement> because <reason>`.
-REMOVE_PARAM: Final = "movement> because <reason"
 
 
 class AllianceConstituencies:
@@ -675,7 +657,7 @@ COMMANDS: Final = (
         family="alliance",
         summary="Ask for this room's movement to join an alliance",
         handler=join_alliance,
-        params=(Param(JOIN_PARAM, kind="text"),),
+        params=(Param("alliance", kind="text", split_at="as", second="movement name"),),
         power=Power.MODERATOR,
         help=(
             "Asks the alliance's commons to accept this room as a movement, under the name "
@@ -725,7 +707,7 @@ COMMANDS: Final = (
         family="alliance",
         summary="Take a movement out of the alliance, with a reason (in the commons)",
         handler=remove_movement,
-        params=(Param(REMOVE_PARAM, kind="text"),),
+        params=(Param("movement", kind="text", split_at="because", second="reason"),),
         power=Power.MODERATOR,
         help=(
             "For a movement that no longer keeps the alliance's trust. Give its name, then why: "

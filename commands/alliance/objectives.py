@@ -78,7 +78,6 @@ from commands.alliance.shared import (
     find_objective,
     own_movement,
     read_alliance,
-    take_alliance_flag,
     text_of,
     words_stay_in,
 )
@@ -88,7 +87,6 @@ from commands.polls.rules import rule_words
 
 IMPORT_MAX: Final = 50
 _BULLET: Final = re.compile(r"^(?:[-*•·–]\s+|#?\d+[.)]\s+|#\d+\s+)")
-_PAGE_AFTER: Final = re.compile(r"(?:^|\s)(?:--|—|–)page(?:=|\s+)(\S+)", re.IGNORECASE)
 PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
 
 
@@ -219,19 +217,15 @@ def page_view(
     }
 
 
-def wanted_page(args: Args, text: str = "") -> tuple[int, str]:
-    """The page asked for (`--page N`, also typed after the words) and the words without it."""
+def wanted_page(args: Args) -> int:
+    """The page asked for (`--page N`), 1 when none."""
     value = args.option("page")
-    match = _PAGE_AFTER.search(text)
-    if match is not None:
-        value = match[1]
-        text = (text[: match.start()] + " " + text[match.end() :]).strip()
     if value is None:
-        return 1, text
+        return 1
     number = value.strip().lstrip("#")
     if not number.isdecimal() or len(number) > 6 or int(number) < 1:
         raise CommandError("objectives.page_number", typed=clip(value, 20))
-    return int(number), text
+    return int(number)
 
 
 def again_command(ctx: Context, command: str, alliance: Alliance | None) -> Callable[[int], str]:
@@ -391,9 +385,9 @@ async def _board(ctx: Context, alliance: Alliance) -> tuple[Board, list[Movement
     return await db.board(ctx.store, alliance, movements=active), active
 
 
-def _named(args: Args, wanted: str | None, alliance: Alliance) -> Alliance | None:
+def _named(args: Args, alliance: Alliance) -> Alliance | None:
     """The alliance, when the person named it (so that the next page's command names it too)."""
-    return alliance if (args.option("alliance") or wanted) else None
+    return alliance if args.option("alliance") else None
 
 
 def _objective_row(board: Board, objective: ObjectiveInfo) -> dict[str, Any]:
@@ -415,11 +409,11 @@ def _objective_row(board: Board, objective: ObjectiveInfo) -> dict[str, Any]:
 
 
 async def list_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
-    page, _ = wanted_page(args)
+    page = wanted_page(args)
     alliance = await read_alliance(ctx, args.option("alliance"), command="objectives")
     board, _ = await _board(ctx, alliance)
     rows = [_objective_row(board, objective) for objective in board.objectives]
-    again = again_command(ctx, "objectives", _named(args, None, alliance))
+    again = again_command(ctx, "objectives", _named(args, alliance))
     active = len(board.movements)
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:
@@ -511,12 +505,11 @@ BLOCKS_SHOWN: Final = 5
 
 
 async def compare(fit: Fit, ctx: Context, args: Args) -> Reply:
-    wanted, text = take_alliance_flag(args.text("what"))
-    page, text = wanted_page(args, text)
-    alliance = await read_alliance(ctx, args.option("alliance") or wanted, command="compare")
+    page = wanted_page(args)
+    alliance = await read_alliance(ctx, args.option("alliance"), command="compare")
     board, active = await _board(ctx, alliance)
-    named = _named(args, wanted, alliance)
-    words = tokenize(text)
+    named = _named(args, alliance)
+    words = tokenize(args.text("what"))
     if not words:
         return _matrix(fit, ctx, alliance, board, active, page=page, named=named)
     number = objective_number(words[0]) if len(words) == 1 else None
@@ -802,7 +795,7 @@ def _two_movements(
 
 
 async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
-    page, _ = wanted_page(args)
+    page = wanted_page(args)
     alliance = await read_alliance(ctx, args.option("alliance"), command="bridging")
     board, _ = await _board(ctx, alliance)
     report = bridging(board)
@@ -838,7 +831,7 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
             ("undecided", {"rank": i, "number": o.number, "text": short(o.text, 60)})
             for i, o in enumerate(report.undecided, start=1)
         ]
-    again = again_command(ctx, "bridging", _named(args, None, alliance))
+    again = again_command(ctx, "bridging", _named(args, alliance))
 
     def build(layout: Layout, number: int, cut: int | None) -> Reply:
         shown = [rows[i] for i in layout.page(number)[0]]
@@ -954,7 +947,7 @@ def commands(fit: Fit) -> tuple[Command, ...]:
             summary="Decide by a consensus poll whether this movement endorses an objective",
             handler=endorse,
             params=(Param("objective"),),
-            flags=(ALLIANCE_FLAG, Flag("closes", "WHEN", polls.CLOSES_HELP)),
+            flags=(ALLIANCE_FLAG, polls.CLOSES_FLAG),
             help=(
                 "Opens a consensus poll in this movement's room. It stays open until the room's "
                 "deadline (24 hours unless its moderators set another with {prefix}rules set "

@@ -25,14 +25,12 @@ from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
 from bot.contract import (
-    FLAG_STARTS,
     CommandError,
     Context,
     Flag,
     Services,
     Words,
     short,
-    tokenize,
 )
 from bot.ids import RoomID
 from bot.render import Renderer
@@ -79,33 +77,6 @@ def room_name(services: Services, room_id: RoomID) -> str:
 
 
 # -- reading what people typed ----------------------------------------------------------------
-
-
-def take_alliance_flag(text: str) -> tuple[str | None, str]:
-    """`--alliance NAME` typed after a text argument (the parser stops reading options there).
-
-    Returns the alliance (None if not given) and the text without the option.
-    """
-    words = text.split(" ")
-    for index, word in enumerate(words):
-        stripped = word.strip()
-        if not stripped.startswith(FLAG_STARTS):
-            continue
-        flag, _, inline = stripped.lstrip("-—–").partition("=")
-        if flag.lower() != "alliance":
-            continue
-        rest = " ".join(words[index + 1 :])
-        if inline:
-            value, after = inline, rest
-        else:
-            tokens = tokenize(rest)
-            if not tokens:
-                return None, text
-            value = tokens[0]
-            after = rest.strip()
-            after = after[len(value) + 2 :] if after[:1] in "\"'“‘«„" else after[len(value) :]
-        return value, " ".join(" ".join(words[:index]).split() + after.split())
-    return None, text
 
 
 def check_text(text: str, *, what: str, movement: str | None = None) -> str:

@@ -25,7 +25,6 @@ from bot.contract import (
     Command,
     CommandError,
     Context,
-    Flag,
     Param,
     Registry,
     Reply,
@@ -50,7 +49,6 @@ from commands.alliance.shared import (
     read_alliance,
     room_name,
     several_alliances,
-    take_alliance_flag,
     text_of,
     words_stay_in,
 )
@@ -64,12 +62,9 @@ from commands.polls.rules import rule_words
 async def _statement_subject(
     ctx: Context, args: Args, *, command: str
 ) -> tuple[RoomID, str, Alliance | None]:
-    """Whose statement: this room's (no movement typed), or a movement of this room's alliance.
-
-    `--alliance NAME` counts before the movement's name or after it.
-    """
-    wanted, typed = take_alliance_flag(args.text("movement"))
-    wanted_alliance = args.option("alliance") or wanted
+    """Whose statement: this room's (no movement typed), or a movement of this room's alliance."""
+    typed = args.text("movement")
+    wanted_alliance = args.option("alliance")
     if not typed.strip():
         alliance = None
         if wanted_alliance:
@@ -245,8 +240,8 @@ async def unlink_item(ctx: Context, args: Args) -> Reply:
 
 
 async def propose_item(ctx: Context, args: Args) -> Reply:
-    typed, closes = polls.closes_option(args.text("text"), args.flags)
-    text = check_text(typed, what="statement_item")
+    text = check_text(args.text("text"), what="statement_item")
+    closes = args.option("closes")
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
     question = text_of(Words("statements.add_question", {"movement": name, "text": text}))
@@ -256,8 +251,8 @@ async def propose_item(ctx: Context, args: Args) -> Reply:
 
 async def amend_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
-    typed, closes = polls.closes_option(args.text("text"), args.flags)
-    text = check_text(typed, what="new_wording")
+    text = check_text(args.text("text"), what="new_wording")
+    closes = args.option("closes")
     if text_key(text) == text_key(item.text):
         raise CommandError("statements.same_wording", number=item.number)
     await _refuse_duplicate_item(ctx, text)
@@ -373,7 +368,7 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose a new item for this movement's statement",
         handler=propose_item,
-        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
+        flags=(polls.CLOSES_FLAG,),
         params=(Param("text", kind="text"),),
         help=(
             "Opens a consensus poll in this room; if it passes under the room's rule, the text "
@@ -389,7 +384,7 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose new wording for an item of the statement",
         handler=amend_item,
-        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
+        flags=(polls.CLOSES_FLAG,),
         params=(Param("item", kind="int"), Param("text", kind="text")),
         help="Opens a consensus poll in this room on the new wording of the item.",
         examples=("{prefix}statement amend 2 We defend the commons together.",),
@@ -399,7 +394,7 @@ COMMANDS: Final = (
         family="statement",
         summary="Propose to drop an item of the statement",
         handler=drop_item,
-        flags=(Flag("closes", "WHEN", polls.CLOSES_HELP),),
+        flags=(polls.CLOSES_FLAG,),
         params=(Param("item", kind="int"),),
         help="Opens a consensus poll in this room on dropping the item.",
         examples=("{prefix}statement drop 3",),

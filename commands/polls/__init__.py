@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
+from bot.contract import Command, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
 from commands.polls.commands import (
     close_poll,
@@ -60,7 +60,7 @@ from commands.polls.commands import (
     withdraw_poll,
 )
 from commands.polls.groups import CONSTITUENCIES, Constituency, Member, close_due_groups
-from commands.polls.input import closes_option
+from commands.polls.input import CLOSES_FLAG, POLL_FLAGS
 from commands.polls.lifecycle import (
     close_due_room_polls,
     decision_closes_at,
@@ -83,7 +83,7 @@ from commands.polls.results import (
 from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
 __all__ = [
-    "CLOSES_HELP",
+    "CLOSES_FLAG",
     "COMMANDS",
     "CONSTITUENCIES",
     "ConsensusResult",
@@ -91,7 +91,6 @@ __all__ = [
     "Member",
     "Objection",
     "close_due_polls",
-    "closes_option",
     "consensus_outcome",
     "consensus_result",
     "current_rule",
@@ -106,7 +105,6 @@ __all__ = [
 ]
 
 DEADLINE_CHECK_S: Final = 5.0
-CLOSES_HELP: Final = "when it closes: 48h, 3d, 90m, 1w, or a date and time like 2026-12-01 18:00"
 
 
 async def close_due_polls(services: Services) -> None:
@@ -135,17 +133,7 @@ COMMANDS: Final = (
         summary="Start a straw poll that people answer with Element's poll buttons",
         handler=create_straw_poll,
         params=(Param("question", kind="text"),),
-        flags=(
-            Flag("multi", "N", "people may choose up to N options"),
-            Flag("closes", "WHEN", CLOSES_HELP),
-            Flag("hidden", None, "show the results only when the poll closes"),
-            Flag(
-                "alliance",
-                None,
-                "in a commons room: post the poll in the commons and in every movement "
-                "room of the alliance (commons moderators)",
-            ),
-        ),
+        flags=POLL_FLAGS,
         help=(
             "Write the question on the first line and each option on its own line "
             "below it (Shift+Enter makes a new line), or put the question and the options "
@@ -226,7 +214,7 @@ COMMANDS: Final = (
         summary="Put a proposal to a consensus poll (Agree, Reservations, Stand aside, Block)",
         handler=create_consensus_poll,
         params=(Param("proposal", kind="text"),),
-        flags=(Flag("closes", "WHEN", CLOSES_HELP),),
+        flags=(CLOSES_FLAG,),
         help=(
             "The proposal is decided by the room's decision rule (see {prefix}rules) "
             "as it is when the poll opens. People who stand aside or block are asked "

@@ -12,9 +12,9 @@ A poll is typed in one of two ways::
 
 On one line, unquoted words before the first quoted item are the question
 (`!poll Where do we meet? "Park" "Library"`), and unquoted words after it are one-word options.
-The options `--multi N`, `--closes WHEN`, `--hidden` and `--alliance` may come before the
-question (the command parser reads those), on the question's line, or on a line of their own.
-`--closes 2026-12-01 18:00` takes the time after the date as part of the value.
+The options `--multi N`, `--closes WHEN`, `--hidden` and `--alliance` (:data:`POLL_FLAGS`) may
+come anywhere: the command parser takes them out before this module reads the rest. Any other
+`--word` left in a poll is a typo of an option, and refused.
 
 Every :class:`PollInputError` is meant to be shown to people: its `words` are a sentence of
 `templates/refusals/polls.txt` (or `usage.txt`).
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.contract import QUOTES, Refusal, short
+from bot.contract import QUOTES, Flag, Refusal, short
 
 MIN_OPTIONS: Final = 2
 MAX_OPTIONS: Final = 20
@@ -37,10 +37,26 @@ MAX_REASON_CHARS: Final = 2000
 WITHDRAW_WORDS: Final = frozenset({"none", "clear", "withdraw", "remove", "nothing"})
 
 _FLAG_RE: Final = re.compile(r"--([A-Za-z]+(?:-[A-Za-z]+)*)")
-_DATE_RE: Final = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-_TIME_RE: Final = re.compile(r"\d{1,2}:\d{2}")
 _BULLET_RE: Final = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
 _SEPARATORS_RE: Final = re.compile(r"[,;+]|\band\b", re.IGNORECASE)
+
+
+CLOSES_HELP: Final = "when it closes: 48h, 3d, 90m, 1w, or a date and time like 2026-12-01 18:00"
+CLOSES_FLAG: Final = Flag("closes", "WHEN", CLOSES_HELP, reads="when")
+"""`--closes WHEN` of every command that opens a poll."""
+
+POLL_FLAGS: Final = (
+    Flag("multi", "N", "people may choose up to N options"),
+    CLOSES_FLAG,
+    Flag("hidden", None, "show the results only when the poll closes"),
+    Flag(
+        "alliance",
+        None,
+        "in a commons room: post the poll in the commons and in every movement "
+        "room of the alliance (commons moderators)",
+    ),
+)
+"""The options of `!poll`."""
 
 
 class PollInputError(Refusal, ValueError):
@@ -104,72 +120,6 @@ def _scan(line: str, *, strict: bool) -> list[_Token]:
         pos = end
 
 
-def _take_flags(
-    line: str, known: Mapping[str, bool], found: dict[str, str | bool], *, strict: bool
-) -> str:
-    """Remove `--flag [value]` from ``line`` into ``found``; return what is left.
-
-    ``known`` maps each flag name to whether it takes a value.
-    """
-    tokens = _scan(line, strict=strict)
-    cuts: list[tuple[int, int]] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        match = None if token.quoted else _FLAG_RE.fullmatch(token.text)
-        if match is None:
-            index += 1
-            continue
-        name = match[1].lower()
-        if name not in known:
-            raise PollInputError("usage.unknown_option", name=name, known=list(known))
-        end = token.end
-        index += 1
-        if known[name]:
-            if index >= len(tokens):
-                raise PollInputError("polls.option_needs_value", name=name)
-            value = tokens[index].text
-            end = tokens[index].end
-            index += 1
-            if (
-                name == "closes"
-                and _DATE_RE.fullmatch(value)
-                and index < len(tokens)
-                and _TIME_RE.fullmatch(tokens[index].text)
-            ):
-                value = f"{value} {tokens[index].text}"
-                end = tokens[index].end
-                index += 1
-            found[name] = value
-        else:
-            found[name] = True
-        cuts.append((token.start, end))
-    for start, end in reversed(cuts):
-        line = line[:start] + " " + line[end:]
-    return " ".join(line.split())
-
-
-def closes_option(text: str, flags: Mapping[str, str | bool]) -> tuple[str, str | None]:
-    """A command's text and its `--closes` value, the time after a date taken back from the text
-    (`--closes 2026-12-01 18:00 We defend...`)."""
-    found = dict(flags)
-    text = _time_after_date(text, found)
-    closes = found.get("closes")
-    return text, closes if isinstance(closes, str) else None
-
-
-def _time_after_date(text: str, flags: dict[str, str | bool]) -> str:
-    """`--closes 2026-12-01 18:00` read by the command parser leaves `18:00` in the text."""
-    closes = flags.get("closes")
-    if isinstance(closes, str) and _DATE_RE.fullmatch(closes.strip()):
-        stripped = text.lstrip()
-        first = stripped.split(maxsplit=1)
-        if first and _TIME_RE.fullmatch(first[0]):
-            flags["closes"] = f"{closes.strip()} {first[0]}"
-            return stripped[len(first[0]) :]
-    return text
-
-
 def _unquote(item: str) -> str:
     item = item.strip()
     if len(item) >= 2 and QUOTES.get(item[0]) == item[-1]:
@@ -177,54 +127,33 @@ def _unquote(item: str) -> str:
     return item
 
 
-def _is_flag_line(line: str, known: Mapping[str, bool]) -> bool:
-    match = _FLAG_RE.match(line.strip())
-    return match is not None and match[1].lower() in known
-
-
 def _same(text: str) -> str:
     """The form two options are compared in: case and spacing do not matter."""
     return " ".join(text.casefold().split())
 
 
-POLL_FLAGS: Final[Mapping[str, bool]] = {
-    "multi": True,
-    "closes": True,
-    "hidden": False,
-    "alliance": False,
-}
-PROPOSAL_FLAGS: Final[Mapping[str, bool]] = {"closes": True}
-
-
-def _split_lines(
-    text: str, known: Mapping[str, bool], flags: dict[str, str | bool]
-) -> tuple[str, list[str]]:
-    """The first line (flags removed) and the other non-empty lines (flag lines removed)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return "", []
-    rest: list[str] = []
-    for line in lines[1:]:
-        if _is_flag_line(line, known):
-            leftover = _take_flags(line, known, flags, strict=False)
-            if leftover:
-                rest.append(leftover)
-        else:
-            rest.append(line)
-    return lines[0], rest
-
-
 def parse_poll(text: str, *, flags: Mapping[str, str | bool] | None = None) -> PollRequest:
-    """Read a straw poll; ``flags`` are those the command parser already took."""
-    found: dict[str, str | bool] = dict(flags or {})
-    text = _time_after_date(text, found)
-    first, rest = _split_lines(text, POLL_FLAGS, found)
-    if rest:
-        question = _unquote(_take_flags(first, POLL_FLAGS, found, strict=False))
-        options = _option_lines(rest)
+    """Read a straw poll from what the command parser left of it: `text` without the options,
+    `flags` the options it took."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        _refuse_unknown_options(line)
+    if len(lines) > 1:
+        question, options = _unquote(lines[0]), _option_lines(lines[1:])
+    elif lines:
+        question, options = _one_line(lines[0])
     else:
-        question, options = _one_line(_take_flags(first, POLL_FLAGS, found, strict=True))
-    return _checked(question, options, found)
+        question, options = "", []
+    return _checked(question, options, flags or {})
+
+
+def _refuse_unknown_options(line: str) -> None:
+    """The command parser leaves unknown options in the text; in a poll they are typos."""
+    for token in _scan(line, strict=False):
+        match = None if token.quoted else _FLAG_RE.fullmatch(token.text)
+        if match is not None:
+            known = [flag.name for flag in POLL_FLAGS]
+            raise PollInputError("usage.unknown_option", name=match[1].lower(), known=known)
 
 
 def _option_lines(lines: list[str]) -> list[str]:
@@ -304,25 +233,16 @@ def _multi(value: str | bool | None, options: int) -> int:
 
 
 def parse_proposal(text: str, *, flags: Mapping[str, str | bool] | None = None) -> ProposalRequest:
-    """Read a consensus proposal (any text, several lines allowed) and its `--closes`."""
-    found: dict[str, str | bool] = dict(flags or {})
-    text = _time_after_date(text, found)
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        if index == 0 or _is_flag_line(line, PROPOSAL_FLAGS):
-            line = _take_flags(line, PROPOSAL_FLAGS, found, strict=False)
-            if not line and index > 0:
-                continue
-        kept.append(line)
-    proposal = _unquote("\n".join(kept).strip())
+    """Read a consensus proposal (any text, several lines allowed) from what the command
+    parser left of it, and its `--closes`."""
+    proposal = _unquote(text.strip())
     if not proposal:
         raise PollInputError("polls.no_proposal")
     if len(proposal) > MAX_QUESTION_CHARS:
         raise PollInputError(
             "polls.proposal_too_long", length=len(proposal), limit=MAX_QUESTION_CHARS
         )
-    closes = found.get("closes")
+    closes = (flags or {}).get("closes")
     return ProposalRequest(proposal=proposal, closes=closes if isinstance(closes, str) else None)
 
 

@@ -137,6 +137,65 @@ def test_flag_value_missing_at_the_end() -> None:
         parse_args(POLL, "lunch pizza --multi")
 
 
+STATEMENT_WITH_OPTIONS = command(
+    Param("movement"),
+    Param("text", kind="text"),
+    flags=(Flag("alliance", value="NAME"), Flag("closes", value="WHEN", reads="when")),
+)
+
+
+def test_flags_after_free_text_are_read_and_taken_out_of_it() -> None:
+    args = parse_args(
+        STATEMENT_WITH_OPTIONS, "camp We demand:\n- housing --alliance earth\n- no coal"
+    )
+    assert args.option("alliance") == "earth"
+    assert args.text("text") == "We demand:\n- housing\n- no coal"
+
+
+def test_a_line_that_held_only_flags_goes_and_other_lines_stay_as_typed() -> None:
+    typed = "camp First  line\n--closes 3d\n\n  Second line"
+    args = parse_args(STATEMENT_WITH_OPTIONS, typed)
+    assert args.option("closes") == "3d"
+    assert args.text("text") == "First  line\n\n  Second line"
+
+
+def test_a_time_flag_takes_a_date_and_its_time_on_the_same_line() -> None:
+    args = parse_args(STATEMENT_WITH_OPTIONS, "camp Text —closes 2026-12-01 18:00 more")
+    assert args.option("closes") == "2026-12-01 18:00"
+    assert args.text("text") == "Text more"
+    args = parse_args(STATEMENT_WITH_OPTIONS, "camp Text --closes 2026-12-01\n18:00 is when")
+    assert args.option("closes") == "2026-12-01"
+    assert args.text("text") == "Text\n18:00 is when"
+
+
+def test_in_free_text_quoted_unknown_and_dash_words_stay_text() -> None:
+    typed = 'camp We say "--alliance" —and --everything now'
+    args = parse_args(STATEMENT_WITH_OPTIONS, typed)
+    assert args.flags == {}
+    assert args.text("text") == 'We say "--alliance" —and --everything now'
+
+
+def test_free_text_that_was_only_flags_is_missing() -> None:
+    with refused(UsageError, "Missing <text>"):
+        parse_args(STATEMENT_WITH_OPTIONS, "camp --alliance earth")
+
+
+def test_a_flag_value_is_never_read_from_the_next_line() -> None:
+    with refused(UsageError, "--alliance needs a value"):
+        parse_args(STATEMENT_WITH_OPTIONS, "camp Text --alliance\nearth")
+
+
+SPLIT = command(Param("alliance", kind="text", split_at="as", second="movement name"))
+
+
+def test_a_split_parameter_offers_every_reading_and_shows_both_parts() -> None:
+    assert SPLIT.usage("!") == "!poll <alliance> as <movement name>"
+    args = parse_args(SPLIT, "Act as One as Tenants")
+    assert args.text("alliance") == "Act as One as Tenants"
+    assert args.readings("alliance") == (("Act", "One as Tenants"), ("Act as One", "Tenants"))
+    assert parse_args(SPLIT, "Earth as").readings("alliance") == ()
+
+
 # --- counting and converting ----------------------------------------------------------------
 
 

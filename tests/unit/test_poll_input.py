@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.contract import Command, UsageError, parse_args
+from bot.families import build_registry
 from commands.polls.input import (
     PollInputError,
     PollRequest,
@@ -14,6 +16,24 @@ from commands.polls.input import (
     parse_proposal,
 )
 from tests.unit.words import refused, said
+
+
+def _command(name: str) -> Command:
+    command = build_registry().lookup(name)
+    assert command is not None
+    return command
+
+
+def typed_poll(text: str) -> PollRequest:
+    """A poll as `!poll` reads it: the command parser takes the options out first."""
+    args = parse_args(_command("poll"), text)
+    return parse_poll(args.text("question"), flags=args.flags)
+
+
+def typed_proposal(text: str) -> ProposalRequest:
+    args = parse_args(_command("consensus"), text)
+    return parse_proposal(args.text("proposal"), flags=args.flags)
+
 
 # -- the two ways of typing a poll --------------------------------------------------------------
 
@@ -56,26 +76,29 @@ def test_flags_given_before_the_question_are_used() -> None:
 
 
 def test_flags_on_the_question_line_or_a_line_of_their_own() -> None:
-    request = parse_poll("Where? --hidden --closes 3d\nPark\n--multi 2\nLibrary\nOnline")
+    request = typed_poll("Where? --hidden --closes 3d\nPark\n--multi 2\nLibrary\nOnline")
     assert request == PollRequest(
         "Where?", ("Park", "Library", "Online"), max_selections=2, hidden=True, closes="3d"
     )
 
 
 def test_flags_in_the_quoted_one_line_form() -> None:
-    request = parse_poll('"Which days?" "Mon" "Tue" --multi 2 "Wed"')
+    request = typed_poll('"Which days?" "Mon" "Tue" --multi 2 "Wed"')
     assert request == PollRequest("Which days?", ("Mon", "Tue", "Wed"), max_selections=2)
 
 
 def test_a_date_and_time_after_closes_stay_together() -> None:
-    assert parse_poll("Q --closes 2026-12-01 18:00\nA\nB").closes == "2026-12-01 18:00"
-    # The command parser took only the date; the time is at the start of the text.
-    request = parse_poll("18:00 Q\nA\nB", flags={"closes": "2026-12-01"})
+    assert typed_poll("Q --closes 2026-12-01 18:00\nA\nB").closes == "2026-12-01 18:00"
+    request = typed_poll("--closes 2026-12-01 18:00 Q\nA\nB")
     assert (request.question, request.closes) == ("Q", "2026-12-01 18:00")
+    # A time on the next line is not part of the option.
+    with refused(UsageError, "--closes needs a value"):
+        typed_poll("Q --closes\n18:00\nB")
 
 
 def test_a_double_dash_inside_words_is_not_an_option() -> None:
-    assert parse_poll("Is A --or-- B better?\nA\nB").question == "Is A --or-- B better?"
+    assert typed_poll("Is A --or-- B better?\nA\nB").question == "Is A --or-- B better?"
+    assert typed_poll('"Is --hidden a word?" A B').question == "Is --hidden a word?"
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -97,8 +120,6 @@ def test_a_double_dash_inside_words_is_not_an_option() -> None:
         ("Q\nPark\n  PARK ", {}, "Options 1 and 2 are the same ('PARK')"),
         ('"Q" "A" "B', {}, "A quote is not closed"),
         ("Q --colour red\nA\nB", {}, "Unknown option --colour. Options are: --multi"),
-        ("Q --closes\nA\nB", {}, None),
-        ('"Q" "A" "B" --closes', {}, "--closes needs a value"),
         ("Q\nA\nB", {"multi": "two"}, "--multi needs a number of choices"),
         ("Q\nA\nB", {"multi": "0"}, "--multi must be at least 1"),
         ("Q\nA\nB", {"multi": "3"}, "--multi 3 allows more choices than there are options (2)"),
@@ -114,6 +135,19 @@ def test_bad_polls_are_refused_with_the_reason(
         assert problem in said(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Q --closes\nA\nB", "--closes needs a value"),
+        ('"Q" "A" "B" --closes', "--closes needs a value"),
+        ("--colour red Q\nA\nB", "Unknown option --colour. Options are: --multi"),
+    ],
+)
+def test_bad_options_are_refused_by_the_command_parser(text: str, problem: str) -> None:
+    with refused(UsageError, problem):
+        typed_poll(text)
+
+
 def test_twenty_options_of_340_characters_are_fine() -> None:
     options = [f"{i:02d}" + "x" * 338 for i in range(20)]
     assert len(parse_poll("Q\n" + "\n".join(options)).options) == 20
@@ -123,17 +157,19 @@ def test_twenty_options_of_340_characters_are_fine() -> None:
 
 
 def test_a_proposal_keeps_its_lines_and_gives_up_its_flags() -> None:
-    assert parse_proposal("We march --closes 3d\non Saturday\n\nwith banners") == ProposalRequest(
+    assert typed_proposal("We march --closes 3d\non Saturday\n\nwith banners") == ProposalRequest(
         "We march\non Saturday\n\nwith banners", closes="3d"
     )
-    assert parse_proposal("18:00 We march", flags={"closes": "2026-12-01"}) == ProposalRequest(
+    assert typed_proposal("--closes 2026-12-01 18:00 We march") == ProposalRequest(
         "We march", closes="2026-12-01 18:00"
     )
 
 
 def test_an_empty_proposal_is_refused() -> None:
     with refused(PollInputError, "Write the proposal"):
-        parse_proposal("--closes 3d")
+        parse_proposal("  ")
+    with refused(UsageError, "Missing <proposal>"):
+        typed_proposal("--closes 3d")
 
 
 # -- votes --------------------------------------------------------------------------------------

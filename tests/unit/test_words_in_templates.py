@@ -45,7 +45,7 @@ DEVELOPER_ERRORS = frozenset(
     {"ValueError", "KeyError", "TypeError", "AssertionError", "RuntimeError", "Taken"}
 )
 # Command help, declared with each command (moves to catalogues with the language issue).
-HELP_FIELDS = frozenset({"summary", "help", "examples", "title", "value"})
+HELP_FIELDS = frozenset({"summary", "help", "examples", "title", "value", "second"})
 HELP_CALLS = frozenset({"Command", "Param", "Flag", "family"})
 # Names of listeners and timers (for the log), and of happenings they are woken by.
 NAMED_CALLS = frozenset({"Listener", "Timer", "signal"})
