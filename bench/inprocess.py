@@ -64,8 +64,16 @@ from bot.render import Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands.alliance import store as alliances
-from commands.alliance.store import PollRef, StatementChange
+from commands.alliance import objectives_store, statements_store
+from commands.alliance.statements_store import StatementChange
+from commands.alliance.store import (
+    PollRef,
+    all_alliances,
+    create_alliance,
+    decide_movement,
+    movements_of,
+    request_join,
+)
 from commands.polls import live_tally
 from commands.polls import store as polls_db
 from commands.polls.rules import ConsensusCounts, Rule, decide
@@ -278,7 +286,7 @@ async def build_alliance(
     store: Store, *, movements: int, objectives: int, rng: random.Random
 ) -> dict[str, int]:
     """The alliance of the module docstring; returns how many of each thing it holds."""
-    alliance = await alliances.create_alliance(
+    alliance = await create_alliance(
         store,
         name="Bench Alliance",
         commons_room_id=COMMONS,
@@ -289,7 +297,7 @@ async def build_alliance(
     active = []
     for i in range(movements):
         name = f"{MOVEMENT_NAMES[i % len(MOVEMENT_NAMES)]} {i + 1}"
-        asked = await alliances.request_join(
+        asked = await request_join(
             store,
             alliance_id=alliance.id,
             room_id=RoomID(f"!movement{i}:{SERVER}"),
@@ -299,7 +307,7 @@ async def build_alliance(
             event_id=f"$join{i}",
         )
         active.append(
-            await alliances.decide_movement(
+            await decide_movement(
                 store,
                 asked.id,
                 status="active",
@@ -312,7 +320,7 @@ async def build_alliance(
         f"{OBJECTIVE_TEXTS[n % len(OBJECTIVE_TEXTS)]}, part {n // len(OBJECTIVE_TEXTS) + 1}"
         for n in range(objectives)
     ]
-    added = await alliances.add_objectives(
+    added = await objectives_store.add_objectives(
         store,
         alliance_id=alliance.id,
         texts=texts,
@@ -334,7 +342,7 @@ async def build_alliance(
                 votes = ConsensusCounts(agree=rng.randint(2, 9), reservations=rng.randint(0, 2))
                 if not endorsed:
                     votes = ConsensusCounts(agree=votes.agree, block=1)
-                await alliances.record_stance(
+                await objectives_store.record_stance(
                     store,
                     movement_id=movement.id,
                     objective_id=objective.id,
@@ -345,7 +353,7 @@ async def build_alliance(
                 )
                 counts["decided"] += 1
             else:
-                await alliances.open_endorsement(
+                await objectives_store.open_endorsement(
                     store,
                     movement_id=movement.id,
                     objective_id=objective.id,
@@ -356,7 +364,7 @@ async def build_alliance(
         linked = rng.sample(added, min(STATEMENT_ITEMS, len(added)))
         for n, objective in enumerate(linked, start=1):
             polls += 1
-            applied = await alliances.apply_statement_change(
+            applied = await statements_store.apply_statement_change(
                 store,
                 room_id=movement.room_id,
                 change=StatementChange.add(f"In our words: {objective.text.lower()} ({n})."),
@@ -365,7 +373,7 @@ async def build_alliance(
                 decided_at=T0 + polls,
             )
             assert applied.version is not None
-            await alliances.link_item(
+            await objectives_store.link_item(
                 store,
                 room_id=movement.room_id,
                 item_id=applied.version.item_id,
@@ -400,12 +408,12 @@ async def measure_compare(
         await harness.answer(event, "compare", samples if 0 < n <= runs else None, "compare")
 
     await timed(runs, compare, profile=profile)
-    [alliance] = await alliances.all_alliances(store)
+    [alliance] = await all_alliances(store)
     store_samples: list[float] = []
 
     async def reads(_: int) -> None:
-        active = await alliances.movements_of(store, alliance.id, statuses=("active",))
-        await alliances.board(store, alliance, movements=active)
+        active = await movements_of(store, alliance.id, statuses=("active",))
+        await objectives_store.board(store, alliance, movements=active)
 
     await timed(runs, reads, store_samples)
     samples["compare.store"] = store_samples

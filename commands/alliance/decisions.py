@@ -4,11 +4,11 @@ Two things are decided by a consensus poll in a movement's own room: its stance 
 objective (`!endorse`, in `commands.alliance.objectives`) and a change to its core
 statement (`!statement propose/amend/drop`, in `commands.alliance.statements`). Each command
 opens its poll with `commands.polls.open_consensus_poll` and records what the poll is about
-(`store.open_endorsement` / `open_statement_proposal`).
+(`objectives_store.open_endorsement` / `statements_store.open_statement_proposal`).
 
 The timer :func:`settle_decisions` (registered by `commands.alliance.movements`) notices when such a
 poll has closed (`commands.polls.consensus_result`), records the outcome
-(`store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
+(`decisions_store.settle_poll`), and tells the room, in reply to the poll. Outcomes are keyed
 by their poll and the notices carry transaction keys derived from it, so settling again after
 a restart records nothing twice.
 """
@@ -21,8 +21,10 @@ from bot.contract import Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import UserID
 from commands import polls
-from commands.alliance import store as db
-from commands.alliance.store import PollRef
+from commands.alliance import decisions_store, objectives_store, statements_store
+from commands.alliance.objectives_store import StanceRecord
+from commands.alliance.statements_store import Proposal
+from commands.alliance.store import PollRef, alliance_by_id, movement_by_id
 from commands.polls import lifecycle as poll_lifecycle
 from commands.polls import store as poll_store
 
@@ -43,29 +45,31 @@ def register(registry: Registry) -> None:
 async def settle_decisions(services: Services) -> None:
     """Record the outcome of every closed poll a decision waits for, then tell the rooms."""
     store = services.store
-    for ref in await db.pending_polls(store):
+    for ref in await decisions_store.pending_polls(store):
         assert ref.poll_id is not None
         result = await polls.consensus_result(store, ref.poll_id)
         if result is None:
             poll = await poll_store.get_poll(store, ref.poll_id)
             if poll is None or poll.removed:
-                await db.withdraw_poll(store, ref, at=(poll.closed_at or 0) if poll else 0)
+                await decisions_store.withdraw_poll(
+                    store, ref, at=(poll.closed_at or 0) if poll else 0
+                )
             continue
         # A block without a reason is kept as "" (the templates say that none was given).
         reasons = [o.reason or "" for o in result.objections if o.choice == "block"]
-        await db.settle_poll(
+        await decisions_store.settle_poll(
             store,
             poll=ref,
             outcome=result.outcome,
             decided_at=result.poll.closed_at or result.poll.created_at,
             block_reasons=reasons,
         )
-    for stance in await db.stances_to_announce(store):
+    for stance in await objectives_store.stances_to_announce(store):
         await _announce_stance(services, stance)
-        await db.mark_stance_announced(store, stance.id)
-    for proposal in await db.proposals_to_announce(store):
+        await objectives_store.mark_stance_announced(store, stance.id)
+    for proposal in await statements_store.proposals_to_announce(store):
         await _announce_change(services, proposal)
-        await db.mark_proposal_announced(store, proposal.id)
+        await statements_store.mark_proposal_announced(store, proposal.id)
 
 
 def _poll_event(services: Services, poll: PollRef) -> Event | None:
@@ -82,12 +86,12 @@ def _poll_event(services: Services, poll: PollRef) -> Event | None:
     )
 
 
-async def _announce_stance(services: Services, stance: db.StanceRecord) -> None:
-    movement = await db.movement_by_id(services.store, stance.movement_id)
-    objective = await db.objective_by_id(services.store, stance.objective_id)
+async def _announce_stance(services: Services, stance: StanceRecord) -> None:
+    movement = await movement_by_id(services.store, stance.movement_id)
+    objective = await objectives_store.objective_by_id(services.store, stance.objective_id)
     if movement is None or objective is None:
         return
-    alliance = await db.alliance_by_id(services.store, movement.alliance_id)
+    alliance = await alliance_by_id(services.store, movement.alliance_id)
     await services.notice(
         stance.poll.room_id,
         Reply(
@@ -107,8 +111,8 @@ async def _announce_stance(services: Services, stance: db.StanceRecord) -> None:
     )
 
 
-async def _announce_change(services: Services, proposal: db.Proposal) -> None:
-    version = await db.version_by_poll(services.store, proposal.poll)
+async def _announce_change(services: Services, proposal: Proposal) -> None:
+    version = await statements_store.version_by_poll(services.store, proposal.poll)
     result = None
     if proposal.poll.poll_id is not None:
         result = await polls.consensus_result(services.store, proposal.poll.poll_id)

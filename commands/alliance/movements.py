@@ -44,9 +44,7 @@ from bot.ids import RoomID
 from bot.permissions import Power
 from bot.store import Store
 from commands import polls
-from commands.alliance import decisions as alliance_decisions
-from commands.alliance import statements
-from commands.alliance import store as db
+from commands.alliance import decisions, objectives_store, statements
 from commands.alliance.compare import (
     BadName,
     Board,
@@ -58,7 +56,7 @@ from commands.alliance.compare import (
     support,
     threshold_words,
 )
-from commands.alliance.decisions import settle_decisions as settle_decisions
+from commands.alliance.settings import settings
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
     Named,
@@ -75,7 +73,25 @@ from commands.alliance.shared import (
     unknown_alliance,
     words_stay_in,
 )
-from commands.alliance.store import Alliance, Movement, Taken
+from commands.alliance.store import (
+    Alliance,
+    Movement,
+    Taken,
+    all_alliances,
+    alliance_by_commons,
+    alliance_by_event,
+    alliance_by_id,
+    alliances_of_room,
+    create_alliance,
+    decide_movement,
+    leave_alliance,
+    movement_in,
+    movements_of,
+    movements_of_room,
+    request_join,
+    set_space,
+    set_threshold,
+)
 from commands.links import room_link
 
 log = logging.getLogger(__name__)
@@ -115,14 +131,14 @@ async def space_child(
 # -- alliances --------------------------------------------------------------------------------
 
 
-async def create_alliance(ctx: Context, args: Args) -> Reply:
+async def start_alliance(ctx: Context, args: Args) -> Reply:
     admins = ctx.config.admins
     if admins and ctx.sender not in admins:
         raise CommandError("alliance.admins_only")
-    alliance = await db.alliance_by_event(ctx.store, ctx.event.event_id)
+    alliance = await alliance_by_event(ctx.store, ctx.event.event_id)
     again = alliance is not None
     if alliance is None:
-        existing = await db.alliance_by_commons(ctx.store, ctx.event.room_id)
+        existing = await alliance_by_commons(ctx.store, ctx.event.room_id)
         if existing is not None and existing.space_id is not None:
             raise CommandError("alliance.already_commons", alliance=existing.name)
         if existing is not None:
@@ -147,11 +163,11 @@ async def _new_alliance(ctx: Context, typed: str) -> Alliance:
         name = check_name(typed, what="alliance")
     except BadName as exc:
         raise CommandError("alliance.bad_alliance_name", problem=exc.words) from None
-    other = _same_name(name, await db.all_alliances(ctx.store))
+    other = _same_name(name, await all_alliances(ctx.store))
     if other is not None:
         raise CommandError("alliance.alliance_exists", alliance=other.name)
     try:
-        return await db.create_alliance(
+        return await create_alliance(
             ctx.store,
             name=name,
             commons_room_id=ctx.event.room_id,
@@ -178,12 +194,12 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
                 key=alliance.space_key,
             )
         if alliance.space_id is None:
-            await db.set_space(ctx.store, alliance.id, space_id)
+            await set_space(ctx.store, alliance.id, space_id)
         await space_child(ctx.services, space_id, alliance.commons_room_id)
     except MatrixError as exc:
         log.warning("Could not set up the space of alliance %s: %s", alliance.id, exc)
         raise CommandError("alliance.no_space", alliance=alliance.name) from None
-    found = await db.alliance_by_id(ctx.store, alliance.id)
+    found = await alliance_by_id(ctx.store, alliance.id)
     assert found is not None
     return found
 
@@ -194,7 +210,7 @@ async def show_alliance(ctx: Context, args: Args) -> Reply:
     server = ctx.config.server_name
     movements = await listed_movements(ctx, alliance)
     active = [m for m in movements if m.status == "active"]
-    board = await db.board(ctx.store, alliance, movements=active)
+    board = await objectives_store.board(ctx.store, alliance, movements=active)
     return Reply(
         "alliance_show",
         {
@@ -209,6 +225,7 @@ async def show_alliance(ctx: Context, args: Args) -> Reply:
             "common": _common(board),
             "threshold": threshold_words(alliance.threshold),
             "created": day(alliance.created_at, ctx),
+            "settings": [await s.shown(services, alliance) for s in settings(ctx.registry)],
         },
     )
 
@@ -238,16 +255,20 @@ def _movement_view(ctx: Context, movement: Movement) -> dict[str, Any]:
 async def set_alliance(ctx: Context, args: Args) -> Reply:
     alliance = await commons_alliance(ctx, doing="settings")
     setting = str(args.get("setting", "")).lower()
+    offered = settings(ctx.registry)
     if setting != "threshold":
-        raise CommandError("alliance.only_threshold")
+        for other in offered:
+            if other.name == setting:
+                return await other.change(ctx, alliance, args.text("value"))
+        raise CommandError("alliance.unknown_setting", names=[s.name for s in offered])
     try:
         threshold = parse_threshold(args.text("value"))
     except ThresholdError as exc:
         raise CommandError("alliance.bad_threshold", problem=exc.words) from None
-    await db.set_threshold(ctx.store, alliance.id, threshold)
-    updated = await db.alliance_by_id(ctx.store, alliance.id)
+    await set_threshold(ctx.store, alliance.id, threshold)
+    updated = await alliance_by_id(ctx.store, alliance.id)
     assert updated is not None
-    board = await db.board(ctx.store, updated)
+    board = await objectives_store.board(ctx.store, updated)
     active = len(board.movements)
     return Reply(
         "alliance_threshold_set",
@@ -269,7 +290,7 @@ async def join_alliance(ctx: Context, args: Args) -> Reply:
     movement = await _replayed(ctx, "request")
     if movement is None:
         movement = await _ask_to_join(ctx, args.readings("alliance"))
-    alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
+    alliance = await alliance_by_id(ctx.store, movement.alliance_id)
     assert alliance is not None
     notice = await ctx.services.notice(
         alliance.commons_room_id,
@@ -298,7 +319,7 @@ async def join_alliance(ctx: Context, args: Args) -> Reply:
 
 async def _replayed(ctx: Context, which: str) -> Movement | None:
     """The movement this very command already changed (when it is handled a second time)."""
-    for movement in await db.movements_of_room(ctx.store, ctx.event.room_id):
+    for movement in await movements_of_room(ctx.store, ctx.event.room_id):
         if which == "request" and movement.request_event_id == ctx.event.event_id:
             return movement
         if which == "leave" and movement.left_event_id == ctx.event.event_id:
@@ -309,7 +330,7 @@ async def _replayed(ctx: Context, which: str) -> Movement | None:
 async def _ask_to_join(ctx: Context, splits: Sequence[tuple[str, str]]) -> Movement:
     if not splits:
         raise CommandError("alliance.say_join")
-    every = await db.all_alliances(ctx.store)
+    every = await all_alliances(ctx.store)
     found = [
         (match, typed_name)
         for typed_alliance, typed_name in splits
@@ -323,7 +344,7 @@ async def _ask_to_join(ctx: Context, splits: Sequence[tuple[str, str]]) -> Movem
         raise CommandError("alliance.join_from_own_room", alliance=alliance.name)
     if words_stay_in(ctx, alliance.commons_room_id):
         raise CommandError("alliance.commons_encrypted", alliance=alliance.name)
-    mine = await db.movement_in(ctx.store, alliance.id, room_id)
+    mine = await movement_in(ctx.store, alliance.id, room_id)
     if mine is not None and mine.status == "pending":
         raise CommandError(
             "alliance.already_asked", alliance=alliance.name, movement=mine.name, slug=mine.slug
@@ -336,14 +357,14 @@ async def _ask_to_join(ctx: Context, splits: Sequence[tuple[str, str]]) -> Movem
         raise CommandError("alliance.bad_movement_name", problem=exc.words) from None
     others = [
         m
-        for m in await db.movements_of(ctx.store, alliance.id)
+        for m in await movements_of(ctx.store, alliance.id)
         if m.status != "rejected" and m.room_id != room_id
     ]
     other = _same_name(name, others)
     if other is not None:
         raise CommandError("alliance.movement_exists", alliance=alliance.name, movement=other.name)
     try:
-        return await db.request_join(
+        return await request_join(
             ctx.store,
             alliance_id=alliance.id,
             room_id=room_id,
@@ -373,7 +394,7 @@ async def reject_movement(ctx: Context, args: Args) -> Reply:
 async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
     verb = "approve" if approve else "reject"
     alliance = await commons_alliance(ctx, doing=verb)
-    everyone = await db.movements_of(ctx.store, alliance.id)
+    everyone = await movements_of(ctx.store, alliance.id)
     replay = [m for m in everyone if m.decided_event_id == ctx.event.event_id]
     if replay:
         movement = replay[0]
@@ -381,7 +402,7 @@ async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
         movement = _waiting_movement(ctx, alliance, everyone, typed, verb)
         if approve and ctx.room.encrypted and not ctx.services.room(movement.room_id).encrypted:
             raise CommandError("alliance.movement_not_encrypted", movement=movement.name)
-        movement = await db.decide_movement(
+        movement = await decide_movement(
             ctx.store,
             movement.id,
             status="active" if approve else "rejected",
@@ -459,20 +480,20 @@ async def _put_in_space(ctx: Context, space_id: RoomID, movement: Movement) -> b
     return True
 
 
-async def leave_alliance(ctx: Context, args: Args) -> Reply:
+async def quit_alliance(ctx: Context, args: Args) -> Reply:
     movement = await _replayed(ctx, "leave")
     if movement is None:
         _, movement = await own_movement(
             ctx, args.option("alliance"), command="movement leave", active_only=False
         )
-        movement = await db.leave_alliance(
+        movement = await leave_alliance(
             ctx.store,
             movement.id,
             left_by=ctx.sender,
             left_at=ctx.event.ts,
             event_id=ctx.event.event_id,
         )
-    alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
+    alliance = await alliance_by_id(ctx.store, movement.alliance_id)
     assert alliance is not None
     await _out_of_space(ctx, alliance, movement)
     await ctx.services.notice(
@@ -493,7 +514,7 @@ async def leave_alliance(ctx: Context, args: Args) -> Reply:
 async def remove_movement(ctx: Context, args: Args) -> Reply:
     """The commons takes a movement out of the alliance, with a reason said in both rooms."""
     alliance = await commons_alliance(ctx, doing="remove")
-    everyone = await db.movements_of(ctx.store, alliance.id)
+    everyone = await movements_of(ctx.store, alliance.id)
     replay = [m for m in everyone if m.left_event_id == ctx.event.event_id]
     if replay:
         movement = replay[0]
@@ -503,7 +524,7 @@ async def remove_movement(ctx: Context, args: Args) -> Reply:
         if found is None:
             raise CommandError("alliance.say_which_to_remove", members=[m.name for m in active])
         reason = check_text(reason, what="removal_reason", movement=found.name)
-        movement = await db.leave_alliance(
+        movement = await leave_alliance(
             ctx.store,
             found.id,
             left_by=ctx.sender,
@@ -579,10 +600,10 @@ class AllianceConstituencies:
     the polls family knows poll groups, this family knows alliances."""
 
     async def of_commons(self, store: Store, room_id: RoomID) -> polls.Constituency | None:
-        alliance = await db.alliance_by_commons(store, room_id)
+        alliance = await alliance_by_commons(store, room_id)
         if alliance is None:
             return None
-        movements = await db.movements_of(store, alliance.id, statuses=("active",))
+        movements = await movements_of(store, alliance.id, statuses=("active",))
         return polls.Constituency(
             alliance.id,
             alliance.name,
@@ -590,10 +611,10 @@ class AllianceConstituencies:
         )
 
     async def names_of_alliances_of(self, store: Store, room_id: RoomID) -> list[str]:
-        return [a.name for a in await db.alliances_of_room(store, room_id)]
+        return [a.name for a in await alliances_of_room(store, room_id)]
 
     async def name_of(self, store: Store, alliance_id: int) -> str | None:
-        alliance = await db.alliance_by_id(store, alliance_id)
+        alliance = await alliance_by_id(store, alliance_id)
         return alliance.name if alliance else None
 
 
@@ -604,7 +625,7 @@ def register(registry: Registry) -> None:
         registry.add(command)
     registry.provide(polls.CONSTITUENCIES, AllianceConstituencies())
     statements.register(registry)
-    alliance_decisions.register(registry)
+    decisions.register(registry)
 
 
 COMMANDS: Final = (
@@ -612,7 +633,7 @@ COMMANDS: Final = (
         name="alliance create",
         family="alliance",
         summary="Start an alliance, with this room as its commons",
-        handler=create_alliance,
+        handler=start_alliance,
         params=(Param("name", kind="text"),),
         power=Power.MODERATOR,
         help=(
@@ -693,7 +714,7 @@ COMMANDS: Final = (
         name="movement leave",
         family="alliance",
         summary="Take this room's movement out of an alliance",
-        handler=leave_alliance,
+        handler=quit_alliance,
         flags=(ALLIANCE_FLAG,),
         power=Power.MODERATOR,
         help=(

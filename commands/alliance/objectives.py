@@ -47,7 +47,7 @@ from bot.contract import (
 from bot.permissions import Power
 from bot.render import Message, Renderer
 from commands import polls
-from commands.alliance import store as db
+from commands.alliance import objectives_store
 from commands.alliance.compare import (
     STANCE_MARKS,
     Board,
@@ -68,6 +68,7 @@ from commands.alliance.compare import (
     text_key,
     threshold_words,
 )
+from commands.alliance.objectives_store import Objective
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
     TEXT_MAX,
@@ -81,7 +82,7 @@ from commands.alliance.shared import (
     text_of,
     words_stay_in,
 )
-from commands.alliance.store import Alliance, Movement, Objective, PollRef
+from commands.alliance.store import Alliance, Movement, PollRef, Taken, movements_of
 from commands.links import room_link
 from commands.polls.rules import rule_words
 
@@ -313,7 +314,7 @@ async def _existing_keys(ctx: Context, alliance: Alliance) -> dict[str, int]:
     """Objectives not added by this very command (it may be handled a second time)."""
     return {
         text_key(o.text): o.number
-        for o in await db.objectives_of(ctx.store, alliance.id)
+        for o in await objectives_store.objectives_of(ctx.store, alliance.id)
         if o.command_event_id != ctx.event.event_id
     }
 
@@ -321,7 +322,7 @@ async def _existing_keys(ctx: Context, alliance: Alliance) -> dict[str, int]:
 async def propose_objective(ctx: Context, args: Args) -> Reply:
     alliance = await commons_alliance(ctx, doing="propose")
     text = check_text(args.text("text"), what="objective")
-    added = await db.objectives_by_event(ctx.store, ctx.event.event_id)
+    added = await objectives_store.objectives_by_event(ctx.store, ctx.event.event_id)
     if not added:
         existing = await _existing_keys(ctx, alliance)
         if text_key(text) in existing:
@@ -341,7 +342,7 @@ async def import_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
     if len(lines) > IMPORT_MAX:
         raise CommandError("objectives.import_too_many", count=len(lines), limit=IMPORT_MAX)
     plan = plan_import(lines, await _existing_keys(ctx, alliance))
-    added = await db.objectives_by_event(ctx.store, ctx.event.event_id)
+    added = await objectives_store.objectives_by_event(ctx.store, ctx.event.event_id)
     if not added and plan.add:
         added = await _add(ctx, alliance, plan.add)
 
@@ -364,7 +365,7 @@ async def import_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
 
 async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[Objective]:
     try:
-        return await db.add_objectives(
+        return await objectives_store.add_objectives(
             ctx.store,
             alliance_id=alliance.id,
             texts=texts,
@@ -372,7 +373,7 @@ async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[O
             proposed_at=ctx.event.ts,
             event_id=ctx.event.event_id,
         )
-    except db.Taken:
+    except Taken:
         raise CommandError("objectives.one_exists") from None
 
 
@@ -381,8 +382,8 @@ async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[O
 
 async def _board(ctx: Context, alliance: Alliance) -> tuple[Board, list[Movement]]:
     """The alliance ready to compare: a few queries, however many movements it has."""
-    active = await db.movements_of(ctx.store, alliance.id, statuses=("active",))
-    return await db.board(ctx.store, alliance, movements=active), active
+    active = await movements_of(ctx.store, alliance.id, statuses=("active",))
+    return await objectives_store.board(ctx.store, alliance, movements=active), active
 
 
 def _named(args: Args, alliance: Alliance) -> Alliance | None:
@@ -447,7 +448,9 @@ async def list_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
 async def endorse(ctx: Context, args: Args) -> Reply:
     alliance, movement = await own_movement(ctx, args.option("alliance"), command="endorse")
     objective = await find_objective(ctx, alliance, str(args.get("objective")))
-    latest = await db.latest_stance(ctx.store, movement_id=movement.id, objective_id=objective.id)
+    latest = await objectives_store.latest_stance(
+        ctx.store, movement_id=movement.id, objective_id=objective.id
+    )
     if (
         latest is not None
         and latest.state == "pending"
@@ -474,7 +477,7 @@ async def endorse(ctx: Context, args: Args) -> Reply:
         closes_at=closes_at,
         decision=True,
     )
-    await db.open_endorsement(
+    await objectives_store.open_endorsement(
         ctx.store,
         movement_id=movement.id,
         objective_id=objective.id,

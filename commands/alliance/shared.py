@@ -34,9 +34,18 @@ from bot.contract import (
 )
 from bot.ids import RoomID
 from bot.render import Renderer
-from commands.alliance import store as db
+from commands.alliance import objectives_store
 from commands.alliance.compare import match_name, objective_number
-from commands.alliance.store import Alliance, Movement, Objective
+from commands.alliance.objectives_store import Objective
+from commands.alliance.store import (
+    Alliance,
+    Movement,
+    alliance_by_commons,
+    alliance_by_id,
+    alliances_of_room,
+    movements_of,
+    movements_of_room,
+)
 
 TEXT_MAX: Final = 500
 OBJECTIVES_LISTED: Final = 8
@@ -154,7 +163,7 @@ async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Al
 
     `wanted` is the `--alliance` value, needed when the room is in several.
     """
-    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
+    mine = await alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
     if wanted:
         found = find_named(wanted, mine)
         if found is not None:
@@ -174,7 +183,7 @@ async def read_alliance(ctx: Context, wanted: str | None, *, command: str) -> Al
 async def no_alliance_to_read(ctx: Context) -> CommandError:
     """Why this room reads no alliance: not in one, or its request is not approved yet."""
     waiting = [
-        m for m in await db.movements_of_room(ctx.store, ctx.event.room_id) if m.status == "pending"
+        m for m in await movements_of_room(ctx.store, ctx.event.room_id) if m.status == "pending"
     ]
     if waiting:
         return CommandError(
@@ -187,10 +196,10 @@ async def commons_alliance(ctx: Context, *, doing: str) -> Alliance:
     """The alliance whose commons this room is; refused elsewhere. `doing` says what only its
     moderators do there (the catalogue words it): settings, approve, reject, remove, propose,
     import."""
-    alliance = await db.alliance_by_commons(ctx.store, ctx.event.room_id)
+    alliance = await alliance_by_commons(ctx.store, ctx.event.room_id)
     if alliance is not None:
         return alliance
-    mine = await db.alliances_of_room(ctx.store, ctx.event.room_id)
+    mine = await alliances_of_room(ctx.store, ctx.event.room_id)
     raise CommandError("alliance.commons_only", alliances=_alliance_names(mine), doing=doing)
 
 
@@ -200,12 +209,12 @@ async def own_movement(
     """This room as a movement of an alliance (pending requests too, unless `active_only`)."""
     records = [
         m
-        for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
+        for m in await movements_of_room(ctx.store, ctx.event.room_id)
         if m.status == "active" or (m.status == "pending" and not active_only)
     ]
     pairs: list[tuple[Alliance, Movement]] = []
     for movement in records:
-        alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
+        alliance = await alliance_by_id(ctx.store, movement.alliance_id)
         if alliance is not None:
             pairs.append((alliance, movement))
     alliances = [alliance for alliance, _ in pairs]
@@ -225,7 +234,7 @@ async def own_movement(
     if active_only:
         waiting = [
             m
-            for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
+            for m in await movements_of_room(ctx.store, ctx.event.room_id)
             if m.status == "pending"
         ]
         if waiting:
@@ -237,7 +246,7 @@ async def own_movement(
 
 async def listed_movements(ctx: Context, alliance: Alliance) -> list[Movement]:
     """The alliance's movements as people see them listed: all but those not approved."""
-    return [m for m in await db.movements_of(ctx.store, alliance.id) if m.status != "rejected"]
+    return [m for m in await movements_of(ctx.store, alliance.id) if m.status != "rejected"]
 
 
 # -- which objective --------------------------------------------------------------------------
@@ -245,7 +254,7 @@ async def listed_movements(ctx: Context, alliance: Alliance) -> list[Movement]:
 
 async def find_objective(ctx: Context, alliance: Alliance, typed: str) -> Objective:
     """The alliance's objective numbered `typed` (3 or #3), or a refusal listing them."""
-    objectives = await db.objectives_of(ctx.store, alliance.id)
+    objectives = await objectives_store.objectives_of(ctx.store, alliance.id)
     number = objective_number(typed)
     for objective in objectives:
         if objective.number == number:

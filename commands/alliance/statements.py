@@ -9,7 +9,7 @@ statement; only the room's moderators link its items to the alliance's common ob
 
 Nothing changes a statement but a passed consensus poll: `!statement propose/amend/drop` open
 one with `commands.polls.open_consensus_poll` and record the change it is about
-(`store.open_statement_proposal`). When the poll closes,
+(`statements_store.open_statement_proposal`). When the poll closes,
 `commands.alliance.decisions.settle_decisions` applies the change and tells the room.
 
 Restart safety: the poll is opened with the command's event id as its transaction key, and
@@ -34,7 +34,7 @@ from bot.contract import (
 from bot.ids import RoomID
 from bot.permissions import Power
 from commands import polls
-from commands.alliance import store as db
+from commands.alliance import objectives_store, statements_store
 from commands.alliance.compare import text_key
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
@@ -52,7 +52,15 @@ from commands.alliance.shared import (
     text_of,
     words_stay_in,
 )
-from commands.alliance.store import Alliance, Movement, PollRef, StatementChange
+from commands.alliance.statements_store import StatementChange, StatementItem
+from commands.alliance.store import (
+    Alliance,
+    Movement,
+    PollRef,
+    alliance_by_id,
+    alliances_of_room,
+    movements_of_room,
+)
 from commands.links import event_link
 from commands.polls.rules import rule_words
 
@@ -71,9 +79,9 @@ async def _statement_subject(
             alliance = await read_alliance(ctx, wanted_alliance, command=command)
         name, movement = await own_name(ctx, alliance)
         if alliance is None and movement is not None:
-            alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
+            alliance = await alliance_by_id(ctx.store, movement.alliance_id)
         return ctx.event.room_id, name, alliance
-    alliances = await db.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
+    alliances = await alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
     if wanted_alliance:
         alliances = [await read_alliance(ctx, wanted_alliance, command=command)]
     if not alliances:
@@ -102,7 +110,7 @@ async def own_name(ctx: Context, alliance: Alliance | None) -> tuple[str, Moveme
     a room without one: templates and poll questions then say "this room")."""
     current = [
         m
-        for m in await db.movements_of_room(ctx.store, ctx.event.room_id)
+        for m in await movements_of_room(ctx.store, ctx.event.room_id)
         if m.status in ("active", "pending") and (alliance is None or m.alliance_id == alliance.id)
     ]
     if len(current) == 1 or (current and alliance is not None):
@@ -122,11 +130,11 @@ async def show_statement(ctx: Context, args: Args) -> Reply:
     room_id, name, alliance = await _statement_subject(ctx, args, command="statement")
     if words_stay_in(ctx, room_id):
         return Reply("statement_sealed", {"movement": name})
-    current = await db.statement(ctx.store, room_id)
-    links = await db.links_of_room(ctx.store, room_id)
+    current = await statements_store.statement(ctx.store, room_id)
+    links = await objectives_store.links_of_room(ctx.store, room_id)
     objectives = {}
     if alliance is not None:
-        objectives = {o.id: o for o in await db.objectives_of(ctx.store, alliance.id)}
+        objectives = {o.id: o for o in await objectives_store.objectives_of(ctx.store, alliance.id)}
     server = ctx.config.server_name
     items = [
         {
@@ -171,7 +179,7 @@ async def statement_history(ctx: Context, args: Args) -> Reply:
             "previous": v.previous_text or "",
             "poll_link": _poll_link(v.poll, server),
         }
-        for v in await db.statement_history(ctx.store, room_id)
+        for v in await statements_store.statement_history(ctx.store, room_id)
     ]
     return Reply(
         "statement_history",
@@ -182,10 +190,10 @@ async def statement_history(ctx: Context, args: Args) -> Reply:
 # -- linking items to objectives --------------------------------------------------------------
 
 
-async def _current_item(ctx: Context, args: Args) -> db.StatementItem:
+async def _current_item(ctx: Context, args: Args) -> StatementItem:
     """The item of this room's statement numbered by the `item` argument, or a refusal."""
     number = int(args.get("item"))
-    current = await db.statement(ctx.store, ctx.event.room_id)
+    current = await statements_store.statement(ctx.store, ctx.event.room_id)
     item = current.item(number)
     if item is not None:
         return item
@@ -200,7 +208,7 @@ async def link_item(ctx: Context, args: Args) -> Reply:
     )
     item = await _current_item(ctx, args)
     objective = await find_objective(ctx, alliance, str(args.get("objective")))
-    replaced = await db.link_item(
+    replaced = await objectives_store.link_item(
         ctx.store,
         room_id=ctx.event.room_id,
         item_id=item.id,
@@ -208,7 +216,7 @@ async def link_item(ctx: Context, args: Args) -> Reply:
         linked_by=ctx.sender,
         linked_at=ctx.event.ts,
     )
-    current = await db.statement(ctx.store, ctx.event.room_id)
+    current = await statements_store.statement(ctx.store, ctx.event.room_id)
     old = next((i.number for i in current.items if i.id == replaced), None)
     return Reply(
         "statement_linked",
@@ -226,11 +234,13 @@ async def link_item(ctx: Context, args: Args) -> Reply:
 
 async def unlink_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
-    objective_ids = await db.unlink_item(ctx.store, room_id=ctx.event.room_id, item_id=item.id)
+    objective_ids = await objectives_store.unlink_item(
+        ctx.store, room_id=ctx.event.room_id, item_id=item.id
+    )
     unlinked: list[dict[str, object]] = []
-    for movement in await db.movements_of_room(ctx.store, ctx.event.room_id):
-        alliance = await db.alliance_by_id(ctx.store, movement.alliance_id)
-        for objective in await db.objectives_of(ctx.store, movement.alliance_id):
+    for movement in await movements_of_room(ctx.store, ctx.event.room_id):
+        alliance = await alliance_by_id(ctx.store, movement.alliance_id)
+        for objective in await objectives_store.objectives_of(ctx.store, movement.alliance_id):
             if objective.id in objective_ids and alliance is not None:
                 unlinked.append({"number": objective.number, "alliance": alliance.name})
     return Reply("statement_unlinked", {"item": item.number, "objectives": unlinked})
@@ -281,7 +291,7 @@ async def drop_item(ctx: Context, args: Args) -> Reply:
 
 
 async def _refuse_duplicate_item(ctx: Context, text: str) -> None:
-    for item in (await db.statement(ctx.store, ctx.event.room_id)).items:
+    for item in (await statements_store.statement(ctx.store, ctx.event.room_id)).items:
         if text_key(item.text) == text_key(text):
             raise CommandError("statements.duplicate_item", number=item.number)
 
@@ -309,7 +319,7 @@ async def _put_to_vote(
         closes_at=closes_at,
         decision=True,
     )
-    await db.open_statement_proposal(
+    await statements_store.open_statement_proposal(
         ctx.store,
         room_id=ctx.event.room_id,
         change=change,

@@ -68,9 +68,16 @@ from bot.contract import (
 from bot.ids import EventID
 from bot.permissions import Power
 from bot.rooms import RoomState
-from commands.alliance import store as adb
 from commands.alliance.shared import ALLIANCE_FLAG, words_stay_in
-from commands.alliance.store import Alliance, Movement
+from commands.alliance.store import (
+    Alliance,
+    Movement,
+    alliance_by_commons,
+    alliance_by_id,
+    alliances_of_room,
+    movement_by_id,
+    movements_of_room,
+)
 from commands.links import event_link, room_link
 from commands.relay import store as rdb
 from commands.relay.content import kind_of, title_of
@@ -125,8 +132,8 @@ async def _movement_here(
     """This room as an active movement of an alliance (`--alliance` when it is in several)."""
     store, room_id = ctx.store, ctx.event.room_id
     pairs: list[tuple[Alliance, Movement]] = []
-    for movement in await adb.movements_of_room(store, room_id):
-        alliance = await adb.alliance_by_id(store, movement.alliance_id)
+    for movement in await movements_of_room(store, room_id):
+        alliance = await alliance_by_id(store, movement.alliance_id)
         if movement.status == "active" and alliance is not None:
             pairs.append((alliance, movement))
     if wanted:
@@ -137,7 +144,7 @@ async def _movement_here(
         return pairs[0]
     if pairs:
         raise _several([pair[0] for pair in pairs], command)
-    commons = await adb.alliance_by_commons(store, room_id)
+    commons = await alliance_by_commons(store, room_id)
     if commons is not None:
         raise CommandError("relay.in_the_commons", alliance=commons.name)
     raise CommandError("relay.not_a_movement")
@@ -145,7 +152,7 @@ async def _movement_here(
 
 async def _alliance_here(ctx: Context, wanted: str | None, *, command: str) -> Alliance:
     """The alliance whose commons this room is, or of which it is an active movement."""
-    found = await adb.alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
+    found = await alliances_of_room(ctx.store, ctx.event.room_id, statuses=("active",))
     if wanted:
         found = [a for a in found if _matches(a, wanted)]
         if not found:
@@ -249,7 +256,7 @@ async def share(ctx: Context, args: Args) -> Reply:
 
 async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
     services = ctx.services
-    alliance = await adb.alliance_by_id(ctx.store, shared.alliance_id)
+    alliance = await alliance_by_id(ctx.store, shared.alliance_id)
     assert alliance is not None
     commons = services.room(alliance.commons_room_id)
 
@@ -300,7 +307,7 @@ async def _shares_stoppable_here(ctx: Context) -> list[SharedThread]:
     share of its alliance (the commons consents to what it carries, and may take it back)."""
     store, room_id = ctx.store, ctx.event.room_id
     mine = await rdb.shares_from(store, room_id)
-    commons = await adb.alliance_by_commons(store, room_id)
+    commons = await alliance_by_commons(store, room_id)
     if commons is None:
         return mine
     carried = await rdb.shares_of(store, commons.id)
@@ -363,7 +370,7 @@ async def unshare(ctx: Context, args: Args) -> Reply:
             if link.room_id != event.room_id and link.stopped_event_id == event.event_id
         ]
     movement = await origin_movement(store, shared)
-    alliance = await adb.alliance_by_id(store, shared.alliance_id)
+    alliance = await alliance_by_id(store, shared.alliance_id)
     alliance_name = alliance.name if alliance is not None else ""
     by = ctx.room.display_name(event.sender)
     origin = next((link for link in links if link.role == "origin"), None)
@@ -479,7 +486,7 @@ async def _follow_started(
     origin = await origin_movement(ctx.store, shared)
     links = await rdb.links_of(ctx.store, shared.id)
     others = [other for other in links if other.id != link.id]
-    here = await adb.movement_by_id(ctx.store, link.movement_id) if link.movement_id else None
+    here = await movement_by_id(ctx.store, link.movement_id) if link.movement_id else None
     members = _others(ctx.room, ctx.config.user_id)
 
     async def post_and_announce() -> None:
@@ -531,7 +538,7 @@ async def unfollow(ctx: Context, args: Args) -> Reply:
         await rdb.stop_link(store, link.id, by=event.sender, at=event.ts, event_id=event.event_id)
     shared = await rdb.share_by_id(store, link.shared_id)
     assert shared is not None
-    movement = await adb.movement_by_id(store, link.movement_id) if link.movement_id else None
+    movement = await movement_by_id(store, link.movement_id) if link.movement_id else None
     others = [
         other
         for other in await rdb.links_of(store, shared.id)

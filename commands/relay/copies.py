@@ -25,8 +25,7 @@ from bot.events import Event
 from bot.ids import EventID, RoomID
 from bot.render import Message, Renderer
 from bot.store import Store
-from commands.alliance import store as adb
-from commands.alliance.store import Movement
+from commands.alliance.store import Movement, movement_by_id, movements_of
 from commands.links import event_link
 from commands.relay import store as rdb
 from commands.relay.content import (
@@ -118,7 +117,7 @@ def _open(shared: SharedThread, link: ThreadLink, movement: Movement | None) -> 
 async def _link_movement(store: Store, link: ThreadLink) -> Movement | None:
     if link.role == "commons" or link.movement_id is None:
         return None
-    return await adb.movement_by_id(store, link.movement_id)
+    return await movement_by_id(store, link.movement_id)
 
 
 async def usable(store: Store, shared: SharedThread, link: ThreadLink) -> bool:
@@ -141,7 +140,7 @@ async def _movement_name(
     """
     if link.role != "commons" and link.movement_id is not None:
         return movement.name if movement is not None else None
-    actives = await adb.movements_of(services.store, shared.alliance_id, statuses=("active",))
+    actives = await movements_of(services.store, shared.alliance_id, statuses=("active",))
     homes = [m for m in actives if services.room(m.room_id).members.get(sender) == "join"]
     return homes[0].name if len(homes) == 1 else None
 
@@ -207,7 +206,7 @@ async def origin_movement(store: Store, shared: SharedThread) -> str | None:
     origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
     if origin is None or origin.movement_id is None:
         return None
-    movement = await adb.movement_by_id(store, origin.movement_id)
+    movement = await movement_by_id(store, origin.movement_id)
     return movement.name if movement is not None else None
 
 
@@ -220,7 +219,7 @@ async def linked_rooms(services: Services, links: Sequence[ThreadLink]) -> list[
         if link.role == "commons":
             rooms.append({"kind": "commons", "name": services.room(link.room_id).name})
         elif link.movement_id is not None:
-            movement = await adb.movement_by_id(services.store, link.movement_id)
+            movement = await movement_by_id(services.store, link.movement_id)
             if movement is not None:
                 rooms.append({"kind": "movement", "name": movement.name})
             else:

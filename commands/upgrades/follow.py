@@ -26,8 +26,8 @@ from typing import Final
 from bot.contract import JOINED_A_ROOM, Listener, MatrixError, Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from commands.alliance import store as adb
 from commands.alliance.movements import space_child
+from commands.alliance.store import alliances_of_room, move_room
 from commands.polls import store as pdb
 from commands.polls.lifecycle import CLOSED
 from commands.relay import store as rdb
@@ -93,11 +93,11 @@ async def _get_in(services: Services, upgrade: Upgrade) -> bool:
 async def _move(services: Services, upgrade: Upgrade) -> None:
     """Move the old room's records to the new one (each step safe to repeat)."""
     store, old, new = services.store, upgrade.old_room_id, upgrade.new_room_id
-    await adb.move_room(store, old, new)
+    await move_room(store, old, new)
     await pdb.move_room_rules(store, old, new)
     await rdb.move_links(store, old, new)
     withdrawn = await _withdraw_polls(services, upgrade)
-    alliances = await adb.alliances_of_room(store, new, statuses=("active",))
+    alliances = await alliances_of_room(store, new, statuses=("active",))
     for alliance in alliances:
         if alliance.space_id is None:
             continue

@@ -15,8 +15,15 @@ import pytest
 from nio import RoomGetStateEventResponse
 
 from bot.ids import EventID, RoomID
-from commands.alliance import store as db
-from commands.alliance.store import PollRef, StatementChange
+from commands.alliance import objectives_store, statements_store
+from commands.alliance.statements_store import StatementChange
+from commands.alliance.store import (
+    PollRef,
+    all_alliances,
+    decide_movement,
+    movements_of,
+    request_join,
+)
 from commands.polls.rules import ConsensusCounts, Rule, decide
 from tests.integration.conftest import MakeUser, RunningBot, room_with_bot
 from tests.integration.matrix_user import MatrixUser
@@ -123,7 +130,7 @@ async def test_an_alliance_gets_a_space_and_movements_join_with_consent_on_both_
     await ada.join(space)
     assert await space_child(ada, space, commons) == {"via": [server]}
     # After a crash between creating the space and storing its id, it is found by its mark.
-    [earth] = await db.all_alliances(bot.bot.store)
+    [earth] = await all_alliances(bot.bot.store)
     assert earth.space_id == space
     assert await bot.bot.find_space(earth.space_key) == space
     assert await bot.bot.find_space("no-such-key") is None
@@ -197,12 +204,12 @@ async def record_endorsements(
 ) -> None:
     """What closing endorsement polls will record (consensus polls are not wired in yet)."""
     store = bot.bot.store
-    [earth] = await db.all_alliances(store)
-    movements = {m.name: m for m in await db.movements_of(store, earth.id)}
-    objectives = {o.number: o for o in await db.objectives_of(store, earth.id)}
+    [earth] = await all_alliances(store)
+    movements = {m.name: m for m in await movements_of(store, earth.id)}
+    objectives = {o.number: o for o in await objectives_store.objectives_of(store, earth.id)}
     for n, ((name, number), counts) in enumerate(plan.items(), start=1):
         movement = movements[name]
-        await db.record_stance(
+        await objectives_store.record_stance(
             store,
             movement_id=movement.id,
             objective_id=objectives[number].id,
@@ -240,7 +247,7 @@ async def test_objectives_statements_and_every_kind_of_comparison(
         ("We live within the limits of the living world.", "Those who work decide the work."),
         start=1,
     ):
-        await db.apply_statement_change(
+        await statements_store.apply_statement_change(
             store,
             room_id=RoomID(camp),
             change=StatementChange.add(text),
@@ -331,11 +338,11 @@ async def test_a_big_alliance_is_compared_page_by_page_and_every_answer_arrives(
     assert "Added 50 objectives to Big Alliance" in imported
     # The movements' rooms need not exist to be compared: made through the store.
     store = bot.bot.store
-    [big] = await db.all_alliances(store)
+    [big] = await all_alliances(store)
     server = bot.config.server_name
     movements = []
     for n in range(1, 101):
-        asked = await db.request_join(
+        asked = await request_join(
             store,
             alliance_id=big.id,
             room_id=RoomID(f"!movement{n}:{server}"),
@@ -345,7 +352,7 @@ async def test_a_big_alliance_is_compared_page_by_page_and_every_answer_arrives(
             event_id=f"$big-join{n}",
         )
         movements.append(
-            await db.decide_movement(
+            await decide_movement(
                 store,
                 asked.id,
                 status="active",
@@ -357,7 +364,7 @@ async def test_a_big_alliance_is_compared_page_by_page_and_every_answer_arrives(
     stances = [
         (m.id, o.id, f"poll:big-{m.id}-{o.id}", 4 + (m.id + o.id) % 5, (m.id * o.id) % 3)
         for m in movements
-        for o in await db.objectives_of(store, big.id)
+        for o in await objectives_store.objectives_of(store, big.id)
         if (m.id + 2 * o.id) % 10 < 7
     ]
     async with store.transaction() as conn:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.ids import RoomID
 from bot.tooling.homeserver import LocalSynapse
-from commands.alliance import store as adb
+from commands.alliance.store import all_alliances, alliance_by_commons, movements_of_room
 from tests.integration.conftest import MakeUser, RunningBot
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, space_child, start_alliance
@@ -62,15 +62,15 @@ async def test_an_upgraded_movement_room_keeps_its_place_and_the_bot_follows(
 
     # The movement is the new room now: its record, its rules and its place in the space.
     [movement] = [
-        m for m in await adb.movements_of_room(bot.bot.store, RoomID(new)) if m.status == "active"
+        m for m in await movements_of_room(bot.bot.store, RoomID(new)) if m.status == "active"
     ]
     assert movement.name == "Climate Camp"
-    assert await adb.movements_of_room(bot.bot.store, RoomID(camp)) == []
+    assert await movements_of_room(bot.bot.store, RoomID(camp)) == []
     listed = body(await bea.ask(new, "!movements", bot=bot.user_id))
     assert "Climate Camp" in listed
     rules = body(await bea.ask(new, "!rules", bot=bot.user_id))
     assert "3 days" in rules
-    [alliance] = await adb.all_alliances(bot.bot.store)
+    [alliance] = await all_alliances(bot.bot.store)
     assert alliance.space_id is not None
     await world.ada.join(alliance.space_id)
     assert await space_child(world.ada, alliance.space_id, new) == {"via": ["localhost"]}
@@ -122,10 +122,10 @@ async def test_a_tombstone_pointing_at_a_room_that_does_not_replace_it_moves_not
         what="the bot to come and leave the false replacement",
         timeout=60,
     )
-    [movement] = await adb.movements_of_room(bot.bot.store, RoomID(camp))
+    [movement] = await movements_of_room(bot.bot.store, RoomID(camp))
     assert movement.status == "active"
-    assert await adb.movements_of_room(bot.bot.store, RoomID(elsewhere)) == []
-    assert (await adb.alliance_by_commons(bot.bot.store, RoomID(world.commons))) is not None
+    assert await movements_of_room(bot.bot.store, RoomID(elsewhere)) == []
+    assert (await alliance_by_commons(bot.bot.store, RoomID(world.commons))) is not None
     assert "Earth Alliance" in body(
         await world.ada.ask(world.commons, "!alliance", bot=bot.user_id)
     )

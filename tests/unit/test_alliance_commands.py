@@ -19,9 +19,9 @@ from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import polls
-from commands.alliance import store as db
+from commands.alliance import objectives_store, statements_store
 from commands.alliance.compare import Layout, name_key
-from commands.alliance.movements import settle_decisions
+from commands.alliance.decisions import settle_decisions
 from commands.alliance.objectives import (
     MATRIX_COLUMNS,
     REPLY_LIMIT,
@@ -30,7 +30,18 @@ from commands.alliance.objectives import (
     cut_text,
     reply_size,
 )
-from commands.alliance.store import PollRef, StatementChange
+from commands.alliance.statements_store import StatementChange
+from commands.alliance.store import (
+    Movement,
+    PollRef,
+    all_alliances,
+    alliance_by_event,
+    create_alliance,
+    decide_movement,
+    movements_of,
+    request_join,
+    space_key_for,
+)
 from commands.polls.lifecycle import close_due_room_polls
 from commands.polls.rules import ConsensusCounts, Rule, decide
 from tests.unit.fakes import FakeServices, Harness, make_config, room_state
@@ -155,25 +166,25 @@ async def test_an_alliance_gets_a_space_with_the_commons_in_it(world: World) -> 
     assert "!movement join earth-alliance as" in message.body
     assert "!commons" not in message.body
     assert "!space" not in message.body
-    assert world.services.spaces == [("Earth Alliance", db.space_key_for("$make"), [ADA])]
+    assert world.services.spaces == [("Earth Alliance", space_key_for("$make"), [ADA])]
     assert world.services.state[("!space1:hs", "m.space.child", COMMONS)] == {"via": ["hs"]}
 
     # The same command handled again after a crash: no second alliance, no second space.
     again, _ = await world.say(COMMONS, ADA, "alliance create Earth Alliance", event_id="$make")
     assert again == "alliance_created"
     assert len(world.services.spaces) == 1
-    assert len(await db.all_alliances(world.services.store)) == 1
+    assert len(await all_alliances(world.services.store)) == 1
 
 
 async def test_a_space_lost_in_a_crash_is_found_again_not_made_twice(world: World) -> None:
     await world.say(COMMONS, ADA, "alliance create Earth Alliance", event_id="$make")
-    earth = await db.alliance_by_event(world.services.store, "$make")
+    earth = await alliance_by_event(world.services.store, "$make")
     assert earth is not None
     async with world.services.store.transaction() as conn:  # as if the crash came before saving
         await conn.execute("UPDATE alliances SET space_id = NULL")
     await world.say(COMMONS, ADA, "alliance create Earth Alliance", event_id="$make")
     assert len(world.services.spaces) == 1
-    assert (await db.alliance_by_event(world.services.store, "$make")).space_id == "!space1:hs"  # type: ignore[union-attr]
+    assert (await alliance_by_event(world.services.store, "$make")).space_id == "!space1:hs"  # type: ignore[union-attr]
 
 
 async def test_creating_an_alliance_needs_a_moderator_or_a_listed_admin(world: World) -> None:
@@ -275,9 +286,9 @@ async def test_objectives_are_proposed_imported_and_listed(world: World) -> None
 async def seed_stances(world: World) -> dict[str, int]:
     """Record endorsement outcomes as a closing consensus poll will (polls are not wired yet)."""
     store = world.services.store
-    earth = (await db.all_alliances(store))[0]
-    movements = {m.name: m for m in await db.movements_of(store, earth.id)}
-    objectives = {o.number: o for o in await db.objectives_of(store, earth.id)}
+    earth = (await all_alliances(store))[0]
+    movements = {m.name: m for m in await movements_of(store, earth.id)}
+    objectives = {o.number: o for o in await objectives_store.objectives_of(store, earth.id)}
     plan = {
         ("Climate Camp", 1): ConsensusCounts(agree=4),
         ("Tenants Union", 1): ConsensusCounts(agree=2, reservations=1),
@@ -287,7 +298,7 @@ async def seed_stances(world: World) -> dict[str, int]:
         ("Farmers", 2): ConsensusCounts(agree=0, block=4),
     }
     for n, ((name, number), counts) in enumerate(plan.items(), start=1):
-        await db.record_stance(
+        await objectives_store.record_stance(
             store,
             movement_id=movements[name].id,
             objective_id=objectives[number].id,
@@ -301,7 +312,7 @@ async def seed_stances(world: World) -> dict[str, int]:
 
 async def ratify_camp_statement(world: World) -> None:
     """Climate Camp's statement gets its first item, as a passed poll would give it."""
-    await db.apply_statement_change(
+    await statements_store.apply_statement_change(
         world.services.store,
         room_id=CAMP,
         change=StatementChange.add("We live within the limits of the living world."),
@@ -427,7 +438,7 @@ async def test_statements_show_versions_and_other_movements_read_only(world: Wor
     body = await world.body(CAMP, EVE, "statement")
     assert "Climate Camp has no core statement yet" in body
     for n, text in enumerate(("We defend the commons.", "We act <b>together</b>."), start=1):
-        await db.apply_statement_change(
+        await statements_store.apply_statement_change(
             world.services.store,
             room_id=CAMP,
             change=StatementChange.add(text),
@@ -602,7 +613,7 @@ async def grow_alliance(
     name: str = "Movement {n}",
     text: str = "Objective number {n}",
     wording: str = "In our words, {n}.",
-) -> list[db.Movement]:
+) -> list[Movement]:
     """An alliance run from COMMONS with this many active movements and objectives.
 
     Movements, objectives and statements go through the store's own functions. The stances
@@ -610,7 +621,7 @@ async def grow_alliance(
     closing per pair would make the test slow without testing anything more.
     """
     store = world.services.store
-    earth = await db.create_alliance(
+    earth = await create_alliance(
         store,
         name="Earth Alliance",
         commons_room_id=COMMONS,
@@ -620,7 +631,7 @@ async def grow_alliance(
     )
     active = []
     for n in range(1, movements + 1):
-        asked = await db.request_join(
+        asked = await request_join(
             store,
             alliance_id=earth.id,
             room_id=RoomID(f"!movement{n}:hs"),
@@ -630,11 +641,11 @@ async def grow_alliance(
             event_id=f"$join{n}",
         )
         active.append(
-            await db.decide_movement(
+            await decide_movement(
                 store, asked.id, status="active", decided_by=ADA, decided_at=3, event_id=f"$ok{n}"
             )
         )
-    added = await db.add_objectives(
+    added = await objectives_store.add_objectives(
         store,
         alliance_id=earth.id,
         texts=[text.format(n=n) for n in range(1, objectives + 1)],
@@ -663,7 +674,7 @@ async def grow_alliance(
             rows,
         )
     for movement in active[:: max(1, movements // 10)]:  # some movements word objective #1
-        applied = await db.apply_statement_change(
+        applied = await statements_store.apply_statement_change(
             store,
             room_id=movement.room_id,
             change=StatementChange.add(wording.format(n=movement.id)),
@@ -672,7 +683,7 @@ async def grow_alliance(
             decided_at=5,
         )
         assert applied.version is not None
-        await db.link_item(
+        await objectives_store.link_item(
             store,
             room_id=movement.room_id,
             item_id=applied.version.item_id,

@@ -26,8 +26,9 @@ from bot.ids import EventID, RoomID
 from bot.render import Message
 from bot.store import Store
 from bot.tooling.demo_seed import OBJECTIVES
-from commands.alliance import store as adb
-from commands.alliance.store import PollRef, StatementChange
+from commands.alliance import statements_store
+from commands.alliance.statements_store import StatementChange
+from commands.alliance.store import PollRef
 from commands.polls.rules import ConsensusCounts, Rule, decide
 from commands.relay.content import MARKER
 from tests.unit.fakes import FakeServices, Harness, in_thread, make_config, room_state
@@ -149,7 +150,7 @@ async def build_world(data_dir: Path, store: Store) -> World:
     await world.must(camp, MEMBER, proposal, "statement_vote_opened")
     await world.must(camp, MEMBER, "consensus We join the march", "consensus_created")
     consensus_poll = world.services.sent[-1].event_id
-    applied = await adb.apply_statement_change(
+    applied = await statements_store.apply_statement_change(
         store,
         room_id=CAMP,
         change=StatementChange.add("We defend the commons."),

@@ -17,7 +17,7 @@ from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.render import Message
 from bot.store import InboxItem, Store
-from commands.alliance import store as alliance_store
+from commands.alliance.store import create_alliance, decide_movement, request_join
 from commands.polls import close_due_polls
 from commands.polls import store as db
 from tests.unit.fakes import FakeServices, Harness, Noticed, Sent, make_config, room_state
@@ -45,7 +45,7 @@ class Alliance(Harness):
 
     async def found(self) -> None:
         store = self.services.store
-        alliance = await alliance_store.create_alliance(
+        alliance = await create_alliance(
             store,
             name="Earth Alliance",
             commons_room_id=COMMONS,
@@ -58,7 +58,7 @@ class Alliance(Harness):
             (TENANTS, "Tenants Union", CAL),
             (FARM, "Farmers", DEE),
         ):
-            movement = await alliance_store.request_join(
+            movement = await request_join(
                 store,
                 alliance_id=alliance.id,
                 room_id=room,
@@ -67,7 +67,7 @@ class Alliance(Harness):
                 requested_at=2,
                 event_id=f"$join{room}",
             )
-            await alliance_store.decide_movement(
+            await decide_movement(
                 store,
                 movement.id,
                 status="active",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store, bundled_migrations
-from commands.alliance import store as alliance_store
+from commands.alliance.store import create_alliance
 from commands.polls import store as db
 from commands.polls.tally import Tally
 from commands.polls.view import straw_answers
@@ -40,7 +40,7 @@ async def make_poll(store: Store, key: str = "$cmd") -> db.Poll:
 
 
 async def make_group(store: Store) -> db.PollGroup:
-    alliance = await alliance_store.create_alliance(
+    alliance = await create_alliance(
         store,
         name="Earth Alliance",
         commons_room_id=ROOM,

@@ -18,7 +18,14 @@ from bot.ids import EventID, RoomID
 from bot.render import Message
 from bot.rooms import RoomState
 from bot.store import Store
-from commands.alliance import store as adb
+from commands.alliance.store import (
+    all_alliances,
+    create_alliance,
+    decide_movement,
+    leave_alliance,
+    movements_of_room,
+    request_join,
+)
 from commands.relay import store as rdb
 from commands.relay.commands import announce_departures, on_event
 from commands.relay.content import MARKER
@@ -100,7 +107,7 @@ async def world(tmp_path: Path, store: Store) -> AsyncIterator[World]:
         named_room(TENANTS, CAL, "Tenants room"),
     ]
     services = FakeServices(make_config(tmp_path), store, rooms)
-    alliance = await adb.create_alliance(
+    alliance = await create_alliance(
         store,
         name="Earth Alliance",
         commons_room_id=COMMONS,
@@ -117,7 +124,7 @@ async def world(tmp_path: Path, store: Store) -> AsyncIterator[World]:
 async def join(
     store: Store, alliance_id: int, room: RoomID, mover: str, name: str, *, round_: int
 ) -> None:
-    asked = await adb.request_join(
+    asked = await request_join(
         store,
         alliance_id=alliance_id,
         room_id=room,
@@ -126,7 +133,7 @@ async def join(
         requested_at=TS,
         event_id=f"$join-{room}-{round_}",
     )
-    await adb.decide_movement(
+    await decide_movement(
         store,
         asked.id,
         status="active",
@@ -231,7 +238,7 @@ async def test_the_routes_of_a_message_come_in_one_read_with_each_sides_movement
     template, _ = await world.command(TENANTS, CAL, "follow 1")
     assert template == "follow_started"
     store = world.services.store
-    [tenants] = await adb.movements_of_room(store, TENANTS)
+    [tenants] = await movements_of_room(store, TENANTS)
 
     from_camp = await rdb.routes_from(store, CAMP, root.event_id)
     assert [(r.source.role, r.target.role) for r in from_camp] == [
@@ -444,8 +451,8 @@ async def test_redactions_remove_copies_when_made_by_the_writer_or_a_moderator(
 async def test_a_movement_that_leaves_stops_relays_even_if_it_joins_again(world: World) -> None:
     root, commons_root = await shared_thread(world)
     store = world.services.store
-    [camp] = await adb.movements_of_room(store, CAMP)
-    await adb.leave_alliance(store, camp.id, left_by=BEA, left_at=TS, event_id="$leave")
+    [camp] = await movements_of_room(store, CAMP)
+    await leave_alliance(store, camp.id, left_by=BEA, left_at=TS, event_id="$leave")
     gone = await world.say(CAMP, ERIN, "after leaving", thread=root.event_id)
     back = await world.say(COMMONS, ADA, "hello?", thread=commons_root)
     assert await rdb.copies_of(store, gone.event_id) == []
@@ -468,8 +475,8 @@ async def test_every_thread_hears_once_that_a_movement_left_even_across_a_crash(
     await announce_departures(world.services)  # nobody left: nothing to say
     assert world.notices("share_left_notice") == world.notices("share_left_here") == []
 
-    [tenants] = await adb.movements_of_room(store, TENANTS)
-    await adb.leave_alliance(store, tenants.id, left_by=CAL, left_at=TS, event_id="$leave")
+    [tenants] = await movements_of_room(store, TENANTS)
+    await leave_alliance(store, tenants.id, left_by=CAL, left_at=TS, event_id="$leave")
     monkeypatch.setattr(rdb, "stop_link", crash)  # the bot stops before recording it
     with pytest.raises(RuntimeError):
         await announce_departures(world.services)
@@ -591,7 +598,7 @@ async def test_a_title_goes_when_its_first_message_is_deleted_even_if_never_copi
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Blockade at dawn on the 12th"})
     await world.command(CAMP, BEA, "share", thread=root.event_id)
     assert world.copies_in(COMMONS) == []
-    [alliance] = await adb.all_alliances(world.services.store)
+    [alliance] = await all_alliances(world.services.store)
     [shared] = await rdb.shares_of(world.services.store, alliance.id, active_only=False)
     command_id = shared.command_event_id
     world.services.refuse.clear()

@@ -58,8 +58,6 @@ NOT_SAID = {
     ("commands/alliance/compare.py", "over half"),
     ("commands/alliance/compare.py", "every movement"),
     ("commands/alliance/compare.py", "at least"),
-    # The name of a parameter, shown in usage lines as people must type it.
-    ("commands/alliance/movements.py", "alliance> as <movement name"),
     # HTML tag names and markup of relayed copies.
     ("commands/relay/content.py", "del h1 h2"),
     ("commands/relay/content.py", "mx-reply script"),

@@ -1,0 +1,38 @@
+"""Settings of `!alliance set` that other families keep.
+
+The alliance family owns the command and the threshold of common objectives; a family that
+builds on it (the council keeps how the alliance decides proposals) offers its own settings
+under :data:`SETTINGS` (`Registry.provide`), a sequence of :class:`Setting`. `!alliance set
+<name> <value>` then hands the value to the setting, and `!alliance` shows each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from bot.contract import Context, Registry, Reply, Services, Words
+from commands.alliance.store import Alliance
+
+SETTINGS: Final = "alliance.settings"  # the name it is provided under
+
+
+class Setting(Protocol):
+    """One setting: the word typed after `!alliance set`, how to change it, how it reads."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def change(self, ctx: Context, alliance: Alliance, value: str) -> Reply:
+        """Change it from the commons (its moderators); refuse bad values with `CommandError`."""
+        ...
+
+    async def shown(self, services: Services, alliance: Alliance) -> Words:
+        """What it is now, for `!alliance`."""
+        ...
+
+
+def settings(registry: Registry) -> Sequence[Setting]:
+    """The settings other families offer (none when no family does)."""
+    offered = registry.provided(SETTINGS)
+    return offered if isinstance(offered, Sequence) else ()
