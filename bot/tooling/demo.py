@@ -57,6 +57,8 @@ def _alliance_hint(prefix: str) -> str:
    In "{COMMONS}":  {p}objectives   {p}alliance   {p}movements
    In "{MOVEMENTS[0]}":  {p}endorse 1   (vote with the poll's buttons,
         then {p}poll close)   then {p}compare   {p}bridging   {p}statement
+   Proposal 1 is open: every movement room has its poll. Decide it in each
+        room (buttons, then {p}poll close N), then in the commons {p}proposal 1
 """
 
 

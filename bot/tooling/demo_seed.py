@@ -2,7 +2,7 @@
 
 The demo user creates a commons room and three movement rooms, invites the bot, and
 types the commands a real alliance would use (`!alliance create`, `!movement join`,
-`!movement approve`, `!objective import`), each time waiting for the bot's answer. Only
+`!movement approve`, `!objective import`, `!proposal`), each time waiting for the bot's answer. Only
 the standard library is used; the HTTP calls go through `LocalSynapse.api`.
 """
 
@@ -28,6 +28,8 @@ OBJECTIVES = (
     "Mental conceptions that focus on self-realisation in service to others",
     "Technological and organisational innovation oriented towards the pursuit of the common good",
 )
+# One open alliance proposal, so that a newcomer sees every movement room asked at once.
+PROPOSAL = "We hold a joint day of action on the first Saturday of May"
 REPLY_TIMEOUT_S = 60.0
 
 
@@ -134,4 +136,5 @@ def seed_alliance(server: Api, *, token: str, bot_id: str, prefix: str = "!") ->
         person.command(room_id, f"{prefix}movement join {ALLIANCE} as {name}")
         person.command(commons, f"{prefix}movement approve {slug(name)}")
     person.command(commons, f"{prefix}objective import\n" + "\n".join(OBJECTIVES))
+    person.command(commons, f"{prefix}proposal {PROPOSAL}")
     return Seeded(commons=commons, movements=rooms)

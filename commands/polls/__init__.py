@@ -59,13 +59,17 @@ from commands.polls.commands import (
     vote,
     withdraw_poll,
 )
+from commands.polls.deadlines import DeadlineError, parse_deadline
 from commands.polls.groups import CONSTITUENCIES, Constituency, Member, close_due_groups
 from commands.polls.input import CLOSES_FLAG, POLL_FLAGS
 from commands.polls.lifecycle import (
+    CLOSED,
     close_due_room_polls,
+    close_for,
     decision_closes_at,
     open_consensus_poll,
     open_poll,
+    start_event,
 )
 from commands.polls.listeners import on_end, on_redaction, on_response
 from commands.polls.results import (
@@ -80,28 +84,36 @@ from commands.polls.results import (
     now_ms,
     rule_of,
 )
+from commands.polls.store import get_poll
 from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
 __all__ = [
+    "CLOSED",
     "CLOSES_FLAG",
     "COMMANDS",
     "CONSTITUENCIES",
     "ConsensusResult",
     "Constituency",
+    "DeadlineError",
     "Member",
     "Objection",
     "close_due_polls",
+    "close_for",
     "consensus_outcome",
     "consensus_result",
     "current_rule",
     "decided_consensus_polls",
     "decision_closes_at",
+    "get_poll",
     "live_tally",
     "local_time",
+    "now_ms",
     "open_consensus_poll",
     "open_poll",
+    "parse_deadline",
     "register",
     "rule_of",
+    "start_event",
 ]
 
 DEADLINE_CHECK_S: Final = 5.0

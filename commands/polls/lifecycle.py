@@ -263,6 +263,18 @@ async def close_by_end_event(store: Store, poll: Poll, event: Event) -> bool:
     )
 
 
+async def close_for(services: Services, poll_id: int, *, at: int, by: UserID) -> bool:
+    """Close a poll because what it decides closed elsewhere (an alliance proposal closed
+    early in its commons); its results are announced as for `!poll close`. False if it was
+    closed already."""
+    closed = await db.close_poll(services.store, poll_id, closed_at=at, via="command", closed_by=by)
+    if closed:
+        poll = await db.get_poll(services.store, poll_id)
+        if poll is not None:
+            await announce_close(services, poll)
+    return closed
+
+
 async def seal(services: Services, poll: Poll) -> Poll:
     """After the close: keep the tally and send the native end event (each only once)."""
     store = services.store

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.ids import UserID
-from bot.tooling.demo_seed import MOVEMENTS, OBJECTIVES, seed_alliance
+from bot.tooling.demo_seed import MOVEMENTS, OBJECTIVES, PROPOSAL, seed_alliance
 from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import MakeUser, StartBot
 
@@ -33,3 +33,7 @@ async def test_the_example_alliance_is_seeded_with_three_movements_and_eight_obj
     movements = await demo.ask(seeded.commons, "!movements", bot=running.user_id)
     for name in MOVEMENTS:
         assert name in movements["content"]["body"]
+    proposal = await demo.ask(seeded.commons, "!proposal 1", bot=running.user_id)
+    assert PROPOSAL in proposal["content"]["body"]
+    for name in MOVEMENTS:
+        assert f"{name}: " in proposal["content"]["body"]

@@ -58,6 +58,7 @@ NOT_SAID = {
     ("commands/alliance/compare.py", "over half"),
     ("commands/alliance/compare.py", "every movement"),
     ("commands/alliance/compare.py", "at least"),
+    ("commands/council/rules.py", "consensus minus one"),
     # HTML tag names and markup of relayed copies.
     ("commands/relay/content.py", "del h1 h2"),
     ("commands/relay/content.py", "mx-reply script"),
@@ -65,6 +66,7 @@ NOT_SAID = {
     # Names of happenings (`Services.signal`), for timers.
     ("commands/polls/lifecycle.py", "poll closed"),
     ("commands/upgrades/follow.py", "room upgraded"),
+    ("commands/council/proposals.py", "council changed"),
 }
 
 

@@ -1,0 +1,617 @@
+"""Alliance proposals: the commons asks, each movement decides by its own poll in its own room,
+and the alliance's rule counts movements, not people (a spokescouncil).
+
+- `!proposal <text>` in the commons opens proposal N, round 1: the bot posts it in the commons as
+  the root of its thread, and the reconciler (:func:`reconcile`, a timer) posts it with a
+  consensus poll in every movement room that was active at that moment (its seats).
+- A movement's position is what its poll settles on under its own room's rule
+  (`rules.position_of`); its moderators may close it early, else it closes with the round.
+- The round closes when every counted movement has a position, at its deadline, or early by a
+  commons moderator (`!proposal close N`: movements still deciding then take no position). The
+  outcome under the alliance's rule (`rules.tally_movements`) is posted once in the commons
+  thread and once in each movement room.
+- `!proposal amend N <text>` opens the next round after one that did not pass or drew
+  reservations, showing what changed.
+
+Restart safety: everything is keyed by the command's event (proposal, round, thread root, every
+notice's transaction id), a seat's poll is keyed by its round and room, a position or an outcome
+is only ever written once, and the reconciler picks up whatever is not done yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from bot.contract import (
+    Args,
+    CommandError,
+    Context,
+    Reply,
+    Services,
+    Words,
+    read_number,
+    tokenize,
+)
+from bot.ids import EventID, RoomID, UserID
+from bot.permissions import Power
+from commands import polls
+from commands.alliance.shared import commons_alliance, read_alliance, text_of
+from commands.alliance.store import Alliance, alliance_by_id, movement_by_id, movements_of
+from commands.council import store
+from commands.council.rules import (
+    DEFAULT_RULE,
+    AllianceRule,
+    CouncilOutcome,
+    Position,
+    Reason,
+    alliance_rule_words,
+    format_alliance_rule,
+    parse_alliance_rule,
+    position_of,
+    tally_movements,
+    word_diff,
+)
+from commands.council.store import Proposal, Round, Seat
+from commands.links import event_link
+
+log = logging.getLogger(__name__)
+
+CHANGED: Final = "council changed"
+"""The happening that wakes the reconciler: a proposal opened, amended or closed."""
+DEFAULT_DAYS: Final = 7
+MIN_OPEN_MS: Final = 3600 * 1000
+"""A round runs at least an hour: movements need time to decide."""
+MAX_TEXT: Final = 1500
+RETRY_MS: Final = 60_000
+"""How long to wait before posting again in a movement room that refused the last try."""
+GIVE_UP_MS: Final = 24 * 3600 * 1000
+"""How long to keep trying to tell a movement room the outcome (the bot may be out of it)."""
+LATE_MS: Final = 10 * 60 * 1000
+"""After its deadline, how long a round waits for its movements' polls to close and be read."""
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def rule_of(text: str | None) -> AllianceRule:
+    """A stored rule (None: the default)."""
+    return DEFAULT_RULE if text is None else parse_alliance_rule(text)
+
+
+async def alliance_rule(services: Services, alliance_id: int) -> AllianceRule:
+    return rule_of((await store.settings(services.store, alliance_id)).rule)
+
+
+async def _proposal(ctx: Context, alliance: Alliance, number: int) -> Proposal:
+    found = await store.proposal_by_number(ctx.store, alliance.id, number)
+    if found is None:
+        every = await store.proposals_of(ctx.store, alliance.id)
+        raise CommandError(
+            "council.no_such_proposal", number=number, last=every[-1].number if every else 0
+        )
+    return found
+
+
+async def _latest(services: Services, proposal: Proposal) -> Round:
+    rounds = await store.rounds_of(services.store, proposal.id)
+    return rounds[-1]
+
+
+def _closes_at(ctx: Context, requested: str | None) -> int:
+    now = max(polls.now_ms(), ctx.event.ts)
+    if requested is None:
+        return now + DEFAULT_DAYS * 24 * 3600 * 1000
+    try:
+        when = polls.parse_deadline(requested, now=_utc(now), tz=ctx.config.timezone)
+    except polls.DeadlineError as exc:
+        raise CommandError(exc.words.key, **exc.words.data) from None
+    closes_at = int(when.timestamp() * 1000)
+    if closes_at < now + MIN_OPEN_MS:
+        raise CommandError("council.closes_too_soon")
+    return closes_at
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def _counted(services: Services, seats: Sequence[Seat]) -> list[Seat]:
+    """The seats that count: their movement is still in the alliance."""
+    kept = []
+    for seat in seats:
+        movement = await movement_by_id(services.store, seat.movement_id)
+        if movement is not None and movement.status == "active":
+            kept.append(seat)
+    return kept
+
+
+def _positions(seats: Sequence[Seat]) -> dict[int, Position]:
+    return {
+        seat.movement_id: Position(seat.position, seat.reasons, given_by=seat.given_by or "poll")
+        for seat in seats
+        if seat.position is not None
+    }
+
+
+async def outcome_of(services: Services, round_: Round, *, final: bool) -> CouncilOutcome:
+    seats = await store.seats_of(services.store, round_.id)
+    counted = await _counted(services, seats)
+    return tally_movements(
+        rule_of(round_.rule),
+        _positions(seats),
+        [seat.movement_id for seat in counted],
+        final=final,
+    )
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+async def proposal_command(ctx: Context, args: Args) -> Reply:
+    """`!proposal <text>` opens a proposal; `!proposal N` shows one."""
+    text = args.text("proposal")
+    words = tokenize(text) if len(text) < 20 else []
+    number = read_number(words[0]) if len(words) == 1 else None
+    if number is not None:
+        alliance = await read_alliance(ctx, args.option("alliance"), command="proposal")
+        return await show(ctx, alliance, number)
+    return await open_proposal(ctx, text, args.option("closes"))
+
+
+async def open_proposal(ctx: Context, text: str, closes: str | None) -> Reply:
+    alliance = await commons_alliance(ctx, doing="proposal")
+    settings = await store.settings(ctx.store, alliance.id)
+    if (settings.proposers or "moderators") == "moderators" and ctx.power < Power.MODERATOR:
+        raise CommandError("council.moderators_propose")
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise CommandError("council.text_too_long", length=len(text), limit=MAX_TEXT)
+    replayed = await store.round_by_event(ctx.store, ctx.event.event_id)
+    if replayed is None:
+        movements = await movements_of(ctx.store, alliance.id, statuses=("active",))
+        if not movements:
+            raise CommandError("council.no_movements", alliance=alliance.name)
+        proposal, round_ = await store.open_proposal(
+            ctx.store,
+            alliance_id=alliance.id,
+            commons_room_id=ctx.event.room_id,
+            proposer=UserID(ctx.sender),
+            command_event_id=ctx.event.event_id,
+            at=ctx.event.ts,
+            text=text,
+            rule=format_alliance_rule(rule_of(settings.rule)),
+            closes_at=_closes_at(ctx, closes),
+            seats=[store.NewSeat(m.id, m.name, m.room_id) for m in movements],
+        )
+    else:
+        round_ = replayed
+        found = await store.proposal_by_id(ctx.store, round_.proposal_id)
+        assert found is not None
+        proposal = found
+    await post_root(ctx.services, proposal, round_)
+    ctx.services.signal(CHANGED)
+    seats = await store.seats_of(ctx.store, round_.id)
+    return Reply(
+        "council_opened",
+        {
+            "number": proposal.number,
+            "alliance": alliance.name,
+            "movements": [seat.movement_name for seat in seats],
+            "closes": polls.local_time(round_.closes_at, ctx),
+        },
+    )
+
+
+async def close_command(ctx: Context, args: Args) -> Reply:
+    alliance = await commons_alliance(ctx, doing="close_proposal")
+    proposal = await _proposal(ctx, alliance, args.get("number"))
+    round_ = await _latest(ctx.services, proposal)
+    if not round_.is_open:
+        raise CommandError("council.already_closed", number=proposal.number)
+    at = max(polls.now_ms(), ctx.event.ts)
+    await settle(ctx.services, round_, now=at, closing_by=UserID(ctx.sender))
+    ctx.services.signal(CHANGED)
+    return Reply("council_closing", {"number": proposal.number})
+
+
+async def amend_command(ctx: Context, args: Args) -> Reply:
+    alliance = await commons_alliance(ctx, doing="amend_proposal")
+    proposal = await _proposal(ctx, alliance, args.get("number"))
+    if ctx.sender != proposal.proposer and ctx.power < Power.MODERATOR:
+        raise CommandError("council.amend_who")
+    text = args.text("text").strip()
+    if len(text) > MAX_TEXT:
+        raise CommandError("council.text_too_long", length=len(text), limit=MAX_TEXT)
+    replayed = await store.round_by_event(ctx.store, ctx.event.event_id)
+    if replayed is None:
+        latest = await _latest(ctx.services, proposal)
+        if latest.is_open:
+            raise CommandError("council.amend_open", number=proposal.number, round=latest.round)
+        seats = await store.seats_of(ctx.store, latest.id)
+        reservations = any(seat.position == "reservations" for seat in seats)
+        if latest.outcome == "passed" and not reservations:
+            raise CommandError("council.amend_passed", number=proposal.number)
+        if " ".join(text.split()) == " ".join(latest.text.split()):
+            raise CommandError("council.amend_same", number=proposal.number)
+        movements = await movements_of(ctx.store, alliance.id, statuses=("active",))
+        if not movements:
+            raise CommandError("council.no_movements", alliance=alliance.name)
+        settings = await store.settings(ctx.store, alliance.id)
+        replayed = await store.open_round(
+            ctx.store,
+            proposal,
+            text=text,
+            rule=format_alliance_rule(rule_of(settings.rule)),
+            opened_by=UserID(ctx.sender),
+            command_event_id=ctx.event.event_id,
+            at=ctx.event.ts,
+            closes_at=_closes_at(ctx, args.option("closes")),
+            seats=[store.NewSeat(m.id, m.name, m.room_id) for m in movements],
+        )
+    ctx.services.signal(CHANGED)
+    return Reply(
+        "council_amended",
+        {
+            "number": proposal.number,
+            "round": replayed.round,
+            "closes": polls.local_time(replayed.closes_at, ctx),
+        },
+    )
+
+
+async def show(ctx: Context, alliance: Alliance, number: int) -> Reply:
+    proposal = await _proposal(ctx, alliance, number)
+    rounds = await store.rounds_of(ctx.store, proposal.id)
+    round_ = rounds[-1]
+    seats = await store.seats_of(ctx.store, round_.id)
+    counted = {seat.movement_id for seat in await _counted(ctx.services, seats)}
+    outcome = await outcome_of(ctx.services, round_, final=not round_.is_open)
+    asked = {seat.movement_id for seat in seats}
+    later = [
+        m.name
+        for m in await movements_of(ctx.store, alliance.id, statuses=("active",))
+        if m.id not in asked
+    ]
+    return Reply(
+        "council_proposal",
+        {
+            "number": proposal.number,
+            "alliance": alliance.name,
+            "round": round_.round,
+            "rounds": [{"round": r.round, "outcome": r.outcome} for r in rounds[:-1]],
+            "text": round_.text,
+            "open": round_.is_open,
+            "closes": polls.local_time(round_.closes_at, ctx),
+            "closed_via": round_.closed_via,
+            "rule": alliance_rule_words(rule_of(round_.rule)),
+            "outcome": outcome.words,
+            "passed": round_.outcome == "passed",
+            "seats": [
+                _seat_view(ctx.services, seat, seat.movement_id in counted, ctx.event.room_id)
+                for seat in seats
+            ],
+            "joined_later": later,
+        },
+    )
+
+
+def _seat_view(services: Services, seat: Seat, counted: bool, reader: RoomID) -> dict[str, Any]:
+    hidden = _words_stay(services, seat.room_id, reader)
+    return {
+        "movement": seat.movement_name,
+        "position": Words("council.position", {"kind": seat.position or "deciding"}),
+        "decided": seat.position is not None,
+        "counted": counted,
+        "voters": seat.voters,
+        "by_spokes": seat.given_by == "spokes",
+        "reasons": [] if hidden else [r.text for r in seat.reasons if r.text],
+        "reasons_kept": hidden and any(r.text for r in seat.reasons),
+    }
+
+
+def _words_stay(services: Services, source: RoomID, reader: RoomID) -> bool:
+    """Whether what members wrote in `source` must not be shown in `reader` (the trust rule:
+    words from an encrypted room stay in encrypted rooms)."""
+    return (
+        source != reader and services.room(source).encrypted and not services.room(reader).encrypted
+    )
+
+
+async def list_command(ctx: Context, args: Args) -> Reply:
+    alliance = await read_alliance(ctx, args.option("alliance"), command="proposals")
+    shown = []
+    for proposal in reversed(await store.proposals_of(ctx.store, alliance.id)):
+        round_ = await _latest(ctx.services, proposal)
+        shown.append(
+            {
+                "number": proposal.number,
+                "round": round_.round,
+                "text": round_.text,
+                "open": round_.is_open,
+                "closes": polls.local_time(round_.closes_at, ctx),
+                "outcome": round_.outcome,
+            }
+        )
+    return Reply("council_proposals", {"alliance": alliance.name, "proposals": shown[:20]})
+
+
+async def agreements_command(ctx: Context, args: Args) -> Reply:
+    """The proposals that passed: the alliance's agreements."""
+    alliance = await read_alliance(ctx, args.option("alliance"), command="agreements")
+    shown = []
+    for proposal in await store.proposals_of(ctx.store, alliance.id):
+        rounds = await store.rounds_of(ctx.store, proposal.id)
+        passed = [r for r in rounds if r.outcome == "passed"]
+        if not passed:
+            continue
+        round_ = passed[-1]
+        seats = await store.seats_of(ctx.store, round_.id)
+        shown.append(
+            {
+                "number": proposal.number,
+                "text": round_.text,
+                "date": polls.local_time(round_.closed_at or round_.closes_at, ctx),
+                "rule": alliance_rule_words(rule_of(round_.rule)),
+                "agreed": [
+                    s.movement_name for s in seats if s.position in ("agree", "reservations")
+                ],
+                "stood_aside": [s.movement_name for s in seats if s.position == "stand_aside"],
+                "blocked": [s.movement_name for s in seats if s.position == "block"],
+            }
+        )
+    return Reply("council_agreements", {"alliance": alliance.name, "agreements": shown})
+
+
+# -- the reconciler ----------------------------------------------------------------------------
+
+
+async def reconcile(services: Services) -> None:
+    """Do what is due: post what is not posted, record positions, close and announce rounds."""
+    now = polls.now_ms()
+    for round_ in await store.open_rounds(services.store):
+        try:
+            await _advance(services, round_, now)
+        except Exception:
+            log.exception("Council round %d could not advance", round_.id)
+    for round_ in await store.unannounced_rounds(services.store):
+        try:
+            await announce(services, round_, now)
+        except Exception:
+            log.exception("Council round %d could not be announced", round_.id)
+
+
+async def _advance(services: Services, round_: Round, now: int) -> None:
+    proposal = await store.proposal_by_id(services.store, round_.proposal_id)
+    assert proposal is not None
+    if not await post_root(services, proposal, round_):
+        return
+    for seat in await store.seats_of(services.store, round_.id):
+        if seat.poll_id is None and seat.position is None:
+            await _ask(services, proposal, round_, seat, now)
+    await settle(services, round_, now=now, closing_by=None)
+
+
+async def post_root(services: Services, proposal: Proposal, round_: Round) -> bool:
+    """The proposal in the commons (its thread's root), and each later round in that thread;
+    False while the commons has not taken them."""
+    alliance = await alliance_by_id(services.store, proposal.alliance_id)
+    assert alliance is not None
+    if proposal.root_event_id is None:
+        root = await services.notice(
+            proposal.commons_room_id,
+            Reply(
+                "council_root",
+                {
+                    "number": proposal.number,
+                    "alliance": alliance.name,
+                    "text": round_.text,
+                    "proposer": services.room(proposal.commons_room_id).display_name(
+                        proposal.proposer
+                    ),
+                    "closes": polls.local_time(round_.closes_at, services),
+                    "rule": alliance_rule_words(rule_of(round_.rule)),
+                },
+            ),
+            txn_key=f"{proposal.command_event_id}/council/root",
+        )
+        if root is None:
+            return False
+        await store.set_root(services.store, proposal.id, root)
+        proposal = await store.proposal_by_id(services.store, proposal.id) or proposal
+    if round_.round > 1 and round_.opened_event_id is None:
+        rounds = await store.rounds_of(services.store, proposal.id)
+        before = next(r for r in rounds if r.round == round_.round - 1)
+        opened = await services.notice(
+            proposal.commons_room_id,
+            Reply(
+                "council_round",
+                {
+                    "number": proposal.number,
+                    "round": round_.round,
+                    "diff": word_diff(before.text, round_.text),
+                    "closes": polls.local_time(round_.closes_at, services),
+                },
+            ),
+            txn_key=f"{round_.command_event_id}/council/round",
+            thread_root=proposal.root_event_id,
+        )
+        if opened is None:
+            return False
+        await store.set_opened_event(services.store, round_.id, opened)
+    return True
+
+
+async def _ask(services: Services, proposal: Proposal, round_: Round, seat: Seat, now: int) -> None:
+    """Post the proposal and the movement's own poll in its room (again after a refusal)."""
+    if seat.tried_at is not None and now - seat.tried_at < RETRY_MS:
+        return
+    movement = await movement_by_id(services.store, seat.movement_id)
+    if movement is None or movement.status != "active":
+        return
+    alliance = await alliance_by_id(services.store, proposal.alliance_id)
+    assert alliance is not None
+    assert proposal.root_event_id is not None
+    await store.tried(services.store, seat, at=now)
+    key = f"{round_.command_event_id}/council/{seat.room_id}"
+    question = text_of(
+        Words(
+            "council.poll_question",
+            {"alliance": alliance.name, "number": proposal.number, "text": round_.text},
+        )
+    )
+    try:
+        poll = await polls.open_consensus_poll(
+            services,
+            room_id=seat.room_id,
+            proposal=question,
+            creator=UserID(services.config.user_id),
+            txn_key=EventID(f"{key}/poll"),
+            closes_at=round_.closes_at,
+            decision=True,
+        )
+    except CommandError:
+        log.warning("Could not post proposal %d in movement %d", proposal.id, seat.movement_id)
+        return
+    await store.set_poll(services.store, seat, poll.id)
+    await services.notice(
+        seat.room_id,
+        Reply(
+            "council_ask",
+            {
+                "number": proposal.number,
+                "round": round_.round,
+                "alliance": alliance.name,
+                "movement": seat.movement_name,
+                "poll": poll.number,
+                "link": event_link(
+                    proposal.commons_room_id, proposal.root_event_id, services.config.server_name
+                ),
+                "closes": polls.local_time(round_.closes_at, services),
+                "rule": alliance_rule_words(rule_of(round_.rule)),
+            },
+        ),
+        txn_key=f"{key}/intro",
+        answering=polls.start_event(poll, services),
+    )
+
+
+async def settle(services: Services, round_: Round, *, now: int, closing_by: UserID | None) -> None:
+    """Record every position the movements' polls settled on, then close the round if it is
+    done: every counted movement answered, its deadline passed, or `closing_by` closes it."""
+    for seat in await store.seats_of(services.store, round_.id):
+        if seat.position is None and seat.poll_id is not None:
+            await _read_position(services, seat, now)
+    seats = await store.seats_of(services.store, round_.id)
+    counted = await _counted(services, seats)
+    everyone = all(seat.position is not None for seat in counted)
+    if closing_by is None and not everyone:
+        if now < round_.closes_at:
+            return
+        waiting = [s for s in counted if s.position is None and s.poll_id is not None]
+        if waiting and now < round_.closes_at + LATE_MS:
+            return  # the polls close at the same time: wait for them to be read
+    for seat in counted:
+        if seat.position is None:
+            await store.set_position(
+                services.store,
+                seat,
+                position="none",
+                reasons=(),
+                voters=0,
+                given_by="closed",
+                by=None,
+                at=now,
+            )
+    outcome = await outcome_of(services, round_, final=True)
+    via: store.ClosedVia = "command" if closing_by else ("everyone" if everyone else "deadline")
+    at = min(now, round_.closes_at)
+    closed = await store.close_round(
+        services.store,
+        round_.id,
+        at=at,
+        via=via,
+        by=closing_by,
+        outcome="passed" if outcome.state == "passed" else "not_passed",
+    )
+    if closed and closing_by is not None:
+        for seat in seats:
+            if seat.poll_id is not None:
+                await polls.close_for(services, seat.poll_id, at=at, by=closing_by)
+
+
+async def _read_position(services: Services, seat: Seat, now: int) -> None:
+    assert seat.poll_id is not None
+    result = await polls.consensus_result(services.store, seat.poll_id)
+    if result is None:
+        return  # still open (or its close is not read yet)
+    reasons = [Reason(o.choice, o.reason) for o in result.objections]
+    position = position_of(result.outcome, reasons)
+    await store.set_position(
+        services.store,
+        seat,
+        position=position.kind,
+        reasons=position.reasons,
+        voters=result.outcome.counts.total,
+        given_by="poll",
+        by=None,
+        at=result.poll.closed_at or now,
+    )
+
+
+async def announce(services: Services, round_: Round, now: int) -> None:
+    """The outcome, once in the commons thread and once in each movement room asked."""
+    proposal = await store.proposal_by_id(services.store, round_.proposal_id)
+    assert proposal is not None
+    alliance = await alliance_by_id(services.store, proposal.alliance_id)
+    assert alliance is not None
+    outcome = await outcome_of(services, round_, final=True)
+    seats = await store.seats_of(services.store, round_.id)
+    counted = {seat.movement_id for seat in await _counted(services, seats)}
+
+    def view(reader: RoomID) -> dict[str, Any]:
+        return {
+            "number": proposal.number,
+            "round": round_.round,
+            "alliance": alliance.name,
+            "text": round_.text,
+            "passed": round_.outcome == "passed",
+            "outcome": outcome.words,
+            "closed_via": round_.closed_via,
+            "seats": [
+                _seat_view(services, seat, seat.movement_id in counted, reader) for seat in seats
+            ],
+        }
+
+    commons = await services.notice(
+        proposal.commons_room_id,
+        Reply("council_outcome", view(proposal.commons_room_id)),
+        txn_key=f"{round_.command_event_id}/council/outcome",
+        thread_root=proposal.root_event_id,
+    )
+    if commons is None:
+        return
+    all_told = True
+    given_up = now - (round_.closed_at or now) > GIVE_UP_MS
+    for seat in seats:
+        if seat.told_at is not None or seat.movement_id not in counted:
+            continue
+        answering = None
+        if seat.poll_id is not None:
+            poll = await polls.get_poll(services.store, seat.poll_id)
+            if poll is not None and poll.start_event_id is not None:
+                answering = polls.start_event(poll, services)
+        told = await services.notice(
+            seat.room_id,
+            Reply("council_outcome", view(seat.room_id)),
+            txn_key=f"{round_.command_event_id}/council/{seat.room_id}/outcome",
+            answering=answering,
+        )
+        if told is None:
+            all_told = False
+            continue
+        await store.mark_told(services.store, seat, at=now)
+    if all_told or given_up:
+        await store.mark_announced(services.store, round_.id, at=now)
