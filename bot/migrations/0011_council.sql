@@ -43,7 +43,8 @@ CREATE TABLE council_rounds (
 );
 
 -- Each movement asked in a round, fixed when the round opens. `poll_id` is its own consensus
--- poll once posted; `position` what it settled on, with the reasons in its members' words
+-- poll once posted (`asked_at`: the movement was asked, by its poll or, when its spokes give
+-- its position, by a notice); `position` what it settled on, with the reasons in its members' words
 -- (JSON list of {"choice", "text"}), how many took part, and whether its poll or its spokes
 -- gave it. `told_at`: the outcome was posted in its room.
 CREATE TABLE council_seats (
@@ -52,6 +53,7 @@ CREATE TABLE council_seats (
     movement_name TEXT NOT NULL,
     room_id TEXT NOT NULL,
     poll_id INTEGER,
+    asked_at INTEGER,
     tried_at INTEGER,
     position TEXT CHECK (position IN ('agree', 'reservations', 'stand_aside', 'block', 'none')),
     reasons TEXT NOT NULL DEFAULT '[]',
@@ -64,3 +66,33 @@ CREATE TABLE council_seats (
 );
 CREATE INDEX council_seats_poll ON council_seats (poll_id);
 CREATE INDEX council_seats_room ON council_seats (room_id);
+
+-- A movement room's council settings: who gives its position on alliance proposals (its own
+-- `poll`, the default, or its `spokes`), and how long a spoke's term runs.
+CREATE TABLE council_rooms (
+    room_id TEXT PRIMARY KEY,
+    position_by TEXT CHECK (position_by IN ('poll', 'spokes')),
+    spoke_term_s INTEGER
+);
+
+-- The spokes a movement room named: who, by whom (or by which poll), until when. `reminded_at`:
+-- the room was asked to renew or rotate once the term ended.
+CREATE TABLE council_spokes (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    term_ends_at INTEGER NOT NULL,
+    reminded_at INTEGER,
+    PRIMARY KEY (room_id, user_id)
+);
+
+-- `!spokes elect @person`: the decision poll that names a spoke, until it is settled.
+CREATE TABLE council_elections (
+    poll_id INTEGER PRIMARY KEY,
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    asked_by TEXT NOT NULL,
+    settled_at INTEGER,
+    elected INTEGER
+);

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.contract import Command, Param, Registry, Timer
+from bot.contract import Command, Flag, Param, Registry, Timer
 from bot.permissions import Power
 from commands import polls
 from commands.alliance.settings import SETTINGS
 from commands.alliance.shared import ALLIANCE_FLAG
 from commands.council.proposals import (
-    CHANGED,
     agreements_command,
     amend_command,
     close_command,
@@ -27,6 +26,16 @@ from commands.council.proposals import (
     reconcile,
 )
 from commands.council.settings import ProposersSetting, RuleSetting
+from commands.council.spokes import (
+    CHANGED,
+    PositionSetting,
+    TermSetting,
+    add_command,
+    elect_command,
+    position_command,
+    remove_command,
+)
+from commands.council.spokes import list_command as list_spokes
 from commands.council.store import move_room
 
 __all__ = ["move_room", "register"]
@@ -39,6 +48,7 @@ def register(registry: Registry) -> None:
     for command in COMMANDS:
         registry.add(command)
     registry.provide(SETTINGS, (RuleSetting(), ProposersSetting()))
+    registry.provide(polls.ROOM_SETTINGS, (PositionSetting(), TermSetting()))
     registry.every(
         Timer("council", CHECK_S, reconcile, woken_by=frozenset({CHANGED, polls.CLOSED}))
     )
@@ -111,5 +121,70 @@ COMMANDS: Final = (
             "agreed, stood aside or blocked. Only another proposal changes an agreement."
         ),
         examples=("{prefix}agreements",),
+    ),
+    Command(
+        name="spokes",
+        family="council",
+        summary="List a movement's spokes (in the commons: every movement's)",
+        handler=list_spokes,
+        flags=(ALLIANCE_FLAG,),
+        help=(
+            "Spokes speak for their movement in the alliance, for a term (13 weeks unless "
+            "'{prefix}rules set spoke-term 26w'); then I ask the movement to renew or rotate. "
+            "With '{prefix}rules set position spokes', a movement's spokes give its position "
+            "on the alliance's proposals in the commons, instead of a poll in its room."
+        ),
+        examples=("{prefix}spokes",),
+    ),
+    Command(
+        name="spokes add",
+        family="council",
+        summary="Name a spoke of this movement, or renew their term (moderators)",
+        handler=add_command,
+        params=(Param("person"),),
+        power=Power.MODERATOR,
+        help="The person must be in this room. Naming a spoke again starts a new term.",
+        examples=("{prefix}spokes add @ana:example.org",),
+    ),
+    Command(
+        name="spokes remove",
+        family="council",
+        summary="Take back a spoke's mandate (moderators)",
+        handler=remove_command,
+        params=(Param("person"),),
+        power=Power.MODERATOR,
+        help="The person no longer speaks for this movement.",
+        examples=("{prefix}spokes remove @ana:example.org",),
+    ),
+    Command(
+        name="spokes elect",
+        family="council",
+        summary="Let the movement elect a spoke by a decision poll",
+        handler=elect_command,
+        params=(Param("person"),),
+        flags=(polls.CLOSES_FLAG,),
+        help=(
+            "Opens a consensus poll in this room under its own rule; if it passes, the "
+            "person is a spoke for a term."
+        ),
+        examples=("{prefix}spokes elect @ana:example.org",),
+    ),
+    Command(
+        name="position",
+        family="council",
+        summary="Give your movement's position on a proposal, as its spoke (in the commons)",
+        handler=position_command,
+        params=(
+            Param("number", kind="int"),
+            Param("position"),
+            Param("reason", kind="text", optional=True),
+        ),
+        flags=(Flag("movement", "NAME", "which movement, if you speak for several"),),
+        help=(
+            "Only for movements whose room says '{prefix}rules set position spokes', after "
+            "the movement discussed it: agree, reservations, stand-aside or block, with the "
+            "reason in the movement's words. A position once given stays."
+        ),
+        examples=("{prefix}position 3 reservations Only if the date moves to a weekend",),
     ),
 )

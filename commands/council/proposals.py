@@ -54,13 +54,12 @@ from commands.council.rules import (
     tally_movements,
     word_diff,
 )
+from commands.council.spokes import CHANGED, asks_spokes, remind_and_elect
 from commands.council.store import Proposal, Round, Seat
 from commands.links import event_link
 
 log = logging.getLogger(__name__)
 
-CHANGED: Final = "council changed"
-"""The happening that wakes the reconciler: a proposal opened, amended or closed."""
 DEFAULT_DAYS: Final = 7
 MIN_OPEN_MS: Final = 3600 * 1000
 """A round runs at least an hour: movements need time to decide."""
@@ -369,8 +368,13 @@ async def agreements_command(ctx: Context, args: Args) -> Reply:
 
 
 async def reconcile(services: Services) -> None:
-    """Do what is due: post what is not posted, record positions, close and announce rounds."""
+    """Do what is due: post what is not posted, record positions, close and announce rounds;
+    remind rooms of spokes' ended terms and settle spoke elections."""
     now = polls.now_ms()
+    try:
+        await remind_and_elect(services, now)
+    except Exception:
+        log.exception("Spokes' terms or elections could not be settled")
     for round_ in await store.open_rounds(services.store):
         try:
             await _advance(services, round_, now)
@@ -389,7 +393,7 @@ async def _advance(services: Services, round_: Round, now: int) -> None:
     if not await post_root(services, proposal, round_):
         return
     for seat in await store.seats_of(services.store, round_.id):
-        if seat.poll_id is None and seat.position is None:
+        if seat.asked_at is None and seat.position is None:
             await _ask(services, proposal, round_, seat, now)
     await settle(services, round_, now=now, closing_by=None)
 
@@ -456,6 +460,24 @@ async def _ask(services: Services, proposal: Proposal, round_: Round, seat: Seat
     assert proposal.root_event_id is not None
     await store.tried(services.store, seat, at=now)
     key = f"{round_.command_event_id}/council/{seat.room_id}"
+    link = event_link(proposal.commons_room_id, proposal.root_event_id, services.config.server_name)
+    view = {
+        "number": proposal.number,
+        "round": round_.round,
+        "alliance": alliance.name,
+        "movement": seat.movement_name,
+        "link": link,
+        "closes": polls.local_time(round_.closes_at, services),
+        "rule": alliance_rule_words(rule_of(round_.rule)),
+        "text": round_.text,
+    }
+    if await asks_spokes(services, seat.room_id):
+        asked = await services.notice(
+            seat.room_id, Reply("council_ask_spokes", view), txn_key=f"{key}/spokes"
+        )
+        if asked is not None:
+            await store.set_asked(services.store, seat, at=now, poll_id=None)
+        return
     question = text_of(
         Words(
             "council.poll_question",
@@ -475,24 +497,10 @@ async def _ask(services: Services, proposal: Proposal, round_: Round, seat: Seat
     except CommandError:
         log.warning("Could not post proposal %d in movement %d", proposal.id, seat.movement_id)
         return
-    await store.set_poll(services.store, seat, poll.id)
+    await store.set_asked(services.store, seat, at=now, poll_id=poll.id)
     await services.notice(
         seat.room_id,
-        Reply(
-            "council_ask",
-            {
-                "number": proposal.number,
-                "round": round_.round,
-                "alliance": alliance.name,
-                "movement": seat.movement_name,
-                "poll": poll.number,
-                "link": event_link(
-                    proposal.commons_room_id, proposal.root_event_id, services.config.server_name
-                ),
-                "closes": polls.local_time(round_.closes_at, services),
-                "rule": alliance_rule_words(rule_of(round_.rule)),
-            },
-        ),
+        Reply("council_ask", {**view, "poll": poll.number}),
         txn_key=f"{key}/intro",
         answering=polls.start_event(poll, services),
     )

@@ -74,6 +74,7 @@ class Seat:
     movement_name: str
     room_id: RoomID
     poll_id: int | None
+    asked_at: int | None
     tried_at: int | None
     position: PositionKind | None
     reasons: tuple[Reason, ...]
@@ -94,8 +95,8 @@ _ROUND = (
     " r.outcome, r.announced_at"
 )
 _SEAT = (
-    "s.round_id, s.movement_id, s.movement_name, s.room_id, s.poll_id, s.tried_at, s.position,"
-    " s.reasons, s.voters, s.given_by, s.given_by_user, s.decided_at, s.told_at"
+    "s.round_id, s.movement_id, s.movement_name, s.room_id, s.poll_id, s.asked_at, s.tried_at,"
+    " s.position, s.reasons, s.voters, s.given_by, s.given_by_user, s.decided_at, s.told_at"
 )
 
 
@@ -143,14 +144,15 @@ def _seat(row: Sequence[Any]) -> Seat:
         movement_name=row[2],
         room_id=RoomID(row[3]),
         poll_id=row[4],
-        tried_at=row[5],
-        position=row[6],
-        reasons=_reasons(row[7]),
-        voters=row[8],
-        given_by=row[9],
-        given_by_user=None if row[10] is None else UserID(row[10]),
-        decided_at=row[11],
-        told_at=row[12],
+        asked_at=row[5],
+        tried_at=row[6],
+        position=row[7],
+        reasons=_reasons(row[8]),
+        voters=row[9],
+        given_by=row[10],
+        given_by_user=None if row[11] is None else UserID(row[11]),
+        decided_at=row[12],
+        told_at=row[13],
     )
 
 
@@ -419,11 +421,12 @@ async def tried(store: Store, seat: Seat, *, at: int) -> None:
     )
 
 
-async def set_poll(store: Store, seat: Seat, poll_id: int) -> None:
+async def set_asked(store: Store, seat: Seat, *, at: int, poll_id: int | None) -> None:
+    """The movement was asked: by its own poll, or (no poll) by a notice to its spokes."""
     await store.write(
-        "UPDATE council_seats SET poll_id = ? WHERE round_id = ? AND movement_id = ?"
-        " AND poll_id IS NULL",
-        (poll_id, seat.round_id, seat.movement_id),
+        "UPDATE council_seats SET poll_id = ?, asked_at = ? WHERE round_id = ?"
+        " AND movement_id = ? AND asked_at IS NULL",
+        (poll_id, at, seat.round_id, seat.movement_id),
     )
 
 
@@ -465,11 +468,159 @@ async def mark_told(store: Store, seat: Seat, *, at: int) -> None:
     )
 
 
+async def open_seats_of_room(store: Store, room_id: RoomID) -> list[tuple[Round, Seat]]:
+    """The seats of `room_id` in rounds still open, with their round."""
+    rows = await store.fetch_all(
+        f"SELECT {_ROUND}, {_SEAT} FROM council_seats s JOIN council_rounds r ON r.id = s.round_id"
+        " WHERE s.room_id = ? AND r.closed_at IS NULL ORDER BY r.id",
+        (room_id,),
+    )
+    return [(_round(row[:15]), _seat(row[15:])) for row in rows]
+
+
+# -- spokes ------------------------------------------------------------------------------------
+
+PositionBy = Literal["poll", "spokes"]
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """A movement room's council settings; None where it keeps the default."""
+
+    position_by: PositionBy | None
+    spoke_term_s: int | None
+
+
+@dataclass(frozen=True)
+class Spoke:
+    room_id: RoomID
+    user_id: UserID
+    added_by: UserID
+    added_at: int
+    term_ends_at: int
+    reminded_at: int | None
+
+
+_SPOKE = "room_id, user_id, added_by, added_at, term_ends_at, reminded_at"
+
+
+def _spoke(row: Sequence[Any]) -> Spoke:
+    return Spoke(RoomID(row[0]), UserID(row[1]), UserID(row[2]), row[3], row[4], row[5])
+
+
+async def room_settings(store: Store, room_id: RoomID) -> RoomSettings:
+    found = await store.fetch_one(
+        "SELECT position_by, spoke_term_s FROM council_rooms WHERE room_id = ?", (room_id,)
+    )
+    return RoomSettings(None, None) if found is None else RoomSettings(found[0], found[1])
+
+
+async def set_position_by(store: Store, room_id: RoomID, position_by: PositionBy) -> None:
+    await store.write(
+        "INSERT INTO council_rooms (room_id, position_by) VALUES (?, ?)"
+        " ON CONFLICT (room_id) DO UPDATE SET position_by = excluded.position_by",
+        (room_id, position_by),
+    )
+
+
+async def set_spoke_term(store: Store, room_id: RoomID, seconds: int) -> None:
+    await store.write(
+        "INSERT INTO council_rooms (room_id, spoke_term_s) VALUES (?, ?)"
+        " ON CONFLICT (room_id) DO UPDATE SET spoke_term_s = excluded.spoke_term_s",
+        (room_id, seconds),
+    )
+
+
+async def spokes_of(store: Store, room_id: RoomID) -> list[Spoke]:
+    return await store.find_all(
+        _spoke,
+        f"SELECT {_SPOKE} FROM council_spokes WHERE room_id = ? ORDER BY added_at, user_id",
+        (room_id,),
+    )
+
+
+async def add_spoke(
+    store: Store, room_id: RoomID, user_id: UserID, *, by: UserID, at: int, term_ends_at: int
+) -> None:
+    """Name a spoke, or renew their term (a new term starts now)."""
+    await store.write(
+        f"INSERT INTO council_spokes ({_SPOKE}) VALUES (?, ?, ?, ?, ?, NULL)"
+        " ON CONFLICT (room_id, user_id) DO UPDATE SET added_by = excluded.added_by,"
+        " added_at = excluded.added_at, term_ends_at = excluded.term_ends_at,"
+        " reminded_at = NULL",
+        (room_id, user_id, by, at, term_ends_at),
+    )
+
+
+async def remove_spoke(store: Store, room_id: RoomID, user_id: UserID) -> bool:
+    rows = await store.write(
+        "DELETE FROM council_spokes WHERE room_id = ? AND user_id = ? RETURNING user_id",
+        (room_id, user_id),
+    )
+    return bool(rows)
+
+
+async def terms_ended(store: Store, now: int) -> list[Spoke]:
+    """Spokes whose term ended and whose room was not asked to renew or rotate yet."""
+    return await store.find_all(
+        _spoke,
+        f"SELECT {_SPOKE} FROM council_spokes WHERE term_ends_at <= ? AND reminded_at IS NULL",
+        (now,),
+    )
+
+
+async def mark_reminded(store: Store, spoke: Spoke, *, at: int) -> None:
+    await store.write(
+        "UPDATE council_spokes SET reminded_at = ? WHERE room_id = ? AND user_id = ?"
+        " AND reminded_at IS NULL",
+        (at, spoke.room_id, spoke.user_id),
+    )
+
+
+@dataclass(frozen=True)
+class Election:
+    poll_id: int
+    room_id: RoomID
+    user_id: UserID
+    asked_by: UserID
+
+
+async def open_election(
+    store: Store, *, poll_id: int, room_id: RoomID, user_id: UserID, asked_by: UserID
+) -> None:
+    await store.write(
+        "INSERT INTO council_elections (poll_id, room_id, user_id, asked_by) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (poll_id) DO NOTHING",
+        (poll_id, room_id, user_id, asked_by),
+    )
+
+
+async def open_elections(store: Store) -> list[Election]:
+    return await store.find_all(
+        lambda row: Election(row[0], RoomID(row[1]), UserID(row[2]), UserID(row[3])),
+        "SELECT poll_id, room_id, user_id, asked_by FROM council_elections"
+        " WHERE settled_at IS NULL ORDER BY poll_id",
+    )
+
+
+async def settle_election(store: Store, poll_id: int, *, elected: bool, at: int) -> bool:
+    rows = await store.write(
+        "UPDATE council_elections SET settled_at = ?, elected = ? WHERE poll_id = ?"
+        " AND settled_at IS NULL RETURNING poll_id",
+        (at, int(elected), poll_id),
+    )
+    return bool(rows)
+
+
 async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
-    """A room was upgraded: its proposals and seats follow it."""
+    """A room was upgraded: its proposals, seats, spokes and settings follow it."""
     async with store.transaction() as db:
         await db.execute(
             "UPDATE council_proposals SET commons_room_id = ? WHERE commons_room_id = ?",
             (new, old),
         )
         await db.execute("UPDATE council_seats SET room_id = ? WHERE room_id = ?", (new, old))
+        for table in ("council_rooms", "council_spokes", "council_elections"):
+            await db.execute(
+                f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
+            )

@@ -59,7 +59,7 @@ from commands.polls.commands import (
     vote,
     withdraw_poll,
 )
-from commands.polls.deadlines import DeadlineError, parse_deadline
+from commands.polls.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
 from commands.polls.groups import CONSTITUENCIES, Constituency, Member, close_due_groups
 from commands.polls.input import CLOSES_FLAG, POLL_FLAGS
 from commands.polls.lifecycle import (
@@ -84,6 +84,7 @@ from commands.polls.results import (
     now_ms,
     rule_of,
 )
+from commands.polls.settings import ROOM_SETTINGS, RoomSetting
 from commands.polls.store import get_poll
 from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
@@ -92,11 +93,13 @@ __all__ = [
     "CLOSES_FLAG",
     "COMMANDS",
     "CONSTITUENCIES",
+    "ROOM_SETTINGS",
     "ConsensusResult",
     "Constituency",
     "DeadlineError",
     "Member",
     "Objection",
+    "RoomSetting",
     "close_due_polls",
     "close_for",
     "consensus_outcome",
@@ -104,6 +107,7 @@ __all__ = [
     "current_rule",
     "decided_consensus_polls",
     "decision_closes_at",
+    "duration_words",
     "get_poll",
     "live_tally",
     "local_time",
@@ -111,6 +115,7 @@ __all__ = [
     "open_consensus_poll",
     "open_poll",
     "parse_deadline",
+    "parse_duration",
     "register",
     "rule_of",
     "start_event",
@@ -270,7 +275,9 @@ COMMANDS: Final = (
             "'{prefix}rules set quorum 5' changes only the quorum. Polls already open "
             "keep the rule they opened with. '{prefix}rules set deadline 3d' sets how long "
             "the polls that decide for the movement (endorsements, statement changes) stay "
-            "open: 24 hours unless changed."
+            "open: 24 hours unless changed. In a movement of an alliance, "
+            "'{prefix}rules set position spokes' lets its spokes give its position on the "
+            "alliance's proposals (see {prefix}help spokes)."
         ),
         examples=(
             "{prefix}rules set consensus",

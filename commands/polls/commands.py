@@ -51,6 +51,7 @@ from commands.polls.results import (
     status,
 )
 from commands.polls.rules import RuleError, format_rule, parse_quorum, parse_rule, rule_words
+from commands.polls.settings import room_settings
 from commands.polls.store import Poll, PollKind
 from commands.polls.view import straw_answers
 
@@ -424,14 +425,23 @@ async def show_rules(ctx: Context, args: Args) -> Reply:
             "set_at": None if stored is None else local_time(stored.set_at, ctx),
             "can_set": ctx.power >= Power.MODERATOR,
             "deadline": duration_words(deadline),
+            "settings": [
+                words
+                for setting in room_settings(ctx.registry)
+                if (words := await setting.shown(ctx.services, ctx.event.room_id)) is not None
+            ],
         },
     )
 
 
 async def set_rules(ctx: Context, args: Args) -> Reply:
     text = args.text("rule")
-    if text.split()[0].lower() == "deadline":
-        return await _set_deadline(ctx, text.split(maxsplit=1)[1:])
+    first, *rest = text.split(maxsplit=1)
+    if first.lower() == "deadline":
+        return await _set_deadline(ctx, rest)
+    for setting in room_settings(ctx.registry):
+        if setting.name == first.lower():
+            return await setting.change(ctx, rest[0] if rest else "")
     try:
         if text.split()[0].lower() == "quorum":
             rule = (await current_rule(ctx.store, ctx.event.room_id)).with_quorum(

@@ -272,3 +272,57 @@ async def test_a_restart_mid_round_loses_no_position_and_posts_nothing_twice(
     for name, room in c.rooms.items():
         assert len(bot_polls(c.movers[name], second.user_id, room)) == 1
     assert len(outcome_in(c.ada, second.user_id, c.commons, 1)) == 1
+
+
+async def test_a_movement_that_mandates_its_spokes_answers_through_them_and_no_one_else(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    c = await council(bot.user_id, make_user, MOVEMENTS[:2])
+    tenants, tenants_room = c.movers["Tenants Union"], c.rooms["Tenants Union"]
+    tess = await make_user("tess")
+    await join_room(tenants, tenants_room, tess)
+    await join_room(c.ada, c.commons, tess)
+    # Only the movement's moderators name spokes; a spoke must be in the room.
+    refused = await tess.ask(tenants_room, f"!spokes add {tess.user_id}", bot=bot.user_id)
+    assert "moderator" in body(refused).lower(), body(refused)
+    outsider = await tenants.ask(tenants_room, f"!spokes add {c.ada.user_id}", bot=bot.user_id)
+    assert "is not in this room" in body(outsider)
+    added = await tenants.ask(tenants_room, f"!spokes add {tess.user_id}", bot=bot.user_id)
+    assert "is now a spoke of this movement" in body(added), body(added)
+    mandated = await tenants.ask(tenants_room, "!rules set position spokes", bot=bot.user_id)
+    assert "spokes give its position" in body(mandated), body(mandated)
+    assert "spokes give its position in the commons" in body(
+        await tenants.ask(tenants_room, "!rules", bot=bot.user_id)
+    )
+
+    await c.ada.ask(c.commons, "!proposal We share a van", bot=bot.user_id)
+    camp = c.movers["Climate Camp"]
+    polls = await camp.wait_for(
+        lambda: bot_polls(camp, bot.user_id, c.rooms["Climate Camp"]), what="the camp's poll"
+    )
+    asked = await tenants.wait_for(
+        lambda: [
+            e
+            for e in tenants.messages_from(bot.user_id, tenants_room)
+            if "We share a van" in body(e) and "spokes give its position" in body(e)
+        ],
+        what="the tenants to be asked through their spokes",
+    )
+    assert "!position 1 agree" in body(asked[0])
+    assert bot_polls(tenants, bot.user_id, tenants_room) == []
+
+    # Someone who is not a spoke, and the camp (which decides by its poll), cannot answer.
+    ada_says = await c.ada.ask(c.commons, "!position 1 block", bot=bot.user_id)
+    assert "You are not a spoke" in body(ada_says)
+    in_room = await tess.ask(tenants_room, "!position 1 agree", bot=bot.user_id)
+    assert "in the alliance's commons" in body(in_room)
+    given = await tess.ask(c.commons, "!position 1 reservations only on weekends", bot=bot.user_id)
+    assert "Tenants Union's position on proposal 1 is recorded" in body(given), body(given)
+    again = await tess.ask(c.commons, "!position 1 block", bot=bot.user_id)
+    assert "has already given its position" in body(again)
+    await decide(c, bot.user_id, "Climate Camp", str(polls[0]["event_id"]), "agree")
+    told = await wait_outcome(c.ada, bot.user_id, c.commons, 1)
+    assert "passed" in told.split("\n")[0], told
+    shown = body(await c.ada.ask(c.commons, "!proposal 1", bot=bot.user_id))
+    assert "Tenants Union: Agree with reservations (given by its spokes)" in shown, shown
+    assert "only on weekends" in shown

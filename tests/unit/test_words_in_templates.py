@@ -66,7 +66,7 @@ NOT_SAID = {
     # Names of happenings (`Services.signal`), for timers.
     ("commands/polls/lifecycle.py", "poll closed"),
     ("commands/upgrades/follow.py", "room upgraded"),
-    ("commands/council/proposals.py", "council changed"),
+    ("commands/council/spokes.py", "council changed"),
 }
 
 
