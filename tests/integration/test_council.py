@@ -326,3 +326,53 @@ async def test_a_movement_that_mandates_its_spokes_answers_through_them_and_no_o
     shown = body(await c.ada.ask(c.commons, "!proposal 1", bot=bot.user_id))
     assert "Tenants Union: Agree with reservations (given by its spokes)" in shown, shown
     assert "only on weekends" in shown
+
+
+async def test_only_the_commons_asks_and_an_encrypted_movements_reasons_stay_encrypted(
+    bot: RunningBot, make_user: MakeUser
+) -> None:
+    c = await council(bot.user_id, make_user, MOVEMENTS[:1])
+    ada, commons = c.ada, c.commons
+    # An encrypted movement joins; a room that asked to join and was never approved is not asked.
+    vera = await make_user("vera")
+    secret_room = await room_with_bot(vera, bot.user_id, name="Care Workers room", encrypted=True)
+    asked = await vera.ask(
+        secret_room, "!movement join earth-alliance as Care Workers", bot=bot.user_id
+    )
+    assert "Asked to join" in body(asked)
+    approved = await ada.ask(commons, "!movement approve Care Workers", bot=bot.user_id)
+    assert "is now a member" in body(approved)
+    pete = await make_user("pete")
+    pending = await room_with_bot(pete, bot.user_id, name="Pending room")
+    await pete.ask(pending, "!movement join earth-alliance as Pending", bot=bot.user_id)
+    gus = await make_user("gus")
+    await join_room(ada, commons, gus)
+
+    # Not from a movement room, not by a plain member of the commons.
+    elsewhere = await vera.ask(secret_room, "!proposal We merge", bot=bot.user_id)
+    assert "Only in the commons room" in body(elsewhere), body(elsewhere)
+    member = await gus.ask(commons, "!proposal We merge", bot=bot.user_id)
+    assert "Only the commons' moderators put proposals" in body(member), body(member)
+    await ada.ask(commons, "!proposal We merge our mailing lists", bot=bot.user_id)
+    polls = await asked_everywhere(
+        Council(ada, commons, {"Care Workers": vera}, {"Care Workers": secret_room}), bot.user_id
+    )
+    closing = await gus.ask(commons, "!proposal close 1", bot=bot.user_id)
+    assert "moderator" in body(closing).lower(), body(closing)
+
+    c.movers["Care Workers"], c.rooms["Care Workers"] = vera, secret_room
+    await decide(
+        c, bot.user_id, "Care Workers", polls["Care Workers"], "block", reason="SECRET-ROTA"
+    )
+    camp_poll = (await asked_everywhere(c, bot.user_id))["Climate Camp"]
+    await decide(c, bot.user_id, "Climate Camp", camp_poll, "agree")
+    told = await wait_outcome(ada, bot.user_id, commons, 1)
+    assert "Care Workers: Block" in told
+    assert "their reasons stay in their encrypted room" in told
+    assert "SECRET-ROTA" not in told
+    assert "SECRET-ROTA" not in body(await ada.ask(commons, "!proposal 1", bot=bot.user_id))
+    own = await wait_outcome(vera, bot.user_id, secret_room, 1)
+    assert "SECRET-ROTA" in own
+    assert bot_polls(pete, bot.user_id, pending) == []
+    shown = body(await ada.ask(commons, "!proposal 1", bot=bot.user_id))
+    assert "Pending" not in shown
