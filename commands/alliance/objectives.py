@@ -12,10 +12,10 @@ whatever the alliance's size.
 
 Answers that grow with the alliance (`!objectives`, `!compare` in its three forms, `!bridging`,
 the `!objective import` confirmation) must fit one Matrix event, or the homeserver refuses
-them and the person gets no answer at all. `Fit` renders them as they will be sent and
-measures them against `REPLY_LIMIT`: a long answer is cut into pages (`--page N`; the
-`!compare` table a few movements side by side per page), long lists of movements end in
-"and N more", and texts are shortened only as a last resort. A small alliance's answers
+them and the person gets no answer at all. The rendering service `bot.pages` measures them:
+a long answer is cut into pages (`--page N`; the `!compare` table a few movements side by side
+per page), long lists of movements end in "and N more", and texts are shortened only as a
+last resort. A small alliance's answers
 fit on one page and say nothing about pages.
 
 The family's sentences are in `templates/refusals/objectives.txt`; lists of names come from
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
@@ -36,7 +36,6 @@ from bot.contract import (
     Command,
     CommandError,
     Context,
-    Flag,
     Param,
     Registry,
     Reply,
@@ -44,15 +43,14 @@ from bot.contract import (
     short,
     tokenize,
 )
+from bot.pages import PAGE_FLAG, SHORT_TEXT, Fit, Layout, page_view, wanted_page
 from bot.permissions import Power
-from bot.render import Message, Renderer
 from commands import polls
 from commands.alliance import objectives_store
 from commands.alliance.compare import (
     STANCE_MARKS,
     Board,
     Bridging,
-    Layout,
     MovementInfo,
     MovementStance,
     ObjectiveInfo,
@@ -61,7 +59,6 @@ from commands.alliance.compare import (
     bridging,
     compare_objective,
     compare_pair,
-    lay_out,
     objective_number,
     split_names,
     support,
@@ -88,15 +85,10 @@ from commands.polls.rules import rule_words
 
 IMPORT_MAX: Final = 50
 _BULLET: Final = re.compile(r"^(?:[-*•·–]\s+|#?\d+[.)]\s+|#\d+\s+)")
-PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
 
 
 # -- replies that fit one event ---------------------------------------------------------------
 
-REPLY_LIMIT: Final = 44 * 1024
-"""The most a reply of this family may weigh, by :func:`reply_size`. A homeserver refuses an
-event over 64 KiB, and the command would go unanswered. In an encrypted room the message's
-JSON grows by a third in base64, and the event's own fields take a kilobyte or two more."""
 MATRIX_COLUMNS: Final = 15
 """Movements side by side on one page of the `!compare` table, at most."""
 MATRIX_FEWEST_COLUMNS: Final = 5
@@ -105,128 +97,6 @@ NAMES_LISTED: Final = 8
 """A list of movements up to this long is given in full."""
 NAMES_SHOWN: Final = 3
 """A longer one: this many names, then "and N more"."""
-SHORT_TEXT: Final = 100
-"""Texts are cut to this many characters when one row alone would not fit otherwise."""
-
-
-def reply_size(message: Message) -> int:
-    """What a message weighs against :data:`REPLY_LIMIT`: its body and formatted_body as JSON
-    strings with every non-ASCII character escaped, as they travel. Never less than their
-    UTF-8 size."""
-    return len(json.dumps(message.body)) + len(json.dumps(message.html))
-
-
-PageBuilder = Callable[[Layout, int, int | None], Reply]
-"""Makes page `n` of a layout; the third argument cuts texts to that many characters."""
-
-
-class Fit:
-    """Measures replies as they will be sent, to keep each within one Matrix event.
-
-    It renders with a renderer of its own over the bot's templates (one per command prefix, so
-    that the catalogues' words have it too), so the measure follows the templates as they are.
-    """
-
-    def __init__(self, renderer: Renderer | None = None, *, limit: int = REPLY_LIMIT) -> None:
-        self._renderer = renderer
-        self._by_prefix: dict[str, Renderer] = {}
-        self.limit = limit
-
-    def _renderer_for(self, prefix: str) -> Renderer:
-        if self._renderer is not None:
-            return self._renderer
-        if prefix not in self._by_prefix:
-            self._by_prefix[prefix] = Renderer(globals={"prefix": prefix})
-        return self._by_prefix[prefix]
-
-    def size(self, reply: Reply, *, prefix: str) -> int:
-        renderer = self._renderer_for(prefix)
-        return reply_size(renderer.render(reply.template, {**reply.data, "prefix": prefix}))
-
-    def first(self, replies: Iterable[Reply], *, prefix: str) -> Reply:
-        """The first of `replies` that fits (the last one when none does)."""
-        reply = None
-        for reply in replies:
-            if self.size(reply, prefix=prefix) <= self.limit:
-                return reply
-        assert reply is not None, "no reply to choose from"
-        return reply
-
-    def page(
-        self,
-        build: PageBuilder,
-        *,
-        prefix: str,
-        wanted: int,
-        again: Callable[[int], str],
-        row_weights: Sequence[int],
-        column_weights: Sequence[int] = (0,),
-        most_columns: int | None = None,
-        fewest_columns: int = 1,
-    ) -> Reply:
-        """Page `wanted` of a reply cut into pages that all fit (:func:`lay_out` finds them).
-
-        Everything on one page when it fits. Texts are cut short only when a page of a single
-        row still does not fit. `again(n)` is the command that shows page n.
-        """
-        built: dict[tuple[Layout, int, int | None], Reply] = {}
-
-        def made(layout: Layout, number: int, cut: int | None) -> Reply:
-            key = (layout, number, cut)
-            if key not in built:
-                built[key] = build(layout, number, cut)
-            return built[key]
-
-        def measure(cut: int | None) -> Callable[[Layout, int], int]:
-            return lambda layout, number: self.size(made(layout, number, cut), prefix=prefix)
-
-        cut: int | None = None
-        for cut in (None, SHORT_TEXT):
-            layout, fits = lay_out(
-                measure(cut),
-                limit=self.limit,
-                row_weights=row_weights,
-                column_weights=column_weights,
-                most_columns=most_columns,
-                fewest_columns=fewest_columns,
-                wanted=wanted,
-            )
-            if fits:
-                break
-        if wanted > layout.pages:
-            if layout.pages == 1:
-                raise CommandError("objectives.one_page")
-            raise CommandError(
-                "objectives.no_such_page", pages=layout.pages, last=again(layout.pages)
-            )
-        return made(layout, wanted, cut)
-
-
-def page_view(
-    layout: Layout, number: int, again: Callable[[int], str], what: Words
-) -> dict[str, Any] | None:
-    """What a page's reply says about paging: nothing when it all fits on one page. `what`
-    says what the page holds."""
-    if layout.pages == 1:
-        return None
-    return {
-        "number": number,
-        "count": layout.pages,
-        "what": what,
-        "next": again(number + 1) if number < layout.pages else "",
-        "first": again(1),
-    }
-
-
-def wanted_page(args: Args) -> int:
-    """The page asked for (`--page N`), 1 when none."""
-    value = args.option("page")
-    if value is None:
-        return 1
-    number = value.strip().lstrip("#")
-    if not number.isdecimal() or len(number) > 6 or int(number) < 1:
-        raise CommandError("objectives.page_number", typed=clip(value, 20))
-    return int(number)
 
 
 def again_command(ctx: Context, command: str, alliance: Alliance | None) -> Callable[[int], str]:

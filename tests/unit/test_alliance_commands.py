@@ -14,22 +14,16 @@ import pytest
 
 from bot.contract import Reply, Words
 from bot.ids import EventID, RoomID, UserID
+from bot.pages import REPLY_LIMIT, SHORT_TEXT, Fit, Layout, reply_size
 from bot.render import Message, Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands import polls
 from commands.alliance import objectives_store, statements_store
-from commands.alliance.compare import Layout, name_key
+from commands.alliance.compare import name_key
 from commands.alliance.decisions import settle_decisions
-from commands.alliance.objectives import (
-    MATRIX_COLUMNS,
-    REPLY_LIMIT,
-    SHORT_TEXT,
-    Fit,
-    cut_text,
-    reply_size,
-)
+from commands.alliance.objectives import MATRIX_COLUMNS, cut_text
 from commands.alliance.statements_store import StatementChange
 from commands.alliance.store import (
     Movement,

@@ -3,7 +3,8 @@
 Read from the source with `ast` (every import, those under `TYPE_CHECKING` included):
 
 - the contract (`bot.contract`) and the plain data it speaks in (ids, events, power levels,
-  room state, the store, configuration, rendering) import neither the edge nor a family;
+  room state, the store, configuration, rendering and its pages) import neither the edge nor
+  a family;
 - a family (`commands.*`) imports from `bot` only the contract and that plain data, never the
   edge (the Matrix connection, the sync loop, the router, the outbox, the process);
 - the edge imports families only in the composition root (`bot.families`);
@@ -31,6 +32,7 @@ SHARED = frozenset(
         "bot.store",
         "bot.config",
         "bot.render",
+        "bot.pages",
     }
 )
 """Plain data and storage that both sides use, besides the contract itself."""
