@@ -10,9 +10,11 @@ council's settings of `!alliance set`.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 from bot.contract import Command, Flag, Param, Registry, Timer
+from bot.pages import PAGE_FLAG, Fit
 from bot.permissions import Power
 from commands import polls
 from commands.alliance.settings import SETTINGS
@@ -45,7 +47,7 @@ CHECK_S: Final = 2.0
 
 def register(registry: Registry) -> None:
     registry.family("council", "Deciding together", order=35)
-    for command in COMMANDS:
+    for command in commands(Fit()):
         registry.add(command)
     registry.provide(SETTINGS, (RuleSetting(), ProposersSetting()))
     registry.provide(polls.ROOM_SETTINGS, (PositionSetting(), TermSetting()))
@@ -54,137 +56,141 @@ def register(registry: Registry) -> None:
     )
 
 
-COMMANDS: Final = (
-    Command(
-        name="proposal",
-        family="council",
-        summary="Put a proposal to every movement of the alliance (in the commons), or show one",
-        handler=proposal_command,
-        params=(Param("proposal", kind="text"),),
-        flags=(polls.CLOSES_FLAG, ALLIANCE_FLAG),
-        help=(
-            "In the commons: every movement gets the proposal in its own room with a "
-            "consensus poll, and decides its position under its own rule. When every movement "
-            "has decided (or the proposal closes, after 7 days unless --closes says otherwise), "
-            "I count the movements under the alliance's rule and post the outcome everywhere. "
-            "Discuss it in the proposal's thread in the commons. Commons moderators propose "
-            "(or every member, after '{prefix}alliance set proposers members'). "
-            "With a number, shows that proposal: each movement's position so far."
+def commands(fit: Fit) -> tuple[Command, ...]:
+    """The family's commands; `!proposal N` measures its pages with `fit`."""
+    return (
+        Command(
+            name="proposal",
+            family="council",
+            summary="Put a proposal to every movement (in the commons), or show one",
+            handler=partial(proposal_command, fit),
+            params=(Param("proposal", kind="text"),),
+            flags=(polls.CLOSES_FLAG, ALLIANCE_FLAG, PAGE_FLAG),
+            help=(
+                "In the commons: every movement gets the proposal in its own room with a "
+                "consensus poll, and decides its position under its own rule. When every "
+                "movement has decided (or the proposal closes, after 7 days unless --closes "
+                "says otherwise), I count the movements under the alliance's rule and post "
+                "the outcome everywhere. "
+                "Discuss it in the proposal's thread in the commons. Commons moderators propose "
+                "(or every member, after '{prefix}alliance set proposers members'). "
+                "With a number, shows that proposal: each movement's position so far."
+            ),
+            examples=(
+                "{prefix}proposal We hold a joint day of action on 1 May",
+                "{prefix}proposal 3",
+            ),
         ),
-        examples=(
-            "{prefix}proposal We hold a joint day of action on 1 May",
-            "{prefix}proposal 3",
+        Command(
+            name="proposals",
+            family="council",
+            summary="List the alliance's proposals, open ones first",
+            handler=list_command,
+            flags=(ALLIANCE_FLAG,),
+            help="Lists the alliance's latest proposals, open and decided.",
+            examples=("{prefix}proposals",),
         ),
-    ),
-    Command(
-        name="proposals",
-        family="council",
-        summary="List the alliance's proposals, open ones first",
-        handler=list_command,
-        flags=(ALLIANCE_FLAG,),
-        help="Lists the alliance's latest proposals, open and decided.",
-        examples=("{prefix}proposals",),
-    ),
-    Command(
-        name="proposal close",
-        family="council",
-        summary="Close a proposal early (commons moderators)",
-        handler=close_command,
-        params=(Param("number", kind="int"),),
-        power=Power.MODERATOR,
-        help=(
-            "Counts the movements now: those still deciding take no position. Their polls close."
+        Command(
+            name="proposal close",
+            family="council",
+            summary="Close a proposal early (commons moderators)",
+            handler=close_command,
+            params=(Param("number", kind="int"),),
+            power=Power.MODERATOR,
+            help=(
+                "Counts the movements now: those still deciding take no position. "
+                "Their polls close."
+            ),
+            examples=("{prefix}proposal close 3",),
         ),
-        examples=("{prefix}proposal close 3",),
-    ),
-    Command(
-        name="proposal amend",
-        family="council",
-        summary="Ask every movement again, with a new text (a new round)",
-        handler=amend_command,
-        params=(Param("number", kind="int"), Param("text", kind="text")),
-        flags=(polls.CLOSES_FLAG,),
-        help=(
-            "After a round that did not pass or drew reservations: I show what changed and "
-            "every movement decides again. Commons moderators or whoever proposed it."
+        Command(
+            name="proposal amend",
+            family="council",
+            summary="Ask every movement again, with a new text (a new round)",
+            handler=amend_command,
+            params=(Param("number", kind="int"), Param("text", kind="text")),
+            flags=(polls.CLOSES_FLAG,),
+            help=(
+                "After a round that did not pass or drew reservations: I show what changed and "
+                "every movement decides again. Commons moderators or whoever proposed it."
+            ),
+            examples=("{prefix}proposal amend 3 We hold a joint day of action on 2 May",),
         ),
-        examples=("{prefix}proposal amend 3 We hold a joint day of action on 2 May",),
-    ),
-    Command(
-        name="agreements",
-        family="council",
-        summary="List the alliance's agreements: the proposals that passed",
-        handler=agreements_command,
-        flags=(ALLIANCE_FLAG,),
-        help=(
-            "Each agreement with its text, date, the rule it passed by, and which movements "
-            "agreed, stood aside or blocked. Only another proposal changes an agreement."
+        Command(
+            name="agreements",
+            family="council",
+            summary="List the alliance's agreements: the proposals that passed",
+            handler=agreements_command,
+            flags=(ALLIANCE_FLAG,),
+            help=(
+                "Each agreement with its text, date, the rule it passed by, and which movements "
+                "agreed, stood aside or blocked. Only another proposal changes an agreement."
+            ),
+            examples=("{prefix}agreements",),
         ),
-        examples=("{prefix}agreements",),
-    ),
-    Command(
-        name="spokes",
-        family="council",
-        summary="List a movement's spokes (in the commons: every movement's)",
-        handler=list_spokes,
-        flags=(ALLIANCE_FLAG,),
-        help=(
-            "Spokes speak for their movement in the alliance, for a term (13 weeks unless "
-            "'{prefix}rules set spoke-term 26w'); then I ask the movement to renew or rotate. "
-            "With '{prefix}rules set position spokes', a movement's spokes give its position "
-            "on the alliance's proposals in the commons, instead of a poll in its room."
+        Command(
+            name="spokes",
+            family="council",
+            summary="List a movement's spokes (in the commons: every movement's)",
+            handler=list_spokes,
+            flags=(ALLIANCE_FLAG,),
+            help=(
+                "Spokes speak for their movement in the alliance, for a term (13 weeks unless "
+                "'{prefix}rules set spoke-term 26w'); then I ask the movement to renew or rotate. "
+                "With '{prefix}rules set position spokes', a movement's spokes give its position "
+                "on the alliance's proposals in the commons, instead of a poll in its room."
+            ),
+            examples=("{prefix}spokes",),
         ),
-        examples=("{prefix}spokes",),
-    ),
-    Command(
-        name="spokes add",
-        family="council",
-        summary="Name a spoke of this movement, or renew their term (moderators)",
-        handler=add_command,
-        params=(Param("person"),),
-        power=Power.MODERATOR,
-        help="The person must be in this room. Naming a spoke again starts a new term.",
-        examples=("{prefix}spokes add @ana:example.org",),
-    ),
-    Command(
-        name="spokes remove",
-        family="council",
-        summary="Take back a spoke's mandate (moderators)",
-        handler=remove_command,
-        params=(Param("person"),),
-        power=Power.MODERATOR,
-        help="The person no longer speaks for this movement.",
-        examples=("{prefix}spokes remove @ana:example.org",),
-    ),
-    Command(
-        name="spokes elect",
-        family="council",
-        summary="Let the movement elect a spoke by a decision poll",
-        handler=elect_command,
-        params=(Param("person"),),
-        flags=(polls.CLOSES_FLAG,),
-        help=(
-            "Opens a consensus poll in this room under its own rule; if it passes, the "
-            "person is a spoke for a term."
+        Command(
+            name="spokes add",
+            family="council",
+            summary="Name a spoke of this movement, or renew their term (moderators)",
+            handler=add_command,
+            params=(Param("person"),),
+            power=Power.MODERATOR,
+            help="The person must be in this room. Naming a spoke again starts a new term.",
+            examples=("{prefix}spokes add @ana:example.org",),
         ),
-        examples=("{prefix}spokes elect @ana:example.org",),
-    ),
-    Command(
-        name="position",
-        family="council",
-        summary="Give your movement's position on a proposal, as its spoke (in the commons)",
-        handler=position_command,
-        params=(
-            Param("number", kind="int"),
-            Param("position"),
-            Param("reason", kind="text", optional=True),
+        Command(
+            name="spokes remove",
+            family="council",
+            summary="Take back a spoke's mandate (moderators)",
+            handler=remove_command,
+            params=(Param("person"),),
+            power=Power.MODERATOR,
+            help="The person no longer speaks for this movement.",
+            examples=("{prefix}spokes remove @ana:example.org",),
         ),
-        flags=(Flag("movement", "NAME", "which movement, if you speak for several"),),
-        help=(
-            "Only for movements whose room says '{prefix}rules set position spokes', after "
-            "the movement discussed it: agree, reservations, stand-aside or block, with the "
-            "reason in the movement's words. A position once given stays."
+        Command(
+            name="spokes elect",
+            family="council",
+            summary="Let the movement elect a spoke by a decision poll",
+            handler=elect_command,
+            params=(Param("person"),),
+            flags=(polls.CLOSES_FLAG,),
+            help=(
+                "Opens a consensus poll in this room under its own rule; if it passes, the "
+                "person is a spoke for a term."
+            ),
+            examples=("{prefix}spokes elect @ana:example.org",),
         ),
-        examples=("{prefix}position 3 reservations Only if the date moves to a weekend",),
-    ),
-)
+        Command(
+            name="position",
+            family="council",
+            summary="Give your movement's position on a proposal, as its spoke (in the commons)",
+            handler=position_command,
+            params=(
+                Param("number", kind="int"),
+                Param("position"),
+                Param("reason", kind="text", optional=True),
+            ),
+            flags=(Flag("movement", "NAME", "which movement, if you speak for several"),),
+            help=(
+                "Only for movements whose room says '{prefix}rules set position spokes', after "
+                "the movement discussed it: agree, reservations, stand-aside or block, with the "
+                "reason in the movement's words. A position once given stays."
+            ),
+            examples=("{prefix}position 3 reservations Only if the date moves to a weekend",),
+        ),
+    )

@@ -33,9 +33,11 @@ from bot.contract import (
     Services,
     Words,
     read_number,
+    short,
     tokenize,
 )
 from bot.ids import EventID, RoomID, UserID
+from bot.pages import Fit, Layout, page_view, wanted_page
 from bot.permissions import Power
 from commands import polls
 from commands.alliance.shared import commons_alliance, read_alliance, text_of
@@ -149,14 +151,16 @@ async def outcome_of(services: Services, round_: Round, *, final: bool) -> Counc
 # -- commands ----------------------------------------------------------------------------------
 
 
-async def proposal_command(ctx: Context, args: Args) -> Reply:
-    """`!proposal <text>` opens a proposal; `!proposal N` shows one."""
+async def proposal_command(fit: Fit, ctx: Context, args: Args) -> Reply:
+    """`!proposal <text>` opens a proposal; `!proposal N` shows one (in pages that each fit
+    one event, at any size of alliance)."""
     text = args.text("proposal")
     words = tokenize(text) if len(text) < 20 else []
     number = read_number(words[0]) if len(words) == 1 else None
     if number is not None:
         alliance = await read_alliance(ctx, args.option("alliance"), command="proposal")
-        return await show(ctx, alliance, number)
+        named = args.option("alliance") is not None
+        return await show(fit, ctx, alliance, number, page=wanted_page(args), named=named)
     return await open_proposal(ctx, text, args.option("closes"))
 
 
@@ -261,7 +265,9 @@ async def amend_command(ctx: Context, args: Args) -> Reply:
     )
 
 
-async def show(ctx: Context, alliance: Alliance, number: int) -> Reply:
+async def show(
+    fit: Fit, ctx: Context, alliance: Alliance, number: int, *, page: int, named: bool
+) -> Reply:
     proposal = await _proposal(ctx, alliance, number)
     rounds = await store.rounds_of(ctx.store, proposal.id)
     round_ = rounds[-1]
@@ -274,27 +280,58 @@ async def show(ctx: Context, alliance: Alliance, number: int) -> Reply:
         for m in await movements_of(ctx.store, alliance.id, statuses=("active",))
         if m.id not in asked
     ]
-    return Reply(
-        "council_proposal",
-        {
-            "number": proposal.number,
-            "alliance": alliance.name,
-            "round": round_.round,
-            "rounds": [{"round": r.round, "outcome": r.outcome} for r in rounds[:-1]],
-            "text": round_.text,
-            "open": round_.is_open,
-            "closes": polls.local_time(round_.closes_at, ctx),
-            "closed_via": round_.closed_via,
-            "rule": alliance_rule_words(rule_of(round_.rule)),
-            "outcome": outcome.words,
-            "passed": round_.outcome == "passed",
-            "seats": [
-                _seat_view(ctx.services, seat, seat.movement_id in counted, ctx.event.room_id)
-                for seat in seats
-            ],
-            "joined_later": later,
-        },
+    views = [
+        _seat_view(ctx.services, seat, seat.movement_id in counted, ctx.event.room_id)
+        for seat in seats
+    ]
+    naming = f" --alliance {alliance.slug}" if named else ""
+
+    def again(n: int) -> str:
+        return f"{ctx.prefix}proposal {proposal.number}{naming} --page {n}"
+
+    def build(layout: Layout, number: int, cut: int | None) -> Reply:
+        shown, _ = layout.page(number)
+        return Reply(
+            "council_proposal",
+            {
+                "number": proposal.number,
+                "alliance": alliance.name,
+                "round": round_.round,
+                "rounds": [{"round": r.round, "outcome": r.outcome} for r in rounds[:-1]],
+                "text": round_.text if cut is None else short(round_.text, cut * 10),
+                "open": round_.is_open,
+                "closes": polls.local_time(round_.closes_at, ctx),
+                "closed_via": round_.closed_via,
+                "rule": alliance_rule_words(rule_of(round_.rule)),
+                "outcome": outcome.words,
+                "passed": round_.outcome == "passed",
+                "seats": [_cut_reasons(views[i], cut) for i in shown],
+                "joined_later": later,
+                "page": page_view(
+                    layout,
+                    number,
+                    again,
+                    Words(
+                        "council.seats_page",
+                        {"first": shown.start + 1, "last": shown.stop, "total": len(views)},
+                    ),
+                ),
+            },
+        )
+
+    return fit.page(
+        build,
+        prefix=ctx.prefix,
+        wanted=page,
+        again=again,
+        row_weights=[1 + sum(len(r) for r in view["reasons"]) for view in views],
     )
+
+
+def _cut_reasons(view: dict[str, Any], cut: int | None) -> dict[str, Any]:
+    if cut is None:
+        return view
+    return {**view, "reasons": [short(reason, cut) for reason in view["reasons"]]}
 
 
 def _seat_view(services: Services, seat: Seat, counted: bool, reader: RoomID) -> dict[str, Any]:

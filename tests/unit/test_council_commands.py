@@ -1,0 +1,99 @@
+"""Alliance proposals through the bot's router and reconciler, on fakes of the Matrix side:
+a large alliance's proposal reads in pages that fit one event, and running the reconciler again
+(a restart) posts nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.ids import RoomID, UserID
+from bot.pages import REPLY_LIMIT, reply_size
+from bot.store import Store
+from commands.council import store as council_store
+from commands.council.proposals import reconcile
+from commands.council.rules import Reason
+from tests.unit.fakes import FakeServices, Harness, make_config, room_state
+
+ADA = "@ada:hs"
+COMMONS = RoomID("!commons:hs")
+TS = 1_764_000_000_000
+MOVEMENTS = 60
+POLL_START = "org.matrix.msc3381.poll.start"
+
+
+def mover(n: int) -> str:
+    return f"@mover{n}:hs"
+
+
+def room_of(n: int) -> RoomID:
+    return RoomID(f"!movement{n}:hs")
+
+
+@pytest.fixture
+async def world(tmp_path: Path, store: Store) -> Harness:
+    rooms = [room_state(COMMONS, ADA, name="Commons")]
+    rooms += [room_state(room_of(n), mover(n), name=f"Room {n}") for n in range(MOVEMENTS)]
+    world = Harness(FakeServices(make_config(tmp_path), store, rooms), clock=TS)
+    reply, _ = await world.answer(COMMONS, ADA, "alliance create Earth Alliance")
+    assert reply.template == "alliance_created"
+    for n in range(MOVEMENTS):
+        reply, message = await world.answer(
+            room_of(n), mover(n), f"movement join earth-alliance as Movement {n}"
+        )
+        assert reply.template == "movement_join_requested", message.body
+        reply, message = await world.answer(COMMONS, ADA, f"movement approve Movement {n}")
+        assert reply.template == "movement_decided", message.body
+    return world
+
+
+def polls_posted(world: Harness) -> list[RoomID]:
+    return [s.room_id for s in world.services.sent if s.event_type == POLL_START]
+
+
+async def test_every_movement_is_asked_once_even_when_the_reconciler_runs_again(
+    world: Harness,
+) -> None:
+    reply, message = await world.answer(COMMONS, ADA, "proposal We pool our legal fund")
+    assert reply.template == "council_opened", message.body
+    for _ in range(3):  # as after restarts
+        await reconcile(world.services)
+    assert sorted(polls_posted(world)) == sorted(room_of(n) for n in range(MOVEMENTS))
+    roots = [
+        n for n in world.services.notices if n.room_id == COMMONS and "Proposal 1" in n.message.body
+    ]
+    assert len(roots) == 1
+
+
+async def test_a_large_alliances_proposal_reads_in_pages_that_each_fit_one_event(
+    world: Harness,
+) -> None:
+    await world.answer(COMMONS, ADA, "proposal We pool our legal fund")
+    await reconcile(world.services)
+    (round_,) = await council_store.open_rounds(world.services.store)
+    long_reason = "Our members cannot carry this cost this year. " * 30
+    for seat in await council_store.seats_of(world.services.store, round_.id):
+        await council_store.set_position(
+            world.services.store,
+            seat,
+            position="block",
+            reasons=(Reason("block", long_reason),),
+            voters=3,
+            given_by="poll",
+            by=UserID(ADA),
+            at=TS,
+        )
+    reply, message = await world.answer(COMMONS, ADA, "proposal 1")
+    assert reply.template == "council_proposal"
+    assert reply_size(message) <= REPLY_LIMIT
+    assert "Page 1 of" in message.body
+    pages = int(message.body.split("Page 1 of ")[1].split(":")[0])
+    shown = message.body.count(": Block")
+    for page in range(2, pages + 1):
+        reply, message = await world.answer(COMMONS, ADA, f"proposal 1 --page {page}")
+        assert reply_size(message) <= REPLY_LIMIT
+        shown += message.body.count(": Block")
+    assert shown == MOVEMENTS  # every movement on one page or another
+    reply, message = await world.answer(COMMONS, ADA, f"proposal 1 --page {pages + 1}")
+    assert f"There are {pages} pages" in message.body
