@@ -113,8 +113,8 @@ class NotOffered(Exception):
 
 
 class BenchServices:
-    """The part of `bot.contract.registry.Services` the timed commands use: config, store and
-    room state. Anything else (sending, inviting...) raises `NotOffered`: the measure would
+    """The part of `bot.contract.registry.Services` the timed commands use: config, store,
+    room state and the clock. Anything else (sending, inviting...) raises `NotOffered`: the measure would
     be wrong if the timed code needed the homeserver."""
 
     def __init__(self, config: Config, store: Store, rooms: dict[RoomID, RoomState]) -> None:
@@ -129,6 +129,9 @@ class BenchServices:
     @property
     def store(self) -> Store:
         return self._store
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
 
     def room(self, room_id: RoomID) -> RoomState:
         return self._rooms.setdefault(room_id, RoomState(room_id))

@@ -318,6 +318,9 @@ class Bot:
             if happening in timer.woken_by:
                 self._wake[timer.name].set()
 
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
     # -- one sync --------------------------------------------------------------------------
 
     async def _handle_batch(self, batch: SyncBatch, *, history: bool) -> None:

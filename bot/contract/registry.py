@@ -223,6 +223,11 @@ class Services(Protocol):
         """Say that something happened (e.g. a poll closed): timers `woken_by` it run now."""
         ...
 
+    def now_ms(self) -> int:
+        """The bot's clock, in milliseconds since the epoch: the only clock families read (tests
+        set it)."""
+        ...
+
 
 @dataclass
 class Context:

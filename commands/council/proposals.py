@@ -102,7 +102,7 @@ async def _latest(services: Services, proposal: Proposal) -> Round:
 
 
 def _closes_at(ctx: Context, requested: str | None) -> int:
-    now = max(polls.now_ms(), ctx.event.ts)
+    now = max(ctx.services.now_ms(), ctx.event.ts)
     if requested is None:
         return now + DEFAULT_DAYS * 24 * 3600 * 1000
     try:
@@ -214,7 +214,7 @@ async def close_command(ctx: Context, args: Args) -> Reply:
     round_ = await _latest(ctx.services, proposal)
     if not round_.is_open:
         raise CommandError("council.already_closed", number=proposal.number)
-    at = max(polls.now_ms(), ctx.event.ts)
+    at = max(ctx.services.now_ms(), ctx.event.ts)
     await settle(ctx.services, round_, now=at, closing_by=UserID(ctx.sender))
     ctx.services.signal(CHANGED)
     return Reply("council_closing", {"number": proposal.number})
@@ -407,7 +407,7 @@ async def agreements_command(ctx: Context, args: Args) -> Reply:
 async def reconcile(services: Services) -> None:
     """Do what is due: post what is not posted, record positions, close and announce rounds;
     remind rooms of spokes' ended terms and settle spoke elections."""
-    now = polls.now_ms()
+    now = services.now_ms()
     try:
         await remind_and_elect(services, now)
     except Exception:

@@ -76,7 +76,7 @@ async def _term_s(store_: Any, room_id: RoomID) -> int:
 async def add_command(ctx: Context, args: Args) -> Reply:
     await _own_movements(ctx)
     user = _person(ctx, args.text("person"))
-    at = max(polls.now_ms(), ctx.event.ts)
+    at = max(ctx.services.now_ms(), ctx.event.ts)
     ends = at + await _term_s(ctx.store, ctx.event.room_id) * 1000
     await store.add_spoke(
         ctx.store, ctx.event.room_id, user, by=UserID(ctx.sender), at=at, term_ends_at=ends
@@ -154,7 +154,7 @@ async def list_command(ctx: Context, args: Args) -> Reply:
                     {
                         "person": room.display_name(s.user_id),
                         "until": polls.local_time(s.term_ends_at, ctx),
-                        "ended": s.term_ends_at <= polls.now_ms(),
+                        "ended": s.term_ends_at <= ctx.services.now_ms(),
                     }
                     for s in await store.spokes_of(ctx.store, room_id)
                 ],
@@ -196,7 +196,7 @@ async def position_command(ctx: Context, args: Args) -> Reply:
         voters=0,
         given_by="spokes",
         by=UserID(ctx.sender),
-        at=max(polls.now_ms(), ctx.event.ts),
+        at=max(ctx.services.now_ms(), ctx.event.ts),
     )
     if not recorded:
         raise CommandError("council.position_given", movement=seat.movement_name, number=number)

@@ -81,7 +81,6 @@ from commands.polls.results import (
     decided_consensus_polls,
     live_tally,
     local_time,
-    now_ms,
     rule_of,
 )
 from commands.polls.settings import ROOM_SETTINGS, RoomSetting
@@ -111,7 +110,6 @@ __all__ = [
     "get_poll",
     "live_tally",
     "local_time",
-    "now_ms",
     "open_consensus_poll",
     "open_poll",
     "parse_deadline",
@@ -126,7 +124,7 @@ DEADLINE_CHECK_S: Final = 5.0
 
 async def close_due_polls(services: Services) -> None:
     """The deadline timer: close polls whose deadline passed, announce unannounced closes."""
-    now = now_ms()
+    now = services.now_ms()
     await close_due_room_polls(services, now)
     await close_due_groups(services, now)
 

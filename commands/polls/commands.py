@@ -45,7 +45,6 @@ from commands.polls.results import (
     hidden_results,
     live_tally,
     local_time,
-    now_ms,
     results_view,
     rule_of,
     status,
@@ -62,7 +61,8 @@ LIST_LIMIT: Final = 15
 def _deadline(text: str | None, ctx: Context) -> int | None:
     if text is None:
         return None
-    when = parse_deadline(text, now=datetime.now(UTC), tz=ctx.config.timezone)
+    now = datetime.fromtimestamp(ctx.services.now_ms() / 1000, UTC)
+    when = parse_deadline(text, now=now, tz=ctx.config.timezone)
     return int(when.timestamp() * 1000)
 
 
@@ -227,7 +227,10 @@ async def show_results(ctx: Context, args: Args) -> Reply:
 
 async def list_polls(ctx: Context, args: Args) -> Reply:
     polls = await db.recent_polls(
-        ctx.store, ctx.event.room_id, closed_since=now_ms() - RECENT_MS, limit=LIST_LIMIT
+        ctx.store,
+        ctx.event.room_id,
+        closed_since=ctx.services.now_ms() - RECENT_MS,
+        limit=LIST_LIMIT,
     )
     grouped = await db.grouped_poll_ids(ctx.store, [poll.id for poll in polls])
     rows = []
@@ -456,7 +459,7 @@ async def set_rules(ctx: Context, args: Args) -> Reply:
         ctx.event.room_id,
         rule=format_rule(rule),
         set_by=ctx.event.sender,
-        set_at=now_ms(),
+        set_at=ctx.services.now_ms(),
     )
     return Reply("rules_set", {"rule": format_rule(rule), "description": rule_words(rule)})
 
@@ -469,6 +472,10 @@ async def _set_deadline(ctx: Context, rest: list[str]) -> Reply:
         return _usage(ctx, "rules set", exc.words)
     seconds = int(duration.total_seconds())
     await db.set_room_deadline(
-        ctx.store, ctx.event.room_id, seconds=seconds, set_by=ctx.event.sender, set_at=now_ms()
+        ctx.store,
+        ctx.event.room_id,
+        seconds=seconds,
+        set_by=ctx.event.sender,
+        set_at=ctx.services.now_ms(),
     )
     return Reply("rules_deadline_set", {"deadline": duration_words(seconds)})

@@ -49,7 +49,6 @@ from commands.polls.results import (
     hidden_results,
     live_tally,
     local_time,
-    now_ms,
     status,
 )
 from commands.polls.store import Poll, PollGroup, Seat
@@ -165,7 +164,7 @@ async def create_alliance_poll(ctx: Context, request: PollRequest, closes_at: in
             alliance_id=alliance.alliance_id,
             commons_room_id=commons,
             creator=ctx.event.sender,
-            created_at=now_ms(),
+            created_at=ctx.services.now_ms(),
             closes_at=closes_at,
             hidden=request.hidden,
             command_event_id=ctx.event.event_id,
@@ -513,7 +512,7 @@ async def group_end(services: Services, event: Event, poll: Poll, group: PollGro
     """
     if not group.is_open:
         return None
-    closed_at = end_time(event, poll)
+    closed_at = end_time(event, poll, now=services.now_ms())
     if poll.room_id == group.commons_room_id:
         await _votes_read_elsewhere(services, group, closed_at)
         if await close_group(
@@ -528,7 +527,7 @@ async def group_end(services: Services, event: Event, poll: Poll, group: PollGro
             if reloaded is not None:
                 await announce_group_close(services, reloaded)
         return None
-    if not await close_by_end_event(services.store, poll, event):
+    if not await close_by_end_event(services.store, poll, event, now=services.now_ms()):
         return None
     await db.mark_announced(services.store, poll.id)
     return Reply(

@@ -28,7 +28,7 @@ from bot.render import Renderer
 from bot.store import Store
 from commands.polls import store as db
 from commands.polls.deadlines import DeadlineError, duration_parts, parse_deadline
-from commands.polls.results import current_rule, live_tally, local_time, now_ms, results_view
+from commands.polls.results import current_rule, live_tally, local_time, results_view
 from commands.polls.rules import Rule, format_rule
 from commands.polls.store import Poll, PollKind
 from commands.polls.view import (
@@ -93,7 +93,7 @@ async def open_poll(
             max_selections=max_selections,
             hidden=hidden,
             creator=creator,
-            created_at=now_ms(),
+            created_at=services.now_ms(),
             closes_at=closes_at,
             rule=None if rule is None else format_rule(rule),
             command_event_id=txn_key,
@@ -157,11 +157,12 @@ async def decision_closes_at(ctx: Context, requested: str | None) -> int:
     Raises `CommandError` for a closing time that cannot be read or comes too soon.
     """
     seconds = await decision_deadline_s(ctx.store, ctx.event.room_id)
-    at_least = now_ms() + seconds * 1000
+    at_least = ctx.services.now_ms() + seconds * 1000
     if requested is None:
         return at_least
     try:
-        when = parse_deadline(requested, now=datetime.now(UTC), tz=ctx.config.timezone)
+        now = datetime.fromtimestamp(ctx.services.now_ms() / 1000, UTC)
+        when = parse_deadline(requested, now=now, tz=ctx.config.timezone)
     except DeadlineError as exc:
         raise CommandError(exc.words.key, **exc.words.data) from None
     closes_at = int(when.timestamp() * 1000)
@@ -207,7 +208,7 @@ def command_close_time(ctx: Context, closes_at: int | None) -> int:
 
     Now is the command's timestamp (the homeserver's clock) if our clock is behind it.
     """
-    return close_time(max(now_ms(), ctx.event.ts), closes_at)
+    return close_time(max(ctx.services.now_ms(), ctx.event.ts), closes_at)
 
 
 def close_refused(
@@ -245,18 +246,18 @@ def close_refused(
     return None
 
 
-def end_time(event: Event, poll: Poll) -> int:
+def end_time(event: Event, poll: Poll, *, now: int) -> int:
     """When a poll end event closes the poll. The sender's server stamps the event: a time
     later than now is not believed."""
-    return close_time(min(event.ts, now_ms()), poll.closes_at)
+    return close_time(min(event.ts, now), poll.closes_at)
 
 
-async def close_by_end_event(store: Store, poll: Poll, event: Event) -> bool:
+async def close_by_end_event(store: Store, poll: Poll, event: Event, *, now: int) -> bool:
     """Close a poll by its end event (Element's "End poll"); False if it was closed already."""
     return await db.close_poll(
         store,
         poll.id,
-        closed_at=end_time(event, poll),
+        closed_at=end_time(event, poll, now=now),
         via="end_event",
         closed_by=event.sender,
         close_event_id=event.event_id,

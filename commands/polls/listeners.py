@@ -100,7 +100,7 @@ async def on_end(services: Services, event: Event) -> Reply | None:
     group = await db.group_of(services.store, poll.id)
     if group is not None:
         return await group_end(services, event, poll, group)
-    if await close_by_end_event(services.store, poll, event):
+    if await close_by_end_event(services.store, poll, event, now=services.now_ms()):
         closed = await db.get_poll(services.store, poll.id)
         if closed is not None:
             await announce_close(services, closed)

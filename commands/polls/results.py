@@ -11,7 +11,6 @@ For the next families (re-exported by `commands.polls`): :func:`consensus_result
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -37,10 +36,6 @@ from commands.polls.view import objections, result_rows
 DEFAULT_RULE: Final = Rule("consensus", None)
 OBJECTING: Final = frozenset({"stand_aside", "block"})
 """The consensus answers whose voters are asked for their reason."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def local_time(ms: int, ctx_or_services: Context | Services) -> str:

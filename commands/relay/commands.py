@@ -86,7 +86,6 @@ from commands.relay.copies import (
     REDACTION,
     encrypted,
     linked_rooms,
-    now_ms,
     on_event,
     origin_movement,
     post_root,
@@ -246,7 +245,7 @@ async def share(ctx: Context, args: Args) -> Reply:
                 command_event_id=event.event_id,
                 allow_unencrypted=allow,
             ),
-            now_ms=now_ms(),
+            now_ms=ctx.services.now_ms(),
         )
     except rdb.AlreadyShared:
         raise CommandError("relay.already_shared") from None
@@ -271,7 +270,7 @@ async def _share_started(ctx: Context, shared: SharedThread) -> Reply:
                 services.store,
                 shared.id,
                 by=ctx.config.user_id,
-                at=now_ms(),
+                at=services.now_ms(),
                 event_id=f"{shared.command_event_id}/failed",
             )
             await services.notice(
@@ -675,7 +674,7 @@ async def announce_departures(services: Services) -> None:
             store,
             link.id,
             by=bot,
-            at=now_ms(),
+            at=services.now_ms(),
             event_id=gone.left_event_id or f"departure/{link.id}",
         )
         log.info("A movement left: shared thread %d no longer reaches its room", shared.number)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
@@ -55,10 +54,6 @@ REDACTION: Final = "m.room.redaction"
 NOT_ENCRYPTED_HERE: Final = "not_encrypted_here"
 NOT_ACCEPTED: Final = "not_accepted"
 NO_ADDRESS: Final = "no_address"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # -- the bot's own words in copies --------------------------------------------------------------
@@ -290,7 +285,7 @@ async def _once(
             source_sender=source.sender,
             kind=kind,
         ),
-        now_ms=now_ms(),
+        now_ms=services.now_ms(),
     )
     if claimed.state != "sending":
         return claimed.copy_event_id  # done before: sent (its copy) or given up (None)
@@ -304,7 +299,7 @@ async def _once(
         source_event_id=source.event_id,
         target_room_id=target_room,
         copy_event_id=done,
-        now_ms=now_ms(),
+        now_ms=services.now_ms(),
     )
     return done
 

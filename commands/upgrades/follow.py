@@ -32,7 +32,7 @@ from commands.alliance.store import alliances_of_room, move_room
 from commands.polls import store as pdb
 from commands.polls.lifecycle import CLOSED
 from commands.relay import store as rdb
-from commands.relay.copies import now_ms, post_root, root_event
+from commands.relay.copies import post_root, root_event
 from commands.upgrades import store as udb
 from commands.upgrades.store import Upgrade
 
@@ -52,7 +52,11 @@ async def on_tombstone(services: Services, event: Event) -> Reply | None:
     if new == event.room_id:
         return None
     await udb.record(
-        services.store, old=event.room_id, new=RoomID(new), event_id=event.event_id, at=now_ms()
+        services.store,
+        old=event.room_id,
+        new=RoomID(new),
+        event_id=event.event_id,
+        at=services.now_ms(),
     )
     log.info("Room %s was upgraded to %s", event.room_id, new)
     services.signal(UPGRADED)
@@ -67,12 +71,12 @@ async def follow_upgrades(services: Services) -> None:
             if not await _get_in(services, upgrade):
                 continue
             await _move(services, upgrade)
-            await udb.set_state(store, upgrade.old_room_id, "moved", at=now_ms())
+            await udb.set_state(store, upgrade.old_room_id, "moved", at=services.now_ms())
         try:
             await services.leave(upgrade.old_room_id)
         except MatrixError as exc:  # already out, or the room is gone: nothing to leave
             log.info("Leaving the upgraded room %s: %s", upgrade.old_room_id, exc)
-        await udb.set_state(store, upgrade.old_room_id, "done", at=now_ms())
+        await udb.set_state(store, upgrade.old_room_id, "done", at=services.now_ms())
 
 
 async def _get_in(services: Services, upgrade: Upgrade) -> bool:
@@ -80,14 +84,14 @@ async def _get_in(services: Services, upgrade: Upgrade) -> bool:
     joined = await services.join_replacement(upgrade.old_room_id, upgrade.new_room_id)
     if joined == "joined":
         return True
-    if joined == "not a replacement" or now_ms() - upgrade.seen_at > GIVE_UP_MS:
+    if joined == "not a replacement" or services.now_ms() - upgrade.seen_at > GIVE_UP_MS:
         log.warning(
             "Not following the upgrade of %s to %s (%s)",
             upgrade.old_room_id,
             upgrade.new_room_id,
             joined if joined == "not a replacement" else "never let in",
         )
-        await udb.set_state(services.store, upgrade.old_room_id, "abandoned", at=now_ms())
+        await udb.set_state(services.store, upgrade.old_room_id, "abandoned", at=services.now_ms())
     return False
 
 
@@ -133,7 +137,7 @@ async def _withdraw_polls(services: Services, upgrade: Upgrade) -> list[dict[str
     withdrawn = []
     for poll in await pdb.polls_withdrawn_by(store, key) + await pdb.open_polls(store, old):
         await pdb.withdraw(
-            store, poll.id, at=now_ms(), by=services.config.user_id, command_event_id=key
+            store, poll.id, at=services.now_ms(), by=services.config.user_id, command_event_id=key
         )
         withdrawn.append({"number": poll.number, "question": poll.question})
     if withdrawn:

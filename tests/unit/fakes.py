@@ -10,7 +10,6 @@ and the listeners, as the bot does after a sync.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +98,10 @@ def room_state(
     return room
 
 
+START_MS = 1_796_126_400_000
+"""Where the fakes' clock starts: Tuesday 1 December 2026, 12:00 UTC."""
+
+
 @dataclass(frozen=True)
 class SendRequest:
     """A `send` the bot asked for (a plain `SendRequest` when the homeserver refused it)."""
@@ -164,6 +167,7 @@ class FakeServices:
         self.invites: list[tuple[RoomID, str]] = []
         self.left: list[RoomID] = []
         self.signals: list[str] = []
+        self.clock = START_MS  # what `now_ms` reads: tests move it
         self._transactions: dict[tuple[str, str], EventID] = {}
         self._made = itertools.count(1)
 
@@ -280,6 +284,9 @@ class FakeServices:
     def signal(self, happening: str) -> None:
         self.signals.append(happening)
 
+    def now_ms(self) -> int:
+        return self.clock
+
 
 class Harness:
     """The bot's router and listeners over a `FakeServices`, and a clock for new events."""
@@ -299,9 +306,18 @@ class Harness:
             store=services.store,
             services=services,
         )
-        # By default an hour ago, so that deadlines set in a test can pass.
-        self.clock = clock if clock is not None else int(time.time() * 1000) - 3_600_000
+        if clock is not None:
+            self.clock = clock
         self._ids = itertools.count(1)
+
+    @property
+    def clock(self) -> int:
+        """The bot's clock (`Services.now_ms`); each new event moves it a second on."""
+        return self.services.clock
+
+    @clock.setter
+    def clock(self, ms: int) -> None:
+        self.services.clock = ms
 
     def make_event(
         self,

@@ -19,7 +19,6 @@ from bot.render import Message, Renderer
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
-from commands import polls
 from commands.alliance import objectives_store, statements_store
 from commands.alliance.compare import name_key
 from commands.alliance.decisions import settle_decisions
@@ -504,7 +503,7 @@ async def test_one_member_cannot_decide_for_the_movement(world: World) -> None:
     )
 
     # It closes by itself at its deadline (24 hours by default) and then decides.
-    await close_due_room_polls(world.services, polls.now_ms() + 25 * 3600 * 1000)
+    await close_due_room_polls(world.services, world.clock + 25 * 3600 * 1000)
     await settle_decisions(world.services)
     assert "✓ Climate Camp endorses (1 agree" in await world.body(COMMONS, ADA, "compare 1")
 

@@ -6,7 +6,6 @@ calls them. Every reply and notice is rendered with the real templates.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -272,7 +271,7 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
     assert end.content["m.relates_to"] == {"rel_type": "m.reference", "event_id": start}
     assert end.content["body"] == "The poll has ended. Top answer: Yes"
 
-    world.clock = int(time.time() * 1000) + 1000
+    world.clock += 60_000  # a minute after the close
     await world.vote(BOB, start, "a2")  # after the end: ignored
     reply, _ = await world.command(ALICE, "poll results 1")
     assert [row["count"] for row in reply.data["rows"]] == [2, 0]
@@ -418,6 +417,7 @@ async def test_a_deadline_waits_for_votes_cast_in_time_that_are_not_read_yet(
     await world.services.store.commit_sync(
         "s1", [InboxItem(waiting.event_id, ROOM, world.clock, waiting.to_json())]
     )
+    world.clock = deadline + 60_000  # the deadline has passed
 
     await close_due_polls(world.services)
     assert (await world.poll(1)).is_open
