@@ -114,8 +114,8 @@ class NotOffered(Exception):
 
 class BenchServices:
     """The part of `bot.contract.registry.Services` the timed commands use: config, store,
-    room state and the clock. Anything else (sending, inviting...) raises `NotOffered`: the measure would
-    be wrong if the timed code needed the homeserver."""
+    room state and the clock. Anything else (sending, inviting...) raises `NotOffered`: the
+    measure would be wrong if the timed code needed the homeserver."""
 
     def __init__(self, config: Config, store: Store, rooms: dict[RoomID, RoomState]) -> None:
         self._config = config

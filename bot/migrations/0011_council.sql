@@ -20,6 +20,7 @@ CREATE TABLE council_proposals (
     root_event_id TEXT,
     UNIQUE (alliance_id, number)
 );
+CREATE INDEX council_proposals_root ON council_proposals (commons_room_id, root_event_id);
 
 -- One round of a proposal: its text, the alliance rule it is decided by, when it closes, and
 -- once closed how (`deadline`, `everyone` answered, a `command`) and with what outcome.

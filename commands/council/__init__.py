@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Final
 
-from bot.contract import Command, Flag, Param, Registry, Timer
+from bot.contract import Command, Flag, Listener, Param, Registry, Timer
 from bot.pages import PAGE_FLAG, Fit
 from bot.permissions import Power
 from commands import polls
@@ -34,6 +34,7 @@ from commands.council.spokes import (
     TermSetting,
     add_command,
     elect_command,
+    on_thread_message,
     position_command,
     remove_command,
 )
@@ -51,6 +52,9 @@ def register(registry: Registry) -> None:
         registry.add(command)
     registry.provide(SETTINGS, (RuleSetting(), ProposersSetting()))
     registry.provide(polls.ROOM_SETTINGS, (PositionSetting(), TermSetting()))
+    registry.listen(
+        Listener("spokes in proposal threads", frozenset({"m.room.message"}), on_thread_message)
+    )
     registry.every(
         Timer("council", CHECK_S, reconcile, woken_by=frozenset({CHANGED, polls.CLOSED}))
     )

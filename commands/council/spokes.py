@@ -3,10 +3,12 @@
 A movement's moderators name them (`!spokes add @person`, `!spokes remove @person`), or the
 movement elects one by a decision poll (`!spokes elect @person`). A spoke serves a term (13 weeks
 unless the room sets `!rules set spoke-term 26w`); when it ends, the bot asks the room once to
-renew or rotate. A movement may mandate its spokes to give its position on the alliance's
-proposals (`!rules set position spokes`): it is then asked by a notice instead of a poll, and one
-of its spokes answers in the commons with `!position N agree|reservations|stand-aside|block
-<reason>`. The record says which way each position was given.
+renew or rotate. In a proposal's thread in the commons, what a spoke writes is marked as
+speaking for their movement (a reaction); others speak for themselves. A movement may mandate
+its spokes to give its position on the alliance's proposals (`!rules set position spokes`): it
+is then asked by a notice instead of a poll, and one of its spokes answers in the commons with
+`!position N agree|reservations|stand-aside|block <reason>`. The record says which way each
+position was given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from typing import Any, Final
 
 from bot.contract import Args, CommandError, Context, Reply, Services, Words
+from bot.events import Event
 from bot.ids import RoomID, UserID
 from commands import polls
 from commands.alliance.shared import read_alliance, text_of
@@ -340,6 +343,37 @@ async def _remind(services: Services, spoke: Spoke, now: int) -> None:
     )
     if told is not None or now - spoke.term_ends_at > 24 * 3600 * 1000:
         await store.mark_reminded(services.store, spoke, at=now)
+
+
+# -- marking what spokes say in a proposal's thread -----------------------------------------
+
+REACTION: Final = "m.reaction"
+
+
+async def on_thread_message(services: Services, event: Event) -> Reply | None:
+    """A message in a proposal's thread in the commons, from a spoke of a movement asked in its
+    latest round: the bot marks it (a reaction, as Element shows them) as speaking for that
+    movement. Everyone else speaks for themselves, unmarked."""
+    root = event.thread_root
+    if root is None or event.sender == services.config.user_id:
+        return None
+    proposal = await store.proposal_by_root(services.store, event.room_id, root)
+    if proposal is None:
+        return None
+    rounds = await store.rounds_of(services.store, proposal.id)
+    for seat in await store.seats_of(services.store, rounds[-1].id):
+        spokes = await store.spokes_of(services.store, seat.room_id)
+        if not any(s.user_id == event.sender and s.term_ends_at > event.ts for s in spokes):
+            continue
+        key = text_of(Words("council.speaks_for", {"movement": seat.movement_name}))
+        relation = {"rel_type": "m.annotation", "event_id": event.event_id, "key": key}
+        await services.send(
+            event.room_id,
+            event_type=REACTION,
+            content={"m.relates_to": relation},
+            txn_key=f"{event.event_id}/council/speaks/{seat.movement_id}",
+        )
+    return None
 
 
 async def asks_spokes(services: Services, room_id: RoomID) -> bool:

@@ -327,6 +327,16 @@ async def proposal_by_number(store: Store, alliance_id: int, number: int) -> Pro
     )
 
 
+async def proposal_by_root(store: Store, room_id: RoomID, root: EventID) -> Proposal | None:
+    """The proposal whose thread in the commons `room_id` starts at `root`."""
+    return await store.find_one(
+        _proposal,
+        f"SELECT {_PROPOSAL} FROM council_proposals p"
+        " WHERE commons_room_id = ? AND root_event_id = ?",
+        (room_id, root),
+    )
+
+
 async def proposal_by_id(store: Store, proposal_id: int) -> Proposal | None:
     return await store.find_one(
         _proposal, f"SELECT {_PROPOSAL} FROM council_proposals p WHERE id = ?", (proposal_id,)

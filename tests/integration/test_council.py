@@ -327,11 +327,34 @@ async def test_a_movement_that_mandates_its_spokes_answers_through_them_and_no_o
     assert "Tenants Union's position on proposal 1 is recorded" in body(given), body(given)
     again = await tess.ask(c.commons, "!position 1 block", bot=bot.user_id)
     assert "has already given its position" in body(again)
+    # In the proposal's thread, what a spoke says is marked as their movement's; Ada's is not.
+    (root,) = [
+        e
+        for e in c.ada.messages_from(bot.user_id, c.commons)
+        if body(e).startswith("Proposal 1 to Earth Alliance")
+    ]
+    spoken = await tess.say(c.commons, "We can drive it on weekends", thread_root=root["event_id"])
+    own = await c.ada.say(c.commons, "Who keeps the keys?", thread_root=root["event_id"])
+    marks = await c.ada.wait_for(
+        lambda: [
+            e
+            for e in c.ada.events
+            if e.get("type") == "m.reaction" and e.get("sender") == bot.user_id
+        ],
+        what="the bot to mark the spoke's message",
+    )
+    assert [m["content"]["m.relates_to"] for m in marks] == [
+        {"rel_type": "m.annotation", "event_id": spoken, "key": "speaks for Tenants Union"}
+    ]
+    assert own != spoken
+
     await decide(c, bot.user_id, "Climate Camp", str(polls[0]["event_id"]), "agree")
     told = await wait_outcome(c.ada, bot.user_id, c.commons, 1)
     assert passed(told)
     shown = body(await c.ada.ask(c.commons, "!proposal 1", bot=bot.user_id))
     assert "Tenants Union: Agree with reservations (given by its spokes)" in shown, shown
+    later = [e for e in c.ada.events if e.get("type") == "m.reaction"]
+    assert [m["content"]["m.relates_to"]["event_id"] for m in later] == [spoken]
     assert "only on weekends" in shown
 
 
