@@ -27,8 +27,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +100,13 @@ class LocalSynapse:
         in_memory_db: bool = False,
         lift_rate_limits: bool = True,
         extra_config: dict[str, Any] | None = None,
+        federation: bool = False,
     ) -> None:
+        """With `federation`, Synapse also talks to other homeservers on this machine: it is
+        named `localhost:<federation port>` (so the others find it there) and serves federation
+        over TLS with a self-signed certificate on that port, besides the plain client port."""
         self.base_dir = Path(base_dir).resolve()
-        self.server_name = server_name
+        self.federation = federation
         self.in_memory_db = in_memory_db
         self.lift_rate_limits = lift_rate_limits
         self.extra_config = dict(extra_config or {})
@@ -107,10 +117,18 @@ class LocalSynapse:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._log_offset = 0
-        existing = self._read_config() if self.config_path.exists() else {}
+        existing = self._raw_config() if self.config_path.exists() else {}
         self._secret: str = existing.get("registration_shared_secret") or secrets.token_urlsafe(32)
         listeners = existing.get("listeners") or [{}]
         self.port: int = port or listeners[0].get("port") or free_port()
+        self.federation_port: int | None = None
+        if federation:
+            kept = listeners[1].get("port") if len(listeners) > 1 else None
+            self.federation_port = kept or free_port()
+            server_name = f"localhost:{self.federation_port}"
+        self.server_name = server_name
+        if existing:
+            self._read_config()  # refuses a folder of another homeserver
 
     @property
     def url(self) -> str:
@@ -307,7 +325,7 @@ class LocalSynapse:
         tail = "".join(f"\n    {line}" for line in lines)
         return f"see {self.log_path}" + (f"; it ends with:{tail}" if tail else "")
 
-    def _read_config(self) -> dict[str, Any]:
+    def _raw_config(self) -> dict[str, Any]:
         try:
             config = json.loads(self.config_path.read_text())
         except (OSError, ValueError) as error:
@@ -316,6 +334,50 @@ class LocalSynapse:
             ) from None
         if not isinstance(config, dict):
             raise HomeserverError(f"{self.config_path} does not hold a JSON object")
+        return config
+
+    def _federation_config(self) -> dict[str, Any]:
+        """A TLS federation listener with a self-signed certificate, trusting other loopback
+        homeservers (this one's certificate is not checked by them, nor theirs by it)."""
+        assert self.federation_port is not None
+        cert, key = self.base_dir / "federation.crt", self.base_dir / "federation.key"
+        if not cert.exists() or not key.exists():
+            _self_signed(cert, key, host="localhost")
+        return {
+            "listeners": [
+                *self._client_listener(),
+                {
+                    "port": self.federation_port,
+                    "type": "http",
+                    "tls": True,
+                    "bind_addresses": ["127.0.0.1"],
+                    "x_forwarded": False,
+                    "resources": [{"names": ["federation"], "compress": False}],
+                },
+            ],
+            "tls_certificate_path": str(cert),
+            "tls_private_key_path": str(key),
+            "federation_verify_certificates": False,
+            "ip_range_blacklist": [],
+            "ip_range_whitelist": ["127.0.0.1"],
+            "federation_ip_range_blacklist": [],
+        }
+
+    def _client_listener(self) -> list[dict[str, Any]]:
+        names = ["client"] if self.federation_port is not None else ["client", "federation"]
+        return [
+            {
+                "port": self.port,
+                "type": "http",
+                "tls": False,
+                "bind_addresses": ["127.0.0.1"],
+                "x_forwarded": False,
+                "resources": [{"names": names, "compress": False}],
+            }
+        ]
+
+    def _read_config(self) -> dict[str, Any]:
+        config = self._raw_config()
         if config.get("server_name", self.server_name) != self.server_name:
             raise HomeserverError(
                 f"{self.base_dir} holds a homeserver named {config['server_name']!r}, not "
@@ -344,16 +406,7 @@ class LocalSynapse:
             {
                 "server_name": self.server_name,
                 "pid_file": str(self.pid_path),  # Synapse only writes it when daemonizing
-                "listeners": [
-                    {
-                        "port": self.port,
-                        "type": "http",
-                        "tls": False,
-                        "bind_addresses": ["127.0.0.1"],
-                        "x_forwarded": False,
-                        "resources": [{"names": ["client", "federation"], "compress": False}],
-                    }
-                ],
+                "listeners": self._client_listener(),
                 "database": {"name": "sqlite3", "args": {"database": database}},
                 "media_store_path": str(base / "media_store"),
                 "signing_key_path": str(base / f"{self.server_name}.signing.key"),
@@ -370,7 +423,36 @@ class LocalSynapse:
             config.pop(key, None)
         if self.lift_rate_limits:
             config.update(_LIFTED_RATE_LIMITS)
+        if self.federation_port is not None:
+            config.update(self._federation_config())
         config.update(self.extra_config)
         # JSON is valid YAML; the secret makes this file private.
         self.config_path.touch(mode=0o600)
         self.config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _self_signed(cert_path: Path, key_path: Path, *, host: str) -> None:
+    """A self-signed certificate for `host`, valid ten years, and its private key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
