@@ -74,6 +74,8 @@ from commands.alliance.store import (
     movements_of,
     request_join,
 )
+from commands.council import store as council_store
+from commands.council.rules import DEFAULT_RULE, PositionKind, Reason, format_alliance_rule
 from commands.polls import live_tally
 from commands.polls import store as polls_db
 from commands.polls.rules import ConsensusCounts, Rule, decide
@@ -554,6 +556,81 @@ async def measure_tally(
     }
 
 
+# -- an alliance proposal ---------------------------------------------------------------------
+
+POSITIONS: tuple[PositionKind, ...] = ("agree", "agree", "reservations", "stand_aside", "block")
+
+
+async def measure_proposal(
+    store: Store,
+    folder: Path,
+    *,
+    movements: int,
+    runs: int,
+    seed: int,
+    profile: cProfile.Profile | None = None,
+) -> dict[str, Any]:
+    """`!proposal 1` in the commons of an alliance of `movements` movements, each with its
+    position on proposal 1 recorded (some with a reason), as the council reconciler records
+    them."""
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    await build_alliance(store, movements=movements, objectives=0, rng=rng)
+    [alliance] = await all_alliances(store)
+    active = await movements_of(store, alliance.id, statuses=("active",))
+    _, round_ = await council_store.open_proposal(
+        store,
+        alliance_id=alliance.id,
+        commons_room_id=COMMONS,
+        proposer=UserID(ADMIN),
+        command_event_id=EventID("$proposal"),
+        at=T0,
+        text="We hold a joint day of action on the first Saturday of May",
+        rule=format_alliance_rule(DEFAULT_RULE),
+        closes_at=T0 + 7 * 86_400_000,
+        seats=[council_store.NewSeat(m.id, m.name, m.room_id) for m in active],
+    )
+    for seat in await council_store.seats_of(store, round_.id):
+        kind = rng.choice(POSITIONS)
+        reasons = () if kind == "agree" else (Reason(kind, "Only if the date suits us"),)
+        await council_store.set_position(
+            store,
+            seat,
+            position=kind,
+            reasons=reasons,
+            voters=rng.randint(3, 40),
+            given_by="poll",
+            by=None,
+            at=T0,
+        )
+    build_s = time.perf_counter() - started
+    harness = Harness(store, folder, {COMMONS: room_with(COMMONS, [])})
+    samples: dict[str, list[float]] = {}
+
+    async def show(n: int) -> None:
+        event = command_event(COMMONS, "!proposal 1", n)
+        await harness.answer(event, "proposal 1", samples if 0 < n <= runs else None, "proposal")
+
+    await timed(runs, show, profile=profile)
+    trips = RoundTrips()
+    round_trips = {"proposal.route": await trips.of(lambda: show(runs + 1))}
+    reply = harness.last_reply
+    assert reply is not None
+    return {
+        "samples_s": samples,
+        "sizes": harness.sizes,
+        "data": {"movements": len(active)},
+        "build_s": build_s,
+        "reply": {
+            "template": reply.template,
+            "seats": len(reply.data.get("seats", [])),
+            "pages": (reply.data.get("page") or {}).get("count", 1),
+        },
+        "round_trips": round_trips,
+        "round_trip_us": await round_trip_us(),
+    }
+
+
 # -- command line -----------------------------------------------------------------------------
 
 
@@ -562,6 +639,15 @@ async def run(
 ) -> dict[str, Any]:
     store = await Store.open(folder / "multilogue.db")
     try:
+        if args.kind == "proposal":
+            return await measure_proposal(
+                store,
+                folder,
+                movements=args.movements,
+                runs=args.runs,
+                seed=args.seed,
+                profile=profile,
+            )
         if args.kind == "compare":
             return await measure_compare(
                 store,
@@ -587,7 +673,7 @@ async def run(
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
-    parser.add_argument("kind", choices=("compare", "tally"))
+    parser.add_argument("kind", choices=("compare", "tally", "proposal"))
     parser.add_argument("--movements", type=int, default=100)
     parser.add_argument("--objectives", type=int, default=50)
     parser.add_argument("--ballots", type=int, default=10_000)

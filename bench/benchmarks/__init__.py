@@ -16,7 +16,16 @@ in a process of its own; they have no floor, only a goal.
 
 from __future__ import annotations
 
-from bench.benchmarks import latency, objectives, polls, relay, restart, scale, storage
+from bench.benchmarks import (
+    council,
+    latency,
+    objectives,
+    polls,
+    relay,
+    restart,
+    scale,
+    storage,
+)
 from bench.registry import Benchmark, Registry
 
 LATENCY_GOAL = "p50 <= 1.05x, p95 <= 1.1x the raw echo's"
@@ -80,6 +89,30 @@ def build_registry() -> Registry:
             "scale.tally",
             "tally 10,000 votes from 2,000 voters (in-process)",
             scale.tally,
+            goal=SCALE_GOAL,
+        )
+    )
+    registry.add(
+        Benchmark(
+            "scale.proposal",
+            "!proposal N, 100 movements' positions (in-process)",
+            scale.proposal,
+            goal=SCALE_GOAL,
+        )
+    )
+    registry.add(
+        Benchmark(
+            "council.round",
+            "a proposal through 50 movement rooms",
+            council.proposal_round,
+            goal="none set: times, and the sends a homeserver's rate limit counts",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "council.show",
+            "!proposal N, 100 movements' positions (in-process)",
+            council.proposal_show,
             goal=SCALE_GOAL,
         )
     )

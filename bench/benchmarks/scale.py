@@ -240,3 +240,61 @@ async def tally(ctx: BenchContext) -> BenchResult:
     )
     result.notes.append(_trips_note(data, "tally.command.route", "!poll results"))
     return result
+
+
+async def proposal(ctx: BenchContext) -> BenchResult:
+    """`!proposal 1` at `--movements` movements (100 by default), each with its position."""
+    s = ctx.settings
+    data = await run_inprocess(ctx, "proposal", "--movements", str(s.movements))
+    figures = {key: summary_ms(values) for key, values in data["samples_s"].items()}
+    rows = _rows(
+        figures,
+        [
+            ("proposal.total", "!proposal 1 + render", True),
+            ("proposal.route", "handler (route)", False),
+            ("proposal.render", "render", False),
+        ],
+    )
+    kib = data["sizes"]["content_bytes"] / 1024
+    rows.append(
+        Row(
+            "reply content",
+            "KiB",
+            NAN,
+            round(kib, 1),
+            f"< {EVENT_LIMIT_KIB:g} KiB event",
+            max_value=EVENT_LIMIT_KIB,
+        )
+    )
+    reply, built = data["reply"], data["data"]
+    shown_all = reply["pages"] > 1 or reply["seats"] == built["movements"]
+    passed = (
+        reply["template"] == "council_proposal"
+        and shown_all
+        and kib <= EVENT_LIMIT_KIB
+        and len(data["samples_s"]["proposal.total"]) == s.runs
+    )
+    result = _in_process_result(
+        data,
+        rows,
+        figures,
+        checks={
+            "passed": passed,
+            "reply": reply,
+            "summary": (
+                f"page 1 of {reply['pages']} shows {reply['seats']} of {built['movements']} "
+                f"movements' positions, {kib:.0f} KiB"
+            ),
+        },
+    )
+    result.notes.append(
+        f"an alliance of {built['movements']} active movements, proposal 1 with every "
+        f"movement's position recorded (made by the store functions in {data['build_s']:.1f} s); "
+        f"{s.runs} runs after one warm-up, in a process of its own"
+    )
+    result.notes.append(
+        "timed: Router.route('proposal 1') with the real registry and SQLite store, then "
+        "Renderer.render and notice_content; " + _machine_note(data)
+    )
+    result.notes.append(_trips_note(data, "proposal.route", "!proposal 1"))
+    return result

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -41,7 +42,13 @@ from bot.pages import Fit, Layout, page_view, wanted_page
 from bot.permissions import Power
 from commands import polls
 from commands.alliance.shared import commons_alliance, read_alliance, text_of
-from commands.alliance.store import Alliance, alliance_by_id, movement_by_id, movements_of
+from commands.alliance.store import (
+    Alliance,
+    Movement,
+    alliance_by_id,
+    movement_by_id,
+    movements_of,
+)
 from commands.council import store
 from commands.council.rules import (
     DEFAULT_RULE,
@@ -119,14 +126,30 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-async def _counted(services: Services, seats: Sequence[Seat]) -> list[Seat]:
-    """The seats that count: their movement is still in the alliance."""
-    kept = []
-    for seat in seats:
-        movement = await movement_by_id(services.store, seat.movement_id)
-        if movement is not None and movement.status == "active":
-            kept.append(seat)
-    return kept
+@dataclass(frozen=True)
+class Standing:
+    """A round's seats as they stand, and which of them count (their movement is still in
+    the alliance): read in two queries whatever the alliance's size."""
+
+    seats: list[Seat]
+    counted: frozenset[int]
+    active: list[Movement]
+
+    @property
+    def counted_seats(self) -> list[Seat]:
+        return [seat for seat in self.seats if seat.movement_id in self.counted]
+
+    def outcome(self, round_: Round, *, final: bool) -> CouncilOutcome:
+        return tally_movements(
+            rule_of(round_.rule), _positions(self.seats), sorted(self.counted), final=final
+        )
+
+
+async def standing(services: Services, round_: Round, alliance_id: int) -> Standing:
+    seats = await store.seats_of(services.store, round_.id)
+    active = await movements_of(services.store, alliance_id, statuses=("active",))
+    ids = {m.id for m in active}
+    return Standing(seats, frozenset(s.movement_id for s in seats if s.movement_id in ids), active)
 
 
 def _positions(seats: Sequence[Seat]) -> dict[int, Position]:
@@ -135,17 +158,6 @@ def _positions(seats: Sequence[Seat]) -> dict[int, Position]:
         for seat in seats
         if seat.position is not None
     }
-
-
-async def outcome_of(services: Services, round_: Round, *, final: bool) -> CouncilOutcome:
-    seats = await store.seats_of(services.store, round_.id)
-    counted = await _counted(services, seats)
-    return tally_movements(
-        rule_of(round_.rule),
-        _positions(seats),
-        [seat.movement_id for seat in counted],
-        final=final,
-    )
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -215,7 +227,7 @@ async def close_command(ctx: Context, args: Args) -> Reply:
     if not round_.is_open:
         raise CommandError("council.already_closed", number=proposal.number)
     at = max(ctx.services.now_ms(), ctx.event.ts)
-    await settle(ctx.services, round_, now=at, closing_by=UserID(ctx.sender))
+    await settle(ctx.services, proposal, round_, now=at, closing_by=UserID(ctx.sender))
     ctx.services.signal(CHANGED)
     return Reply("council_closing", {"number": proposal.number})
 
@@ -271,18 +283,13 @@ async def show(
     proposal = await _proposal(ctx, alliance, number)
     rounds = await store.rounds_of(ctx.store, proposal.id)
     round_ = rounds[-1]
-    seats = await store.seats_of(ctx.store, round_.id)
-    counted = {seat.movement_id for seat in await _counted(ctx.services, seats)}
-    outcome = await outcome_of(ctx.services, round_, final=not round_.is_open)
-    asked = {seat.movement_id for seat in seats}
-    later = [
-        m.name
-        for m in await movements_of(ctx.store, alliance.id, statuses=("active",))
-        if m.id not in asked
-    ]
+    now = await standing(ctx.services, round_, alliance.id)
+    outcome = now.outcome(round_, final=not round_.is_open)
+    asked = {seat.movement_id for seat in now.seats}
+    later = [m.name for m in now.active if m.id not in asked]
     views = [
-        _seat_view(ctx.services, seat, seat.movement_id in counted, ctx.event.room_id)
-        for seat in seats
+        _seat_view(ctx.services, seat, seat.movement_id in now.counted, ctx.event.room_id)
+        for seat in now.seats
     ]
     naming = f" --alliance {alliance.slug}" if named else ""
 
@@ -432,7 +439,7 @@ async def _advance(services: Services, round_: Round, now: int) -> None:
     for seat in await store.seats_of(services.store, round_.id):
         if seat.asked_at is None and seat.position is None:
             await _ask(services, proposal, round_, seat, now)
-    await settle(services, round_, now=now, closing_by=None)
+    await settle(services, proposal, round_, now=now, closing_by=None)
 
 
 async def post_root(services: Services, proposal: Proposal, round_: Round) -> bool:
@@ -543,14 +550,16 @@ async def _ask(services: Services, proposal: Proposal, round_: Round, seat: Seat
     )
 
 
-async def settle(services: Services, round_: Round, *, now: int, closing_by: UserID | None) -> None:
+async def settle(
+    services: Services, proposal: Proposal, round_: Round, *, now: int, closing_by: UserID | None
+) -> None:
     """Record every position the movements' polls settled on, then close the round if it is
     done: every counted movement answered, its deadline passed, or `closing_by` closes it."""
     for seat in await store.seats_of(services.store, round_.id):
         if seat.position is None and seat.poll_id is not None:
             await _read_position(services, seat, now)
-    seats = await store.seats_of(services.store, round_.id)
-    counted = await _counted(services, seats)
+    found = await standing(services, round_, proposal.alliance_id)
+    seats, counted = found.seats, found.counted_seats
     everyone = all(seat.position is not None for seat in counted)
     if closing_by is None and not everyone:
         if now < round_.closes_at:
@@ -570,7 +579,7 @@ async def settle(services: Services, round_: Round, *, now: int, closing_by: Use
                 by=None,
                 at=now,
             )
-    outcome = await outcome_of(services, round_, final=True)
+    outcome = (await standing(services, round_, proposal.alliance_id)).outcome(round_, final=True)
     via: store.ClosedVia = "command" if closing_by else ("everyone" if everyone else "deadline")
     at = min(now, round_.closes_at)
     closed = await store.close_round(
@@ -612,9 +621,9 @@ async def announce(services: Services, round_: Round, now: int) -> None:
     assert proposal is not None
     alliance = await alliance_by_id(services.store, proposal.alliance_id)
     assert alliance is not None
-    outcome = await outcome_of(services, round_, final=True)
-    seats = await store.seats_of(services.store, round_.id)
-    counted = {seat.movement_id for seat in await _counted(services, seats)}
+    found = await standing(services, round_, proposal.alliance_id)
+    outcome = found.outcome(round_, final=True)
+    seats, counted = found.seats, found.counted
 
     def view(reader: RoomID) -> dict[str, Any]:
         return {

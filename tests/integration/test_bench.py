@@ -29,7 +29,7 @@ LATENCY = (
     "latency.objectives",
     "latency.poll_results",
 )
-SCALE = ("scale.compare", "scale.tally")
+SCALE = ("scale.compare", "scale.tally", "scale.proposal")
 ARMS = ("floor", "multilogue")
 VOTES = 4
 RUNS = 3
