@@ -66,6 +66,7 @@ from commands.alliance.compare import (
     threshold_words,
 )
 from commands.alliance.objectives_store import Objective
+from commands.alliance.settings import compare_forms
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
     TEXT_MAX,
@@ -385,6 +386,9 @@ async def compare(fit: Fit, ctx: Context, args: Args) -> Reply:
     words = tokenize(args.text("what"))
     if not words:
         return _matrix(fit, ctx, alliance, board, active, page=page, named=named)
+    for form in compare_forms(ctx.registry):
+        if len(words) == 1 and words[0].lower() == form.name:
+            return await form.compare(ctx, alliance, page=page)
     number = objective_number(words[0]) if len(words) == 1 else None
     if number is not None:
         objective = next((o for o in board.objectives if o.number == number), None)
@@ -843,12 +847,14 @@ def commands(fit: Fit) -> tuple[Command, ...]:
                 "movements: what both endorse, what only one does, in their own words where their "
                 "statements link them. With an objective's number: every movement's stance on it. "
                 f"A big alliance's table comes in pages of at most {MATRIX_COLUMNS} movements; "
-                "the answer says how to see the next one."
+                "the answer says how to see the next one. With 'agreements': where every "
+                "movement stood on each of the alliance's agreements."
             ),
             examples=(
                 "{prefix}compare",
                 "{prefix}compare climate-camp tenants",
                 "{prefix}compare 3",
+                "{prefix}compare agreements",
                 "{prefix}compare --page 2",
             ),
         ),

@@ -1,9 +1,12 @@
-"""Settings of `!alliance set` that other families keep.
+"""Settings of `!alliance set`, and forms of `!compare`, that other families keep.
 
 The alliance family owns the command and the threshold of common objectives; a family that
 builds on it (the council keeps how the alliance decides proposals) offers its own settings
 under :data:`SETTINGS` (`Registry.provide`), a sequence of :class:`Setting`. `!alliance set
-<name> <value>` then hands the value to the setting, and `!alliance` shows each one.
+<name> <value>` then hands the value to the setting, and `!alliance` shows each one. In the
+same way a family offers a form of `!compare` (:data:`COMPARE_FORMS`, a sequence of
+:class:`CompareForm`): `!compare agreements` compares the movements on the alliance's
+agreements as `!compare` does on its objectives.
 """
 
 from __future__ import annotations
@@ -35,4 +38,22 @@ class Setting(Protocol):
 def settings(registry: Registry) -> Sequence[Setting]:
     """The settings other families offer (none when no family does)."""
     offered = registry.provided(SETTINGS)
+    return offered if isinstance(offered, Sequence) else ()
+
+
+COMPARE_FORMS: Final = "alliance.compare_forms"  # the name it is provided under
+
+
+class CompareForm(Protocol):
+    """`!compare <name>`: another family's way of comparing the alliance's movements."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def compare(self, ctx: Context, alliance: Alliance, *, page: int) -> Reply: ...
+
+
+def compare_forms(registry: Registry) -> Sequence[CompareForm]:
+    """The forms other families offer (none when no family does)."""
+    offered = registry.provided(COMPARE_FORMS)
     return offered if isinstance(offered, Sequence) else ()

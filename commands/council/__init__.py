@@ -17,9 +17,10 @@ from bot.contract import Command, Flag, Listener, Param, Registry, Timer
 from bot.pages import PAGE_FLAG, Fit
 from bot.permissions import Power
 from commands import polls
-from commands.alliance.settings import SETTINGS
+from commands.alliance.settings import COMPARE_FORMS, SETTINGS
 from commands.alliance.shared import ALLIANCE_FLAG
 from commands.council.proposals import (
+    AgreementsForm,
     agreements_command,
     amend_command,
     close_command,
@@ -48,9 +49,11 @@ CHECK_S: Final = 2.0
 
 def register(registry: Registry) -> None:
     registry.family("council", "Deciding together", order=35)
-    for command in commands(Fit()):
+    fit = Fit()
+    for command in commands(fit):
         registry.add(command)
     registry.provide(SETTINGS, (RuleSetting(), ProposersSetting()))
+    registry.provide(COMPARE_FORMS, (AgreementsForm(fit),))
     registry.provide(polls.ROOM_SETTINGS, (PositionSetting(), TermSetting()))
     registry.listen(
         Listener("spokes in proposal threads", frozenset({"m.room.message"}), on_thread_message)

@@ -381,6 +381,76 @@ async def list_command(ctx: Context, args: Args) -> Reply:
     return Reply("council_proposals", {"alliance": alliance.name, "proposals": shown[:20]})
 
 
+class AgreementsForm:
+    """`!compare agreements`: where every movement stood on each agreement of the alliance
+    (offered to the alliance family as a form of `!compare`)."""
+
+    name: Final = "agreements"
+
+    def __init__(self, fit: Fit) -> None:
+        self.fit = fit
+
+    async def compare(self, ctx: Context, alliance: Alliance, *, page: int) -> Reply:
+        rows: list[dict[str, Any]] = []
+        for proposal in await store.proposals_of(ctx.store, alliance.id):
+            rounds = await store.rounds_of(ctx.store, proposal.id)
+            passed = [r for r in rounds if r.outcome == "passed"]
+            if not passed:
+                continue
+            seats = await store.seats_of(ctx.store, passed[-1].id)
+            rows.append(
+                {
+                    "number": proposal.number,
+                    "text": passed[-1].text,
+                    "seats": [
+                        {
+                            "movement": s.movement_name,
+                            "position": Words("council.position", {"kind": s.position or "none"}),
+                        }
+                        for s in seats
+                    ],
+                }
+            )
+        active = await movements_of(ctx.store, alliance.id, statuses=("active",))
+        later = sorted(
+            {m.name for m in active} - {seat["movement"] for row in rows for seat in row["seats"]}
+        )
+
+        def again(n: int) -> str:
+            return f"{ctx.prefix}compare agreements --alliance {alliance.slug} --page {n}"
+
+        def build(layout: Layout, number: int, cut: int | None) -> Reply:
+            shown, _ = layout.page(number)
+            return Reply(
+                "council_compare_agreements",
+                {
+                    "alliance": alliance.name,
+                    "agreements": [
+                        rows[i] if cut is None else {**rows[i], "text": short(rows[i]["text"], cut)}
+                        for i in shown
+                    ],
+                    "not_asked": later,
+                    "page": page_view(
+                        layout,
+                        number,
+                        again,
+                        Words(
+                            "council.agreements_page",
+                            {"first": shown.start + 1, "last": shown.stop, "total": len(rows)},
+                        ),
+                    ),
+                },
+            )
+
+        return self.fit.page(
+            build,
+            prefix=ctx.prefix,
+            wanted=page,
+            again=again,
+            row_weights=[len(row["text"]) + 30 * len(row["seats"]) for row in rows],
+        )
+
+
 async def agreements_command(ctx: Context, args: Args) -> Reply:
     """The proposals that passed: the alliance's agreements."""
     alliance = await read_alliance(ctx, args.option("alliance"), command="agreements")

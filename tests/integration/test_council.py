@@ -171,6 +171,9 @@ async def test_a_proposal_every_movement_agrees_to_passes_and_is_told_everywhere
         assert passed(here)
     agreements = body(await c.ada.ask(c.commons, "!agreements", bot=bot.user_id))
     assert "We hold a joint day of action on 1 May" in agreements
+    compared = body(await c.ada.ask(c.commons, "!compare agreements", bot=bot.user_id))
+    assert "#1 We hold a joint day of action on 1 May" in compared, compared
+    assert "Care Workers: Agree with reservations" in compared
     assert len(outcome_in(c.ada, bot.user_id, c.commons, 1)) == 1
 
 

@@ -59,6 +59,7 @@ NOT_SAID = {
     ("commands/alliance/compare.py", "every movement"),
     ("commands/alliance/compare.py", "at least"),
     ("commands/council/rules.py", "consensus minus one"),
+    ("commands/council/proposals.py", "compare agreements --alliance "),
     # HTML tag names and markup of relayed copies.
     ("commands/relay/content.py", "del h1 h2"),
     ("commands/relay/content.py", "mx-reply script"),
