@@ -45,17 +45,8 @@ from bot.permissions import Power
 from bot.store import Store
 from commands import polls
 from commands.alliance import decisions, objectives_store, statements
-from commands.alliance.compare import (
-    BadName,
-    Board,
-    ThresholdError,
-    check_name,
-    name_key,
-    parse_threshold,
-    slugify,
-    support,
-    threshold_words,
-)
+from commands.alliance.compare import Board, support
+from commands.alliance.names import BadName, check_name, name_key, slugify
 from commands.alliance.settings import settings
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
@@ -92,6 +83,7 @@ from commands.alliance.store import (
     set_space,
     set_threshold,
 )
+from commands.alliance.thresholds import ThresholdError, parse_threshold, threshold_words
 from commands.links import room_link
 
 log = logging.getLogger(__name__)

@@ -59,12 +59,9 @@ from commands.alliance.compare import (
     bridging,
     compare_objective,
     compare_pair,
-    objective_number,
-    split_names,
     support,
-    text_key,
-    threshold_words,
 )
+from commands.alliance.names import objective_number, split_names, text_key
 from commands.alliance.objectives_store import Objective
 from commands.alliance.settings import compare_forms
 from commands.alliance.shared import (
@@ -81,6 +78,7 @@ from commands.alliance.shared import (
     words_stay_in,
 )
 from commands.alliance.store import Alliance, Movement, PollRef, Taken, movements_of
+from commands.alliance.thresholds import threshold_words
 from commands.links import room_link
 from commands.polls.rules import rule_words
 

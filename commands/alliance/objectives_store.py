@@ -24,14 +24,8 @@ import aiosqlite
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands.alliance.compare import (
-    NO_STANCE,
-    Board,
-    ObjectiveInfo,
-    Stance,
-    Wording,
-    text_key,
-)
+from commands.alliance.compare import NO_STANCE, Board, ObjectiveInfo, Stance, Wording
+from commands.alliance.names import text_key
 from commands.alliance.store import (
     Alliance,
     Movement,

@@ -35,7 +35,7 @@ from bot.contract import (
 from bot.ids import RoomID
 from bot.render import Renderer
 from commands.alliance import objectives_store
-from commands.alliance.compare import match_name, objective_number
+from commands.alliance.names import match_name, objective_number
 from commands.alliance.objectives_store import Objective
 from commands.alliance.store import (
     Alliance,

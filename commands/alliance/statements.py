@@ -35,7 +35,7 @@ from bot.ids import RoomID
 from bot.permissions import Power
 from commands import polls
 from commands.alliance import objectives_store, statements_store
-from commands.alliance.compare import text_key
+from commands.alliance.names import text_key
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
     check_text,

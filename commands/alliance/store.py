@@ -22,15 +22,14 @@ import aiosqlite
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
-from commands.alliance.compare import (
+from commands.alliance.compare import MovementInfo
+from commands.alliance.names import name_key, slugify
+from commands.alliance.thresholds import (
     MAJORITY,
-    MovementInfo,
     Threshold,
     ThresholdError,
     format_threshold,
-    name_key,
     parse_threshold,
-    slugify,
 )
 
 MovementStatus = Literal["pending", "active", "rejected", "left"]

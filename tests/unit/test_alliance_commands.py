@@ -20,8 +20,8 @@ from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
 from commands.alliance import objectives_store, statements_store
-from commands.alliance.compare import name_key
 from commands.alliance.decisions import settle_decisions
+from commands.alliance.names import name_key
 from commands.alliance.objectives import MATRIX_COLUMNS, cut_text
 from commands.alliance.statements_store import StatementChange
 from commands.alliance.store import (

@@ -15,7 +15,7 @@ from bot.ids import EventID, RoomID
 from bot.render import Renderer
 from bot.store import Store
 from commands.alliance import decisions_store, objectives_store, statements_store
-from commands.alliance.compare import Wording, parse_threshold, support
+from commands.alliance.compare import Wording, support
 from commands.alliance.decisions_store import Settled
 from commands.alliance.objectives_store import Objective
 from commands.alliance.statements_store import AppliedChange, StatementChange
@@ -33,6 +33,7 @@ from commands.alliance.store import (
     request_join,
     set_space,
 )
+from commands.alliance.thresholds import parse_threshold
 from commands.polls.rules import ConsensusCounts, Outcome, Rule, decide
 
 COMMONS = RoomID("!commons:hs")

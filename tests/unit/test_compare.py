@@ -8,31 +8,35 @@ import pytest
 
 from bot.render import Renderer
 from commands.alliance.compare import (
-    MAJORITY,
-    BadName,
     Board,
     MovementInfo,
     ObjectiveInfo,
     Stance,
-    Threshold,
-    ThresholdError,
     Wording,
     bridging,
     bridging_score,
-    check_name,
     compare_objective,
     compare_pair,
-    format_threshold,
     lean,
+    percent,
+    support,
+)
+from commands.alliance.names import (
+    BadName,
+    check_name,
     match_name,
     name_key,
     objective_number,
-    parse_threshold,
-    percent,
     slugify,
     split_names,
-    support,
     text_key,
+)
+from commands.alliance.thresholds import (
+    MAJORITY,
+    Threshold,
+    ThresholdError,
+    format_threshold,
+    parse_threshold,
     threshold_words,
 )
 from commands.polls.rules import ConsensusCounts

@@ -54,10 +54,10 @@ COLUMNS = re.compile(r"^\s*[a-z_][a-z0-9_.]*(\s*,\s*[a-z_][a-z0-9_.]*)+,?\s*$")
 # Everything else that reads like words but is not said to anyone, by file and start.
 NOT_SAID = {
     # Words people type, read by the parser and never shown (like command words).
-    ("commands/alliance/compare.py", "more than half"),
-    ("commands/alliance/compare.py", "over half"),
-    ("commands/alliance/compare.py", "every movement"),
-    ("commands/alliance/compare.py", "at least"),
+    ("commands/alliance/thresholds.py", "more than half"),
+    ("commands/alliance/thresholds.py", "over half"),
+    ("commands/alliance/thresholds.py", "every movement"),
+    ("commands/alliance/thresholds.py", "at least"),
     ("commands/council/rules.py", "consensus minus one"),
     ("commands/council/proposals.py", "compare agreements --alliance "),
     # HTML tag names and markup of relayed copies.
