@@ -25,14 +25,13 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
 from bot.config import Config
 from bot.contract import (
     JOINED_A_ROOM,
-    Joined,
     LoginFailed,
     MatrixError,
     MatrixUnavailable,
@@ -54,18 +53,15 @@ from bot.families import build_registry
 from bot.ids import EventID, RoomID
 from bot.matrix import Matrix
 from bot.outbox import (
-    Delivery,
     Outbox,
     Refused,
     RoomQueues,
     backoff_s,
-    notice_content,
-    txn_id_for,
     wall_ms,
 )
-from bot.render import Renderer
-from bot.rooms import Rooms, RoomState
+from bot.rooms import Rooms
 from bot.router import Router
+from bot.services import BotServices
 from bot.store import InboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -88,11 +84,21 @@ class Bot:
         self.outbox = Outbox(self.matrix)
         self.rooms = Rooms()
         self.registry = registry or build_registry()
-        self.router = Router(registry=self.registry, config=config, store=store, services=self)
+        self.services = BotServices(
+            config=config,
+            store=store,
+            registry=self.registry,
+            matrix=self.matrix,
+            outbox=self.outbox,
+            rooms=self.rooms,
+            retried=self._retried,
+        )
+        self.router = Router(
+            registry=self.registry, config=config, store=store, services=self.services
+        )
         self.inbox_types = frozenset({"m.room.message"}).union(
             *(listener.event_types for listener in self.registry.listeners)
         )
-        self.renderer = Renderer(globals={"prefix": config.command_prefix})
         self.queues = RoomQueues(self._handle_event, self._lane_of)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -104,7 +110,6 @@ class Bot:
         self._token_saved_at = 0.0
         self._pruned_at = time.monotonic()  # `create` prunes before the first sync
         self._invites = asyncio.Lock()  # invites are answered one at a time
-        self._joined_since_sync: set[RoomID] = set()
         # Messages too old to answer as commands, admitted only for listeners that want them
         # (relaying what was said while the bot was away).
         self._old_messages_wanted = any(
@@ -112,9 +117,6 @@ class Bot:
             for listener in self.registry.listeners
         )
         self._too_old: set[EventID] = set()
-        self._wake: dict[str, asyncio.Event] = {
-            timer.name: asyncio.Event() for timer in self.registry.timers
-        }
 
     @classmethod
     async def create(cls, config: Config) -> Bot:
@@ -127,7 +129,7 @@ class Bot:
 
     def stop(self) -> None:
         self._stopping.set()
-        for wake in self._wake.values():
+        for wake in self.services.wake.values():
             wake.set()
 
     async def run(self) -> None:
@@ -301,25 +303,17 @@ class Bot:
             self._spawn(self._run_timer(timer), name=f"timer {timer.name}")
 
     async def _run_timer(self, timer: Timer) -> None:
-        wake = self._wake[timer.name]
+        wake = self.services.wake[timer.name]
         while not self._stopping.is_set():
             wake.clear()  # a signal from now on calls for another run
             try:
-                await timer.handler(self)
+                await timer.handler(self.services)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Timer %s failed (reference %s)", timer.name, secrets.token_hex(3))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=timer.interval_s)
-
-    def signal(self, happening: str) -> None:
-        for timer in self.registry.timers:
-            if happening in timer.woken_by:
-                self._wake[timer.name].set()
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
 
     # -- one sync --------------------------------------------------------------------------
 
@@ -477,16 +471,18 @@ class Bot:
                     await self._retried(lambda: self.matrix.leave(invite.room_id), "decline")
                 else:
                     await self._retried(lambda: self.matrix.join(invite.room_id), "join")
-                    self._joined_since_sync.add(invite.room_id)
+                    self.services.joined_since_sync.add(invite.room_id)
                     log.info("Joined room %s (invited by %s)", invite.room_id, inviter)
-                    self.signal(JOINED_A_ROOM)
+                    self.services.signal(JOINED_A_ROOM)
             except MatrixError as exc:
                 log.warning("Could not answer the invite to %s: %s", invite.room_id, exc)
 
     def _rooms_served(self) -> int:
         """Rooms joined, counting those joined since the last sync told of them."""
-        self._joined_since_sync = {r for r in self._joined_since_sync if r not in self.rooms}
-        return len(self.rooms) + len(self._joined_since_sync)
+        self.services.joined_since_sync = {
+            r for r in self.services.joined_since_sync if r not in self.rooms
+        }
+        return len(self.rooms) + len(self.services.joined_since_sync)
 
     async def _retried(self, request: Callable[[], Awaitable[T]], what: str) -> T:
         """A request retried while the homeserver paces or fails: waiting as asked when
@@ -532,7 +528,7 @@ class Bot:
                 await self._handle_message(event)
             for listener in self.registry.listeners:
                 if event.type in listener.event_types and (listener.include_old or not too_old):
-                    reply = await listener.handler(self, event)
+                    reply = await listener.handler(self.services, event)
                     if reply is not None:
                         await self._reply(event, reply)
             await self.store.finish(event.event_id)
@@ -566,12 +562,12 @@ class Bot:
     async def _reply(self, event: Event, reply: Reply) -> None:
         """Answer `event`: worth retrying until the command is too old to answer."""
         until_ms = min(event.ts, wall_ms()) + self.config.max_command_age_s * 1000
-        done = await self._notice(
+        done = await self.services.deliver_notice(
             event.room_id, reply, answering=event, txn_key=event.event_id, until_ms=until_ms
         )
         if isinstance(done, Refused) and done.errcode not in ("M_FORBIDDEN", "M_NOT_FOUND"):
             # Someone is waiting for this answer: tell them, in plain words, that it failed.
-            await self._notice(
+            await self.services.deliver_notice(
                 event.room_id,
                 Reply("reply_refused", {"too_large": done.errcode == "M_TOO_LARGE"}),
                 answering=event,
@@ -580,139 +576,3 @@ class Bot:
             )
         if reply.then is not None:
             await reply.then()
-
-    # -- Services, offered to command families ----------------------------------------------
-
-    def room(self, room_id: RoomID) -> RoomState:
-        return self.rooms.get(room_id)
-
-    async def send_state(
-        self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
-    ) -> EventID:
-        return await self.matrix.send_state(
-            room_id, event_type=event_type, state_key=state_key, content=content
-        )
-
-    async def create_space(
-        self, *, name: str, topic: str, invite: list[str], key: str | None = None
-    ) -> RoomID:
-        return await self.matrix.create_space(name=name, topic=topic, invite=invite, key=key)
-
-    async def find_space(self, key: str) -> RoomID | None:
-        """The space marked with `key` that this bot created itself, if any (for recovering a
-        creation interrupted before its id was stored). Who created a room is read from its
-        `m.room.create` as the homeserver sent it: a planted mark in someone else's room, or
-        in a room that is not a space, is never adopted."""
-        for room_id in await self.matrix.rooms_marked(key):
-            if room_id not in self.rooms:
-                continue
-            room = self.rooms.get(room_id)
-            if (
-                room.create_sender == self.config.user_id
-                and room.create_content.get("type") == "m.space"
-            ):
-                return room_id
-            log.warning("Not adopting room %s: it carries a space mark, but not ours", room_id)
-        return None
-
-    async def invite(self, room_id: RoomID, user_id: str) -> None:
-        await self.matrix.invite(room_id, user_id)
-
-    async def join_replacement(self, old: RoomID, new: RoomID) -> Joined:
-        joined_now = new not in self.rooms and new not in self._joined_since_sync
-        if joined_now:
-            try:
-                await self._retried(lambda: self.matrix.join(new), "join")
-            except MatrixError as exc:
-                log.info("Cannot join %s, which replaced %s, yet (%s)", new, old, exc)
-                return "waiting"
-            self._joined_since_sync.add(new)
-        create = await self.matrix.get_state(new, "m.room.create")
-        predecessor = (create or {}).get("predecessor")
-        if isinstance(predecessor, dict) and predecessor.get("room_id") == old:
-            return "joined"
-        log.warning("Room %s does not name %s as the room it replaces", new, old)
-        if joined_now:  # only for this: a room the bot was in already (the commons?) it keeps
-            try:
-                await self.leave(new)
-            except MatrixError as exc:
-                log.info("Could not leave %s: %s", new, exc)
-        return "not a replacement"
-
-    async def leave(self, room_id: RoomID) -> None:
-        await self.matrix.leave(room_id)
-        self.rooms.forget(room_id)
-        log.info("Left room %s on request", room_id)
-
-    async def send(
-        self,
-        room_id: RoomID,
-        *,
-        event_type: str,
-        content: dict[str, Any],
-        txn_key: str,
-        background: bool = False,
-    ) -> EventID | None:
-        done = await self.outbox.deliver(
-            room_id,
-            event_type=event_type,
-            content=content,
-            txn_id=txn_id_for(txn_key, event_type),
-            background=background,
-        )
-        return done if isinstance(done, str) else None
-
-    async def redact(
-        self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str
-    ) -> EventID | None:
-        return await self.outbox.redact(
-            room_id, event_id, reason=reason, txn_id=txn_id_for(txn_key, "m.room.redaction")
-        )
-
-    async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
-        try:
-            return await self.matrix.get_event(room_id, event_id)
-        except MatrixError as exc:
-            log.warning("Could not read an event of %s: %s", room_id, exc)
-            return None
-
-    async def notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-    ) -> EventID | None:
-        done = await self._notice(
-            room_id, reply, txn_key=txn_key, answering=answering, thread_root=thread_root
-        )
-        return done if isinstance(done, str) else None
-
-    async def _notice(
-        self,
-        room_id: RoomID,
-        reply: Reply,
-        *,
-        txn_key: str,
-        answering: Event | None = None,
-        thread_root: EventID | None = None,
-        until_ms: int | None = None,
-    ) -> Delivery:
-        message = self.renderer.render_fitted(reply.template, reply.data)
-        content = notice_content(message, answering=answering)
-        if thread_root is not None and answering is None:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread_root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": thread_root},
-            }
-        return await self.outbox.deliver(
-            room_id,
-            event_type="m.room.message",
-            content=content,
-            txn_id=txn_id_for(txn_key),
-            until_ms=until_ms,
-        )

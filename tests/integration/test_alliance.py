@@ -78,7 +78,7 @@ async def give_power(user: MatrixUser, room: str, bot: RunningBot, level: int) -
     levels["users"] = {**levels.get("users", {}), bot.user_id: level}
     await user.client.room_put_state(room, "m.room.power_levels", levels)
     await user.wait_for(
-        lambda: bot.bot.room(RoomID(room)).level(bot.user_id) >= level,
+        lambda: bot.bot.services.room(RoomID(room)).level(bot.user_id) >= level,
         what="the bot to see its new power level",
     )
 
@@ -132,8 +132,8 @@ async def test_an_alliance_gets_a_space_and_movements_join_with_consent_on_both_
     # After a crash between creating the space and storing its id, it is found by its mark.
     [earth] = await all_alliances(bot.bot.store)
     assert earth.space_id == space
-    assert await bot.bot.find_space(earth.space_key) == space
-    assert await bot.bot.find_space("no-such-key") is None
+    assert await bot.bot.services.find_space(earth.space_key) == space
+    assert await bot.bot.services.find_space("no-such-key") is None
     shown = await ada.ask(commons, "!alliance", bot=bot.user_id)
     assert "This room is its commons" in body(shown)
     assert "none yet" in body(shown)

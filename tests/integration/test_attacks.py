@@ -119,13 +119,13 @@ async def test_a_planted_space_mark_is_never_adopted(bot: RunningBot, make_user:
         lambda: bot.user_id in mallory.client.rooms.get(planted.room_id, NO_ROOM).users,
         what="the bot to join the planted space",
     )
-    own = await bot.bot.create_space(name="Earth Alliance", topic="t", invite=[], key=key)
+    own = await bot.bot.services.create_space(name="Earth Alliance", topic="t", invite=[], key=key)
     await mallory.wait_for(lambda: own in bot.bot.rooms, what="the bot to sync its own space")
 
-    assert await bot.bot.find_space(key) == own
+    assert await bot.bot.services.find_space(key) == own
     await bot.bot.matrix.leave(own)
     await mallory.wait_for(lambda: own not in bot.bot.rooms, what="the bot to leave its space")
-    assert await bot.bot.find_space(key) is None
+    assert await bot.bot.services.find_space(key) is None
 
 
 async def test_a_room_that_only_asked_to_join_reads_nothing_of_the_alliance(

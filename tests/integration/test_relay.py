@@ -927,7 +927,9 @@ async def test_two_members_with_one_name_are_told_apart_in_the_commons(
     root, copied = await share_thread(world, bot, "Shall we march together on the 12th?")
     await world.erin.client.set_displayname("Bea")
     await world.bea.wait_for(
-        lambda: bot.bot.room(RoomID(world.camp)).display_names.get(world.erin.user_id) == "Bea",
+        lambda: (
+            bot.bot.services.room(RoomID(world.camp)).display_names.get(world.erin.user_id) == "Bea"
+        ),
         what="the bot to see Erin's new name",
     )
     await world.erin.say(world.camp, "Cancel the march", thread_root=root)

@@ -54,11 +54,11 @@ async def test_a_signal_runs_the_timers_woken_by_it_and_only_those(
     bot = bot_with(store, tmp_path, counting("decisions"), counting("deadlines"))
     bot._start_timers()
     await until(lambda: runs == {"decisions": 1, "deadlines": 1}, "the first runs")
-    bot.signal("poll closed")
+    bot.services.signal("poll closed")
     await until(lambda: runs["decisions"] == 2, "the signalled run")
-    bot.signal("something else")
-    bot.signal("poll closed")
-    bot.signal("poll closed")  # signals before the next run make one run, not two
+    bot.services.signal("something else")
+    bot.services.signal("poll closed")
+    bot.services.signal("poll closed")  # signals before the next run make one run, not two
     await until(lambda: runs["decisions"] == 3, "the second signalled run")
     await asyncio.sleep(0.05)
     assert runs == {"decisions": 3, "deadlines": 1}
