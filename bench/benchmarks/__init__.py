@@ -110,14 +110,6 @@ def build_registry() -> Registry:
     )
     registry.add(
         Benchmark(
-            "council.show",
-            "!proposal N, 100 movements' positions (in-process)",
-            council.proposal_show,
-            goal=SCALE_GOAL,
-        )
-    )
-    registry.add(
-        Benchmark(
             "restart",
             "restart in N rooms, a command waiting in each",
             restart.restart,

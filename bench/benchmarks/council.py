@@ -1,4 +1,4 @@
-"""Alliance proposals: one round through every movement room, and `!proposal N` at scale.
+"""Alliance proposals: one round through every movement room of an alliance of 50.
 
 council.round
     multilogue, a person (a bot admin who made every room, so a moderator everywhere) and an
@@ -21,45 +21,31 @@ council.round
 
     Rate limits. Every bench account, the bot's included, has its message rate limit lifted
     (a per-user override; the homeserver's `rc_message` is lifted too), so the 50-movement
-    round runs at the speed of the bot and the homeserver. Then the same round again with a
-    second multilogue and `PACED_MOVEMENTS` (10) movements under Synapse's default message
-    limit (`rc_message`: 0.2 events a second after a burst of 10), set as the bot's own
-    override: for the proposal, lifted for set-up and the first decisions, and set again for
-    the last decision after waiting until the limit's bucket is empty (as it is when the last
-    movement decides hours or days later). The expected times at 50 movements under the
-    default limit are worked out from the counts: the events beyond the burst go at 0.2 a
-    second; the 10-movement round measured shows how close that is.
+    round runs at the speed of the bot and the homeserver. Then the same round with
+    `PACED_MOVEMENTS` (10) movements on a second throwaway Synapse whose message limit is
+    Synapse's default (`rc_message`: 0.2 events a second after a burst of 10; the admin API
+    only takes whole events a second in a per-user override, so it comes from the config),
+    with a multilogue of its own (the first one is stopped). The bot's limit is lifted for
+    set-up and for the first decisions and applies for the proposal and for the last decision,
+    which comes once the limit's bucket is empty again (as it is when the last movement
+    decides hours or days later). The expected times at 50 movements under the default limit
+    are worked out from the counts (the events beyond the burst go at 0.2 a second); the
+    10-movement round shows how close that is.
     Checks: one poll and one notice in every movement room, one root and one outcome in the
     commons, one outcome in every movement room, every `!poll close` answered, passed.
 
-council.show
-    The bot's own time for `!proposal N` (the proposal with every movement's position) at
-    `settings.movements` movements (100), in a process of its own, no homeserver, like
-    `scale.*`: an alliance of 100 active movements made with the alliance store's functions in
-    a temporary SQLite database (`Store.open`), a proposal with a seat for each
-    (`council.store.open_proposal`), every position recorded (`set_position`: most agree,
-    some with reservations or standing aside, with their reasons) and the round closed as the
-    reconciler closes it. Timed over `settings.runs` runs after one warm-up: `Router.route` of
-    `!proposal 1` in the commons with the real registry, `Renderer.render` and
-    `notice_content`. Also: the round trips to aiosqlite's database thread, and the reply's
-    size against the 64 KiB of a Matrix event. Goal: under 50 ms.
-    It also runs alone: `python -c 'import sys; from bench.benchmarks.council import main;
-    sys.exit(main(sys.argv[1:]))' show --movements 100 --runs 50 [--profile FILE]`.
+`!proposal N` at 100 movements (the bot's own time, in-process) is `scale.proposal`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import cProfile
-import json
+import contextlib
+import itertools
 import math
-import os
-import random
 import re
-import sys
-import tempfile
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -68,30 +54,11 @@ from typing import Any, TypeVar
 
 from nio import Event, MatrixRoom, RoomSendResponse
 
-from bench.benchmarks.scale import EVENT_LIMIT_KIB, GOAL, summary_ms
 from bench.context import MULTILOGUE, BenchContext
-from bench.inprocess import (
-    ADMIN,
-    COMMONS,
-    MOVEMENT_NAMES,
-    SERVER,
-    T0,
-    Harness,
-    RoundTrips,
-    command_event,
-    room_with,
-    round_trip_us,
-    timed,
-)
 from bench.prober import BenchError, Prober
-from bench.processes import REPO_ROOT, BotProcess, read_cpu_s
+from bench.processes import BotProcess, multilogue_process, read_cpu_s
 from bench.registry import BenchResult, Row
-from bot.ids import EventID, RoomID
-from bot.store import Store
-from commands.alliance.store import create_alliance, decide_movement, request_join
-from commands.council import store as council_store
-from commands.council.rules import DEFAULT_RULE, Position, Reason, format_alliance_rule
-from commands.council.rules import tally_movements as tally_positions
+from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 
 ROUND_MOVEMENTS = 50  # council.round (fewer when settings.movements is smaller: --quick)
 PACED_MOVEMENTS = 10  # the same round under Synapse's default message limit
@@ -101,6 +68,7 @@ RC_MESSAGE_BURST = 10  # ...after a burst of this many
 CONCURRENCY = 8  # commands in flight while setting up and deciding
 IDLE_S = 10.0  # how long the bot's CPU is read while the round is open and nothing happens
 SETTLE_S = 2.0  # after the last outcome: time for a duplicate to show up
+MOVEMENT_NAMES = ("Climate Camp", "Housing Co-op", "Care Workers Union", "Tenants Union", "Farmers")
 PROPOSAL = "We hold a joint day of action on 1 May"
 START = "org.matrix.msc3381.poll.start"
 RESPONSE = "org.matrix.msc3381.poll.response"
@@ -108,7 +76,6 @@ MESSAGE = "m.room.message"
 NAN = math.nan
 _POLL_NUMBER = re.compile(r"poll close (\d+)")
 _PROPOSAL_NUMBER = re.compile(r"Proposal (\d+) of ")
-_ENTRY = "import sys; from bench.benchmarks.council import main; sys.exit(main(sys.argv[1:]))"
 
 T = TypeVar("T")
 
@@ -228,10 +195,16 @@ async def ask(person: Prober, room_id: str, text: str, bot_id: str, expect: str)
 
 
 async def alliance_of(
-    ctx: BenchContext, person: Prober, *, label: str, alliance: str, movements: int
+    ctx: BenchContext,
+    person: Prober,
+    bot_id: str,
+    process: BotProcess,
+    *,
+    alliance: str,
+    movements: int,
 ) -> Council:
-    """A multilogue and an alliance of `movements` movement rooms, set up by commands."""
-    bot_id, process = await ctx.multilogue(label, admins=(person.user_id,))
+    """An alliance of `movements` movement rooms in the multilogue `bot_id`, set up by typing
+    commands as `person`, several at a time."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -261,26 +234,96 @@ async def alliance_of(
     return Council(alliance, bot_id, process, commons, by_name, timings)
 
 
-async def _admin_token(ctx: BenchContext) -> str:
-    """A server admin of our own, to set the bot's rate limit (the context keeps its own)."""
-    key = "council.admin"
+class PacedHomeserver:
+    """A second throwaway Synapse, as the bench's (rate limits lifted) but for the message
+    limit, which is Synapse's default (`rc_message`). Its accounts get that limit lifted by a
+    per-user override, as the bench's do; `limit(user, on=True)` deletes the override, so the
+    homeserver's default applies to that account (Synapse's admin API only takes whole
+    events a second in an override, so 0.2 a second can only come from the config)."""
 
-    async def register() -> str:
-        admin = await asyncio.to_thread(ctx.synapse.register, ctx.localpart("ops"), admin=True)
-        return admin.access_token
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.synapse = LocalSynapse(
+            folder / "synapse",
+            in_memory_db=True,
+            extra_config={
+                "presence": {"enabled": False},
+                "rc_message": {"per_second": RC_MESSAGE_PER_S, "burst_count": RC_MESSAGE_BURST},
+            },
+        )
+        self._admin_token = ""
+        self._names = itertools.count(1)
+        self._processes: list[BotProcess] = []
+        self._probers: list[Prober] = []
 
-    return await ctx.shared(key, register)
+    async def start(self) -> None:
+        await asyncio.to_thread(self.synapse.start)
+        admin = await asyncio.to_thread(self.synapse.register, "paced-admin", admin=True)
+        self._admin_token = admin.access_token
 
+    async def account(self, prefix: str) -> RegisteredUser:
+        user = await asyncio.to_thread(self.synapse.register, f"{prefix}{next(self._names)}")
+        await self.limit(user.user_id, on=False)
+        return user
 
-async def default_limit(ctx: BenchContext, user_id: str, *, on: bool) -> None:
-    """Give `user_id` Synapse's default message limit (on) or lift it again (off)."""
-    token = await _admin_token(ctx)
-    if not on:
-        await asyncio.to_thread(ctx.synapse.override_ratelimit, admin_token=token, user_id=user_id)
-        return
-    path = f"/_synapse/admin/v1/users/{user_id}/override_ratelimit"
-    body = {"messages_per_second": RC_MESSAGE_PER_S, "burst_count": RC_MESSAGE_BURST}
-    await asyncio.to_thread(ctx.synapse.api, "POST", path, token=token, body=body)
+    async def limit(self, user_id: str, *, on: bool) -> None:
+        """The default message limit for `user_id` (on), or none (off)."""
+        if not on:
+            await asyncio.to_thread(
+                self.synapse.override_ratelimit, admin_token=self._admin_token, user_id=user_id
+            )
+            return
+        path = f"/_synapse/admin/v1/users/{urllib.parse.quote(user_id)}/override_ratelimit"
+        await asyncio.to_thread(self.synapse.api, "DELETE", path, token=self._admin_token)
+
+    async def prober(self, prefix: str) -> Prober:
+        account = await self.account(prefix)
+        prober = Prober(self.synapse.url, account, self.folder / "probers" / account.user_id[1:])
+        self._probers.append(prober)
+        await prober.start()
+        return prober
+
+    async def multilogue(self, name: str, *, admins: Sequence[str]) -> tuple[str, BotProcess]:
+        account = await self.account(name)
+        process = multilogue_process(
+            name,
+            homeserver=self.synapse.url,
+            server_name=self.synapse.server_name,
+            account=account,
+            folder=self.folder / "bots",
+            admins=admins,
+        )
+        self._processes.append(process)
+        await process.start()
+        return account.user_id, process
+
+    async def settle(self, at_most_s: float = 20.0) -> float:
+        """Wait until this homeserver and its bots are idle (as `BenchContext.settle`)."""
+        pids = [p.pid for p in self._processes if p.running]
+        if self.synapse.pid is not None:
+            pids.append(self.synapse.pid)
+
+        def cpu() -> float:
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(OSError, ValueError):
+                    total += read_cpu_s(pid)
+            return total
+
+        started = time.monotonic()
+        while time.monotonic() - started < at_most_s:
+            before = cpu()
+            await asyncio.sleep(1.0)
+            if cpu() - before < 0.05:
+                break
+        return time.monotonic() - started
+
+    async def close(self) -> None:
+        for process in self._processes:
+            await process.close()
+        for prober in self._probers:
+            await prober.stop()
+        await asyncio.to_thread(self.synapse.stop)
 
 
 # -- one round --------------------------------------------------------------------------------
@@ -300,19 +343,38 @@ def _first_in_each(
     return found
 
 
+def _alive(council: Council) -> None:
+    status = council.process.exited_by_itself
+    if status is not None:
+        raise BenchError(f"{council.bot_id} exited with status {status}")
+
+
+Settle = Callable[[], Awaitable[object]]
+Limit = Callable[[bool], Awaitable[None]]
+
+
 async def run_round(
-    ctx: BenchContext, person: Prober, watcher: BotEvents, council: Council, *, paced: bool
+    person: Prober,
+    watcher: BotEvents,
+    council: Council,
+    *,
+    settle: Settle,
+    limit: Limit | None = None,
+    idle_s: float = 0.0,
 ) -> RoundFigures:
     """One proposal: asked everywhere, decided everywhere, told everywhere (see the module
-    docstring). `paced`: under Synapse's default message limit for the bot."""
+    docstring). With `limit`, the bot's message limit is switched on (`limit(True)`) for the
+    proposal and the last decision. With `idle_s`, the bot's CPU is read that long while the
+    round is open and nothing happens."""
     bot, rooms = council.bot_id, council.rooms
     movement_rooms = set(rooms.values())
     every_room = {council.commons, *movement_rooms}
     n = len(rooms)
+    paced = limit is not None
     figures = RoundFigures(movements=n, paced=paced)
     slack_s = 60 + 2 * n + (paced_s(2 * n + 2) if paced else 0)
-    if paced:
-        await default_limit(ctx, bot, on=True)
+    if limit is not None:
+        await limit(True)
 
     # 1. The proposal, until every movement room is asked.
     mark_a = watcher.mark()
@@ -329,7 +391,7 @@ async def run_round(
 
     def everywhere(match: Callable[[Seen], bool]) -> Callable[[], bool]:
         def check() -> bool:
-            ctx.check_bots()
+            _alive(council)
             return all(asked(match).values())
 
         return check
@@ -342,23 +404,24 @@ async def run_round(
     figures.polls_s = max(s.arrived for s in polls) - started
     figures.asked_s = max(s.arrived for s in notices.values()) - started
     answers = person.answers(proposal_id, bot)
+    found = _PROPOSAL_NUMBER.search(answers[0].body) if answers else None
+    number = int(found.group(1)) if found else 1
     if answers:
         figures.reply_s = answers[0].arrived - started
-        found = _PROPOSAL_NUMBER.search(answers[0].body)
-        number = int(found.group(1)) if found else 1
-    else:
-        number = 1
     last_send = max(s.arrived for s in watcher.since(mark_a, bot))
-    if not paced:  # the reconciler's upkeep while the round is open and nothing happens
-        await ctx.settle(at_most_s=20)
-        figures.idle_cpu_ms_per_s = await _idle_cpu(ctx, council.process)
-    if paced:
-        await default_limit(ctx, bot, on=False)
+    if idle_s:  # the reconciler's upkeep while the round is open and nothing happens
+        await settle()
+        before, began = read_cpu_s(council.process.pid), time.monotonic()
+        await asyncio.sleep(idle_s)
+        used = read_cpu_s(council.process.pid) - before
+        figures.idle_cpu_ms_per_s = used * 1000 / (time.monotonic() - began)
+    if limit is not None:
+        await limit(False)
 
     # 2. Every movement but the last decides; then everything goes idle.
     mark_b = watcher.mark()
     names = list(rooms)
-    poll_event = await _poll_events(person, bot, rooms, mark_a)
+    poll_event = await _poll_events(person, bot, rooms)
     poll_number = {rooms[name]: _poll_number(notices[rooms[name]]) for name in names}
 
     async def decide(name: str) -> None:
@@ -367,19 +430,18 @@ async def run_round(
         await ask(person, room, f"!poll close {poll_number[room]}", bot, "")
 
     await limited(names[:-1], decide)
-    await _vote(person, rooms[names[-1]], poll_event[rooms[names[-1]]])
-    if paced:  # the last decision comes when the bucket is empty again (hours later, really)
-        await default_limit(ctx, bot, on=True)
+    last_room = rooms[names[-1]]
+    await _vote(person, last_room, poll_event[last_room])
+    if limit is not None:  # the last decision comes when the bucket is empty (days later)
+        await limit(True)
         in_bucket = min(RC_MESSAGE_BURST, len(watcher.since(mark_a, bot, mark_b)))
-        full_s = in_bucket / RC_MESSAGE_PER_S
-        wait_s = last_send + full_s + 1.0 - time.perf_counter()
+        wait_s = last_send + in_bucket / RC_MESSAGE_PER_S + 1.0 - time.perf_counter()
         figures.drained_s = round(max(0.0, wait_s), 1)
         await asyncio.sleep(max(0.0, wait_s))
-    await ctx.settle(at_most_s=20)
+    await settle()
 
     # 3. The last decision, until the outcome is everywhere.
     mark_c = watcher.mark()
-    last_room = rooms[names[-1]]
     close_id, started = await person.send_text(last_room, f"!poll close {poll_number[last_room]}")
     heading = f"Proposal {number} of {council.alliance} is decided"
 
@@ -390,7 +452,7 @@ async def run_round(
         return _first_in_each(watcher.since(mark_c, bot), every_room, is_outcome)
 
     def told_everywhere() -> bool:
-        ctx.check_bots()
+        _alive(council)
         return all(told().values())
 
     slack_s = 60 + 2 * n + (paced_s(n + 3) if paced else 0)
@@ -402,8 +464,8 @@ async def run_round(
     if closed:
         figures.close_answer_s = closed[0].arrived - started
     await asyncio.sleep(SETTLE_S)  # a duplicate would show up by now
-    if paced:
-        await default_limit(ctx, bot, on=False)
+    if limit is not None:
+        await limit(False)
 
     figures.sends = {
         "asked": _by_type(watcher.since(mark_a, bot, mark_b)),
@@ -416,19 +478,8 @@ async def run_round(
     return figures
 
 
-async def _idle_cpu(ctx: BenchContext, process: BotProcess) -> float:
-    """The bot's CPU (ms per second) over IDLE_S while nobody does anything."""
-    seconds = IDLE_S if not ctx.settings.quick else 2.0
-    before, started = read_cpu_s(process.pid), time.monotonic()
-    await asyncio.sleep(seconds)
-    return (read_cpu_s(process.pid) - before) * 1000 / (time.monotonic() - started)
-
-
-async def _poll_events(
-    person: Prober, bot: str, rooms: dict[str, str], mark: int
-) -> dict[str, str]:
-    """The event id of the bot's poll in each movement room (nio's callback does not keep
-    ids, so read them from each room's history)."""
+async def _poll_events(person: Prober, bot: str, rooms: dict[str, str]) -> dict[str, str]:
+    """The event id of the bot's poll in each movement room, from each room's history."""
     found: dict[str, str] = {}
 
     async def one(room: str) -> None:
@@ -461,7 +512,7 @@ def _round_checks(
     sent: Sequence[Seen], council: Council, heading: str, *, closes: int, closed: bool
 ) -> dict[str, Any]:
     """Once each: a poll and its notice in every movement room, the root in the commons, the
-    outcome everywhere; it passed; every !poll close answered."""
+    outcome everywhere; it passed; the last !poll close answered."""
     rooms = set(council.rooms.values())
     polls = Counter(s.room_id for s in sent if s.event_type == START)
     notices = Counter(
@@ -472,7 +523,7 @@ def _round_checks(
     roots = [
         s for s in sent if s.room_id == council.commons and s.body.startswith("Proposal 1 to ")
     ]
-    passed = all("Outcome: Passed:" in s.body.split("\n")[0] for s in outcomes)
+    passed = bool(outcomes) and all("Outcome: Passed:" in s.body.split("\n")[0] for s in outcomes)
     checks: dict[str, Any] = {
         "movements": len(rooms),
         "polls_once": sum(polls[r] == 1 for r in rooms),
@@ -500,18 +551,43 @@ def _round_checks(
 async def proposal_round(ctx: BenchContext) -> BenchResult:
     s = ctx.settings
     movements = min(ROUND_MOVEMENTS, s.movements)
-    paced_movements = PACED_MOVEMENTS_QUICK if s.quick else min(PACED_MOVEMENTS, movements)
     person = await ctx.prober("mover")
     watcher = BotEvents(person)
+    bot_id, process = await ctx.multilogue("council", admins=(person.user_id,))
     council = await alliance_of(
-        ctx, person, label="council", alliance="Bench Council", movements=movements
+        ctx, person, bot_id, process, alliance="Bench Council", movements=movements
     )
-    lifted = await run_round(ctx, person, watcher, council, paced=False)
-    await ctx.settle(at_most_s=20)
-    slow = await alliance_of(
-        ctx, person, label="council-paced", alliance="Paced Council", movements=paced_movements
+    lifted = await run_round(
+        person,
+        watcher,
+        council,
+        settle=lambda: ctx.settle(at_most_s=20),
+        idle_s=2.0 if s.quick else IDLE_S,
     )
-    paced = await run_round(ctx, person, watcher, slow, paced=True)
+    await process.stop()  # its reconciler would share the machine with the paced round
+    home = PacedHomeserver(ctx.folder / "paced")
+    try:
+        await home.start()
+        paced_person = await home.prober("mover")
+        paced_watcher = BotEvents(paced_person)
+        paced_id, paced_process = await home.multilogue(
+            "council-paced", admins=(paced_person.user_id,)
+        )
+        slow = await alliance_of(
+            ctx,
+            paced_person,
+            paced_id,
+            paced_process,
+            alliance="Paced Council",
+            movements=PACED_MOVEMENTS_QUICK if s.quick else min(PACED_MOVEMENTS, movements),
+        )
+
+        async def limit(on: bool) -> None:
+            await home.limit(paced_id, on=on)
+
+        paced = await run_round(paced_person, paced_watcher, slow, settle=home.settle, limit=limit)
+    finally:
+        await home.close()
     return _round_result(council, lifted, slow, paced)
 
 
@@ -532,10 +608,10 @@ def _round_result(
         ),
         Row("last !poll close -> outcome, commons", "s", NAN, round(lifted.outcome_commons_s, 2)),
         Row("CPU, round open, idle", "ms/s", NAN, round(lifted.idle_cpu_ms_per_s, 1)),
-        Row(f"default limit, {m} rooms: polls", "s", NAN, round(paced.asked_s, 1)),
-        Row(f"default limit, {m} rooms: outcome", "s", NAN, round(paced.outcome_s, 1)),
-        Row(f"default limit, {n} rooms: polls, expected", "min", NAN, round(expect_asked / 60, 1)),
-        Row(f"default limit, {n} rooms: outcome, expected", "min", NAN, round(expect_told / 60, 1)),
+        Row(f"default limit, {m} rooms: all asked", "s", NAN, round(paced.asked_s, 1)),
+        Row(f"default limit, {m} rooms: all told", "s", NAN, round(paced.outcome_s, 1)),
+        Row(f"default limit, {n} rooms: all asked, expected", "min", NAN, minutes(expect_asked)),
+        Row(f"default limit, {n} rooms: all told, expected", "min", NAN, minutes(expect_told)),
     ]
     checks_ok = bool(lifted.checks.get("ok")) and bool(paced.checks.get("ok"))
     result = BenchResult(
@@ -581,283 +657,31 @@ def _round_result(
         f"{lifted.close_answer_s:.2f} s)"
     )
     result.notes.append(
-        "rate limits: the bot's message limit was lifted for set-up and for this round, like "
-        f"every bench account's; the second round ({m} movements, its own multilogue) ran "
-        f"under Synapse's default rc_message ({RC_MESSAGE_PER_S:g}/s after a burst of "
-        f"{RC_MESSAGE_BURST}) for the proposal and, after waiting {paced.drained_s:.0f} s for "
-        f"the limit's bucket to empty, the last decision: {paced.sent('asked')} sends took "
-        f"{paced.asked_s:.1f} s (the limit alone: {paced_s(paced.sent('asked')):.0f} s), "
-        f"{paced.sent('told')} sends {paced.outcome_s:.1f} s "
-        f"({paced_s(paced.sent('told')):.0f} s); at {n} movements, "
-        f"{lifted.sent('asked')} and {lifted.sent('told')} sends: expect "
+        "rate limits: the bot's message limit was lifted for set-up and for this round, as "
+        f"every bench account's; a second round ({m} movements) ran on a second Synapse whose "
+        f"rc_message is Synapse's default ({RC_MESSAGE_PER_S:g} events/s after a burst of "
+        f"{RC_MESSAGE_BURST}), with a multilogue of its own, limited for the proposal and, "
+        f"after {paced.drained_s:.0f} s for the limit's bucket to empty, for the last "
+        f"decision: {paced.sent('asked')} sends took {paced.asked_s:.1f} s (the limit alone: "
+        f"{paced_s(paced.sent('asked')):.0f} s), {paced.sent('told')} sends "
+        f"{paced.outcome_s:.1f} s ({paced_s(paced.sent('told')):.0f} s); so at {n} movements "
+        f"({lifted.sent('asked')} and {lifted.sent('told')} sends) expect "
         f"{expect_asked / 60:.1f} min until every room is asked and {expect_told / 60:.1f} min "
-        "until every room is told, unless the operator lifts the bot's limit"
+        "until every room is told, unless the operator lifts the bot's limit (each !poll close "
+        "costs 2 more sends)"
     )
     return result
+
+
+def minutes(seconds: float) -> float:
+    return round(seconds / 60, 1)
 
 
 def _sends_text(figures: RoundFigures, phase: str) -> str:
     kinds = figures.sends.get(phase, {})
-    short = {START: "poll starts", "org.matrix.msc3381.poll.end": "poll ends", MESSAGE: "notices"}
-    parts = ", ".join(f"{count} {short.get(kind, kind)}" for kind, count in sorted(kinds.items()))
+    short = {START: "poll start", "org.matrix.msc3381.poll.end": "poll end", MESSAGE: "notice"}
+    parts = ", ".join(
+        f"{count} {short.get(kind, kind)}{'' if count == 1 else 's'}"
+        for kind, count in sorted(kinds.items())
+    )
     return f"{figures.sent(phase)} ({parts})" if parts else "0"
-
-
-# -- council.show: in-process -----------------------------------------------------------------
-
-
-async def run_show(ctx: BenchContext) -> dict[str, Any]:
-    """`measure_show` in a process of its own (see `bench.inprocess`); its JSON output."""
-    s = ctx.settings
-    argv = [sys.executable, "-c", _ENTRY, "show", "--movements", str(s.movements)]
-    argv += ["--runs", str(s.runs), "--seed", str(s.seed)]
-    if s.profile_dir is not None:
-        s.profile_dir.mkdir(parents=True, exist_ok=True)
-        argv += ["--profile", str(s.profile_dir / "council.show.prof")]
-    settled_s = await ctx.settle()
-    cpu_before, started = ctx.background_cpu_s(), time.monotonic()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-5:]
-        raise BenchError(f"council show exited with {proc.returncode}: {' | '.join(tail)}")
-    figures: dict[str, Any] = json.loads(out)
-    took = time.monotonic() - started
-    figures["machine"] = {
-        "settled_s": round(settled_s, 1),
-        "background_cpu_share": round((ctx.background_cpu_s() - cpu_before) / took, 3),
-    }
-    return figures
-
-
-async def proposal_show(ctx: BenchContext) -> BenchResult:
-    data = await run_show(ctx)
-    s = ctx.settings
-    figures = {key: summary_ms(values) for key, values in data["samples_s"].items()}
-    total = figures["show.total"]
-    kib = data["sizes"]["content_bytes"] / 1024
-    goal, most = GOAL
-    rows = [
-        Row("!proposal 1 + render, median", "ms", NAN, total["median_ms"], goal, max_value=most),
-        Row("!proposal 1 + render, p95", "ms", NAN, total["p95_ms"], goal, max_value=most),
-        Row("handler (route), median", "ms", NAN, figures["show.route"]["median_ms"]),
-        Row("render, median", "ms", NAN, figures["show.render"]["median_ms"]),
-        Row(
-            "reply content",
-            "KiB",
-            NAN,
-            round(kib, 1),
-            f"< {EVENT_LIMIT_KIB:g} KiB event",
-            max_value=EVENT_LIMIT_KIB,
-        ),
-    ]
-    reply, built = data["reply"], data["data"]
-    passed = (
-        reply["template"] == "council_proposal"
-        and 1 <= reply["seats"] <= built["movements"]
-        and (reply["pages"] > 1) == (reply["seats"] < built["movements"])
-        and reply["passed"]
-        and kib <= EVENT_LIMIT_KIB
-        and len(data["samples_s"]["show.total"]) == s.runs
-    )
-    kept = {k: v for k, v in data.items() if k != "samples_s"}
-    samples_ms = {k: [round(v * 1000, 3) for v in vs] for k, vs in data["samples_s"].items()}
-    result = BenchResult(
-        status="ok",
-        rows=rows,
-        arms={MULTILOGUE: {"figures": figures, **kept, "samples_ms": samples_ms}},
-        checks={
-            "passed": passed,
-            "reply": reply,
-            "summary": (
-                f"page 1 of {reply['pages']} ({reply['template']}) shows {reply['seats']} of "
-                f"{built['movements']} movements' positions, passed, {kib:.0f} KiB"
-            ),
-        },
-    )
-    positions = ", ".join(f"{count} {kind}" for kind, count in built["positions"].items())
-    result.notes.append(
-        f"{built['movements']} active movements, one proposal whose round asked them all and "
-        f"closed with every position recorded ({positions}; made by the store functions in "
-        f"{data['build_s']:.1f} s); {s.runs} runs after one warm-up, in a process of its own"
-    )
-    machine = data["machine"]
-    result.notes.append(
-        "timed: Router.route('proposal 1') in the commons with the real registry and SQLite "
-        "store, then Renderer.render and notice_content (all the bot does before the HTTP "
-        f"request); measured after waiting {machine['settled_s']:.0f} s for the homeserver and "
-        f"bots to go idle; meanwhile they used {machine['background_cpu_share']:.0%} of a core"
-    )
-    trips = data["round_trips"]["show.route"]
-    result.notes.append(
-        f"!proposal 1 makes {trips} round trips to aiosqlite's database thread (one took "
-        f"{data['round_trip_us']:.0f} µs in a tight loop here; more when the machine is idle)"
-        if trips is not None
-        else "!proposal 1: round trips to the database thread not counted"
-    )
-    return result
-
-
-async def build_council(store: Store, *, movements: int, rng: random.Random) -> dict[str, Any]:
-    """An alliance of `movements` active movements and proposal 1, decided by all of them."""
-    alliance = await create_alliance(
-        store,
-        name="Bench Alliance",
-        commons_room_id=COMMONS,
-        created_by=ADMIN,
-        created_at=T0,
-        command_event_id="$create",
-    )
-    active = []
-    for i in range(movements):
-        asked = await request_join(
-            store,
-            alliance_id=alliance.id,
-            room_id=RoomID(f"!movement{i}:{SERVER}"),
-            name=f"{MOVEMENT_NAMES[i % len(MOVEMENT_NAMES)]} {i + 1}",
-            requested_by=ADMIN,
-            requested_at=T0 + i,
-            event_id=f"$join{i}",
-        )
-        active.append(
-            await decide_movement(
-                store,
-                asked.id,
-                status="active",
-                decided_by=ADMIN,
-                decided_at=T0 + i,
-                event_id=f"$approve{i}",
-            )
-        )
-    proposal, round_ = await council_store.open_proposal(
-        store,
-        alliance_id=alliance.id,
-        commons_room_id=COMMONS,
-        proposer=ADMIN,
-        command_event_id=EventID("$proposal"),
-        at=T0 + 10_000,
-        text=PROPOSAL,
-        rule=format_alliance_rule(DEFAULT_RULE),
-        closes_at=T0 + 10_000 + 7 * 24 * 3600 * 1000,
-        seats=[council_store.NewSeat(m.id, m.name, m.room_id) for m in active],
-    )
-    await council_store.set_root(store, proposal.id, EventID("$root"))
-    positions: dict[int, Position] = {}
-    for n, seat in enumerate(await council_store.seats_of(store, round_.id)):
-        await council_store.set_asked(store, seat, at=T0 + 20_000 + n, poll_id=None)
-        position = _position(rng, n)
-        positions[seat.movement_id] = position
-        await council_store.set_position(
-            store,
-            seat,
-            position=position.kind,
-            reasons=position.reasons,
-            voters=rng.randint(3, 40),
-            given_by="poll",
-            by=None,
-            at=T0 + 30_000 + n,
-        )
-    outcome = tally_positions(DEFAULT_RULE, positions, list(positions), final=True)
-    await council_store.close_round(
-        store,
-        round_.id,
-        at=T0 + 40_000,
-        via="everyone",
-        by=None,
-        outcome="passed" if outcome.state == "passed" else "not_passed",
-    )
-    kinds = Counter(p.kind for p in positions.values())
-    return {"movements": len(active), "positions": dict(kinds), "outcome": outcome.state}
-
-
-def _position(rng: random.Random, n: int) -> Position:
-    """Most agree; some agree with reservations or stand aside, each with a reason."""
-    draw = rng.random()
-    if draw < 0.2:
-        reason = f"Only if the march avoids the old town ({n})"
-        return Position("reservations", (Reason("reservations", reason),))
-    if draw < 0.3:
-        return Position("stand_aside", (Reason("stand_aside", f"Not our fight this year ({n})"),))
-    return Position("agree")
-
-
-async def measure_show(
-    store: Store,
-    folder: Path,
-    *,
-    movements: int,
-    runs: int,
-    seed: int,
-    profile: cProfile.Profile | None = None,
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    built = await build_council(store, movements=movements, rng=random.Random(seed))
-    build_s = time.perf_counter() - started
-    harness = Harness(store, folder, {COMMONS: room_with(COMMONS, [])})
-    samples: dict[str, list[float]] = {}
-
-    async def show(n: int) -> None:
-        event = command_event(COMMONS, "!proposal 1", n)
-        await harness.answer(event, "proposal 1", samples if 0 < n <= runs else None, "show")
-
-    await timed(runs, show, profile=profile)
-    trips = RoundTrips()
-    round_trips = {"show.route": await trips.of(lambda: show(runs + 1))}
-    reply = harness.last_reply
-    assert reply is not None
-    page = reply.data.get("page") or {}
-    return {
-        "samples_s": samples,
-        "sizes": harness.sizes,
-        "data": built,
-        "build_s": build_s,
-        "reply": {
-            "template": reply.template,
-            "seats": len(reply.data.get("seats", [])),
-            "pages": page.get("count", 1),
-            "passed": bool(reply.data.get("passed")),
-        },
-        "round_trips": round_trips,
-        "round_trip_us": await round_trip_us(),
-    }
-
-
-async def _show_in(args: argparse.Namespace, folder: Path, profile: cProfile.Profile | None) -> Any:
-    store = await Store.open(folder / "multilogue.db")
-    try:
-        return await measure_show(
-            store,
-            folder,
-            movements=args.movements,
-            runs=args.runs,
-            seed=args.seed,
-            profile=profile,
-        )
-    finally:
-        await store.close()
-
-
-def main(argv: list[str]) -> int:
-    """`show --movements N --runs N [--seed N] [--profile FILE]`: print the figures as JSON."""
-    parser = argparse.ArgumentParser(prog="bench.benchmarks.council")
-    parser.add_argument("kind", choices=("show",))
-    parser.add_argument("--movements", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", type=Path, help="write a cProfile of the timed runs here")
-    args = parser.parse_args(argv)
-    profile = cProfile.Profile() if args.profile else None
-    with tempfile.TemporaryDirectory(prefix="multilogue-council-") as name:
-        figures = asyncio.run(_show_in(args, Path(name), profile))
-    if profile is not None:
-        profile.dump_stats(args.profile)
-    json.dump(figures, sys.stdout)
-    return 0

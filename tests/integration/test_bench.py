@@ -14,6 +14,7 @@ import pytest
 
 from bench.benchmarks import build_registry
 from bench.benchmarks.polls import voters_in
+from bench.cli import QUICK
 from bench.context import Settings
 from bench.registry import Benchmark, BenchResult, Row
 from bench.report import Report, format_table
@@ -183,6 +184,32 @@ def test_in_process_scale_figures_come_with_their_checks(
     samples = entry["arms"]["multilogue"]["samples_ms"]
     assert samples
     assert all(len(values) == RUNS for values in samples.values())
+
+
+def test_a_council_round_asks_and_tells_every_movement_room_once_under_both_limits(
+    tiny_run: tuple[str, dict[str, Any]],
+) -> None:
+    table, figures = tiny_run
+    entry = figures["benchmarks"]["council.round"]
+    assert entry["status"] == "ok", entry["error"]
+    assert entry["checks"]["passed"] is True
+    arm = entry["arms"]["multilogue"]
+    lifted, paced = arm["lifted"], arm["default_limit"]
+    assert lifted["movements"] == QUICK["movements"]
+    assert (lifted["paced"], paced["paced"]) == (False, True)
+    for done in (lifted, paced):
+        rooms = done["movements"]
+        assert done["checks"]["polls_once"] == rooms
+        assert done["checks"]["notices_once"] == rooms
+        assert done["checks"]["outcomes_once"] == rooms + 1  # and the commons
+        assert done["sends"]["asked"]["org.matrix.msc3381.poll.start"] == rooms
+        assert done["sends"]["told"]["m.room.message"] >= rooms + 1
+        assert done["outcome_s"] >= done["outcome_commons_s"] > 0
+    for row in entry["rows"]:
+        assert row["floor"] is None  # no raw client does this: no floor
+        assert row["multilogue"] >= 0
+    assert "the bot's message limit was lifted" in table  # the figures say how they were made
+    assert "rc_message is Synapse's default" in table
 
 
 def test_the_voters_a_results_message_reports_are_read_from_its_text() -> None:
