@@ -515,9 +515,9 @@ async def _advance(services: Services, round_: Round, now: int) -> None:
 async def post_root(services: Services, proposal: Proposal, round_: Round) -> bool:
     """The proposal in the commons (its thread's root), and each later round in that thread;
     False while the commons has not taken them."""
-    alliance = await alliance_by_id(services.store, proposal.alliance_id)
-    assert alliance is not None
     if proposal.root_event_id is None:
+        alliance = await alliance_by_id(services.store, proposal.alliance_id)
+        assert alliance is not None
         root = await services.notice(
             proposal.commons_room_id,
             Reply(
@@ -625,8 +625,14 @@ async def settle(
 ) -> None:
     """Record every position the movements' polls settled on, then close the round if it is
     done: every counted movement answered, its deadline passed, or `closing_by` closes it."""
-    for seat in await store.seats_of(services.store, round_.id):
-        if seat.position is None and seat.poll_id is not None:
+    waiting = [
+        seat
+        for seat in await store.seats_of(services.store, round_.id)
+        if seat.position is None and seat.poll_id is not None
+    ]
+    settled = await polls.settled_among(services.store, [s.poll_id for s in waiting if s.poll_id])
+    for seat in waiting:
+        if seat.poll_id in settled:
             await _read_position(services, seat, now)
     found = await standing(services, round_, proposal.alliance_id)
     seats, counted = found.seats, found.counted_seats

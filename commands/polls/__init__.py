@@ -84,7 +84,7 @@ from commands.polls.results import (
     rule_of,
 )
 from commands.polls.settings import ROOM_SETTINGS, RoomSetting
-from commands.polls.store import get_poll
+from commands.polls.store import get_poll, settled_among
 from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
 __all__ = [
@@ -116,6 +116,7 @@ __all__ = [
     "parse_duration",
     "register",
     "rule_of",
+    "settled_among",
     "start_event",
 ]
 

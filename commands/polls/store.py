@@ -15,7 +15,7 @@ each on its own table (`_Table`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Literal, TypeVar
 
@@ -288,6 +288,19 @@ async def forget_unsent_poll(store: Store, poll_id: int) -> None:
 
 async def get_poll(store: Store, poll_id: int) -> Poll | None:
     return await _POLLS.one(store, "id = ?", (poll_id,))
+
+
+async def settled_among(store: Store, poll_ids: Collection[int]) -> set[int]:
+    """Of these polls, those closed with their tally kept or taken back (one query)."""
+    ids = sorted(set(poll_ids))
+    if not ids:
+        return set()
+    rows = await store.fetch_all(
+        f"SELECT id FROM polls WHERE id IN ({', '.join('?' * len(ids))})"
+        " AND (result IS NOT NULL OR removed = 1)",
+        ids,
+    )
+    return {int(row[0]) for row in rows}
 
 
 async def poll_by_number(store: Store, room_id: RoomID, number: int) -> Poll | None:
