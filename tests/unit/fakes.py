@@ -343,10 +343,15 @@ class Harness:
         self.services.events[event.event_id] = event
         return event
 
-    async def route(self, event: Event, text: str) -> tuple[Reply, Message]:
-        """The router's answer to `text` (the event's body without the prefix), rendered."""
+    async def route(self, event: Event, text: str, *, then: bool = True) -> tuple[Reply, Message]:
+        """The router's answer to `text` (the event's body without the prefix), rendered; then,
+        as the bot does once the answer is sent, what the reply says to do next (`Reply.then`),
+        unless `then` is False (to look at the moment between)."""
         reply = await self.router.route(event, self.services.room(event.room_id), text)
-        return reply, self.services.render(reply)
+        message = self.services.render(reply)
+        if then and reply.then is not None:
+            await reply.then()
+        return reply, message
 
     async def answer(
         self,
@@ -356,14 +361,16 @@ class Harness:
         *,
         relates_to: dict[str, Any] | None = None,
         event_id: str | None = None,
+        then: bool = True,
     ) -> tuple[Reply, Message]:
-        """What the bot answers to the command `text` typed in `room` (nothing is sent)."""
+        """What the bot answers to the command `text` typed in `room`, and what it does once the
+        answer is sent (`then`, see `route`); the answer itself is not sent."""
         prefix = self.services.config.command_prefix
         content: dict[str, Any] = {"msgtype": "m.text", "body": prefix + text}
         if relates_to is not None:
             content["m.relates_to"] = relates_to
         event = self.make_event(room, sender, "m.room.message", content, event_id=event_id)
-        return await self.route(event, text)
+        return await self.route(event, text, then=then)
 
     async def listen(self, event: Event) -> list[Reply]:
         """Every listener for this kind of event, called as the bot calls them; their replies."""

@@ -105,10 +105,7 @@ class World(Harness):
     async def type(self, place: Place, sender: str, text: str) -> tuple[Reply, Message]:
         """The bot's answer to `text` typed at `place`; then what it does once that is sent."""
         relates_to = in_thread(place.thread) if place.thread else None
-        reply, message = await self.answer(place.room, sender, text, relates_to=relates_to)
-        if reply.then is not None:
-            await reply.then()
-        return reply, message
+        return await self.answer(place.room, sender, text, relates_to=relates_to)
 
     async def must(self, place: Place, sender: str, text: str, template: str) -> None:
         reply, message = await self.type(place, sender, text)

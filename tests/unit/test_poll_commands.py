@@ -47,14 +47,20 @@ class World(Harness):
         return self.make_event(ROOM, sender, kind, content, redacts=redacts)
 
     async def command(
-        self, sender: str, text: str, *, reply_to: str | None = None, thread: str | None = None
+        self,
+        sender: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        thread: str | None = None,
+        then: bool = True,
     ) -> tuple[Reply, Message]:
         relates_to = None
         if reply_to:
             relates_to = {"m.in_reply_to": {"event_id": reply_to}}
         if thread:
             relates_to = in_thread(thread)
-        return await self.answer(ROOM, sender, text, relates_to=relates_to)
+        return await self.answer(ROOM, sender, text, relates_to=relates_to, then=then)
 
     async def listen(self, event: Event) -> list[Reply]:
         """The listeners, which answer nothing to what happens in this room."""
@@ -260,7 +266,7 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
     assert "only @bob:hs, who started poll #1, or a moderator" in message.body
     assert world.ends() == []
 
-    closed, message = await world.command(BOB, "poll close 1")
+    closed, message = await world.command(BOB, "poll close 1", then=False)
     assert closed.template == "poll_results"
     assert message.body.startswith("Results of poll #1: Q?\nClosed by @bob:hs, ")
     assert closed.then is not None

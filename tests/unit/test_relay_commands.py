@@ -66,8 +66,6 @@ class World(Harness):
             content["m.relates_to"] = in_thread(thread)
         event = self.event(room, sender, content)
         reply, message = await self.route(event, text)
-        if reply.then is not None:
-            await reply.then()
         await self.handle(event)
         return reply.template, message
 
