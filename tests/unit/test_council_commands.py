@@ -97,3 +97,52 @@ async def test_a_large_alliances_proposal_reads_in_pages_that_each_fit_one_event
     assert shown == MOVEMENTS  # every movement on one page or another
     reply, message = await world.answer(COMMONS, ADA, f"proposal 1 --page {pages + 1}")
     assert f"There are {pages} pages" in message.body
+
+
+POLL_RESPONSE = "org.matrix.msc3381.poll.response"
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+async def test_a_movement_elects_a_spoke_whose_term_ends_with_one_reminder(
+    tmp_path: Path, store: Store
+) -> None:
+    camp, bea, eve = RoomID("!camp:hs"), "@bea:hs", "@eve:hs"
+    rooms = [room_state(COMMONS, ADA, name="Commons"), room_state(camp, bea, members=[eve])]
+    world = Harness(FakeServices(make_config(tmp_path), store, rooms), clock=TS)
+    await world.answer(COMMONS, ADA, "alliance create Earth Alliance")
+    await world.answer(camp, bea, "movement join earth-alliance as Climate Camp")
+    await world.answer(COMMONS, ADA, "movement approve Climate Camp")
+
+    reply, message = await world.answer(camp, eve, f"spokes elect {eve}")
+    assert reply.template == "council_spoke_election", message.body
+    (poll,) = [s.event_id for s in world.services.sent if s.event_type == POLL_START]
+    for voter in (bea, eve):
+        content = {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            POLL_RESPONSE: {"answers": ["agree"]},
+        }
+        await world.listen(world.make_event(camp, voter, POLL_RESPONSE, content))
+    # Eve opened it, but one person does not decide for the movement: only a moderator closes it.
+    reply, _ = await world.answer(camp, eve, "poll close 1")
+    assert reply.template == "poll_close_refused"
+    reply, _ = await world.answer(camp, bea, "poll close 1")
+    assert reply.template == "poll_results"
+    await reconcile(world.services)
+    await reconcile(world.services)  # again, as after a restart: nothing twice
+    elected = [n for n in world.services.notices if "is elected" in n.message.body]
+    assert len(elected) == 1
+    reply, message = await world.answer(camp, bea, "spokes")
+    assert eve in message.body
+    assert "until" in message.body
+
+    world.clock += 12 * WEEK_MS
+    await reconcile(world.services)
+    assert not [n for n in world.services.notices if "term as a spoke" in n.message.body]
+    world.clock += 2 * WEEK_MS  # the default term of 13 weeks has ended
+    await reconcile(world.services)
+    await reconcile(world.services)
+    reminders = [n for n in world.services.notices if "term as a spoke" in n.message.body]
+    assert len(reminders) == 1
+    assert f"spokes add {eve}" in reminders[0].message.body
+    reply, message = await world.answer(camp, bea, "spokes")
+    assert "term ended" in message.body
