@@ -109,7 +109,7 @@ async def _latest(services: Services, proposal: Proposal) -> Round:
 
 
 def _closes_at(ctx: Context, requested: str | None) -> int:
-    now = max(ctx.services.now_ms(), ctx.event.ts)
+    now = ctx.services.now_ms()  # not the sender's server's stamp, which it may set at will
     if requested is None:
         return now + DEFAULT_DAYS * 24 * 3600 * 1000
     try:

@@ -79,7 +79,7 @@ async def _term_s(store_: Any, room_id: RoomID) -> int:
 async def add_command(ctx: Context, args: Args) -> Reply:
     await _own_movements(ctx)
     user = _person(ctx, args.text("person"))
-    at = max(ctx.services.now_ms(), ctx.event.ts)
+    at = ctx.services.now_ms()  # a term runs by the bot's clock, not the sender's server's
     ends = at + await _term_s(ctx.store, ctx.event.room_id) * 1000
     await store.add_spoke(
         ctx.store, ctx.event.room_id, user, by=UserID(ctx.sender), at=at, term_ends_at=ends
@@ -221,7 +221,7 @@ async def _spoken_for(ctx: Context, round_: Round, wanted: str | None) -> list[S
         spokes = {
             s.user_id
             for s in await store.spokes_of(ctx.store, seat.room_id)
-            if s.term_ends_at > ctx.event.ts
+            if s.term_ends_at > ctx.services.now_ms()
         }
         if ctx.sender in spokes:
             mine.append(seat)
@@ -363,7 +363,8 @@ async def on_thread_message(services: Services, event: Event) -> Reply | None:
     rounds = await store.rounds_of(services.store, proposal.id)
     for seat in await store.seats_of(services.store, rounds[-1].id):
         spokes = await store.spokes_of(services.store, seat.room_id)
-        if not any(s.user_id == event.sender and s.term_ends_at > event.ts for s in spokes):
+        now = services.now_ms()
+        if not any(s.user_id == event.sender and s.term_ends_at > now for s in spokes):
             continue
         key = text_of(Words("council.speaks_for", {"movement": seat.movement_name}))
         relation = {"rel_type": "m.annotation", "event_id": event.event_id, "key": key}

@@ -4,6 +4,7 @@ a large alliance's proposal reads in pages that fit one event, and running the r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,35 @@ async def test_a_movement_elects_a_spoke_whose_term_ends_with_one_reminder(
     assert f"spokes add {eve}" in reminders[0].message.body
     reply, message = await world.answer(camp, bea, "spokes")
     assert "term ended" in message.body
+
+
+async def test_an_ended_term_is_ended_whatever_time_the_senders_server_stamps(
+    tmp_path: Path, store: Store
+) -> None:
+    camp, bea, eve = RoomID("!camp:hs"), "@bea:hs", "@eve:hs"
+    rooms = [
+        room_state(COMMONS, ADA, members=[eve], name="Commons"),
+        room_state(camp, bea, members=[eve]),
+    ]
+    world = Harness(FakeServices(make_config(tmp_path), store, rooms), clock=TS)
+    await world.answer(COMMONS, ADA, "alliance create Earth Alliance")
+    await world.answer(camp, bea, "movement join earth-alliance as Climate Camp")
+    await world.answer(COMMONS, ADA, "movement approve Climate Camp")
+    reply, _ = await world.answer(camp, bea, f"spokes add {eve}")
+    assert reply.template == "council_spoke_added"
+    reply, _ = await world.answer(camp, bea, "rules set position spokes")
+    assert reply.template == "council_position_by_set"
+    world.clock += 14 * WEEK_MS  # the term of 13 weeks has ended
+    await world.answer(COMMONS, ADA, "proposal We share a van")
+    await reconcile(world.services)
+
+    forged = replace(
+        world.make_event(COMMONS, eve, "m.room.message", {"msgtype": "m.text", "body": "x"}),
+        ts=TS,  # her server says it is still the day she was named
+    )
+    reply, message = await world.route(forged, "position 1 agree")
+    assert reply.template == "command_error"
+    assert "You are not a spoke (with a running term)" in message.body
+    (round_,) = await council_store.open_rounds(world.services.store)
+    (seat,) = await council_store.seats_of(world.services.store, round_.id)
+    assert seat.position is None
