@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from bot.config import Config
@@ -170,9 +170,15 @@ class BotServices:
         txn_key: str,
         answering: Event | None = None,
         thread_root: EventID | None = None,
+        mentions: Sequence[str] = (),
     ) -> EventID | None:
         done = await self.deliver_notice(
-            room_id, reply, txn_key=txn_key, answering=answering, thread_root=thread_root
+            room_id,
+            reply,
+            txn_key=txn_key,
+            answering=answering,
+            thread_root=thread_root,
+            mentions=mentions,
         )
         return done if isinstance(done, str) else None
 
@@ -185,9 +191,12 @@ class BotServices:
         answering: Event | None = None,
         thread_root: EventID | None = None,
         until_ms: int | None = None,
+        mentions: Sequence[str] = (),
     ) -> Delivery:
         message = self.renderer.render_fitted(reply.template, reply.data)
         content = notice_content(message, answering=answering)
+        if mentions:
+            content["m.mentions"] = {"user_ids": list(mentions)}
         if thread_root is not None and answering is None:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",

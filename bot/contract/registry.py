@@ -14,7 +14,7 @@ message catalogue (`templates/refusals/`) and the values it needs.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -207,7 +207,11 @@ class Services(Protocol):
         txn_key: str,
         answering: Event | None = None,
         thread_root: EventID | None = None,
-    ) -> EventID | None: ...
+        mentions: Sequence[str] = (),
+    ) -> EventID | None:
+        """Post `reply` as a notice. It pings nobody, except the people in `mentions` (a room
+        that asked for it: those who have not voted yet)."""
+        ...
 
     async def redact(
         self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_key: str

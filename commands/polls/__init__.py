@@ -57,6 +57,7 @@ from commands.polls.commands import (
     show_results,
     show_rules,
     vote,
+    who_hasnt_voted,
     withdraw_poll,
 )
 from commands.polls.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
@@ -72,6 +73,7 @@ from commands.polls.lifecycle import (
     start_event,
 )
 from commands.polls.listeners import on_end, on_redaction, on_response
+from commands.polls.reminders import remind_due
 from commands.polls.results import (
     ConsensusResult,
     Objection,
@@ -128,6 +130,7 @@ async def close_due_polls(services: Services) -> None:
     now = services.now_ms()
     await close_due_room_polls(services, now)
     await close_due_groups(services, now)
+    await remind_due(services, now)
 
 
 def register(registry: Registry) -> None:
@@ -261,6 +264,19 @@ COMMANDS: Final = (
         examples=("{prefix}rules",),
     ),
     Command(
+        name="whohasnt",
+        family="polls",
+        summary="Who has not voted in a poll yet (names for moderators, a count for others)",
+        handler=who_hasnt_voted,
+        params=(NUMBER,),
+        help=(
+            "Reply to a poll, or give its number; without either, the latest open poll. "
+            "Moderators see the names of the room's members who have not voted; others see "
+            "how many. Who voted how is never shown."
+        ),
+        examples=("{prefix}whohasnt", "{prefix}whohasnt 2"),
+    ),
+    Command(
         name="rules set",
         family="polls",
         summary="Change how this room decides consensus polls",
@@ -276,7 +292,10 @@ COMMANDS: Final = (
             "the polls that decide for the movement (endorsements, statement changes) stay "
             "open: 24 hours unless changed. In a movement of an alliance, "
             "'{prefix}rules set position spokes' lets its spokes give its position on the "
-            "alliance's proposals (see {prefix}help spokes)."
+            "alliance's proposals (see {prefix}help spokes). '{prefix}rules set reminder "
+            "12h' posts one reminder 12 hours before a poll closes (24 hours unless changed; "
+            "'off' for none); '{prefix}rules set remind mention' lets it mention the members "
+            "who have not voted (never those who have), 'quiet' stops that."
         ),
         examples=(
             "{prefix}rules set consensus",

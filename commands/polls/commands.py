@@ -37,6 +37,7 @@ from commands.polls.lifecycle import (
     open_poll,
     seal,
 )
+from commands.polls.reminders import reminder_words, set_remind, set_reminder, who_hasnt
 from commands.polls.results import (
     DEFAULT_RULE,
     OBJECTING,
@@ -290,6 +291,14 @@ async def withdraw_poll(ctx: Context, args: Args) -> Reply:
     )
 
 
+async def who_hasnt_voted(ctx: Context, args: Args) -> Reply:
+    try:
+        poll = await _named_poll(ctx, args.text("number"), fallback_any=False)
+    except _NoPoll as exc:
+        return _usage(ctx, "whohasnt", exc.words)
+    return await who_hasnt(ctx, args, poll)
+
+
 async def close_poll(ctx: Context, args: Args) -> Reply:
     if (question := await _maybe_a_question(ctx, args, "close")) is not None:
         return question
@@ -429,9 +438,12 @@ async def show_rules(ctx: Context, args: Args) -> Reply:
             "can_set": ctx.power >= Power.MODERATOR,
             "deadline": duration_words(deadline),
             "settings": [
-                words
-                for setting in room_settings(ctx.registry)
-                if (words := await setting.shown(ctx.services, ctx.event.room_id)) is not None
+                await reminder_words(ctx.store, ctx.event.room_id),
+                *[
+                    words
+                    for setting in room_settings(ctx.registry)
+                    if (words := await setting.shown(ctx.services, ctx.event.room_id)) is not None
+                ],
             ],
         },
     )
@@ -442,6 +454,10 @@ async def set_rules(ctx: Context, args: Args) -> Reply:
     first, *rest = text.split(maxsplit=1)
     if first.lower() == "deadline":
         return await _set_deadline(ctx, rest)
+    if first.lower() == "reminder":
+        return await set_reminder(ctx, rest[0] if rest else "")
+    if first.lower() == "remind":
+        return await set_remind(ctx, rest[0] if rest else "")
     for setting in room_settings(ctx.registry):
         if setting.name == first.lower():
             return await setting.change(ctx, rest[0] if rest else "")

@@ -823,11 +823,84 @@ async def set_room_deadline(
         )
 
 
+# -- reminders -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomReminder:
+    """A room's reminder setting: seconds before a poll closes (None: the default; 0: off),
+    and whether it mentions those who have not voted."""
+
+    before_s: int | None = None
+    mention: bool = False
+
+
+async def room_reminder(store: Store, room_id: RoomID) -> RoomReminder:
+    row = await store.fetch_one(
+        "SELECT before_s, mention FROM room_reminders WHERE room_id = ?", (room_id,)
+    )
+    if row is None:
+        return RoomReminder()
+    return RoomReminder(None if row[0] is None else int(row[0]), bool(row[1]))
+
+
+async def set_room_reminder(
+    store: Store,
+    room_id: RoomID,
+    *,
+    before_s: int | None = None,
+    mention: bool | None = None,
+    set_by: UserID,
+    set_at: int,
+) -> None:
+    """Change the room's reminder setting; what is None stays as it was."""
+    await store.write(
+        "INSERT INTO room_reminders (room_id, before_s, mention, set_by, set_at)"
+        " VALUES (?, ?, COALESCE(?, 0), ?, ?)"
+        " ON CONFLICT (room_id) DO UPDATE SET"
+        " before_s = COALESCE(excluded.before_s, room_reminders.before_s),"
+        " mention = COALESCE(?, room_reminders.mention),"
+        " set_by = excluded.set_by, set_at = excluded.set_at",
+        (
+            room_id,
+            before_s,
+            None if mention is None else int(mention),
+            set_by,
+            set_at,
+            None if mention is None else int(mention),
+        ),
+    )
+
+
+async def due_reminders(store: Store, now: int, *, default_before_s: int) -> list[Poll]:
+    """Open polls whose reminder is due: their room's reminder time before the close has come,
+    they were not reminded of yet, and they run longer than that time (a poll that closes
+    within it was only just posted)."""
+    before = f"COALESCE(r.before_s, {int(default_before_s)}) * 1000"
+    columns = ", ".join(f"p.{c.strip()}" for c in _POLL_COLUMNS.split(","))
+    return await store.find_all(
+        _poll,
+        f"SELECT {columns} FROM polls p LEFT JOIN room_reminders r ON r.room_id = p.room_id"
+        " WHERE p.closed_at IS NULL AND p.removed = 0 AND p.reminded_at IS NULL"
+        " AND p.start_event_id IS NOT NULL AND p.closes_at IS NOT NULL"
+        f" AND COALESCE(r.before_s, 1) != 0 AND p.closes_at - {before} <= ?"
+        f" AND p.closes_at - p.created_at > {before} AND p.closes_at > ?"
+        " ORDER BY p.closes_at",
+        (now, now),
+    )
+
+
+async def mark_reminded(store: Store, poll_id: int, *, at: int) -> None:
+    await store.write(
+        "UPDATE polls SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL", (at, poll_id)
+    )
+
+
 async def move_room_rules(store: Store, old: RoomID, new: RoomID) -> None:
-    """A room was upgraded: its decision rule and deadline hold in its replacement (unless
-    that room set its own already)."""
+    """A room was upgraded: its decision rule, deadline and reminders hold in its replacement
+    (unless that room set its own already)."""
     async with store.transaction() as db:
-        for table in ("room_rules", "room_deadlines"):
+        for table in ("room_rules", "room_deadlines", "room_reminders"):
             await db.execute(
                 f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
             )

@@ -10,7 +10,7 @@ and the listeners, as the bot does after a sync.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,7 @@ class Noticed:
     answering: Event | None
     thread_root: EventID | None
     event_id: EventID
+    mentions: tuple[str, ...] = ()
 
 
 class FakeServices:
@@ -261,12 +262,15 @@ class FakeServices:
         txn_key: str,
         answering: Event | None = None,
         thread_root: EventID | None = None,
+        mentions: Sequence[str] = (),
     ) -> EventID | None:
         self._check("notice")
         event_id = self._transaction(txn_key, "reply")
         message = self.render(reply)
         self.notices.append(
-            Noticed(room_id, reply, message, txn_key, answering, thread_root, event_id)
+            Noticed(
+                room_id, reply, message, txn_key, answering, thread_root, event_id, tuple(mentions)
+            )
         )
         return event_id
 
