@@ -47,7 +47,8 @@ CREATE TABLE council_rounds (
 -- poll once posted (`asked_at`: the movement was asked, by its poll or, when its spokes give
 -- its position, by a notice); `position` what it settled on, with the reasons in its members' words
 -- (JSON list of {"choice", "text"}), how many took part, and whether its poll or its spokes
--- gave it. `told_at`: the outcome was posted in its room.
+-- gave it. `told_at`: the outcome was posted in its room; `reminded_at`: a movement whose
+-- spokes give its position was reminded before the close.
 CREATE TABLE council_seats (
     round_id INTEGER NOT NULL REFERENCES council_rounds(id),
     movement_id INTEGER NOT NULL,
@@ -63,6 +64,7 @@ CREATE TABLE council_seats (
     given_by_user TEXT,
     decided_at INTEGER,
     told_at INTEGER,
+    reminded_at INTEGER,
     PRIMARY KEY (round_id, movement_id)
 );
 CREATE INDEX council_seats_poll ON council_seats (poll_id);

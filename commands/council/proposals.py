@@ -75,6 +75,8 @@ MIN_OPEN_MS: Final = 3600 * 1000
 MAX_TEXT: Final = 1500
 RETRY_MS: Final = 60_000
 """How long to wait before posting again in a movement room that refused the last try."""
+REMIND_BEFORE_MS: Final = 24 * 3600 * 1000
+"""A movement whose spokes have not given its position is reminded this long before the close."""
 GIVE_UP_MS: Final = 24 * 3600 * 1000
 """How long to keep trying to tell a movement room the outcome (the bot may be out of it)."""
 LATE_MS: Final = 10 * 60 * 1000
@@ -506,10 +508,43 @@ async def _advance(services: Services, round_: Round, now: int) -> None:
     assert proposal is not None
     if not await post_root(services, proposal, round_):
         return
+    remind = round_.closes_at - REMIND_BEFORE_MS <= now < round_.closes_at
+    long_enough = round_.closes_at - round_.opened_at > REMIND_BEFORE_MS
     for seat in await store.seats_of(services.store, round_.id):
         if seat.asked_at is None and seat.position is None:
             await _ask(services, proposal, round_, seat, now)
+        elif remind and long_enough and _waits_for_spokes(seat):
+            await _remind_spokes(services, proposal, round_, seat, now)
     await settle(services, proposal, round_, now=now, closing_by=None)
+
+
+def _waits_for_spokes(seat: Seat) -> bool:
+    """A movement asked without a poll (its spokes answer) that has not answered or been
+    reminded. A movement asked by its poll is reminded by the poll's own reminder."""
+    return (
+        seat.asked_at is not None
+        and seat.poll_id is None
+        and seat.position is None
+        and seat.reminded_at is None
+    )
+
+
+async def _remind_spokes(
+    services: Services, proposal: Proposal, round_: Round, seat: Seat, now: int
+) -> None:
+    await services.notice(
+        seat.room_id,
+        Reply(
+            "council_spokes_reminder",
+            {
+                "number": proposal.number,
+                "movement": seat.movement_name,
+                "closes": polls.local_time(round_.closes_at, services),
+            },
+        ),
+        txn_key=f"{round_.command_event_id}/council/{seat.room_id}/reminder",
+    )
+    await store.mark_seat_reminded(services.store, seat, at=now)
 
 
 async def post_root(services: Services, proposal: Proposal, round_: Round) -> bool:

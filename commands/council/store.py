@@ -83,6 +83,7 @@ class Seat:
     given_by_user: UserID | None
     decided_at: int | None
     told_at: int | None
+    reminded_at: int | None = None
 
 
 _PROPOSAL = (
@@ -96,7 +97,8 @@ _ROUND = (
 )
 _SEAT = (
     "s.round_id, s.movement_id, s.movement_name, s.room_id, s.poll_id, s.asked_at, s.tried_at,"
-    " s.position, s.reasons, s.voters, s.given_by, s.given_by_user, s.decided_at, s.told_at"
+    " s.position, s.reasons, s.voters, s.given_by, s.given_by_user, s.decided_at, s.told_at,"
+    " s.reminded_at"
 )
 
 
@@ -153,6 +155,7 @@ def _seat(row: Sequence[Any]) -> Seat:
         given_by_user=None if row[11] is None else UserID(row[11]),
         decided_at=row[12],
         told_at=row[13],
+        reminded_at=row[14],
     )
 
 
@@ -468,6 +471,14 @@ async def set_position(
         ),
     )
     return bool(rows)
+
+
+async def mark_seat_reminded(store: Store, seat: Seat, *, at: int) -> None:
+    await store.write(
+        "UPDATE council_seats SET reminded_at = ? WHERE round_id = ? AND movement_id = ?"
+        " AND reminded_at IS NULL",
+        (at, seat.round_id, seat.movement_id),
+    )
 
 
 async def mark_told(store: Store, seat: Seat, *, at: int) -> None:

@@ -179,3 +179,31 @@ async def test_an_ended_term_is_ended_whatever_time_the_senders_server_stamps(
     (round_,) = await council_store.open_rounds(world.services.store)
     (seat,) = await council_store.seats_of(world.services.store, round_.id)
     assert seat.position is None
+
+
+async def test_a_movement_whose_spokes_have_not_answered_is_reminded_once_a_day_before(
+    tmp_path: Path, store: Store
+) -> None:
+    camp, bea, eve = RoomID("!camp:hs"), "@bea:hs", "@eve:hs"
+    rooms = [room_state(COMMONS, ADA, name="Commons"), room_state(camp, bea, members=[eve])]
+    world = Harness(FakeServices(make_config(tmp_path), store, rooms), clock=TS)
+    await world.answer(COMMONS, ADA, "alliance create Earth Alliance")
+    await world.answer(camp, bea, "movement join earth-alliance as Climate Camp")
+    await world.answer(COMMONS, ADA, "movement approve Climate Camp")
+    await world.answer(camp, bea, f"spokes add {eve}")
+    await world.answer(camp, bea, "rules set position spokes")
+    await world.answer(COMMONS, ADA, "proposal --closes 3d We share a van")
+    await reconcile(world.services)
+
+    def reminders() -> list[str]:
+        return [n.message.body for n in world.services.notices if "has not given" in n.message.body]
+
+    world.clock += 47 * 3600 * 1000
+    await reconcile(world.services)
+    assert reminders() == []
+    world.clock += 2 * 3600 * 1000  # 23 hours before the close
+    await reconcile(world.services)
+    await reconcile(world.services)
+    (reminder,) = reminders()
+    assert "Climate Camp has not given its position yet" in reminder
+    assert "!position 1 agree" in reminder
