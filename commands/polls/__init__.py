@@ -45,12 +45,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.contract import Command, Listener, Param, Registry, Services, Timer
+from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
 from commands.polls.commands import (
     close_poll,
     create_consensus_poll,
     create_straw_poll,
+    give_outcome,
     give_reason,
     list_polls,
     set_rules,
@@ -73,6 +74,7 @@ from commands.polls.lifecycle import (
     start_event,
 )
 from commands.polls.listeners import on_end, on_redaction, on_response
+from commands.polls.outcomes import review_due
 from commands.polls.reminders import remind_due
 from commands.polls.results import (
     ConsensusResult,
@@ -131,6 +133,7 @@ async def close_due_polls(services: Services) -> None:
     await close_due_room_polls(services, now)
     await close_due_groups(services, now)
     await remind_due(services, now)
+    await review_due(services, now)
 
 
 def register(registry: Registry) -> None:
@@ -262,6 +265,23 @@ COMMANDS: Final = (
         summary="Show how this room decides consensus polls",
         handler=show_rules,
         examples=("{prefix}rules",),
+    ),
+    Command(
+        name="outcome",
+        family="polls",
+        summary="Say in a sentence what a closed consensus poll decided",
+        handler=give_outcome,
+        params=(Param("text", kind="text"),),
+        flags=(Flag("review", "WHEN", "ask the room again then: 6m, 1y, 2w, 30d"),),
+        help=(
+            "Reply to the poll, or write it in the poll's thread: whoever opened the poll, "
+            "or a moderator. It is shown with the results. With --review 1y, a year from "
+            "now I open a new decision poll asking whether the room still agrees."
+        ),
+        examples=(
+            "{prefix}outcome We march on Saturday, from the station at 10",
+            "{prefix}outcome --review 6m We share one legal team",
+        ),
     ),
     Command(
         name="whohasnt",

@@ -14,7 +14,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
-from bot.contract import Args, Context, Refusal, Reply, UsageError, Words, read_number, short
+from bot.contract import (
+    Args,
+    CommandError,
+    Context,
+    Refusal,
+    Reply,
+    UsageError,
+    Words,
+    read_number,
+    short,
+)
 from bot.permissions import Power
 from commands.polls import store as db
 from commands.polls.deadlines import DeadlineError, duration_words, parse_deadline, parse_duration
@@ -37,6 +47,7 @@ from commands.polls.lifecycle import (
     open_poll,
     seal,
 )
+from commands.polls.outcomes import write_outcome
 from commands.polls.reminders import reminder_words, set_remind, set_reminder, who_hasnt
 from commands.polls.results import (
     DEFAULT_RULE,
@@ -289,6 +300,13 @@ async def withdraw_poll(ctx: Context, args: Args) -> Reply:
     return Reply(
         "poll_withdrawn", {"number": poll.number, "decision": poll.decision}, then=withdrawn
     )
+
+
+async def give_outcome(ctx: Context, args: Args) -> Reply:
+    poll = await _replied_poll(ctx)
+    if poll is None:
+        raise CommandError("polls.outcome_where")
+    return await write_outcome(ctx, poll, args.text("text"), args.option("review"))
 
 
 async def who_hasnt_voted(ctx: Context, args: Args) -> Reply:

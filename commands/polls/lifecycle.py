@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.contract import CommandError, Context, Reply, Services
+from bot.contract import CommandError, Context, Reply, Services, Words
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
@@ -56,6 +56,11 @@ the timer (the command failed half way)."""
 
 _TEXT: Final = Renderer()
 """Renders the words that go into poll events (a consensus poll's options, the end's text)."""
+
+
+def poll_text(words: Words) -> str:
+    """Words that go into a poll event itself (its question, its options), as text."""
+    return _TEXT.say(words)
 
 
 # -- opening -----------------------------------------------------------------------------------

@@ -121,6 +121,9 @@ async def results_view(services: Services, poll: Poll, result: Tally) -> dict[st
         "outcome": None,
         "objections": [],
         "just_closed": False,
+        "decided": None,
+        "ask_outcome": False,
+        "creator": "",
     }
     if poll.kind == "consensus":
         rule = rule_of(poll)
@@ -134,6 +137,18 @@ async def results_view(services: Services, poll: Poll, result: Tally) -> dict[st
         room = services.room(poll.room_id)
         names = {sender: room.display_name(sender) for sender in result.choices}
         data["objections"] = objections(result, await db.reasons(services.store, poll.id), names)
+        written = await db.poll_outcome(services.store, poll.id)
+        data["decided"] = None
+        if written is not None:
+            data["decided"] = {
+                "text": written.text,
+                "by": room.display_name(written.written_by),
+                "review": None
+                if written.review_at is None
+                else local_time(written.review_at, services),
+            }
+        data["ask_outcome"] = written is None and not poll.is_open
+        data["creator"] = room.display_name(poll.creator)
     return data
 
 

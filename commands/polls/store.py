@@ -896,6 +896,64 @@ async def mark_reminded(store: Store, poll_id: int, *, at: int) -> None:
     )
 
 
+# -- outcomes and reviews ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    poll_id: int
+    text: str
+    written_by: UserID
+    written_at: int
+    review_at: int | None
+    reviewed_poll_id: int | None
+
+
+_OUTCOME = "poll_id, text, written_by, written_at, review_at, reviewed_poll_id"
+
+
+def _outcome(row: Sequence[Any]) -> PollOutcome:
+    return PollOutcome(int(row[0]), str(row[1]), UserID(row[2]), int(row[3]), row[4], row[5])
+
+
+async def poll_outcome(store: Store, poll_id: int) -> PollOutcome | None:
+    return await store.find_one(
+        _outcome, f"SELECT {_OUTCOME} FROM poll_outcomes WHERE poll_id = ?", (poll_id,)
+    )
+
+
+async def set_outcome(
+    store: Store, poll_id: int, *, text: str, by: UserID, at: int, review_at: int | None
+) -> None:
+    """Write (or rewrite) a poll's outcome; a review already held stays held."""
+    await store.write(
+        f"INSERT INTO poll_outcomes ({_OUTCOME}) VALUES (?, ?, ?, ?, ?, NULL)"
+        " ON CONFLICT (poll_id) DO UPDATE SET text = excluded.text,"
+        " written_by = excluded.written_by, written_at = excluded.written_at,"
+        " review_at = CASE WHEN poll_outcomes.reviewed_poll_id IS NULL"
+        " THEN excluded.review_at ELSE poll_outcomes.review_at END",
+        (poll_id, text, by, at, review_at),
+    )
+
+
+async def due_reviews(store: Store, now: int) -> list[PollOutcome]:
+    return await store.find_all(
+        _outcome,
+        f"SELECT {_OUTCOME} FROM poll_outcomes"
+        " WHERE reviewed_poll_id IS NULL AND review_at IS NOT NULL AND review_at <= ?"
+        " ORDER BY review_at",
+        (now,),
+    )
+
+
+async def mark_reviewed(store: Store, poll_id: int, reviewed_poll_id: int) -> None:
+    await store.write(
+        "UPDATE poll_outcomes SET reviewed_poll_id = ? WHERE poll_id = ?"
+        " AND reviewed_poll_id IS NULL",
+        (reviewed_poll_id, poll_id),
+    )
+
+
 async def move_room_rules(store: Store, old: RoomID, new: RoomID) -> None:
     """A room was upgraded: its decision rule, deadline and reminders hold in its replacement
     (unless that room set its own already)."""
