@@ -23,7 +23,6 @@ from bot.permissions import Power
 from bot.store import Store
 from commands.polls import store as db
 from commands.polls.deadlines import DeadlineError, duration_words, parse_duration
-from commands.polls.lifecycle import start_event
 from commands.polls.results import live_tally, rule_of
 from commands.polls.rules import ConsensusCounts, decide
 from commands.polls.store import Poll
@@ -85,7 +84,7 @@ async def _remind(services: Services, poll: Poll, now: int) -> None:
         poll.room_id,
         Reply("poll_reminder", view),
         txn_key=f"{poll.command_event_id}:reminder",
-        answering=start_event(poll, services),
+        thread_root=poll.start_event_id,
         mentions=mentioned,
     )
     await db.mark_reminded(services.store, poll.id, at=now)

@@ -313,3 +313,52 @@ async def test_a_poll_in_an_encrypted_room(bot: RunningBot, make_user: MakeUser)
 
     closed = await ask(alice, room, "!poll close", bot=bot.user_id)
     assert counts(closed) == {"Park": 0, "Library": 2}
+
+
+async def test_one_reminder_in_the_polls_thread_mentions_only_those_who_have_not_voted(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    running = await start_bot()
+    alice, bob, carol = await three_people(running.user_id, make_user)
+    room = await shared_room(running.user_id, alice, bob, carol)
+    said = await ask(alice, room, "!rules set remind mention", bot=running.user_id)
+    assert "mention the members who have not voted" in said
+    poll = await start_poll(alice, running.user_id, room, "!poll --closes 3d Q?\nYes\nNo")
+    await vote(bob, room, poll, "a1")
+    assert counts(await ask(alice, room, "!poll results", bot=running.user_id)) == {
+        "Yes": 1,
+        "No": 0,
+    }
+    await running.stop()
+
+    # Two days pass while the bot is away: the poll now closes in 23 hours.
+    now = int(time.time() * 1000)
+    store = await Store.open(running.config.database_path)
+    try:
+        async with store.transaction() as db:
+            await db.execute(
+                "UPDATE polls SET created_at = ?, closes_at = ? WHERE room_id = ?",
+                (now - 2 * 86_400_000, now + 23 * 3_600_000, room),
+            )
+    finally:
+        await store.close()
+
+    second = await start_bot()
+
+    def reminders() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in alice.messages_from(second.user_id, room)
+            if str(e["content"]["body"]).startswith("Poll #1 closes in")
+        ]
+
+    (reminder,) = await alice.wait_for(reminders, what="the reminder", timeout=30)
+    content = reminder["content"]
+    assert content["m.relates_to"]["rel_type"] == "m.thread"
+    assert content["m.relates_to"]["event_id"] == poll
+    assert content["body"].startswith("Poll #1 closes in 23 hours. 1 of 3 members")
+    assert sorted(content["m.mentions"]["user_ids"]) == sorted([alice.user_id, carol.user_id])
+    await second.stop()
+    third = await start_bot()  # a restart posts it no second time
+    await ask(alice, room, "!poll results", bot=third.user_id)
+    assert len(reminders()) == 1

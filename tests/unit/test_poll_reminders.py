@@ -60,8 +60,7 @@ async def test_one_reminder_a_day_before_the_close_in_the_polls_thread(world: Wo
     assert world.reminders() == []
     await world.tick(2 * HOUR_MS)  # 23 hours left
     (reminder,) = world.reminders()
-    assert reminder.answering is not None
-    assert reminder.answering.event_id == world.start(1)
+    assert reminder.thread_root == world.start(1)
     assert reminder.message.body.startswith("Poll #1 closes in 23 hours. 1 of 4 members")
     assert reminder.mentions == ()  # it pings nobody by default
     assert "Bob" not in reminder.message.body
