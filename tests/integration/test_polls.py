@@ -362,3 +362,44 @@ async def test_one_reminder_in_the_polls_thread_mentions_only_those_who_have_not
     third = await start_bot()  # a restart posts it no second time
     await ask(alice, room, "!poll results", bot=third.user_id)
     assert len(reminders()) == 1
+
+
+async def test_an_outcome_with_a_review_date_asks_the_room_again_once(
+    start_bot: StartBot, make_user: MakeUser
+) -> None:
+    running = await start_bot()
+    alice, bob, carol = await three_people(running.user_id, make_user)
+    room = await shared_room(running.user_id, alice, bob, carol)
+    poll = await start_poll(alice, running.user_id, room, "!consensus We march on Saturday")
+    await vote(bob, room, poll, "agree")
+    closed = await ask(alice, room, "!poll close 1", bot=running.user_id)
+    assert "say in a sentence what was decided, with !outcome <text>" in closed
+    written = await alice.ask(
+        room,
+        "!outcome --review 1y We march from the station",
+        bot=running.user_id,
+        thread_root=poll,
+    )
+    assert "On " in written["content"]["body"], written["content"]["body"]
+    results = await ask(bob, room, "!poll results 1", bot=running.user_id)
+    assert '"We march from the station"' in results
+    await running.stop()
+
+    # A year passes while the bot is away.
+    store = await Store.open(running.config.database_path)
+    try:
+        async with store.transaction() as db:
+            await db.execute("UPDATE poll_outcomes SET review_at = 1")
+    finally:
+        await store.close()
+
+    second = await start_bot()
+    again = await alice.wait_for(
+        lambda: polls_from(alice, second.user_id, room)[1:], what="the review poll", timeout=30
+    )
+    question = again[0]["content"][START]["question"]["body"]
+    assert question == "Still agreed? We march on Saturday"
+    await second.stop()
+    third = await start_bot()
+    await ask(alice, room, "!poll list", bot=third.user_id)
+    assert len(polls_from(alice, third.user_id, room)) == 2  # asked once
