@@ -106,6 +106,18 @@ def _rows(figures: dict[str, dict[str, float]], measures: list[tuple[str, str, b
     return rows
 
 
+def _size_row(kib: float) -> Row:
+    """The reply's size against what one Matrix event may hold."""
+    return Row(
+        "reply content",
+        "KiB",
+        NAN,
+        round(kib, 1),
+        f"< {EVENT_LIMIT_KIB:g} KiB event",
+        max_value=EVENT_LIMIT_KIB,
+    )
+
+
 def _in_process_result(
     data: dict[str, Any],
     rows: list[Row],
@@ -142,16 +154,7 @@ async def compare(ctx: BenchContext) -> BenchResult:
             ("compare.store", "store reads alone", False),
         ],
     )
-    rows.append(
-        Row(
-            "reply content",
-            "KiB",
-            NAN,
-            round(kib, 1),
-            f"< {EVENT_LIMIT_KIB:g} KiB event",
-            max_value=EVENT_LIMIT_KIB,
-        )
-    )
+    rows.append(_size_row(kib))
     reply, built = data["reply"], data["data"]
     # The matrix is paged by movements so that every reply fits one Matrix event: the timed
     # reply is page 1, every objective by the movements of that page.
@@ -256,16 +259,7 @@ async def proposal(ctx: BenchContext) -> BenchResult:
         ],
     )
     kib = data["sizes"]["content_bytes"] / 1024
-    rows.append(
-        Row(
-            "reply content",
-            "KiB",
-            NAN,
-            round(kib, 1),
-            f"< {EVENT_LIMIT_KIB:g} KiB event",
-            max_value=EVENT_LIMIT_KIB,
-        )
-    )
+    rows.append(_size_row(kib))
     reply, built = data["reply"], data["data"]
     shown_all = reply["pages"] > 1 or reply["seats"] == built["movements"]
     passed = (

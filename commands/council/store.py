@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from bot.ids import EventID, RoomID, UserID
 from bot.store import Store
@@ -169,20 +169,33 @@ async def settings(store: Store, alliance_id: int) -> Settings:
     return Settings(None, None) if found is None else Settings(found[0], found[1])
 
 
-async def set_rule(store: Store, alliance_id: int, rule: str) -> None:
-    await store.write(
-        "INSERT INTO council_settings (alliance_id, rule) VALUES (?, ?)"
-        " ON CONFLICT (alliance_id) DO UPDATE SET rule = excluded.rule",
-        (alliance_id, rule),
+def _upsert(table: str, key: str, column: str) -> str:
+    return (
+        f"INSERT INTO {table} ({key}, {column}) VALUES (?, ?) ON CONFLICT ({key})"
+        f" DO UPDATE SET {column} = excluded.{column}"
     )
+
+
+_SET_SQL: Final = {
+    "rule": _upsert("council_settings", "alliance_id", "rule"),
+    "proposers": _upsert("council_settings", "alliance_id", "proposers"),
+    "position_by": _upsert("council_rooms", "room_id", "position_by"),
+    "spoke_term_s": _upsert("council_rooms", "room_id", "spoke_term_s"),
+}
+"""One setting of an alliance (`council_settings`) or a room (`council_rooms`), the others
+kept."""
+
+
+async def _set(store: Store, column: str, key: object, value: object) -> None:
+    await store.write(_SET_SQL[column], (key, value))
+
+
+async def set_rule(store: Store, alliance_id: int, rule: str) -> None:
+    await _set(store, "rule", alliance_id, rule)
 
 
 async def set_proposers(store: Store, alliance_id: int, proposers: Proposers) -> None:
-    await store.write(
-        "INSERT INTO council_settings (alliance_id, proposers) VALUES (?, ?)"
-        " ON CONFLICT (alliance_id) DO UPDATE SET proposers = excluded.proposers",
-        (alliance_id, proposers),
-    )
+    await _set(store, "proposers", alliance_id, proposers)
 
 
 # -- proposals and rounds ----------------------------------------------------------------------
@@ -537,19 +550,11 @@ async def room_settings(store: Store, room_id: RoomID) -> RoomSettings:
 
 
 async def set_position_by(store: Store, room_id: RoomID, position_by: PositionBy) -> None:
-    await store.write(
-        "INSERT INTO council_rooms (room_id, position_by) VALUES (?, ?)"
-        " ON CONFLICT (room_id) DO UPDATE SET position_by = excluded.position_by",
-        (room_id, position_by),
-    )
+    await _set(store, "position_by", room_id, position_by)
 
 
 async def set_spoke_term(store: Store, room_id: RoomID, seconds: int) -> None:
-    await store.write(
-        "INSERT INTO council_rooms (room_id, spoke_term_s) VALUES (?, ?)"
-        " ON CONFLICT (room_id) DO UPDATE SET spoke_term_s = excluded.spoke_term_s",
-        (room_id, seconds),
-    )
+    await _set(store, "spoke_term_s", room_id, seconds)
 
 
 async def spokes_of(store: Store, room_id: RoomID) -> list[Spoke]:

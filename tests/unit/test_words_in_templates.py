@@ -60,6 +60,8 @@ NOT_SAID = {
     ("commands/alliance/thresholds.py", "at least"),
     ("commands/council/rules.py", "consensus minus one"),
     ("commands/council/proposals.py", "compare agreements --alliance "),
+    # SQL built from a table's and a column's names (starts mid-statement).
+    ("commands/council/store.py", ") VALUES (?, ?) ON CONFLICT ("),
     # HTML tag names and markup of relayed copies.
     ("commands/relay/content.py", "del h1 h2"),
     ("commands/relay/content.py", "mx-reply script"),
