@@ -124,10 +124,10 @@ async def test_a_decision_polls_reminder_says_what_it_would_decide_and_about_its
 async def test_whohasnt_names_for_moderators_and_a_count_for_the_others(world: World) -> None:
     await world.say(ALICE, "poll Where?\nPark\nLibrary")
     await world.vote(BOB, 1, "a1")
-    assert "3 members have not voted in poll #1 (1 has): Alice, Carol, Mod." in (
+    assert "3 of 4 members have not voted in poll #1 yet: Alice, Carol, Mod." in (
         await world.say(MOD, "whohasnt")
     )
     counted = await world.say(BOB, "whohasnt 1")
-    assert "3 members have not voted in poll #1" in counted
+    assert "3 of 4 members have not voted in poll #1 yet." in counted
     assert "Carol" not in counted
     assert "Only moderators see the names." in counted
