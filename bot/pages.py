@@ -18,14 +18,15 @@ from math import ceil
 from typing import Any, Final
 
 from bot.contract import Args, CommandError, Flag, Reply, Words, short
-from bot.render import Message, Renderer
+from bot.render import REPLY_BUDGET, Message, Renderer
 
 PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
 
-REPLY_LIMIT: Final = 44 * 1024
-"""The most a reply of this family may weigh, by :func:`reply_size`. A homeserver refuses an
-event over 64 KiB, and the command would go unanswered. In an encrypted room the message's
-JSON grows by a third in base64, and the event's own fields take a kilobyte or two more."""
+REPLY_LIMIT: Final = REPLY_BUDGET
+"""The most a page may weigh, by :func:`reply_size`: the renderer's own budget for one event
+(`bot.render.REPLY_BUDGET`), so that a page is never cut again when it is sent. A homeserver
+refuses an event over 64 KiB; in an encrypted room the message's JSON grows by a third in
+base64, and the event's own fields take a kilobyte or two more."""
 SHORT_TEXT: Final = 100
 """Texts are cut to this many characters when one row alone would not fit otherwise."""
 
