@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
-from bot.contract import Joined, Registry, Reply
+from bot.contract import Joined, Registry, Reply, addressed_text
 from bot.events import Event
 from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
@@ -182,7 +182,8 @@ class FakeServices:
         return list(made.values())
 
     def render(self, reply: Reply) -> Message:
-        return self.renderer.render(reply.template, reply.data)
+        """The message the bot sends for `reply`: cut to fit one event, as `BotServices` cuts it."""
+        return self.renderer.render_fitted(reply.template, reply.data)
 
     def _check(self, method: str) -> None:
         if method in self.forbid:
@@ -347,10 +348,31 @@ class Harness:
         self.services.events[event.event_id] = event
         return event
 
-    async def route(self, event: Event, text: str, *, then: bool = True) -> tuple[Reply, Message]:
-        """The router's answer to `text` (the event's body without the prefix), rendered; then,
-        as the bot does once the answer is sent, what the reply says to do next (`Reply.then`),
-        unless `then` is False (to look at the moment between)."""
+    def addressed(self, event: Event) -> str:
+        """The command the bot reads in a message (`Bot._handle_message`); the test fails when
+        the bot would take the message for no command at all."""
+        config = self.services.config
+        room = self.services.room(event.room_id)
+        text = addressed_text(
+            event,
+            prefix=config.command_prefix,
+            user_id=config.user_id,
+            display_name=room.display_names.get(config.user_id),
+        )
+        if text is None or event.relates_to.get("rel_type") == "m.replace":
+            raise AssertionError(f"the bot takes no command from {event.content!r}")
+        return text
+
+    async def route(
+        self, event: Event, text: str | None = None, *, then: bool = True
+    ) -> tuple[Reply, Message]:
+        """A command message as the bot handles it (`Bot._handle_message`, `Bot._reply`): the
+        router's reply to `text` (by default the command the bot reads in the event), rendered
+        as the bot sends it; then, once it is sent, what the reply says to do next
+        (`Reply.then`), unless `then` is False (to look at the moment between). The reply
+        itself is not sent: `services.notices` holds only what the families send."""
+        if text is None:
+            text = self.addressed(event)
         reply = await self.router.route(event, self.services.room(event.room_id), text)
         message = self.services.render(reply)
         if then and reply.then is not None:
@@ -367,14 +389,21 @@ class Harness:
         event_id: str | None = None,
         then: bool = True,
     ) -> tuple[Reply, Message]:
-        """What the bot answers to the command `text` typed in `room`, and what it does once the
-        answer is sent (`then`, see `route`); the answer itself is not sent."""
+        """The bot's answer to the command `text` typed in `room` (after the prefix), handled
+        as the bot handles a message (`Bot._handle_event`): the command (see `route`), then
+        every listener for room messages. With `then` False, neither `Reply.then` nor the
+        listeners run. A listener answering a command fails the test: the bot would send a
+        second answer under the same transaction id."""
         prefix = self.services.config.command_prefix
         content: dict[str, Any] = {"msgtype": "m.text", "body": prefix + text}
         if relates_to is not None:
             content["m.relates_to"] = relates_to
         event = self.make_event(room, sender, "m.room.message", content, event_id=event_id)
-        return await self.route(event, text, then=then)
+        answered = await self.route(event, then=then)
+        if then:
+            replies = await self.listen(event)
+            assert replies == [], f"listeners answered a command as well: {replies}"
+        return answered
 
     async def listen(self, event: Event) -> list[Reply]:
         """Every listener for this kind of event, called as the bot calls them; their replies."""
@@ -395,3 +424,8 @@ def in_thread(root: str) -> dict[str, Any]:
         "is_falling_back": True,
         "m.in_reply_to": {"event_id": root},
     }
+
+
+def replying_to(event_id: str) -> dict[str, Any]:
+    """`m.relates_to` of a reply to `event_id` outside any thread."""
+    return {"m.in_reply_to": {"event_id": event_id}}

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.contract import Reply
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
-from bot.render import Message
 from bot.store import InboxItem, Store
 from commands.alliance.store import create_alliance, decide_movement, request_join
 from commands.polls import close_due_polls
@@ -78,9 +76,6 @@ class Alliance(Harness):
 
     def event(self, room: RoomID, sender: str, kind: str, content: dict[str, Any]) -> Event:
         return self.make_event(room, sender, kind, content)
-
-    async def command(self, room: RoomID, sender: str, text: str) -> tuple[Reply, Message]:
-        return await self.answer(room, sender, text)
 
     async def vote(self, room: RoomID, sender: str, *answers: str) -> Event:
         event = self.event(
@@ -148,7 +143,7 @@ def section(body: str, title: str) -> dict[str, str]:
 
 
 async def test_the_poll_is_posted_in_the_commons_and_every_movement_room(earth: Alliance) -> None:
-    reply, message = await earth.command(COMMONS, ADA, POLL)
+    reply, message = await earth.answer(COMMONS, ADA, POLL)
 
     assert reply.template == "poll_alliance_created"
     assert "Alliance poll #1 is open" in message.body
@@ -182,7 +177,7 @@ async def test_the_same_command_handled_again_posts_nothing_twice(earth: Allianc
 
 async def test_a_movement_room_that_refuses_is_named_and_left_out(earth: Alliance) -> None:
     earth.services.refuse.add(FARM)
-    _, message = await earth.command(COMMONS, ADA, POLL)
+    _, message = await earth.answer(COMMONS, ADA, POLL)
 
     assert "in 2 movement rooms of Earth Alliance: Climate Camp, Tenants Union" in message.body
     assert "I could not post it in the room of Farmers" in message.body
@@ -191,23 +186,23 @@ async def test_a_movement_room_that_refuses_is_named_and_left_out(earth: Allianc
 
 
 async def test_only_commons_moderators_start_one_and_only_in_a_commons(earth: Alliance) -> None:
-    reply, message = await earth.command(COMMONS, ZED, POLL)
+    reply, message = await earth.answer(COMMONS, ZED, POLL)
     assert reply.template == "command_error"
     assert "Only a moderator of this commons room" in message.body
 
-    _, message = await earth.command(CAMP, BEA, POLL)
+    _, message = await earth.answer(CAMP, BEA, POLL)
     assert "Alliance-wide polls start in the commons room of Earth Alliance" in message.body
 
-    _, message = await earth.command(LONE, ADA, POLL)
+    _, message = await earth.answer(LONE, ADA, POLL)
     assert "This room is not an alliance's commons room" in message.body
     assert earth.sent(START) == []
 
-    reply, _ = await earth.command(COMMONS, MOD, POLL)
+    reply, _ = await earth.answer(COMMONS, MOD, POLL)
     assert reply.template == "poll_alliance_created"
 
 
 async def test_the_flag_may_come_on_the_question_line(earth: Alliance) -> None:
-    reply, _ = await earth.command(COMMONS, ADA, "poll Where? --alliance\nPark\nLibrary")
+    reply, _ = await earth.answer(COMMONS, ADA, "poll Where? --alliance\nPark\nLibrary")
 
     assert reply.template == "poll_alliance_created"
     assert len(earth.sent(START)) == 4
@@ -219,7 +214,7 @@ async def test_the_flag_may_come_on_the_question_line(earth: Alliance) -> None:
 async def vote_everywhere(earth: Alliance) -> None:
     """Camp: Park 2 (Bea, Bob). Tenants: Bob changes to Library later, Cal Park: a tie.
     Farmers: nobody. Commons: Ada Online, Zed Online."""
-    await earth.command(COMMONS, ADA, POLL)
+    await earth.answer(COMMONS, ADA, POLL)
     await earth.vote(CAMP, BEA, "a1")
     await earth.vote(CAMP, BOB, "a1")
     await earth.vote(TENANTS, CAL, "a1")
@@ -231,7 +226,7 @@ async def vote_everywhere(earth: Alliance) -> None:
 async def test_results_show_everyone_once_each_movement_and_one_voice(earth: Alliance) -> None:
     await vote_everywhere(earth)
 
-    reply, message = await earth.command(COMMONS, MOD, "poll results")
+    reply, message = await earth.answer(COMMONS, MOD, "poll results")
 
     assert reply.template == "poll_alliance_results"
     body = message.body
@@ -262,20 +257,20 @@ async def test_results_show_everyone_once_each_movement_and_one_voice(earth: All
 async def test_a_movement_room_sees_the_same_results_under_its_own_number(
     earth: Alliance,
 ) -> None:
-    await earth.command(CAMP, BEA, 'poll "Lunch?" "Soup" "Salad"')  # the camp's poll #1
+    await earth.answer(CAMP, BEA, 'poll "Lunch?" "Soup" "Salad"')  # the camp's poll #1
     await vote_everywhere(earth)
 
-    _, message = await earth.command(CAMP, BOB, "poll results")
+    _, message = await earth.answer(CAMP, BOB, "poll results")
 
     assert message.body.startswith("Alliance poll #2 of Earth Alliance: Where do we meet?")
     assert "Asked in the commons (poll #1 there)" in message.body
     assert "- Climate Camp (this room):" in message.body
-    _, listed = await earth.command(CAMP, BOB, "poll list")
+    _, listed = await earth.answer(CAMP, BOB, "poll list")
     assert "#2 (alliance-wide) Where do we meet?" in listed.body
 
 
 async def test_a_text_vote_in_a_movement_room_counts(earth: Alliance) -> None:
-    await earth.command(COMMONS, ADA, POLL)
+    await earth.answer(COMMONS, ADA, POLL)
     event = earth.event(
         FARM,
         DEE,
@@ -289,7 +284,7 @@ async def test_a_text_vote_in_a_movement_room_counts(earth: Alliance) -> None:
     reply, _ = await earth.route(event, "vote 3")
     assert reply.template == "poll_vote_counted"
 
-    _, message = await earth.command(COMMONS, ADA, "poll results 1")
+    _, message = await earth.answer(COMMONS, ADA, "poll results 1")
 
     assert movement_line(message.body, "Farmers").endswith("1 voter; leading: Online.")
 
@@ -300,7 +295,7 @@ async def test_a_text_vote_in_a_movement_room_counts(earth: Alliance) -> None:
 async def test_closing_in_the_commons_closes_every_room(earth: Alliance) -> None:
     await vote_everywhere(earth)
 
-    reply, message = await earth.command(COMMONS, ADA, "poll close")
+    reply, message = await earth.answer(COMMONS, ADA, "poll close")
 
     assert reply.template == "poll_alliance_results"
     assert message.body.startswith("Results of alliance poll #1 of ")
@@ -332,7 +327,7 @@ async def test_closing_in_the_commons_closes_every_room(earth: Alliance) -> None
     before = len(earth.services.notices)
     await close_due_polls(earth.services)
     assert len(earth.services.notices) == before
-    _, after = await earth.command(CAMP, BOB, "poll results")
+    _, after = await earth.answer(CAMP, BOB, "poll results")
     assert movement_line(after.body, "Farmers").endswith("0 voters.")
 
 
@@ -354,7 +349,7 @@ async def test_closing_again_after_a_crash_answers_the_same_and_sends_nothing_ne
 
 
 async def test_closing_waits_for_votes_cast_in_time_in_another_room(earth: Alliance) -> None:
-    await earth.command(COMMONS, ADA, POLL)
+    await earth.answer(COMMONS, ADA, POLL)
     cast = earth.event(
         CAMP,
         BEA,
@@ -373,33 +368,33 @@ async def test_closing_waits_for_votes_cast_in_time_in_another_room(earth: Allia
         await store.finish(cast.event_id)
 
     worker = asyncio.create_task(camp_worker_reads_it_a_little_later())
-    _, message = await earth.command(COMMONS, ADA, "poll close")
+    _, message = await earth.answer(COMMONS, ADA, "poll close")
     await worker
 
     assert movement_line(message.body, "Climate Camp").endswith("1 voter; leading: Library.")
 
 
 async def test_who_may_close_and_where(earth: Alliance) -> None:
-    await earth.command(COMMONS, MOD, POLL)  # the moderator starts it
+    await earth.answer(COMMONS, MOD, POLL)  # the moderator starts it
 
-    reply, message = await earth.command(CAMP, BEA, "poll close")
+    reply, message = await earth.answer(CAMP, BEA, "poll close")
     assert reply.template == "poll_alliance_close_elsewhere"
     assert "closes everywhere at once, from the commons room" in message.body
     assert "!poll close 1" in message.body
 
-    reply, message = await earth.command(COMMONS, ZED, "poll close")
+    reply, message = await earth.answer(COMMONS, ZED, "poll close")
     assert reply.template == "poll_close_refused"
     assert "only Mod, who started poll #1, or a moderator" in message.body
     assert earth.sent(END) == []
 
-    reply, _ = await earth.command(COMMONS, ADA, "poll close 1")  # another moderator may
+    reply, _ = await earth.answer(COMMONS, ADA, "poll close 1")  # another moderator may
     assert reply.template == "poll_alliance_results"
-    reply, _ = await earth.command(COMMONS, MOD, "poll close 1")
+    reply, _ = await earth.answer(COMMONS, MOD, "poll close 1")
     assert reply.template == "poll_closed"
 
 
 async def test_the_deadline_closes_the_whole_alliance_poll(earth: Alliance) -> None:
-    await earth.command(COMMONS, ADA, POLL.replace("--alliance", "--alliance --closes 2h"))
+    await earth.answer(COMMONS, ADA, POLL.replace("--alliance", "--alliance --closes 2h"))
     await earth.vote(CAMP, BEA, "a2")
     store = earth.services.store
     deadline = earth.clock + 500
@@ -425,17 +420,17 @@ async def test_the_deadline_closes_the_whole_alliance_poll(earth: Alliance) -> N
 
 
 async def test_hidden_results_stay_hidden_in_every_room_until_the_close(earth: Alliance) -> None:
-    await earth.command(COMMONS, ADA, POLL.replace("--alliance", "--alliance --hidden"))
+    await earth.answer(COMMONS, ADA, POLL.replace("--alliance", "--alliance --hidden"))
     await earth.vote(CAMP, BEA, "a2")
     starts = earth.sent(START)
     assert all(s.content[START]["kind"] == "org.matrix.msc3381.poll.undisclosed" for s in starts)
 
     for room, who in ((COMMONS, ADA), (CAMP, BEA), (TENANTS, CAL)):
-        reply, _ = await earth.command(room, who, "poll results")
+        reply, _ = await earth.answer(room, who, "poll results")
         assert reply.template == "poll_hidden"
 
-    await earth.command(COMMONS, ADA, "poll close")
-    reply, message = await earth.command(CAMP, BEA, "poll results")
+    await earth.answer(COMMONS, ADA, "poll close")
+    reply, message = await earth.answer(CAMP, BEA, "poll results")
     assert reply.template == "poll_alliance_results"
     assert movement_line(message.body, "Climate Camp").endswith("1 voter; leading: Library.")
 
@@ -458,7 +453,7 @@ async def test_an_end_event_in_the_commons_closes_it_everywhere(earth: Alliance)
 
 
 async def test_an_end_event_in_a_movement_room_ends_voting_there_only(earth: Alliance) -> None:
-    await earth.command(COMMONS, ADA, POLL)
+    await earth.answer(COMMONS, ADA, POLL)
     await earth.vote(CAMP, BOB, "a1")
     end = earth.event(
         CAMP,
@@ -473,13 +468,13 @@ async def test_an_end_event_in_a_movement_room_ends_voting_there_only(earth: All
     assert reply.template == "poll_alliance_room_ended"
     await earth.vote(CAMP, BOB, "a2")  # late in the camp
     await earth.vote(TENANTS, CAL, "a2")  # the others vote on
-    _, message = await earth.command(COMMONS, ADA, "poll results")
+    _, message = await earth.answer(COMMONS, ADA, "poll results")
     assert movement_line(message.body, "Climate Camp").endswith(
         "1 voter; leading: Park. Voting there has ended."
     )
     assert section(message.body, "Everyone") == {"Park": "1", "Library": "1", "Online": "0"}
 
-    await earth.command(COMMONS, ADA, "poll close")
+    await earth.answer(COMMONS, ADA, "poll close")
     assert sorted(e.room_id for e in earth.sent(END)) == sorted([COMMONS, TENANTS, FARM])
     assert len(earth.notices_in(CAMP, "poll_alliance_closed_notice")) == 1
 
@@ -502,6 +497,6 @@ async def test_removing_the_commons_poll_withdraws_it_everywhere(earth: Alliance
     assert sorted(e.room_id for e in earth.sent(END)) == sorted([CAMP, TENANTS, FARM])
     await close_due_polls(earth.services)
     assert earth.notices_in(COMMONS, "poll_alliance_results") == []
-    _, message = await earth.command(CAMP, BEA, "poll results")
+    _, message = await earth.answer(CAMP, BEA, "poll results")
     assert "Withdrawn: its poll in the commons was removed" in message.body
     assert "The commons" not in message.body

@@ -14,7 +14,6 @@ import pytest
 from bot.contract import Reply
 from bot.events import Event
 from bot.ids import RoomID, UserID
-from bot.render import Message
 from bot.store import InboxItem, Store
 from commands.polls import (
     Objection,
@@ -25,7 +24,15 @@ from commands.polls import (
 )
 from commands.polls import store as db
 from commands.polls.lifecycle import CLOSED
-from tests.unit.fakes import FakeServices, Harness, Sent, in_thread, make_config, room_state
+from tests.unit.fakes import (
+    FakeServices,
+    Harness,
+    Sent,
+    in_thread,
+    make_config,
+    replying_to,
+    room_state,
+)
 
 ROOM = RoomID("!room")
 ALICE = UserID("@alice:hs")  # the room's creator (v12: unlimited power)
@@ -45,22 +52,6 @@ class World(Harness):
         self, sender: str, kind: str, content: dict[str, Any], *, redacts: str | None = None
     ) -> Event:
         return self.make_event(ROOM, sender, kind, content, redacts=redacts)
-
-    async def command(
-        self,
-        sender: str,
-        text: str,
-        *,
-        reply_to: str | None = None,
-        thread: str | None = None,
-        then: bool = True,
-    ) -> tuple[Reply, Message]:
-        relates_to = None
-        if reply_to:
-            relates_to = {"m.in_reply_to": {"event_id": reply_to}}
-        if thread:
-            relates_to = in_thread(thread)
-        return await self.answer(ROOM, sender, text, relates_to=relates_to, then=then)
 
     async def listen(self, event: Event) -> list[Reply]:
         """The listeners, which answer nothing to what happens in this room."""
@@ -105,7 +96,7 @@ def world(tmp_path: Path, store: Store) -> World:
 
 
 async def open_straw(world: World, text: str = "poll Where?\nPark\nLibrary\nOnline") -> str:
-    reply, _ = await world.command(ALICE, text)
+    reply, _ = await world.answer(ROOM, ALICE, text)
     assert reply.template == "poll_created", reply
     return world.starts()[-1].event_id
 
@@ -114,7 +105,7 @@ async def open_straw(world: World, text: str = "poll Where?\nPark\nLibrary\nOnli
 
 
 async def test_a_poll_is_sent_as_a_native_poll_and_numbered_per_room(world: World) -> None:
-    reply, message = await world.command(ALICE, "poll --multi 2 Where?\nPark\nLibrary\nOnline")
+    reply, message = await world.answer(ROOM, ALICE, "poll --multi 2 Where?\nPark\nLibrary\nOnline")
 
     assert reply.template == "poll_created"
     assert "Poll #1 is open" in message.body
@@ -127,7 +118,7 @@ async def test_a_poll_is_sent_as_a_native_poll_and_numbered_per_room(world: Worl
     assert [a["org.matrix.msc1767.text"] for a in poll["answers"]] == ["Park", "Library", "Online"]
     assert start.content["org.matrix.msc1767.text"] == "Where?\n1. Park\n2. Library\n3. Online"
 
-    await world.command(BOB, 'poll "Lunch?" "Pizza" "Soup"')
+    await world.answer(ROOM, BOB, 'poll "Lunch?" "Pizza" "Soup"')
     assert (await world.poll(2)).question == "Lunch?"
 
 
@@ -145,7 +136,7 @@ async def test_running_the_same_command_again_never_makes_a_second_poll(world: W
 async def test_a_poll_the_homeserver_refuses_is_not_kept(world: World) -> None:
     world.services.refuse.add(ROOM)  # the homeserver refuses every send to the room
 
-    reply, message = await world.command(ALICE, "poll Q\nA\nB")
+    reply, message = await world.answer(ROOM, ALICE, "poll Q\nA\nB")
 
     assert reply.template == "command_error"
     assert "could not post the poll" in message.body
@@ -168,7 +159,7 @@ async def test_a_poll_the_homeserver_refuses_is_not_kept(world: World) -> None:
 async def test_bad_input_names_the_problem_and_shows_the_usage(
     world: World, text: str, problem: str
 ) -> None:
-    reply, message = await world.command(ALICE, text)
+    reply, message = await world.answer(ROOM, ALICE, text)
 
     assert reply.template == "usage_error"
     assert problem in message.body
@@ -180,10 +171,10 @@ async def test_bad_input_names_the_problem_and_shows_the_usage(
 
 
 async def test_the_deadline_is_shown_back_in_the_configured_zone(world: World) -> None:
-    reply, message = await world.command(ALICE, "poll --closes 2099-12-01 18:00 Q\nA\nB")
+    reply, message = await world.answer(ROOM, ALICE, "poll --closes 2099-12-01 18:00 Q\nA\nB")
 
     assert reply.template == "usage_error"  # more than a year ahead
-    reply, message = await world.command(ALICE, "poll --closes 3d Q\nA\nB")
+    reply, message = await world.answer(ROOM, ALICE, "poll --closes 3d Q\nA\nB")
     assert "open until" in message.body
     assert "(UTC)" in message.body
 
@@ -202,7 +193,7 @@ async def test_votes_changes_and_withdrawals_are_tallied_like_element(world: Wor
     await world.vote(STRANGER, start, "a1")  # not a member
     await world.vote(BOB, "$not-a-poll", "a1")
 
-    reply, message = await world.command(ALICE, "poll results")
+    reply, message = await world.answer(ROOM, ALICE, "poll results")
 
     rows = {row["text"]: row["count"] for row in reply.data["rows"]}
     assert rows == {"Park": 1, "Library": 0, "Online": 1}
@@ -216,7 +207,7 @@ async def test_stable_responses_count_too(world: World) -> None:
     start = await open_straw(world)
     await world.vote(BOB, start, "a2", kind="m.poll.response")
 
-    reply, _ = await world.command(ALICE, "poll results 1")
+    reply, _ = await world.answer(ROOM, ALICE, "poll results 1")
 
     assert reply.data["rows"][1]["count"] == 1
 
@@ -225,30 +216,30 @@ async def test_a_text_vote_as_a_reply_or_in_the_thread(world: World) -> None:
     start = await open_straw(world)
     await open_straw(world, 'poll "Other?" "X" "Y"')
 
-    reply, message = await world.command(BOB, "vote 2", reply_to=start)
+    reply, message = await world.answer(ROOM, BOB, "vote 2", relates_to=replying_to(start))
     assert reply.template == "poll_vote_counted"
     assert "Counted your vote in poll #1: Library" in message.body
-    reply, _ = await world.command(CAROL, "vote online", thread=start)
+    reply, _ = await world.answer(ROOM, CAROL, "vote online", relates_to=in_thread(start))
     assert reply.template == "poll_vote_counted"
-    reply, message = await world.command(CAROL, "vote 7", thread=start)
+    reply, message = await world.answer(ROOM, CAROL, "vote 7", relates_to=in_thread(start))
     assert "There is no option 7" in message.body
-    reply, message = await world.command(CAROL, "vote 1")  # two polls open: which one?
+    reply, message = await world.answer(ROOM, CAROL, "vote 1")  # two polls open: which one?
     assert "Several polls are open (#1, #2)" in message.body
 
-    reply, _ = await world.command(ALICE, "poll results 1")
+    reply, _ = await world.answer(ROOM, ALICE, "poll results 1")
     assert [row["count"] for row in reply.data["rows"]] == [0, 1, 1]
 
 
 async def test_a_text_vote_for_a_closed_poll_changes_nothing(world: World) -> None:
     start = await open_straw(world)
     await world.vote(BOB, start, "a1")
-    await world.command(ALICE, "poll close")
+    await world.answer(ROOM, ALICE, "poll close")
 
-    reply, message = await world.command(CAROL, "vote 2", reply_to=start)
+    reply, message = await world.answer(ROOM, CAROL, "vote 2", relates_to=replying_to(start))
 
     assert reply.template == "poll_closed"
     assert "your vote was not counted" in message.body
-    reply, _ = await world.command(ALICE, "poll results 1")
+    reply, _ = await world.answer(ROOM, ALICE, "poll results 1")
     assert [row["count"] for row in reply.data["rows"]] == [1, 0, 0]
 
 
@@ -256,17 +247,17 @@ async def test_a_text_vote_for_a_closed_poll_changes_nothing(world: World) -> No
 
 
 async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> None:
-    reply, _ = await world.command(BOB, "poll Q?\nYes\nNo")
+    reply, _ = await world.answer(ROOM, BOB, "poll Q?\nYes\nNo")
     start = world.starts()[-1].event_id
     await world.vote(ALICE, start, "a1")
     await world.vote(CAROL, start, "a1")
 
-    refused, message = await world.command(CAROL, "poll close 1")
+    refused, message = await world.answer(ROOM, CAROL, "poll close 1")
     assert refused.template == "poll_close_refused"
     assert "only @bob:hs, who started poll #1, or a moderator" in message.body
     assert world.ends() == []
 
-    closed, message = await world.command(BOB, "poll close 1", then=False)
+    closed, message = await world.answer(ROOM, BOB, "poll close 1", then=False)
     assert closed.template == "poll_results"
     assert message.body.startswith("Results of poll #1: Q?\nClosed by @bob:hs, ")
     assert closed.then is not None
@@ -279,10 +270,10 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
 
     world.clock += 60_000  # a minute after the close
     await world.vote(BOB, start, "a2")  # after the end: ignored
-    reply, _ = await world.command(ALICE, "poll results 1")
+    reply, _ = await world.answer(ROOM, ALICE, "poll results 1")
     assert [row["count"] for row in reply.data["rows"]] == [2, 0]
 
-    again, message = await world.command(BOB, "poll close 1")
+    again, message = await world.answer(ROOM, BOB, "poll close 1")
     assert again.template == "poll_closed"
     assert len(world.ends()) == 1
 
@@ -290,21 +281,21 @@ async def test_the_creator_closes_and_others_are_told_who_may(world: World) -> N
 async def test_a_moderator_may_close_anyones_poll(world: World) -> None:
     await open_straw(world)
 
-    reply, _ = await world.command(MOD, "poll close")
+    reply, _ = await world.answer(ROOM, MOD, "poll close")
 
     assert reply.template == "poll_results"
 
 
 async def test_a_reference_to_no_poll_is_explained(world: World) -> None:
-    _reply, message = await world.command(ALICE, "poll close 4")
+    _reply, message = await world.answer(ROOM, ALICE, "poll close 4")
     assert "There is no poll #4 in this room" in message.body
     assert "Usage: !poll close [<number>]" in message.body
-    _reply, message = await world.command(ALICE, "poll results")
+    _reply, message = await world.answer(ROOM, ALICE, "poll results")
     assert "There is no open poll in this room" in message.body
 
 
 async def test_a_question_starting_with_close_is_still_a_poll(world: World) -> None:
-    reply, _ = await world.command(ALICE, "poll Close the office on Friday?\nYes\nNo")
+    reply, _ = await world.answer(ROOM, ALICE, "poll Close the office on Friday?\nYes\nNo")
 
     assert reply.template == "poll_created"
     assert (await world.poll(1)).question == "Close the office on Friday?"
@@ -343,13 +334,13 @@ async def test_a_redaction_counts_only_from_the_voter_or_someone_who_may_redact(
         RoomID("!elsewhere"), MOD, "m.room.redaction", {}, redacts=bob.event_id
     )
     await world.listen(other_room)  # a moderator, but of another room: no
-    _, before = await world.command(ALICE, "poll results 1")
+    _, before = await world.answer(ROOM, ALICE, "poll results 1")
     assert "3 voters." in before.body
     assert (await world.poll(1)).is_open
 
     await world.redact(BOB, bob.event_id)  # their own vote: yes
     await world.redact(MOD, carol.event_id)  # a moderator here: yes
-    _, after = await world.command(ALICE, "poll results 1")
+    _, after = await world.answer(ROOM, ALICE, "poll results 1")
     assert "1 voter." in after.body
 
 
@@ -458,14 +449,14 @@ async def test_a_hidden_poll_shows_nothing_before_the_close(world: World) -> Non
     assert world.starts()[0].content[START]["kind"] == "org.matrix.msc3381.poll.undisclosed"
     await world.vote(BOB, start, "a1")
 
-    reply, message = await world.command(BOB, "poll results")
+    reply, message = await world.answer(ROOM, BOB, "poll results")
     assert reply.template == "poll_hidden"
     assert "voter" not in message.body
     assert "%" not in message.body
-    listing, message = await world.command(BOB, "poll list")
+    listing, message = await world.answer(ROOM, BOB, "poll list")
     assert listing.data["polls"][0]["voters"] is None
 
-    closed, _ = await world.command(ALICE, "poll close")
+    closed, _ = await world.answer(ROOM, ALICE, "poll close")
     assert closed.data["rows"][0]["count"] == 1
 
 
@@ -473,9 +464,9 @@ async def test_the_list_shows_open_and_closed_polls(world: World) -> None:
     start = await open_straw(world)
     await world.vote(BOB, start, "a1")
     await open_straw(world, 'poll "Second?" "X" "Y"')
-    await world.command(ALICE, "poll close 2")
+    await world.answer(ROOM, ALICE, "poll close 2")
 
-    reply, message = await world.command(BOB, "poll list")
+    reply, message = await world.answer(ROOM, BOB, "poll list")
 
     assert [p["number"] for p in reply.data["polls"]] == [2, 1]
     assert "#1 Where?" in message.body
@@ -487,7 +478,7 @@ async def test_the_list_shows_open_and_closed_polls(world: World) -> None:
 
 
 async def test_a_block_asks_for_a_reason_and_the_close_lists_it(world: World) -> None:
-    reply, message = await world.command(ALICE, "consensus We join the march")
+    reply, message = await world.answer(ROOM, ALICE, "consensus We join the march")
     assert reply.template == "consensus_created"
     assert "Consensus: passes with at least one Agree and no Block." in message.body
     start = world.starts()[-1]
@@ -502,12 +493,16 @@ async def test_a_block_asks_for_a_reason_and_the_close_lists_it(world: World) ->
     assert ask.thread_root == start.event_id
     assert "you chose Block on consensus poll #1" in ask.message.body
 
-    noted, _ = await world.command(BOB, "reason The route is not accessible", thread=start.event_id)
+    noted, _ = await world.answer(
+        ROOM, BOB, "reason The route is not accessible", relates_to=in_thread(start.event_id)
+    )
     assert noted.template == "consensus_reason_noted"
-    _voted, message = await world.command(CAROL, "vote stand aside", reply_to=start.event_id)
+    _voted, message = await world.answer(
+        ROOM, CAROL, "vote stand aside", relates_to=replying_to(start.event_id)
+    )
     assert "Please say why you chose Stand aside" in message.body
 
-    closed, message = await world.command(ALICE, "poll close")
+    closed, message = await world.answer(ROOM, ALICE, "poll close")
     assert closed.data["outcome"]["passed"] is False
     assert "Outcome: Not passed: 1 block." in message.body
     assert '- Block: @bob:hs: "The route is not accessible"' in message.body
@@ -532,19 +527,19 @@ async def test_a_block_asks_for_a_reason_and_the_close_lists_it(world: World) ->
 async def test_modified_consensus_passes_over_a_block_and_old_polls_keep_their_rule(
     world: World,
 ) -> None:
-    await world.command(ALICE, "consensus First proposal")
+    await world.answer(ROOM, ALICE, "consensus First proposal")
     first = world.starts()[-1].event_id
-    set_reply, _message = await world.command(MOD, "rules set modified-consensus 75%")
+    set_reply, _message = await world.answer(ROOM, MOD, "rules set modified-consensus 75%")
     assert set_reply.template == "rules_set"
-    await world.command(ALICE, "consensus Second proposal")
+    await world.answer(ROOM, ALICE, "consensus Second proposal")
     second = world.starts()[-1].event_id
     for start in (first, second):
         for voter in (ALICE, CAROL, MOD):
             await world.vote(voter, start, "agree")
         await world.vote(BOB, start, "block")
 
-    await world.command(ALICE, "poll close 1")
-    await world.command(ALICE, "poll close 2")
+    await world.answer(ROOM, ALICE, "poll close 1")
+    await world.answer(ROOM, ALICE, "poll close 2")
 
     first_outcome = await consensus_outcome(world.services.store, (await world.poll(1)).id)
     second_outcome = await consensus_outcome(world.services.store, (await world.poll(2)).id)
@@ -558,7 +553,7 @@ async def test_modified_consensus_passes_over_a_block_and_old_polls_keep_their_r
 
 
 async def test_the_outcome_is_none_while_open_and_for_straw_polls(world: World) -> None:
-    await world.command(ALICE, "consensus Open proposal")
+    await world.answer(ROOM, ALICE, "consensus Open proposal")
     await open_straw(world)
 
     assert await consensus_outcome(world.services.store, (await world.poll(1)).id) is None
@@ -568,7 +563,7 @@ async def test_the_outcome_is_none_while_open_and_for_straw_polls(world: World) 
 
 async def test_a_reason_needs_a_consensus_poll_that_is_open(world: World) -> None:
     start = await open_straw(world)
-    _reply, message = await world.command(BOB, "reason because", reply_to=start)
+    _reply, message = await world.answer(ROOM, BOB, "reason because", relates_to=replying_to(start))
     assert "is a straw poll" in message.body
     assert "Usage: !reason <reason>" in message.body
 
@@ -577,27 +572,27 @@ async def test_a_reason_needs_a_consensus_poll_that_is_open(world: World) -> Non
 
 
 async def test_rules_are_shown_and_set_by_moderators_only(world: World) -> None:
-    _shown, message = await world.command(BOB, "rules")
+    _shown, message = await world.answer(ROOM, BOB, "rules")
     assert "consensus (the default)" in message.body
     assert "A moderator can change it" in message.body
 
-    refused, _ = await world.command(BOB, "rules set majority")
+    refused, _ = await world.answer(ROOM, BOB, "rules set majority")
     assert refused.template == "permission_denied"
 
-    bad, message = await world.command(MOD, "rules set majority 80%")
+    bad, message = await world.answer(ROOM, MOD, "rules set majority 80%")
     assert bad.template == "usage_error"
     assert "supermajority" in message.body
 
-    await world.command(MOD, "rules set supermajority 2/3")
-    _quorum, message = await world.command(MOD, "rules set quorum 5")
+    await world.answer(ROOM, MOD, "rules set supermajority 2/3")
+    _quorum, message = await world.answer(ROOM, MOD, "rules set quorum 5")
     assert "supermajority 2/3 quorum 5" in message.body
-    _shown, message = await world.command(BOB, "rules")
+    _shown, message = await world.answer(ROOM, BOB, "rules")
     assert "supermajority 2/3 quorum 5." in message.body
     assert "Set by @mod:hs" in message.body
 
 
 async def test_help_lists_the_poll_commands(world: World) -> None:
-    _reply, message = await world.command(BOB, "help poll")
+    _reply, message = await world.answer(ROOM, BOB, "help poll")
 
     assert "!poll results [<number>]" in message.body
     assert "!poll close [<number>]" in message.body

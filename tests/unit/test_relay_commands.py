@@ -15,7 +15,6 @@ import pytest
 
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.render import Message
 from bot.rooms import RoomState
 from bot.store import Store
 from commands.alliance.store import (
@@ -27,7 +26,7 @@ from commands.alliance.store import (
     request_join,
 )
 from commands.relay import store as rdb
-from commands.relay.commands import announce_departures, on_event
+from commands.relay.commands import announce_departures
 from commands.relay.content import MARKER
 from tests.unit.fakes import (
     FakeServices,
@@ -57,27 +56,12 @@ class World(Harness):
     ) -> Event:
         return self.make_event(room, sender, kind, content, redacts=redacts, event_id=event_id)
 
-    async def command(
-        self, room: RoomID, sender: str, text: str, *, thread: str | None = None
-    ) -> tuple[str, Message]:
-        """A command as the bot handles it: the reply, then what it does afterwards."""
-        content: dict[str, Any] = {"msgtype": "m.text", "body": f"!{text}"}
-        if thread is not None:
-            content["m.relates_to"] = in_thread(thread)
-        event = self.event(room, sender, content)
-        reply, message = await self.route(event, text)
-        await self.handle(event)
-        return reply.template, message
-
     async def say(self, room: RoomID, sender: str, text: str, *, thread: str) -> Event:
         event = self.event(
             room, sender, {"msgtype": "m.text", "body": text, "m.relates_to": in_thread(thread)}
         )
-        await self.handle(event)
+        await self.listen(event)
         return event
-
-    async def handle(self, event: Event) -> None:
-        await on_event(self.services, event)
 
     def copies_in(self, room: RoomID) -> list[Sent]:
         return [s for s in self.services.sent if s.room_id == room and MARKER in s.content]
@@ -144,8 +128,8 @@ async def join(
 async def shared_thread(world: World) -> tuple[Event, EventID]:
     """Bea's thread in the camp, shared; returns its root and the root's copy in the commons."""
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Shall we march on the 12th?"})
-    template, message = await world.command(CAMP, BEA, "share", thread=root.event_id)
-    assert template == "share_started", message.body
+    reply, message = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_started", message.body
     [copy] = world.copies_in(COMMONS)
     return root, copy.event_id
 
@@ -156,8 +140,8 @@ async def shared_thread(world: World) -> tuple[Event, EventID]:
 async def test_share_says_where_first_then_posts_the_root_with_a_link_back(world: World) -> None:
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Shall we march?"})
     early = await world.say(CAMP, ERIN, "before sharing", thread=root.event_id)
-    template, message = await world.command(CAMP, BEA, "share", thread=root.event_id)
-    assert template == "share_started"
+    reply, message = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_started"
     assert "shared thread #1" in message.body
     assert "visible in the commons room Earth commons (1 member)" in message.body
     [copy] = world.copies_in(COMMONS)
@@ -169,32 +153,32 @@ async def test_share_says_where_first_then_posts_the_root_with_a_link_back(world
 
 async def test_only_the_author_or_a_moderator_may_share(world: World) -> None:
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Bea's thread"})
-    template, message = await world.command(CAMP, ERIN, "share", thread=root.event_id)
-    assert template == "command_error"
+    reply, message = await world.answer(CAMP, ERIN, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "command_error"
     assert "Only the thread's author (Bea) or a moderator" in message.body
     own = world.event(CAMP, ERIN, {"msgtype": "m.text", "body": "Erin's thread"})
-    template, _ = await world.command(CAMP, ERIN, "share", thread=own.event_id)
-    assert template == "share_started"
+    reply, _ = await world.answer(CAMP, ERIN, "share", relates_to=in_thread(own.event_id))
+    assert reply.template == "share_started"
 
 
 async def test_share_needs_a_thread_and_a_movement_room(world: World) -> None:
-    _, message = await world.command(CAMP, BEA, "share")
+    _, message = await world.answer(CAMP, BEA, "share")
     assert "inside the thread you want to share" in message.body
     root = world.event(COMMONS, ADA, {"msgtype": "m.text", "body": "commons talk"})
-    _, message = await world.command(COMMONS, ADA, "share", thread=root.event_id)
+    _, message = await world.answer(COMMONS, ADA, "share", relates_to=in_thread(root.event_id))
     assert "This room is the commons of Earth Alliance" in message.body
     lone = RoomID("!lone:hs")
     world.services.rooms[lone] = named_room(lone, ADA, "Lone")
     root = world.event(lone, ADA, {"msgtype": "m.text", "body": "x"})
-    _, message = await world.command(lone, ADA, "share", thread=root.event_id)
+    _, message = await world.answer(lone, ADA, "share", relates_to=in_thread(root.event_id))
     assert "not an active movement of an alliance" in message.body
 
 
 async def test_a_thread_is_shared_once(world: World) -> None:
     root, commons_root = await shared_thread(world)
-    _, message = await world.command(CAMP, BEA, "share", thread=root.event_id)
+    _, message = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
     assert "already shared, as shared thread #1" in message.body
-    _, message = await world.command(COMMONS, ADA, "share", thread=commons_root)
+    _, message = await world.answer(COMMONS, ADA, "share", relates_to=in_thread(commons_root))
     assert "shared thread #1, relayed here" in message.body
     assert len(world.copies_in(COMMONS)) == 1
 
@@ -205,10 +189,9 @@ async def test_the_same_share_handled_again_after_a_crash_posts_nothing_twice(wo
         CAMP, BEA, {"msgtype": "m.text", "body": "!share", "m.relates_to": in_thread(root.event_id)}
     )
     for _ in range(2):
-        reply = await world.router.route(command, world.services.room(CAMP), "share")
+        reply, _ = await world.route(command)  # and what it says to do once it is sent
         assert reply.template == "share_started"
         assert reply.then is not None
-        await reply.then()
     assert len(world.copies_in(COMMONS)) == 1
     assert len(await rdb.shares_of(world.services.store, 1)) == 1
 
@@ -220,7 +203,7 @@ async def test_messages_go_both_ways_in_order_and_once(world: World) -> None:
     root, commons_root = await shared_thread(world)
     first = await world.say(CAMP, ERIN, "one", thread=root.event_id)
     await world.say(CAMP, ERIN, "two", thread=root.event_id)
-    await world.handle(first)  # handled again (a crash before it was marked done): no copy
+    await world.listen(first)  # handled again (a crash before it was marked done): no copy
     await world.say(COMMONS, ADA, "three", thread=commons_root)
     bodies = [s.content["body"] for s in world.copies_in(COMMONS)][1:]
     assert bodies == ["Erin · Climate Camp: one", "Erin · Climate Camp: two"]
@@ -233,8 +216,8 @@ async def test_the_routes_of_a_message_come_in_one_read_with_each_sides_movement
     world: World,
 ) -> None:
     root, commons_root = await shared_thread(world)
-    template, _ = await world.command(TENANTS, CAL, "follow 1")
-    assert template == "follow_started"
+    reply, _ = await world.answer(TENANTS, CAL, "follow 1")
+    assert reply.template == "follow_started"
     store = world.services.store
     [tenants] = await movements_of_room(store, TENANTS)
 
@@ -255,7 +238,7 @@ async def test_the_routes_of_a_message_come_in_one_read_with_each_sides_movement
 
     tenants_root = from_camp[1].target.root_event_id
     assert tenants_root is not None
-    await world.command(TENANTS, CAL, "unfollow 1")  # stopped here: no route starts there...
+    await world.answer(TENANTS, CAL, "unfollow 1")  # stopped here: no route starts there...
     assert await rdb.follower_links(store, TENANTS) == []
     assert await rdb.routes_from(store, TENANTS, tenants_root) == []
     still = await rdb.routes_from(store, CAMP, root.event_id)  # ...and its link is not open
@@ -274,7 +257,7 @@ async def test_a_crash_between_send_and_record_resends_with_the_same_transaction
             " WHERE source_event_id = ?",
             (message.event_id,),
         )
-    await world.handle(message)
+    await world.listen(message)
     [again] = await rdb.copies_of(world.services.store, message.event_id)
     assert again.copy_event_id == row.copy_event_id
     keys = [k for k in world.send_keys() if message.event_id in k]
@@ -284,8 +267,8 @@ async def test_a_crash_between_send_and_record_resends_with_the_same_transaction
 
 async def test_commands_bot_notices_and_relayed_copies_are_not_relayed(world: World) -> None:
     root, _ = await shared_thread(world)
-    template, _ = await world.command(CAMP, ERIN, "ping", thread=root.event_id)
-    assert template == "pong"
+    reply, _ = await world.answer(CAMP, ERIN, "ping", relates_to=in_thread(root.event_id))
+    assert reply.template == "pong"
     notice = world.event(
         CAMP,
         HELPER,
@@ -303,7 +286,7 @@ async def test_commands_bot_notices_and_relayed_copies_are_not_relayed(world: Wo
     )
     unthreaded = world.event(CAMP, ERIN, {"msgtype": "m.text", "body": "main timeline"})
     for event in (notice, loop, unthreaded):
-        await world.handle(event)
+        await world.listen(event)
     person = world.event(
         CAMP,
         ERIN,
@@ -313,7 +296,7 @@ async def test_commands_bot_notices_and_relayed_copies_are_not_relayed(world: Wo
             "m.relates_to": in_thread(root.event_id),
         },
     )
-    await world.handle(person)
+    await world.listen(person)
     bodies = [s.content["body"] for s in world.copies_in(COMMONS)][1:]
     assert bodies == ["Erin · Climate Camp: a person's notice"]
 
@@ -342,7 +325,7 @@ async def test_an_attachment_the_room_refuses_becomes_a_placeholder(world: World
             "m.relates_to": in_thread(root.event_id),
         },
     )
-    await world.handle(image)
+    await world.listen(image)
     last = world.copies_in(COMMONS)[-1]
     assert last.content["body"] == (
         "Erin · Climate Camp: sent an image (dot.png), which cannot be shown here: this room "
@@ -360,8 +343,8 @@ async def test_a_refused_copy_is_given_up_and_later_ones_still_go(world: World) 
         ERIN,
         {"msgtype": "m.emote", "body": "waves", "m.relates_to": in_thread(root.event_id)},
     )
-    await world.handle(lost)
-    await world.handle(lost)
+    await world.listen(lost)
+    await world.listen(lost)
     [row] = await rdb.copies_of(world.services.store, lost.event_id)
     assert row.state == "failed"
     assert world.send_keys().count(f"relay/{lost.event_id}/{COMMONS}") == 1
@@ -382,8 +365,8 @@ async def test_edits_follow_their_message_and_only_the_writer_may_edit(world: Wo
         "m.new_content": {"msgtype": "m.text", "body": "fixed"},
         "m.relates_to": {"rel_type": "m.replace", "event_id": message.event_id},
     }
-    await world.handle(world.event(CAMP, BEA, edit))  # not the writer: ignored
-    await world.handle(world.event(CAMP, ERIN, edit))
+    await world.listen(world.event(CAMP, BEA, edit))  # not the writer: ignored
+    await world.listen(world.event(CAMP, ERIN, edit))
     sent = world.copies_in(COMMONS)[-1].content
     assert sent["m.relates_to"] == {"rel_type": "m.replace", "event_id": copy.copy_event_id}
     assert sent["m.new_content"]["body"] == "Erin · Climate Camp: fixed"
@@ -392,7 +375,7 @@ async def test_edits_follow_their_message_and_only_the_writer_may_edit(world: Wo
 
 async def test_an_edit_of_the_first_message_keeps_the_link_back(world: World) -> None:
     root, commons_root = await shared_thread(world)
-    await world.handle(
+    await world.listen(
         world.event(
             CAMP,
             BEA,
@@ -421,22 +404,22 @@ async def test_redactions_remove_copies_when_made_by_the_writer_or_a_moderator(
     message = await world.say(CAMP, ERIN, "oops", thread=root.event_id)
     [copy] = await rdb.copies_of(world.services.store, message.event_id)
     stranger = world.event(CAMP, CAL, {}, kind="m.room.redaction", redacts=message.event_id)
-    await world.handle(stranger)
+    await world.listen(stranger)
     assert world.services.redacted == []
     redaction = world.event(
         CAMP, ERIN, {"redacts": message.event_id}, kind="m.room.redaction", redacts=message.event_id
     )
-    await world.handle(redaction)
-    await world.handle(redaction)
+    await world.listen(redaction)
+    await world.listen(redaction)
     assert world.services.redacted == [
         (COMMONS, copy.copy_event_id, f"relay/{redaction.event_id}/{COMMONS}")
     ]
     # A moderator's removal of the thread's first message removes its copy too, even later.
-    template, _ = await world.command(CAMP, BEA, "unshare", thread=root.event_id)
-    assert template == "share_stopped"
+    reply, _ = await world.answer(CAMP, BEA, "unshare", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_stopped"
     by_moderator = world.event(CAMP, BEA, {}, kind="m.room.redaction", redacts=root.event_id)
     world.services.rooms[CAMP].power_levels = {"users": {BEA: 100}}
-    await world.handle(by_moderator)
+    await world.listen(by_moderator)
     assert world.services.redacted[-1][:2] == (
         COMMONS,
         (await rdb.copies_of(world.services.store, root.event_id))[0].copy_event_id,
@@ -458,16 +441,16 @@ async def test_a_movement_that_leaves_stops_relays_even_if_it_joins_again(world:
     await join(store, camp.alliance_id, CAMP, BEA, "Climate Camp", round_=2)
     again = await world.say(CAMP, ERIN, "we are back", thread=root.event_id)
     assert await rdb.copies_of(store, again.event_id) == []
-    template, message = await world.command(CAMP, BEA, "share", thread=root.event_id)
-    assert template == "share_started", message.body  # sharing again is a new consent
+    reply, message = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_started", message.body  # sharing again is a new consent
 
 
 async def test_every_thread_hears_once_that_a_movement_left_even_across_a_crash(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, commons_root = await shared_thread(world)
-    template, _ = await world.command(TENANTS, CAL, "follow 1")
-    assert template == "follow_started"
+    reply, _ = await world.answer(TENANTS, CAL, "follow 1")
+    assert reply.template == "follow_started"
     store = world.services.store
     [tenants_link] = await rdb.follower_links(store, TENANTS)
     await announce_departures(world.services)  # nobody left: nothing to say
@@ -505,18 +488,20 @@ async def crash(*args: object, **kwargs: object) -> None:
 async def test_encrypted_content_needs_the_warning_then_a_moderator(world: World) -> None:
     world.services.rooms[CAMP].encrypted = True
     root = world.event(CAMP, ERIN, {"msgtype": "m.text", "body": "secret plan"})
-    template, message = await world.command(
-        CAMP, ERIN, "share --allow-unencrypted", thread=root.event_id
+    reply, message = await world.answer(
+        CAMP, ERIN, "share --allow-unencrypted", relates_to=in_thread(root.event_id)
     )
-    assert template == "command_error"
+    assert reply.template == "command_error"
     assert "Only a moderator" in message.body
-    template, message = await world.command(
-        CAMP, BEA, "share --allow-unencrypted", thread=root.event_id
+    reply, message = await world.answer(
+        CAMP, BEA, "share --allow-unencrypted", relates_to=in_thread(root.event_id)
     )
-    assert template == "share_warning", "the flag counts only after the warning"
+    assert reply.template == "share_warning", "the flag counts only after the warning"
     assert "This room is encrypted, but the commons room Earth commons" in message.body
-    template, _ = await world.command(CAMP, BEA, "share --allow-unencrypted", thread=root.event_id)
-    assert template == "share_started"
+    reply, _ = await world.answer(
+        CAMP, BEA, "share --allow-unencrypted", relates_to=in_thread(root.event_id)
+    )
+    assert reply.template == "share_started"
     assert len(world.copies_in(COMMONS)) == 1
 
 
@@ -526,10 +511,10 @@ async def test_an_unencrypted_room_cannot_follow_what_encrypted_rooms_did_not_re
     world.services.rooms[CAMP].encrypted = True
     world.services.rooms[COMMONS].encrypted = True
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "secret plan"})
-    template, _ = await world.command(CAMP, BEA, "share", thread=root.event_id)
-    assert template == "share_started"  # both encrypted: no warning needed
-    template, message = await world.command(TENANTS, CAL, "follow 1")
-    assert template == "command_error"
+    reply, _ = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_started"  # both encrypted: no warning needed
+    reply, message = await world.answer(TENANTS, CAL, "follow 1")
+    assert reply.template == "command_error"
     assert "Only an encrypted room may follow it" in message.body
 
 
@@ -540,10 +525,10 @@ async def test_an_unencrypted_room_cannot_pull_an_encrypted_commons_words_out(
     # but no one in the camp may let the commons' words out, not even with --allow-unencrypted.
     world.services.rooms[COMMONS].encrypted = True
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Shall we march?"})
-    template, message = await world.command(
-        CAMP, BEA, "share --allow-unencrypted", thread=root.event_id
+    reply, message = await world.answer(
+        CAMP, BEA, "share --allow-unencrypted", relates_to=in_thread(root.event_id)
     )
-    assert template == "share_started", message.body
+    assert reply.template == "share_started", message.body
     assert "answers written in the commons stay in the commons" in message.body
     [commons_root] = world.copies_in(COMMONS)
 
@@ -554,8 +539,8 @@ async def test_an_unencrypted_room_cannot_pull_an_encrypted_commons_words_out(
     answer = await world.say(COMMONS, ADA, "the route is secret", thread=commons_root.event_id)
     assert await rdb.copies_of(world.services.store, answer.event_id) == []
     # Nor may an unencrypted follower read it.
-    template, message = await world.command(TENANTS, CAL, "follow 1")
-    assert template == "command_error"
+    reply, message = await world.answer(TENANTS, CAL, "follow 1")
+    assert reply.template == "command_error"
     assert "Only an encrypted room may follow it" in message.body
 
 
@@ -565,13 +550,13 @@ async def test_a_title_from_an_encrypted_room_is_not_shown_in_an_unencrypted_one
     world.services.rooms[CAMP].encrypted = True
     world.services.rooms[COMMONS].encrypted = True
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Blockade at dawn on the 12th"})
-    template, _ = await world.command(CAMP, BEA, "share", thread=root.event_id)
-    assert template == "share_started"
+    reply, _ = await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
+    assert reply.template == "share_started"
 
-    _, plain = await world.command(TENANTS, CAL, "shared")
+    _, plain = await world.answer(TENANTS, CAL, "shared")
     assert "Blockade" not in plain.body
     assert "(its title stays in encrypted rooms: open it in the commons)" in plain.body
-    _, secret = await world.command(COMMONS, ADA, "shared")
+    _, secret = await world.answer(COMMONS, ADA, "shared")
     assert "#1 from Climate Camp: Blockade at dawn on the 12th" in secret.body
 
     # Its author deletes the first message: the title goes everywhere.
@@ -584,7 +569,7 @@ async def test_a_title_from_an_encrypted_room_is_not_shown_in_an_unencrypted_one
             redacts=root.event_id,
         )
     )
-    _, after = await world.command(COMMONS, ADA, "shared")
+    _, after = await world.answer(COMMONS, ADA, "shared")
     assert "Blockade" not in after.body
     assert "(its first message was deleted)" in after.body
 
@@ -594,7 +579,7 @@ async def test_a_title_goes_when_its_first_message_is_deleted_even_if_never_copi
 ) -> None:
     world.services.refuse.add(COMMONS)  # the commons refuses the copy: nothing to redact there
     root = world.event(CAMP, BEA, {"msgtype": "m.text", "body": "Blockade at dawn on the 12th"})
-    await world.command(CAMP, BEA, "share", thread=root.event_id)
+    await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
     assert world.copies_in(COMMONS) == []
     [alliance] = await all_alliances(world.services.store)
     [shared] = await rdb.shares_of(world.services.store, alliance.id, active_only=False)
@@ -626,16 +611,16 @@ async def test_follow_unfollow_and_unshare_are_announced_in_every_linked_thread(
     world: World,
 ) -> None:
     root, commons_root = await shared_thread(world)
-    template, message = await world.command(TENANTS, CAL, "shared")
+    reply, message = await world.answer(TENANTS, CAL, "shared")
     assert "#1 from Climate Camp: Shall we march on the 12th?" in message.body
-    template, message = await world.command(TENANTS, ERIN, "follow 1")
-    assert template == "permission_denied"
-    template, message = await world.command(TENANTS, CAL, "follow 2")
+    reply, message = await world.answer(TENANTS, ERIN, "follow 1")
+    assert reply.template == "permission_denied"
+    reply, message = await world.answer(TENANTS, CAL, "follow 2")
     assert "no shared thread #2" in message.body
-    template, message = await world.command(CAMP, BEA, "follow 1")
+    reply, message = await world.answer(CAMP, BEA, "follow 1")
     assert "comes from this room" in message.body
-    template, message = await world.command(TENANTS, CAL, "follow 1")
-    assert template == "follow_started", message.body
+    reply, message = await world.answer(TENANTS, CAL, "follow 1")
+    assert reply.template == "follow_started", message.body
     [tenants_copy] = world.copies_in(TENANTS)
     tenants_root = tenants_copy.event_id
     announced = {(n.room_id, n.thread_root) for n in world.notices("follow_joined_notice")}
@@ -647,24 +632,24 @@ async def test_follow_unfollow_and_unshare_are_announced_in_every_linked_thread(
     }
     assert targets == {CAMP, COMMONS}
 
-    template, _ = await world.command(TENANTS, CAL, "unfollow", thread=tenants_root)
-    assert template == "follow_stopped"
+    reply, _ = await world.answer(TENANTS, CAL, "unfollow", relates_to=in_thread(tenants_root))
+    assert reply.template == "follow_stopped"
     stopped = {n.room_id for n in world.notices("follow_stopped_notice")}
     assert stopped == {CAMP, COMMONS}
-    template, message = await world.command(TENANTS, CAL, "follow 1")
+    reply, message = await world.answer(TENANTS, CAL, "follow 1")
     assert "again" in message.body
     assert len(world.copies_in(TENANTS)) == 1  # the root was not posted twice
 
-    template, message = await world.command(CAMP, ERIN, "unshare")
+    reply, message = await world.answer(CAMP, ERIN, "unshare")
     assert "Only the thread's author" in message.body
-    template, message = await world.command(CAMP, BEA, "unshare")
-    assert template == "share_stopped"
+    reply, message = await world.answer(CAMP, BEA, "unshare")
+    assert reply.template == "share_stopped"
     assert "the commons (Earth commons) and Tenants Union" in message.body
     ended = {(n.room_id, n.thread_root) for n in world.notices("share_stopped_notice")}
     assert ended == {(COMMONS, commons_root), (TENANTS, tenants_root), (CAMP, root.event_id)}
     silent = await world.say(CAMP, ERIN, "nobody hears", thread=root.event_id)
     assert await rdb.copies_of(world.services.store, silent.event_id) == []
-    _, message = await world.command(COMMONS, ADA, "shared")
+    _, message = await world.answer(COMMONS, ADA, "shared")
     assert "none at the moment" in message.body
 
 
@@ -672,15 +657,15 @@ async def test_the_commons_moderators_may_stop_carrying_a_movements_thread(world
     root, commons_root = await shared_thread(world)
 
     # In the commons, the thread's own author is not enough: the commons decides what it carries.
-    template, message = await world.command(COMMONS, BEA, "unshare 1")
-    assert template == "command_error"
+    reply, message = await world.answer(COMMONS, BEA, "unshare 1")
+    assert reply.template == "command_error"
     assert "Only a moderator of the commons" in message.body
-    template, message = await world.command(COMMONS, ADA, "unshare", thread=commons_root)
-    assert template == "share_stopped", message.body
+    reply, message = await world.answer(COMMONS, ADA, "unshare", relates_to=in_thread(commons_root))
+    assert reply.template == "share_stopped", message.body
 
     ended = {(n.room_id, n.thread_root) for n in world.notices("share_stopped_notice")}
     assert ended == {(CAMP, root.event_id)}  # the movement hears it, once
     silent = await world.say(CAMP, ERIN, "nobody hears", thread=root.event_id)
     assert await rdb.copies_of(world.services.store, silent.event_id) == []
-    template, message = await world.command(COMMONS, ADA, "unshare", thread=commons_root)
+    reply, message = await world.answer(COMMONS, ADA, "unshare", relates_to=in_thread(commons_root))
     assert "not shared" in message.body
