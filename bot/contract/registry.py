@@ -334,6 +334,7 @@ class Registry:
         self.listeners: list[Listener] = []
         self.timers: list[Timer] = []
         self._provided: dict[str, object] = {}
+        self._offered: dict[str, list[object]] = {}
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -351,6 +352,16 @@ class Registry:
 
     def provided(self, name: str) -> object | None:
         return self._provided.get(name)
+
+    def offer(self, name: str, *items: object) -> None:
+        """Add `items` to what the families offer under `name`: how several families that
+        build on one add to its list (settings of `!rules set`, forms of `!compare`). The name
+        and the items' shape are the asking family's."""
+        self._offered.setdefault(name, []).extend(items)
+
+    def offered(self, name: str) -> tuple[object, ...]:
+        """Everything offered under `name`, in the order the families registered."""
+        return tuple(self._offered.get(name, ()))
 
     def family(self, name: str, title: str, order: int) -> None:
         self._families[name] = Family(name, title, order)

@@ -2,7 +2,7 @@
 
 The alliance family owns the command and the threshold of common objectives; a family that
 builds on it (the council keeps how the alliance decides proposals) offers its own settings
-under :data:`SETTINGS` (`Registry.provide`), a sequence of :class:`Setting`. `!alliance set
+under :data:`SETTINGS` (`Registry.offer`), a sequence of :class:`Setting`. `!alliance set
 <name> <value>` then hands the value to the setting, and `!alliance` shows each one. In the
 same way a family offers a form of `!compare` (:data:`COMPARE_FORMS`, a sequence of
 :class:`CompareForm`): `!compare agreements` compares the movements on the alliance's
@@ -12,12 +12,12 @@ agreements as `!compare` does on its objectives.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from bot.contract import Context, Registry, Reply, Services, Words
 from commands.alliance.store import Alliance
 
-SETTINGS: Final = "alliance.settings"  # the name it is provided under
+SETTINGS: Final = "alliance.settings"  # the name it is offered under
 
 
 class Setting(Protocol):
@@ -37,11 +37,10 @@ class Setting(Protocol):
 
 def settings(registry: Registry) -> Sequence[Setting]:
     """The settings other families offer (none when no family does)."""
-    offered = registry.provided(SETTINGS)
-    return offered if isinstance(offered, Sequence) else ()
+    return cast("Sequence[Setting]", registry.offered(SETTINGS))
 
 
-COMPARE_FORMS: Final = "alliance.compare_forms"  # the name it is provided under
+COMPARE_FORMS: Final = "alliance.compare_forms"  # the name it is offered under
 
 
 class CompareForm(Protocol):
@@ -55,5 +54,4 @@ class CompareForm(Protocol):
 
 def compare_forms(registry: Registry) -> Sequence[CompareForm]:
     """The forms other families offer (none when no family does)."""
-    offered = registry.provided(COMPARE_FORMS)
-    return offered if isinstance(offered, Sequence) else ()
+    return cast("Sequence[CompareForm]", registry.offered(COMPARE_FORMS))

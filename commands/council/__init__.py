@@ -52,9 +52,9 @@ def register(registry: Registry) -> None:
     fit = Fit()
     for command in commands(fit):
         registry.add(command)
-    registry.provide(SETTINGS, (RuleSetting(), ProposersSetting()))
-    registry.provide(COMPARE_FORMS, (AgreementsForm(fit),))
-    registry.provide(polls.ROOM_SETTINGS, (PositionSetting(), TermSetting()))
+    registry.offer(SETTINGS, RuleSetting(), ProposersSetting())
+    registry.offer(COMPARE_FORMS, AgreementsForm(fit))
+    registry.offer(polls.ROOM_SETTINGS, PositionSetting(), TermSetting())
     registry.listen(
         Listener("spokes in proposal threads", frozenset({"m.room.message"}), on_thread_message)
     )

@@ -2,19 +2,19 @@
 
 The polls family owns the command, the room's decision rule and its deadline; a family that
 builds on it (the council keeps whether a movement's spokes give its position) offers its own
-settings under :data:`ROOM_SETTINGS` (`Registry.provide`), a sequence of :class:`RoomSetting`.
+settings under :data:`ROOM_SETTINGS` (`Registry.offer`), a sequence of :class:`RoomSetting`.
 `!rules set <name> <value>` then hands the value to the setting, and `!rules` shows each one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from bot.contract import Context, Registry, Reply, Services, Words
 from bot.ids import RoomID
 
-ROOM_SETTINGS: Final = "polls.room_settings"  # the name it is provided under
+ROOM_SETTINGS: Final = "polls.room_settings"  # the name it is offered under
 
 
 class RoomSetting(Protocol):
@@ -35,5 +35,4 @@ class RoomSetting(Protocol):
 
 def room_settings(registry: Registry) -> Sequence[RoomSetting]:
     """The settings other families offer (none when no family does)."""
-    offered = registry.provided(ROOM_SETTINGS)
-    return offered if isinstance(offered, Sequence) else ()
+    return cast("Sequence[RoomSetting]", registry.offered(ROOM_SETTINGS))
