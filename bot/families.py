@@ -7,12 +7,12 @@ a package in `commands/` whose `register` adds its commands, listeners and timer
 from __future__ import annotations
 
 from bot.contract import Registry
-from commands import alliance, council, help, polls, relay, upgrades
+from commands import alliance, council, digest, help, polls, relay, upgrades
 
 
 def build_registry() -> Registry:
     """The registry with every command family multilogue ships."""
     registry = Registry()
-    for family in (help, polls, alliance, council, relay, upgrades):
+    for family in (help, polls, alliance, council, relay, digest, upgrades):
         family.register(registry)
     return registry

@@ -304,6 +304,27 @@ async def shares_of(
     )
 
 
+
+async def thread_activity(
+    store: Store, alliance_id: int, start: int, end: int
+) -> list[tuple[SharedThread, int]]:
+    """The alliance's shared threads with how many messages were written in them in the span
+    `[start, end)` (each message once, however many rooms it was copied to), busiest first;
+    threads with none are left out."""
+    rows = await store.fetch_all(
+        "SELECT c.shared_id, COUNT(DISTINCT c.source_event_id) FROM relay_copies c"
+        " JOIN shared_threads t ON t.id = c.shared_id"
+        " WHERE t.alliance_id = ? AND c.kind = 'message' AND c.created_at >= ?"
+        " AND c.created_at < ? GROUP BY c.shared_id ORDER BY 2 DESC, c.shared_id",
+        (alliance_id, start, end),
+    )
+    found = []
+    for shared_id, count in rows:
+        shared = await share_by_id(store, int(shared_id))
+        if shared is not None:
+            found.append((shared, int(count)))
+    return found
+
 async def shares_from(store: Store, room_id: RoomID) -> list[SharedThread]:
     """Active shares whose origin is this room (any alliance), by id."""
     return await store.find_all(
