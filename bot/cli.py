@@ -1,4 +1,5 @@
-"""The `multilogue` command: `run` the bot, start the `demo`, or `reset-cross-signing`.
+"""The `multilogue` command: `run` the bot, start the `demo`, `reset-cross-signing`, or make a
+`backup` of the data folder and `restore` one.
 
 Exit status: 0 after a clean stop, 1 when the bot cannot go on (login refused, database
 from a newer version), 2 for invalid configuration or command-line usage.
@@ -10,10 +11,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bot.config import ConfigError, configure_logging, environ, load_config, read_env
+from bot.backup import BackupError, backup, restore
+from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
 from bot.runner import fail, reset_cross_signing, run_bot
 from bot.tooling.demo import run_demo
 
@@ -44,6 +47,29 @@ def _parser() -> argparse.ArgumentParser:
         help="replace the bot's cross-signing identity (needs MATRIX_PASSWORD)",
     )
     reset.add_argument("--env-file", type=Path, help=env_help)
+    saving = sub.add_parser(
+        "backup",
+        help="copy the bot's database and keys into one archive (also while it runs)",
+        description="Write one archive (readable only by you) with the bot's database, its "
+        "encryption keys and its cross-signing keys, consistent even while the bot runs. "
+        "Keep it somewhere safe: it holds the bot's keys and the alliances' record.",
+    )
+    saving.add_argument("file", type=Path, help="the archive to write, e.g. multilogue.tar.gz")
+    saving.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    saving.add_argument("--env-file", type=Path, help=env_help)
+    putting = sub.add_parser(
+        "restore",
+        help="put a backup back into the data folder (stop the bot first)",
+        description="Check the archive, move what is in the data folder aside (into "
+        "replaced-<time>/ there) and put the backup in its place. Refuses a backup of "
+        "another account, of a newer multilogue, or older than the data it would replace, "
+        "unless --force.",
+    )
+    putting.add_argument("file", type=Path, help="the archive `multilogue backup` wrote")
+    putting.add_argument(
+        "--force", action="store_true", help="restore even over newer data or another account"
+    )
+    putting.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
     )
@@ -62,9 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return fail(["the configuration has problems:", *exc.problems], 2)
     configure_logging(config.log_level)
+    if args.command in ("backup", "restore"):
+        return _archive(args.command, config, args.file, force=args.force)
     if args.command == "reset-cross-signing":
         return asyncio.run(reset_cross_signing(config))
     return asyncio.run(run_bot(config))
+
+
+def _archive(command: str, config: Config, file: Path, *, force: bool) -> int:
+    try:
+        if command == "backup":
+            made = backup(config, file, version=version(), force=force)
+            print(
+                f"multilogue: backed up {config.user_id} ({len(made.files)} files, schema "
+                f"{made.schema}) to {file}; it holds the bot's keys: keep it private"
+            )
+        else:
+            put = restore(config, file, force=force)
+            print(
+                f"multilogue: restored the backup of {put.user_id} taken "
+                f"{datetime.fromtimestamp(put.taken_at / 1000, UTC):%Y-%m-%d %H:%M} UTC into "
+                f"{config.data_dir.absolute()}; start the bot with `multilogue run`"
+            )
+    except BackupError as exc:
+        return fail([str(exc)], 1)
+    except OSError as exc:
+        return fail([f"cannot {command} ({exc.strerror or exc})"], 1)
+    return 0
 
 
 if __name__ == "__main__":

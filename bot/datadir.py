@@ -8,15 +8,40 @@ the bot creates later are private too (umask 077).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
+LOCK_NAME = ".lock"
+
+
+class FolderInUse(Exception):
+    """Another process (a running bot, a restore) holds the data folder."""
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold `folder` for this process while the block runs: a second bot on the same data, or a
+    restore under a running bot, is refused (`FolderInUse`) instead of corrupting it. The hold
+    is an advisory lock on `folder/.lock`, released when the block ends or the process dies."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise FolderInUse(str(folder)) from None
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def make_private(folder: Path) -> int:

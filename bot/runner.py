@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.app import Bot
 from bot.config import Config
 from bot.contract import LoginFailed, MatrixError
+from bot.datadir import FolderInUse, exclusive, make_private
 from bot.store import StoreError
 
 
@@ -29,7 +30,26 @@ def fail(lines: Sequence[str], status: int) -> int:
 
 
 async def run_bot(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
-    """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync."""
+    """Run the bot until SIGINT/SIGTERM. `on_ready` is called once, after the first sync.
+
+    The data folder is held while the bot runs: a second bot on it is refused."""
+    try:
+        make_private(config.data_dir)
+        with exclusive(config.data_dir):
+            return await _run_bot(config, on_ready)
+    except FolderInUse:
+        return fail(
+            [
+                f"another multilogue is running with the data folder {config.data_dir.absolute()}",
+                "stop it first, or give this one its own MULTILOGUE_DATA_DIR",
+            ],
+            1,
+        )
+    except OSError as exc:
+        return fail([_data_folder_problem(config, exc)], 2)
+
+
+async def _run_bot(config: Config, on_ready: Callable[[], Awaitable[None]] | None) -> int:
     try:
         bot = await Bot.create(config)
     except StoreError as exc:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.datadir import make_private
+from bot.datadir import exclusive, make_private
+from bot.runner import run_bot
+from tests.unit.fakes import make_config
 
 
 def mode(path: Path) -> int:
@@ -56,3 +58,15 @@ def test_a_new_folder_is_made_private(tmp_path: Path) -> None:
     data = tmp_path / "a" / "b"
     assert make_private(data) == 0
     assert mode(data) == 0o700
+
+
+async def test_a_second_bot_on_the_same_data_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    with exclusive(tmp_path / "data"):  # the first bot, running
+        assert await run_bot(config) == 1
+    assert "another multilogue is running with the data folder" in capsys.readouterr().err
+    with exclusive(tmp_path / "data"):  # held again once the first one stopped
+        pass

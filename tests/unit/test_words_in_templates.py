@@ -32,6 +32,7 @@ FOR_THE_OPERATOR = frozenset(
         "bot/matrix.py",
         "bot/store.py",
         "bot/datadir.py",
+        "bot/backup.py",
         "bot/contract/errors.py",
         "bot/tooling/demo.py",
         "bot/tooling/demo_seed.py",
