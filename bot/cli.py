@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bot.backup import BackupError, backup, restore
 from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
+from bot.contract import CommandError
+from bot.datadir import FolderInUse, exclusive, make_private
+from bot.families import Imported, export_records, import_record, record_bytes
+from bot.render import Renderer
 from bot.runner import fail, reset_cross_signing, run_bot
+from bot.store import Store, StoreError
 from bot.tooling.demo import run_demo
 
 
@@ -70,6 +77,29 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="restore even over newer data or another account"
     )
     putting.add_argument("--env-file", type=Path, help=env_help)
+    exporting = sub.add_parser(
+        "export",
+        help="write an alliance's record as a JSON document (also while the bot runs)",
+        description="Write the record of an alliance (or of every alliance) as JSON: its "
+        "movements and every consent, each statement with every version and the poll that "
+        "ratified it, the objectives and every stance, the proposals, and the shared threads' "
+        "metadata. The format is described by commands/record/schema.json.",
+    )
+    exporting.add_argument("--alliance", help="its name or short name (default: every alliance)")
+    exporting.add_argument(
+        "--out",
+        type=Path,
+        help="the file to write (a folder when there are several alliances; default: print it)",
+    )
+    exporting.add_argument("--env-file", type=Path, help=env_help)
+    importing = sub.add_parser(
+        "import",
+        help="re-create an alliance's record from an exported document (bot stopped)",
+        description="Re-create an alliance from `multilogue export`'s document in this bot's "
+        "data folder, then say which rooms the bot must be invited to.",
+    )
+    importing.add_argument("file", type=Path, help="the JSON document to import")
+    importing.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
     )
@@ -90,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log_level)
     if args.command in ("backup", "restore"):
         return _archive(args.command, config, args.file, force=args.force)
+    if args.command == "export":
+        return _export(config, args.alliance, args.out)
+    if args.command == "import":
+        return _import(config, args.file)
     if args.command == "reset-cross-signing":
         return asyncio.run(reset_cross_signing(config))
     return asyncio.run(run_bot(config))
@@ -114,6 +148,89 @@ def _archive(command: str, config: Config, file: Path, *, force: bool) -> int:
         return fail([str(exc)], 1)
     except OSError as exc:
         return fail([f"cannot {command} ({exc.strerror or exc})"], 1)
+    return 0
+
+
+def _refused(exc: CommandError) -> str:
+    return Renderer().say(exc.words)
+
+
+async def _records(config: Config, wanted: str | None) -> list[tuple[str, dict[str, Any]]]:
+    store = await Store.open(config.database_path)
+    try:
+        return await export_records(store, wanted)
+    finally:
+        await store.close()
+
+
+def _export(config: Config, wanted: str | None, out: Path | None) -> int:
+    if not config.database_path.exists():
+        return fail([f"there is no database in {config.data_dir.absolute()}"], 1)
+    try:
+        documents = asyncio.run(_records(config, wanted))
+    except StoreError as exc:
+        return fail([str(exc)], 1)
+    except CommandError as exc:
+        return fail([f"cannot export: {_refused(exc)}"], 1)
+    if not documents:
+        return fail(["there is no alliance to export yet"], 1)
+    if len(documents) > 1 and (out is None or out.suffix == ".json"):
+        names = ", ".join(slug for slug, _ in documents)
+        return fail(
+            [
+                f"there are {len(documents)} alliances ({names})",
+                "name one with --alliance, or give --out a folder to write one file each",
+            ],
+            2,
+        )
+    if out is None:
+        sys.stdout.buffer.write(record_bytes(documents[0][1]))
+        return 0
+    try:
+        if len(documents) > 1 or out.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            targets = [(out / f"{slug}.json", doc) for slug, doc in documents]
+        else:
+            targets = [(out, documents[0][1])]
+        for path, doc in targets:
+            path.write_bytes(record_bytes(doc))
+            print(f"multilogue: wrote the record of {doc['alliance']['name']} to {path}")
+    except OSError as exc:
+        return fail([f"cannot write {out} ({exc.strerror or exc})"], 1)
+    return 0
+
+
+async def _write_record(config: Config, document: dict[str, Any]) -> Imported:
+    store = await Store.open(config.database_path)
+    try:
+        return await import_record(store, document)
+    finally:
+        await store.close()
+
+
+def _import(config: Config, file: Path) -> int:
+    try:
+        document = json.loads(file.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return fail([f"cannot read {file} as a JSON document ({exc})"], 1)
+    try:
+        make_private(config.data_dir)
+        with exclusive(config.data_dir):
+            imported = asyncio.run(_write_record(config, document))
+    except FolderInUse:
+        return fail([f"the bot is running with {config.data_dir.absolute()}: stop it first"], 1)
+    except StoreError as exc:
+        return fail([str(exc)], 1)
+    except CommandError as exc:
+        return fail([f"cannot import: {_refused(exc)}"], 1)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return fail([f"cannot import: {file} is not a record this bot reads ({exc!r})"], 1)
+    print(
+        f"multilogue: imported {imported.alliance}. Invite the bot to these rooms "
+        "(it acts in each once it is there):"
+    )
+    for room in imported.rooms:
+        print(f"  - {room}")
     return 0
 
 

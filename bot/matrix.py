@@ -19,6 +19,7 @@ the homeserver will refuse again, and a request is never given up while it may s
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from typing import Any
@@ -481,6 +482,28 @@ class Matrix:
             "send",
         )
         return EventID(response.event_id)
+
+    async def upload(
+        self, data: bytes, *, filename: str, mimetype: str, encrypt: bool
+    ) -> dict[str, Any]:
+        """Upload a file; the part of an `m.file` event's content that points to it (`url`,
+        or `file` with the keys to decrypt it when `encrypt`)."""
+        response, keys = await self._reach(
+            self._client.upload(
+                io.BytesIO(data),
+                content_type=mimetype,
+                filename=filename,
+                encrypt=encrypt,
+                filesize=len(data),
+            ),
+            "upload",
+        )
+        if isinstance(response, ErrorResponse):
+            _raise_for(response, "upload")
+        if encrypt:
+            assert keys is not None
+            return {"file": {**keys, "url": response.content_uri}}
+        return {"url": response.content_uri}
 
     async def redact(
         self, room_id: RoomID, event_id: EventID, *, reason: str | None, txn_id: str

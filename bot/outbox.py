@@ -81,17 +81,21 @@ def notice_content(message: Message, *, answering: Event | None) -> dict[str, An
         "m.mentions": {},
     }
     if answering is not None:
-        thread = answering.thread_root
-        if thread is not None:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": answering.event_id},
-            }
-        else:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": answering.event_id}}
+        content["m.relates_to"] = answering_relation(answering)
     return content
+
+
+def answering_relation(answering: Event) -> dict[str, Any]:
+    """`m.relates_to` of an answer to `answering`: in its thread, or as a reply to it."""
+    thread = answering.thread_root
+    if thread is not None:
+        return {
+            "rel_type": "m.thread",
+            "event_id": thread,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": answering.event_id},
+        }
+    return {"m.in_reply_to": {"event_id": answering.event_id}}
 
 
 class Outbox:

@@ -20,7 +20,7 @@ from bot.contract import Joined, MatrixError, Registry, Reply
 from bot.events import Event
 from bot.ids import EventID, RoomID
 from bot.matrix import Matrix
-from bot.outbox import Delivery, Outbox, notice_content, txn_id_for
+from bot.outbox import Delivery, Outbox, answering_relation, notice_content, txn_id_for
 from bot.render import Renderer
 from bot.rooms import Rooms, RoomState
 from bot.store import Store
@@ -154,6 +154,36 @@ class BotServices:
         return await self.outbox.redact(
             room_id, event_id, reason=reason, txn_id=txn_id_for(txn_key, "m.room.redaction")
         )
+
+    async def send_file(
+        self,
+        room_id: RoomID,
+        data: bytes,
+        *,
+        filename: str,
+        mimetype: str,
+        txn_key: str,
+        answering: Event | None = None,
+    ) -> EventID | None:
+        pointer = await self.matrix.upload(
+            data, filename=filename, mimetype=mimetype, encrypt=self.room(room_id).encrypted
+        )
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": filename,
+            "filename": filename,
+            "info": {"mimetype": mimetype, "size": len(data)},
+            **pointer,
+        }
+        if answering is not None:
+            content["m.relates_to"] = answering_relation(answering)
+        done = await self.outbox.deliver(
+            room_id,
+            event_type="m.room.message",
+            content=content,
+            txn_id=txn_id_for(txn_key, "file"),
+        )
+        return done if isinstance(done, str) else None
 
     async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
         try:

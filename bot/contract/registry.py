@@ -223,6 +223,20 @@ class Services(Protocol):
         """One event of a room, decrypted if the bot can; None if it cannot see or read it."""
         ...
 
+    async def send_file(
+        self,
+        room_id: RoomID,
+        data: bytes,
+        *,
+        filename: str,
+        mimetype: str,
+        txn_key: str,
+        answering: Event | None = None,
+    ) -> EventID | None:
+        """Upload `data` and post it as a file (encrypted when the room is); None when refused.
+        Raises `MatrixError` when the upload itself is refused (too large for the server)."""
+        ...
+
     def signal(self, happening: str) -> None:
         """Say that something happened (e.g. a poll closed): timers `woken_by` it run now."""
         ...

@@ -53,6 +53,12 @@ async def test_a_backup_of_the_running_bot_restored_elsewhere_goes_on_where_it_w
     await vote(bob, room, poll, "a1")
     before = await ask(alice, room, "!poll results", bot=bot_id)
     assert counts(before) == {"Park": 1, "Library": 1}
+    commons = await room_with_bot(alice, bot_id, name="Commons")
+    created = await alice.ask(commons, "!alliance create Earth Alliance", bot=bot_id)
+    assert "Earth Alliance is started" in created["content"]["body"]
+    bob_room = await room_with_bot(bob, bot_id, name="Bob's camp")
+    await bob.ask(bob_room, "!movement join earth-alliance as Climate Camp", bot=bot_id)
+    await alice.ask(commons, "!movement approve Climate Camp", bot=bot_id)
     identity = single_key(
         (await query_bot_keys(synapse, alice.account.access_token, bot_id))["master_keys"][bot_id]
     )
@@ -68,6 +74,8 @@ async def test_a_backup_of_the_running_bot_restored_elsewhere_goes_on_where_it_w
     # encrypted with keys the bot had before the backup: see the README on what it cannot
     # read after a restore.)
     await vote(bob, room, poll, "a2")
+    proposed = await alice.ask(commons, "!objective propose Respect for nature", bot=bot_id)
+    assert "Objective #1" in proposed["content"]["body"]
     after = await alice.say(room, "!poll results")
     (answer,) = [await alice.reply_from(bot_id, room, after)]
     assert counts(answer["content"]["body"]) == {"Park": 0, "Library": 2}
@@ -88,6 +96,15 @@ async def test_a_backup_of_the_running_bot_restored_elsewhere_goes_on_where_it_w
     assert counts(closed) == {"Park": 0, "Library": 2}
     assert len(alice.replies_to(bot_id, room, after)) == 1  # handled again, sent once
     assert all(e["decrypted"] for e in alice.messages_from(bot_id, room))
+
+    # Its record is the original's: the objective proposed after the backup once, no more.
+    await restored.stop()
+    original = await multilogue("export", "--env-file", str(old_env))
+    copy = await multilogue("export", "--env-file", str(new_env))
+    assert original.returncode == copy.returncode == 0, original.stderr + copy.stderr
+    assert '"Respect for nature"' in copy.stdout
+    assert copy.stdout == original.stdout
+    restored = await start_bot(data_dir=new_data)
 
     # Restoring over the data the bot has written since is refused.
     again = await multilogue("restore", str(archive), "--env-file", str(new_env))

@@ -39,6 +39,7 @@ EVERY_REQUEST = frozenset(
         "notice",
         "redact",
         "get_event",
+        "send_file",
     }
 )
 """Every `Services` method that reaches the homeserver (all but `config`, `store`, `room`)."""
@@ -168,6 +169,7 @@ class FakeServices:
         self.invites: list[tuple[RoomID, str]] = []
         self.left: list[RoomID] = []
         self.signals: list[str] = []
+        self.files: list[tuple[RoomID, str, bytes, str]] = []  # room, file name, data, txn key
         self.clock = START_MS  # what `now_ms` reads: tests move it
         self._transactions: dict[tuple[str, str], EventID] = {}
         self._made = itertools.count(1)
@@ -285,6 +287,22 @@ class FakeServices:
     async def get_event(self, room_id: RoomID, event_id: EventID) -> Event | None:
         self._check("get_event")
         return self.events.get(event_id)
+
+    async def send_file(
+        self,
+        room_id: RoomID,
+        data: bytes,
+        *,
+        filename: str,
+        mimetype: str,
+        txn_key: str,
+        answering: Event | None = None,
+    ) -> EventID | None:
+        self._check("send_file")
+        if room_id in self.refuse or "m.file" in self.refuse:
+            return None
+        self.files.append((room_id, filename, data, txn_key))
+        return self._transaction(txn_key, "file")
 
     def signal(self, happening: str) -> None:
         self.signals.append(happening)

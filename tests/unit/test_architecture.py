@@ -188,5 +188,14 @@ def test_commands_reads_as_its_families() -> None:
     # One package per family; besides them only shared helpers at the top.
     top = {p.name for p in (ROOT / "commands").iterdir() if not p.name.startswith(("_", "."))}
     packages = {name for name in top if (ROOT / "commands" / name / "__init__.py").exists()}
-    assert packages == {"alliance", "council", "digest", "help", "polls", "relay", "upgrades"}
+    assert packages == {
+        "alliance",
+        "council",
+        "digest",
+        "help",
+        "polls",
+        "record",
+        "relay",
+        "upgrades",
+    }
     assert top - packages == {"links.py", "py.typed"}
