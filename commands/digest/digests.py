@@ -224,8 +224,10 @@ async def digest_command(ctx: Context, args: Args) -> Reply:
     typed = args.option("days")
     days = 7
     if typed is not None:
-        if not typed.strip().isdigit() or not 1 <= int(typed) <= MAX_DAYS:
+        if not typed.strip().isdigit():
             raise CommandError("digest.days_are", typed=short(typed, 20), most=MAX_DAYS)
+        if not 1 <= int(typed) <= MAX_DAYS:
+            raise CommandError("digest.days_range", most=MAX_DAYS)
         days = int(typed)
     now = ctx.services.now_ms()
     span = Span(now - days * DAY_MS, now)

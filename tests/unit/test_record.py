@@ -81,7 +81,7 @@ async def test_the_record_export_posts_the_whole_record_as_a_file(world: World) 
     template, message = await world.say(COMMONS, ADA, "record export")
     assert template == "record_exported", message.body
     assert message.body.startswith(
-        "Here is the record of Earth Alliance: 3 movements, 1 common objective, 1 proposal ("
+        "Here is the record of Earth Alliance: 3 movements, 1 objective, 1 proposal ("
     )
     ((room, filename, data, _),) = world.services.files
     assert (room, filename) == (COMMONS, "earth-alliance-record.json")
