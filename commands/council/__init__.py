@@ -19,6 +19,7 @@ from bot.permissions import Power
 from commands import polls
 from commands.alliance.settings import COMPARE_FORMS, SETTINGS
 from commands.alliance.shared import ALLIANCE_FLAG
+from commands.council.outcomes import ProposalSubject, keep_up
 from commands.council.proposals import (
     AgreementsForm,
     agreements_command,
@@ -26,7 +27,6 @@ from commands.council.proposals import (
     close_command,
     list_command,
     proposal_command,
-    reconcile,
 )
 from commands.council.settings import ProposersSetting, RuleSetting
 from commands.council.spokes import (
@@ -55,12 +55,11 @@ def register(registry: Registry) -> None:
     registry.offer(SETTINGS, RuleSetting(), ProposersSetting())
     registry.offer(COMPARE_FORMS, AgreementsForm(fit))
     registry.offer(polls.ROOM_SETTINGS, PositionSetting(), TermSetting())
+    registry.offer(polls.SUBJECTS, ProposalSubject())
     registry.listen(
         Listener("spokes in proposal threads", frozenset({"m.room.message"}), on_thread_message)
     )
-    registry.every(
-        Timer("council", CHECK_S, reconcile, woken_by=frozenset({CHANGED, polls.CLOSED}))
-    )
+    registry.every(Timer("council", CHECK_S, keep_up, woken_by=frozenset({CHANGED, polls.CLOSED})))
 
 
 def commands(fit: Fit) -> tuple[Command, ...]:

@@ -23,6 +23,8 @@ class RoundSeen:
     closes_at: int
     closed_at: int | None
     outcome: Literal["passed", "not_passed"] | None
+    written: str | None
+    """What was decided, in the proposer's words (`!outcome`)."""
 
 
 async def rounds_seen(
@@ -32,12 +34,13 @@ async def rounds_seen(
     by proposal number."""
 
     def row(r: Sequence[Any]) -> RoundSeen:
-        return RoundSeen(int(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]), r[5], r[6])
+        return RoundSeen(int(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]), r[5], r[6], r[7])
 
     return await store.find_all(
         row,
-        "SELECT p.number, r.round, r.text, r.opened_at, r.closes_at, r.closed_at, r.outcome"
-        " FROM council_rounds r JOIN council_proposals p ON p.id = r.proposal_id"
+        "SELECT p.number, r.round, r.text, r.opened_at, r.closes_at, r.closed_at, r.outcome,"
+        " o.text FROM council_rounds r JOIN council_proposals p ON p.id = r.proposal_id"
+        " LEFT JOIN council_outcomes o ON o.proposal_id = p.id"
         " WHERE p.alliance_id = ? AND ((r.opened_at >= ? AND r.opened_at < ?)"
         " OR (r.closed_at >= ? AND r.closed_at < ?)"
         " OR (r.closed_at IS NULL AND r.closes_at < ?))"

@@ -294,6 +294,7 @@ async def show(
         for seat in now.seats
     ]
     naming = f" --alliance {alliance.slug}" if named else ""
+    written = await store.proposal_outcome(ctx.store, proposal.id)
 
     def again(n: int) -> str:
         return f"{ctx.prefix}proposal {proposal.number}{naming} --page {n}"
@@ -314,6 +315,10 @@ async def show(
                 "rule": alliance_rule_words(rule_of(round_.rule)),
                 "outcome": outcome.words,
                 "passed": round_.outcome == "passed",
+                "written": None if written is None else written.text,
+                "review": None
+                if written is None or written.review_at is None
+                else polls.local_time(written.review_at, ctx),
                 "seats": [_cut_reasons(views[i], cut) for i in shown],
                 "joined_later": later,
                 "page": page_view(
@@ -464,10 +469,12 @@ async def agreements_command(ctx: Context, args: Args) -> Reply:
             continue
         round_ = passed[-1]
         seats = await store.seats_of(ctx.store, round_.id)
+        written = await store.proposal_outcome(ctx.store, proposal.id)
         shown.append(
             {
                 "number": proposal.number,
                 "text": round_.text,
+                "written": None if written is None else written.text,
                 "date": polls.local_time(round_.closed_at or round_.closes_at, ctx),
                 "rule": alliance_rule_words(rule_of(round_.rule)),
                 "agreed": [
@@ -553,11 +560,19 @@ async def post_root(services: Services, proposal: Proposal, round_: Round) -> bo
     if proposal.root_event_id is None:
         alliance = await alliance_by_id(services.store, proposal.alliance_id)
         assert alliance is not None
+        reviewing = await store.reviewed_by(services.store, proposal.id)
+        reviewed = (
+            None
+            if reviewing is None
+            else await store.proposal_by_id(services.store, reviewing.proposal_id)
+        )
         root = await services.notice(
             proposal.commons_room_id,
             Reply(
                 "council_root",
                 {
+                    "reviews": None if reviewed is None else reviewed.number,
+                    "outcome": None if reviewing is None else reviewing.text,
                     "number": proposal.number,
                     "alliance": alliance.name,
                     "text": round_.text,
@@ -736,8 +751,15 @@ async def announce(services: Services, round_: Round, now: int) -> None:
     outcome = found.outcome(round_, final=True)
     seats, counted = found.seats, found.counted
 
+    commons_room = services.room(proposal.commons_room_id)
+    asked = proposal.proposer != services.config.user_id
+
     def view(reader: RoomID) -> dict[str, Any]:
+        in_commons = reader == proposal.commons_room_id
         return {
+            "ask_outcome": commons_room.display_name(proposal.proposer)
+            if in_commons and asked
+            else None,
             "number": proposal.number,
             "round": round_.round,
             "alliance": alliance.name,
@@ -755,6 +777,7 @@ async def announce(services: Services, round_: Round, now: int) -> None:
         Reply("council_outcome", view(proposal.commons_room_id)),
         txn_key=f"{round_.command_event_id}/council/outcome",
         thread_root=proposal.root_event_id,
+        mentions=[proposal.proposer] if asked else [],
     )
     if commons is None:
         return

@@ -650,3 +650,74 @@ async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
             await db.execute(
                 f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
             )
+
+
+# -- outcomes and reviews ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalOutcome:
+    """What a proposal decided, in a sentence, and when the alliance is asked again."""
+
+    proposal_id: int
+    text: str
+    written_by: UserID
+    written_at: int
+    review_at: int | None
+    reviewed_proposal_id: int | None
+
+
+_OUTCOME = "proposal_id, text, written_by, written_at, review_at, reviewed_proposal_id"
+
+
+def _outcome(row: Sequence[Any]) -> ProposalOutcome:
+    return ProposalOutcome(int(row[0]), str(row[1]), UserID(row[2]), int(row[3]), row[4], row[5])
+
+
+async def proposal_outcome(store: Store, proposal_id: int) -> ProposalOutcome | None:
+    return await store.find_one(
+        _outcome, f"SELECT {_OUTCOME} FROM council_outcomes WHERE proposal_id = ?", (proposal_id,)
+    )
+
+
+async def reviewed_by(store: Store, proposal_id: int) -> ProposalOutcome | None:
+    """The outcome whose review `proposal_id` is (the proposal it asks again about)."""
+    return await store.find_one(
+        _outcome,
+        f"SELECT {_OUTCOME} FROM council_outcomes WHERE reviewed_proposal_id = ?",
+        (proposal_id,),
+    )
+
+
+async def set_outcome(
+    store: Store, proposal_id: int, *, text: str, by: UserID, at: int, review_at: int | None
+) -> None:
+    """Write (or rewrite) a proposal's outcome; a review already held stays held."""
+    async with store.transaction() as db:
+        await db.execute(
+            f"INSERT INTO council_outcomes ({_OUTCOME}) VALUES (?, ?, ?, ?, ?, NULL)"
+            " ON CONFLICT (proposal_id) DO UPDATE SET text = excluded.text,"
+            " written_by = excluded.written_by, written_at = excluded.written_at,"
+            " review_at = CASE WHEN council_outcomes.reviewed_proposal_id IS NULL"
+            " THEN excluded.review_at ELSE council_outcomes.review_at END",
+            (proposal_id, text, by, at, review_at),
+        )
+
+
+async def due_reviews(store: Store, now: int) -> list[ProposalOutcome]:
+    return await store.find_all(
+        _outcome,
+        f"SELECT {_OUTCOME} FROM council_outcomes WHERE reviewed_proposal_id IS NULL"
+        " AND review_at IS NOT NULL AND review_at <= ? ORDER BY review_at",
+        (now,),
+    )
+
+
+async def mark_reviewed(store: Store, proposal_id: int, reviewed_proposal_id: int) -> None:
+    """The review is held (`reviewed_proposal_id` 0: there was nothing to ask)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE council_outcomes SET reviewed_proposal_id = ? WHERE proposal_id = ?"
+            " AND reviewed_proposal_id IS NULL",
+            (reviewed_proposal_id, proposal_id),
+        )

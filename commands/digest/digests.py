@@ -96,7 +96,7 @@ async def gather(
 
     opened = [proposal(r) for r in rounds if span.start <= r.opened_at < span.end]
     closed = [
-        {**proposal(r), "passed": r.outcome == "passed"}
+        {**proposal(r), "passed": r.outcome == "passed", "written": r.written}
         for r in rounds
         if r.closed_at is not None and span.start <= r.closed_at < span.end
     ]

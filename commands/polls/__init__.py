@@ -74,7 +74,7 @@ from commands.polls.lifecycle import (
     start_event,
 )
 from commands.polls.listeners import on_end, on_redaction, on_response
-from commands.polls.outcomes import review_due
+from commands.polls.outcomes import MAX_OUTCOME, review_days, review_due
 from commands.polls.reminders import remind_due
 from commands.polls.results import (
     ConsensusResult,
@@ -88,7 +88,8 @@ from commands.polls.results import (
     rule_of,
 )
 from commands.polls.settings import ROOM_SETTINGS, RoomSetting
-from commands.polls.store import get_poll, settled_among
+from commands.polls.store import get_poll, open_polls, settled_among
+from commands.polls.subjects import SUBJECTS, Subject
 from commands.polls.view import END_TYPES, RESPONSE_TYPES
 
 __all__ = [
@@ -96,13 +97,16 @@ __all__ = [
     "CLOSES_FLAG",
     "COMMANDS",
     "CONSTITUENCIES",
+    "MAX_OUTCOME",
     "ROOM_SETTINGS",
+    "SUBJECTS",
     "ConsensusResult",
     "Constituency",
     "DeadlineError",
     "Member",
     "Objection",
     "RoomSetting",
+    "Subject",
     "close_due_polls",
     "close_for",
     "consensus_outcome",
@@ -116,9 +120,11 @@ __all__ = [
     "local_time",
     "open_consensus_poll",
     "open_poll",
+    "open_polls",
     "parse_deadline",
     "parse_duration",
     "register",
+    "review_days",
     "rule_of",
     "settled_among",
     "start_event",
@@ -276,7 +282,9 @@ COMMANDS: Final = (
         help=(
             "Reply to the poll, or write it in the poll's thread: whoever opened the poll, "
             "or a moderator. It is shown with the results. With --review 1y, a year from "
-            "now I open a new decision poll asking whether the room still agrees."
+            "now I open a new decision poll asking whether the room still agrees. For an "
+            "alliance proposal, write it in the proposal's thread in the commons (whoever "
+            "made it, or a commons moderator): --review then asks every movement again."
         ),
         examples=(
             "{prefix}outcome We march on Saturday, from the station at 10",
@@ -292,9 +300,11 @@ COMMANDS: Final = (
         help=(
             "Reply to a poll, or give its number; without either, the latest open poll. "
             "Moderators see the names of the room's members who have not voted; others see "
-            "how many. Who voted how is never shown."
+            "how many. Who voted how is never shown. In the commons, "
+            "'{prefix}whohasnt proposal 2' (or '{prefix}whohasnt' in a proposal's thread) "
+            "lists the movements without a position yet, and their spokes."
         ),
-        examples=("{prefix}whohasnt", "{prefix}whohasnt 2"),
+        examples=("{prefix}whohasnt", "{prefix}whohasnt 2", "{prefix}whohasnt proposal 1"),
     ),
     Command(
         name="rules set",

@@ -64,6 +64,7 @@ from commands.polls.results import (
 from commands.polls.rules import RuleError, format_rule, parse_quorum, parse_rule, rule_words
 from commands.polls.settings import room_settings
 from commands.polls.store import Poll, PollKind
+from commands.polls.subjects import subjects
 from commands.polls.view import straw_answers
 
 RECENT_MS: Final = 14 * 24 * 3600 * 1000
@@ -303,6 +304,10 @@ async def withdraw_poll(ctx: Context, args: Args) -> Reply:
 
 
 async def give_outcome(ctx: Context, args: Args) -> Reply:
+    for subject in subjects(ctx.registry):
+        answer = await subject.outcome(ctx, args.text("text"), args.option("review"))
+        if answer is not None:
+            return answer
     poll = await _replied_poll(ctx)
     if poll is None:
         raise CommandError("polls.outcome_where")
@@ -310,6 +315,10 @@ async def give_outcome(ctx: Context, args: Args) -> Reply:
 
 
 async def who_hasnt_voted(ctx: Context, args: Args) -> Reply:
+    for subject in subjects(ctx.registry):
+        answer = await subject.who_hasnt(ctx, args.text("number"))
+        if answer is not None:
+            return answer
     try:
         poll = await _named_poll(ctx, args.text("number"), fallback_any=False)
     except _NoPoll as exc:

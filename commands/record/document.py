@@ -289,9 +289,22 @@ async def _proposals(store: Store, alliance_id: int, slugs: dict[str, str]) -> l
             " WHERE proposal_id = ? ORDER BY round",
             (p[0],),
         )
+        written = await store.fetch_one(
+            "SELECT text, written_by, written_at, review_at FROM council_outcomes"
+            " WHERE proposal_id = ?",
+            (p[0],),
+        )
         found.append(
             {
                 "number": p[1],
+                "outcome": None
+                if written is None
+                else {
+                    "text": written[0],
+                    "written_by": written[1],
+                    "written_at": iso(written[2]),
+                    "review_at": iso(written[3]),
+                },
                 "commons_room_id": p[2],
                 "proposer": p[3],
                 "event_id": p[4],

@@ -285,6 +285,20 @@ class _Writer:
                 p["root_event_id"],
             ),
         )
+        written = p["outcome"]
+        if written is not None:
+            # Its review, if one is due, is held by this bot (once, as ever).
+            await self.db.execute(
+                "INSERT INTO council_outcomes (proposal_id, text, written_by, written_at,"
+                " review_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    proposal_id,
+                    written["text"],
+                    written["written_by"],
+                    ms(written["written_at"]),
+                    ms(written["review_at"]),
+                ),
+            )
         for r in p["rounds"]:
             closed_at = ms(r["closed_at"])
             round_id = await self.insert(

@@ -304,7 +304,6 @@ async def shares_of(
     )
 
 
-
 async def thread_activity(
     store: Store, alliance_id: int, start: int, end: int
 ) -> list[tuple[SharedThread, int]]:
@@ -324,6 +323,7 @@ async def thread_activity(
         if shared is not None:
             found.append((shared, int(count)))
     return found
+
 
 async def shares_from(store: Store, room_id: RoomID) -> list[SharedThread]:
     """Active shares whose origin is this room (any alliance), by id."""

@@ -67,6 +67,13 @@ async def a_year_of_work(world: World) -> None:
     await world.say(COMMONS, ADA, "proposal We share one legal team")
     await reconcile(world.services)
     await world.say(COMMONS, ADA, "proposal close 1")
+    (root,) = [
+        r[0]
+        for r in await world.services.store.fetch_all("SELECT root_event_id FROM council_proposals")
+    ]
+    await world.answer(
+        COMMONS, ADA, "outcome --review 1y Not now: ask again", relates_to=in_thread(root)
+    )
     root = world.make_event(CAMP, BEA, "m.room.message", {"msgtype": "m.text", "body": "Buses?"})
     await world.listen(root)
     await world.answer(CAMP, BEA, "share", relates_to=in_thread(root.event_id))
@@ -113,6 +120,7 @@ async def test_the_record_export_posts_the_whole_record_as_a_file(world: World) 
     (stance,) = document["objectives"][0]["stances"]
     assert (stance["movement"], stance["state"]) == ("tenants-union", "not_endorsed")
     assert document["proposals"][0]["rounds"][0]["closed_via"] == "command"
+    assert document["proposals"][0]["outcome"]["text"] == "Not now: ask again"
     assert document["shared_threads"][0]["title"] == "Buses?"
     assert document["alliance"]["settings"]["public"] is True
     # Who voted how is never in it, nor any message beyond the record.
