@@ -38,6 +38,7 @@ from bot.contract import (
     Registry,
     Reply,
     Services,
+    Timer,
     Words,
 )
 from bot.ids import RoomID
@@ -47,6 +48,7 @@ from commands import polls
 from commands.alliance import decisions, objectives_store, statements
 from commands.alliance.compare import Board, support
 from commands.alliance.names import BadName, check_name, name_key, slugify
+from commands.alliance.reviews import REVIEW_CHECK_S, ReviewSetting, review_due
 from commands.alliance.settings import settings
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
@@ -618,6 +620,10 @@ def register(registry: Registry) -> None:
     registry.provide(polls.CONSTITUENCIES, AllianceConstituencies())
     statements.register(registry)
     decisions.register(registry)
+    registry.offer(polls.ROOM_SETTINGS, ReviewSetting())
+    registry.every(
+        Timer("standing reviews", REVIEW_CHECK_S, review_due, woken_by=frozenset({polls.CLOSED}))
+    )
 
 
 COMMANDS: Final = (

@@ -69,6 +69,7 @@ from commands.polls.lifecycle import (
     close_due_room_polls,
     close_for,
     decision_closes_at,
+    decision_deadline_s,
     open_consensus_poll,
     open_poll,
     start_event,
@@ -114,6 +115,7 @@ __all__ = [
     "current_rule",
     "decided_consensus_polls",
     "decision_closes_at",
+    "decision_deadline_s",
     "duration_words",
     "get_poll",
     "live_tally",
@@ -325,7 +327,12 @@ COMMANDS: Final = (
             "alliance's proposals (see {prefix}help spokes). '{prefix}rules set reminder "
             "12h' posts one reminder 12 hours before a poll closes (24 hours unless changed; "
             "'off' for none); '{prefix}rules set remind mention' lets it mention the members "
-            "who have not voted (never those who have), 'quiet' stops that."
+            "who have not voted (never those who have), 'quiet' stops that. In a "
+            "movement: '{prefix}rules set review 1y' asks the room again every year about "
+            "each item of its statement and each endorsement; '{prefix}rules set digest "
+            "weekly' brings the alliance's weekly digest here; '{prefix}rules set public no' "
+            "keeps its statement off the alliance's public page and '{prefix}rules set "
+            "reasons public' lets the reasons for blocking appear there."
         ),
         examples=(
             "{prefix}rules set consensus",
