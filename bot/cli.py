@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -21,7 +22,7 @@ from bot.backup import BackupError, backup, restore
 from bot.config import Config, ConfigError, configure_logging, environ, load_config, read_env
 from bot.contract import CommandError
 from bot.datadir import FolderInUse, exclusive, make_private
-from bot.families import Imported, export_records, import_record, record_bytes
+from bot.families import Imported, export_records, import_record, record_bytes, site_files
 from bot.render import Renderer
 from bot.runner import fail, reset_cross_signing, run_bot
 from bot.store import Store, StoreError
@@ -100,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     importing.add_argument("file", type=Path, help="the JSON document to import")
     importing.add_argument("--env-file", type=Path, help=env_help)
+    publishing = sub.add_parser(
+        "publish",
+        help="write the alliance's public platform as a static website",
+        description="Write the alliance's public page into a folder: its common objectives "
+        "and who endorses them in whose words, each movement's statement and how it changed, "
+        "the agreements and the decision log. Only what the alliance made public (`!alliance "
+        "set public yes`; each movement may keep its statement off). Plain HTML and CSS: open "
+        "index.html from the folder or put the folder on any web host.",
+    )
+    publishing.add_argument("--alliance", help="its name or short name (needed if several)")
+    publishing.add_argument("--out", type=Path, required=True, help="the folder to write")
+    publishing.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
     )
@@ -124,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(config, args.alliance, args.out)
     if args.command == "import":
         return _import(config, args.file)
+    if args.command == "publish":
+        return _publish(config, args.alliance, args.out)
     if args.command == "reset-cross-signing":
         return asyncio.run(reset_cross_signing(config))
     return asyncio.run(run_bot(config))
@@ -151,8 +166,8 @@ def _archive(command: str, config: Config, file: Path, *, force: bool) -> int:
     return 0
 
 
-def _refused(exc: CommandError) -> str:
-    return Renderer().say(exc.words)
+def _refused(config: Config, exc: CommandError) -> str:
+    return Renderer(globals={"prefix": config.command_prefix}).say(exc.words)
 
 
 async def _records(config: Config, wanted: str | None) -> list[tuple[str, dict[str, Any]]]:
@@ -171,7 +186,7 @@ def _export(config: Config, wanted: str | None, out: Path | None) -> int:
     except StoreError as exc:
         return fail([str(exc)], 1)
     except CommandError as exc:
-        return fail([f"cannot export: {_refused(exc)}"], 1)
+        return fail([f"cannot export: {_refused(config, exc)}"], 1)
     if not documents:
         return fail(["there is no alliance to export yet"], 1)
     if len(documents) > 1 and (out is None or out.suffix == ".json"):
@@ -200,6 +215,35 @@ def _export(config: Config, wanted: str | None, out: Path | None) -> int:
     return 0
 
 
+def _publish(config: Config, wanted: str | None, out: Path) -> int:
+    if not config.database_path.exists():
+        return fail([f"there is no database in {config.data_dir.absolute()}"], 1)
+    try:
+        documents = asyncio.run(_records(config, wanted))
+    except StoreError as exc:
+        return fail([str(exc)], 1)
+    except CommandError as exc:
+        return fail([f"cannot publish: {_refused(config, exc)}"], 1)
+    if len(documents) != 1:
+        names = ", ".join(slug for slug, _ in documents) or "none yet"
+        return fail([f"name the alliance to publish with --alliance (there are: {names})"], 2)
+    try:
+        files = site_files(
+            documents[0][1], published_at=int(time.time() * 1000), tz=config.timezone
+        )
+    except CommandError as exc:
+        return fail([f"cannot publish: {_refused(config, exc)}"], 1)
+    try:
+        for name, data in files.items():
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    except OSError as exc:
+        return fail([f"cannot write {out} ({exc.strerror or exc})"], 1)
+    print(f"multilogue: published {len(files)} files; open {out / 'index.html'}")
+    return 0
+
+
 async def _write_record(config: Config, document: dict[str, Any]) -> Imported:
     store = await Store.open(config.database_path)
     try:
@@ -222,7 +266,7 @@ def _import(config: Config, file: Path) -> int:
     except StoreError as exc:
         return fail([str(exc)], 1)
     except CommandError as exc:
-        return fail([f"cannot import: {_refused(exc)}"], 1)
+        return fail([f"cannot import: {_refused(config, exc)}"], 1)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return fail([f"cannot import: {file} is not a record this bot reads ({exc!r})"], 1)
     print(

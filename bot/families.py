@@ -9,6 +9,7 @@ here too.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.contract import Registry
 from bot.store import Store
@@ -34,6 +35,11 @@ Imported = record.Imported
 async def import_record(store: Store, document: dict[str, Any]) -> Imported:
     """Re-create the alliance of `document` (from `export_records`) in `store`."""
     return await record.import_alliance(store, document)
+
+
+def site_files(document: dict[str, Any], *, published_at: int, tz: ZoneInfo) -> dict[str, bytes]:
+    """The alliance's public platform as a static site's files (`multilogue publish`)."""
+    return record.site_files(document, published_at=published_at, tz=tz)
 
 
 def record_bytes(document: dict[str, Any]) -> bytes:

@@ -216,6 +216,11 @@ def test_the_install_holds_every_module_template_and_migration_and_nothing_else_
     catalogues = names(ROOT / "templates" / "refusals", "*.txt")
     assert catalogues, "no message catalogues found in the source tree"
     assert catalogues <= names(install.site_packages / "templates" / "refusals", "*")
+    site = names(ROOT / "templates" / "site", "*")
+    assert {"index.html", "movement.html", "decisions.html", "style.css"} <= site
+    assert site <= names(install.site_packages / "templates" / "site", "*")
+    schema = install.site_packages / "commands" / "record" / "schema.json"
+    assert schema.read_bytes() == (ROOT / "commands" / "record" / "schema.json").read_bytes()
     migrations = names(ROOT / "bot" / "migrations", "*.sql")
     assert migrations, "no migrations found in the source tree"
     assert migrations == names(install.site_packages / "bot" / "migrations", "*.sql")

@@ -37,8 +37,8 @@ from tests.unit.test_alliance_commands import (
 SCHEMA = json.loads((Path(__file__).parents[2] / "commands" / "record" / "schema.json").read_text())
 
 
-@pytest.fixture
-def world(tmp_path: Path, store: Store) -> World:
+def record_world(tmp_path: Path, store: Store) -> World:
+    """An alliance's commons and three movement rooms, as `a_year_of_work` needs them."""
     rooms = [
         room_state(COMMONS, ADA, members=[EVE], name="Commons"),
         room_state(CAMP, BEA, members=[EVE], name="Camp room"),
@@ -46,6 +46,11 @@ def world(tmp_path: Path, store: Store) -> World:
         room_state(FARMERS, DEE, name="Farmers room"),
     ]
     return World(FakeServices(make_config(tmp_path), store, rooms, forbid={"leave"}))
+
+
+@pytest.fixture
+def world(tmp_path: Path, store: Store) -> World:
+    return record_world(tmp_path, store)
 
 
 async def a_year_of_work(world: World) -> None:
