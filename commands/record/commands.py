@@ -18,8 +18,8 @@ from typing import Final
 from bot.contract import Args, CommandError, Context, Reply, Services, Words, short
 from bot.ids import RoomID, UserID
 from bot.permissions import Power
-from commands.alliance.shared import commons_alliance
-from commands.alliance.store import Alliance, movements_of_room
+from commands.alliance.shared import commons_alliance, words_stay_in
+from commands.alliance.store import Alliance, movements_of, movements_of_room
 from commands.record import store
 from commands.record.document import export_alliance
 
@@ -33,6 +33,16 @@ def document_bytes(document: dict[str, object]) -> bytes:
 
 async def export_command(ctx: Context, args: Args) -> Reply:
     alliance = await commons_alliance(ctx, doing="export")
+    if not ctx.room.encrypted:
+        # The record holds words written in the movements' rooms (statements, reasons, thread
+        # titles): those of an encrypted room stay in encrypted rooms.
+        sealed = [
+            m.name
+            for m in await movements_of(ctx.store, alliance.id)
+            if words_stay_in(ctx, m.room_id)
+        ]
+        if sealed:
+            raise CommandError("record.encrypted_words", movements=sealed)
     document = await export_alliance(ctx.store, alliance.id)
     data = document_bytes(document)
     sent = await ctx.services.send_file(

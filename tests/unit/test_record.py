@@ -167,6 +167,20 @@ async def test_a_broken_or_foreign_document_is_refused_whole(tmp_path: Path, sto
     assert await store.fetch_all("SELECT id FROM alliances") == []
 
 
+async def test_words_of_an_encrypted_room_are_not_exported_into_an_unencrypted_commons(
+    world: World,
+) -> None:
+    await a_year_of_work(world)
+    world.services.rooms[CAMP].encrypted = True
+    refused = await world.body(COMMONS, ADA, "record export")
+    assert "words written in encrypted rooms (Climate Camp)" in refused
+    assert world.services.files == []
+    world.services.rooms[COMMONS].encrypted = True  # an encrypted commons may hold them
+    template, _ = await world.say(COMMONS, ADA, "record export")
+    assert template == "record_exported"
+    assert len(world.services.files) == 1
+
+
 async def test_only_commons_moderators_export_and_only_from_the_commons(world: World) -> None:
     await make_alliance(world)
     assert "only a moderator" in await world.body(COMMONS, EVE, "record export")
