@@ -15,6 +15,7 @@ from bot.tooling.homeserver import LocalSynapse
 from tests.integration.conftest import MakeUser, StartBot, room_with_bot
 from tests.integration.test_bot_cross_signing import query_bot_keys, single_key
 from tests.integration.test_polls import ask, counts, start_poll, vote
+from tests.integration.test_relay import copies, make_world, share_thread, start_burst
 
 pytestmark = pytest.mark.integration
 
@@ -53,28 +54,34 @@ async def test_a_backup_of_the_running_bot_restored_elsewhere_goes_on_where_it_w
     await vote(bob, room, poll, "a1")
     before = await ask(alice, room, "!poll results", bot=bot_id)
     assert counts(before) == {"Park": 1, "Library": 1}
-    commons = await room_with_bot(alice, bot_id, name="Commons")
-    created = await alice.ask(commons, "!alliance create Earth Alliance", bot=bot_id)
-    assert "Earth Alliance is started" in created["content"]["body"]
-    bob_room = await room_with_bot(bob, bot_id, name="Bob's camp")
-    await bob.ask(bob_room, "!movement join earth-alliance as Climate Camp", bot=bot_id)
-    await alice.ask(commons, "!movement approve Climate Camp", bot=bot_id)
+    world = await make_world(running, make_user)
+    commons = world.commons
+    root, commons_root = await share_thread(world, running, "Buses to the march?")
     identity = single_key(
         (await query_bot_keys(synapse, alice.account.access_token, bot_id))["master_keys"][bot_id]
     )
 
-    # Taken while the bot runs, from another process.
+    # Taken while the bot runs and relays a burst of messages, from another process.
     archive = tmp_path / "backups" / "multilogue.tar.gz"
     old_env = env_file(tmp_path / "old.env", synapse, bot_id, password, running.config.data_dir)
+    texts = [f"We have {n} seats" for n in range(40)]
+    burst = start_burst(world.bea, world.camp, root, texts)
     made = await multilogue("backup", str(archive), "--env-file", str(old_env))
     assert made.returncode == 0, made.stderr
     assert password not in made.stdout + made.stderr
+    await burst
+    thread = commons_root["event_id"]
+    await world.ada.wait_for(
+        lambda: len(copies(world.ada, running, commons, thread)) >= len(texts),
+        what="every message relayed",
+        timeout=60,
+    )
 
     # The bot goes on after the backup: a changed vote and a command it answers. (Both are
     # encrypted with keys the bot had before the backup: see the README on what it cannot
     # read after a restore.)
     await vote(bob, room, poll, "a2")
-    proposed = await alice.ask(commons, "!objective propose Respect for nature", bot=bot_id)
+    proposed = await world.ada.ask(commons, "!objective propose Respect for nature", bot=bot_id)
     assert "Objective #1" in proposed["content"]["body"]
     after = await alice.say(room, "!poll results")
     (answer,) = [await alice.reply_from(bot_id, room, after)]
@@ -96,6 +103,12 @@ async def test_a_backup_of_the_running_bot_restored_elsewhere_goes_on_where_it_w
     assert counts(closed) == {"Park": 0, "Library": 2}
     assert len(alice.replies_to(bot_id, room, after)) == 1  # handled again, sent once
     assert all(e["decrypted"] for e in alice.messages_from(bot_id, room))
+
+    # The messages relayed before and after the backup are in the commons once each.
+    await world.bea.ask(world.camp, "!shared", bot=bot_id)  # the restored bot has caught up
+    relayed = [e["content"]["body"] for e in copies(world.ada, restored, commons, thread)]
+    for text in texts:
+        assert sum(text in copy for copy in relayed) == 1, text
 
     # Its record is the original's: the objective proposed after the backup once, no more.
     await restored.stop()
