@@ -145,8 +145,16 @@ async def join_room(host: MatrixUser, room: str, *guests: MatrixUser) -> None:
 async def room_with_bot(user: MatrixUser, bot_id: str, **kwargs: Any) -> str:
     """A room created by `user` with the bot invited, once the bot has joined."""
     room_id = await user.create_room(invite=[bot_id], **kwargs)
-    await user.wait_for(lambda: bot_id in user.client.rooms[room_id].users, what="the bot to join")
+    await user.wait_for(lambda: has_joined(user, room_id, bot_id), what="the bot to join")
     return room_id
+
+
+def has_joined(user: MatrixUser, room_id: str, member: str) -> bool:
+    """Whether `user` has seen `member` join the room. (nio's `MatrixRoom.users` holds invited
+    people too: a message sent before the join is history the bot never answers, which a
+    join over federation made likely.)"""
+    room = user.client.rooms.get(room_id)
+    return room is not None and member in room.users and member not in room.invited_users
 
 
 logging.getLogger("nio").setLevel(logging.WARNING)

@@ -11,17 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from nio import MatrixRoom, RoomCreateResponse, RoomRedactResponse
+from nio import RoomCreateResponse, RoomRedactResponse
 
 from bot.ids import UserID
 from bot.matrix import SPACE_MARK
-from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
+from tests.integration.conftest import (
+    MakeUser,
+    RunningBot,
+    StartBot,
+    has_joined,
+    join_room,
+    room_with_bot,
+)
 from tests.integration.matrix_user import MatrixUser
 from tests.integration.test_alliance import body, start_alliance
 from tests.integration.test_polls import polls_from, start_poll, vote
 
 pytestmark = pytest.mark.integration
-NO_ROOM = MatrixRoom("!none", "@none:localhost")
 
 
 async def encrypted_room_with(bot: RunningBot, alice: MatrixUser, *others: MatrixUser) -> str:
@@ -116,7 +122,7 @@ async def test_a_planted_space_mark_is_never_adopted(bot: RunningBot, make_user:
     )
     assert isinstance(planted, RoomCreateResponse), planted
     await mallory.wait_for(
-        lambda: bot.user_id in mallory.client.rooms.get(planted.room_id, NO_ROOM).users,
+        lambda: has_joined(mallory, planted.room_id, bot.user_id),
         what="the bot to join the planted space",
     )
     own = await bot.bot.services.create_space(name="Earth Alliance", topic="t", invite=[], key=key)

@@ -28,7 +28,14 @@ from bot.events import Event
 from bot.ids import RoomID, UserID
 from bot.store import Store
 from bot.tooling.homeserver import LocalSynapse
-from tests.integration.conftest import MakeUser, RunningBot, StartBot, join_room, room_with_bot
+from tests.integration.conftest import (
+    MakeUser,
+    RunningBot,
+    StartBot,
+    has_joined,
+    join_room,
+    room_with_bot,
+)
 from tests.integration.matrix_user import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -174,7 +181,7 @@ async def make_world(
         await ada.turn_on_encryption(commons)
     await bea.invite(camp, erin.user_id)
     await erin.join(camp)
-    await bea.wait_for(lambda: erin.user_id in bea.client.rooms[camp].users, what="Erin to join")
+    await bea.wait_for(lambda: has_joined(bea, camp, erin.user_id), what="Erin to join")
     return World(ada, bea, cal, erin, commons, camp, tenants)
 
 
@@ -291,7 +298,7 @@ async def test_a_shared_thread_reaches_the_commons_and_answers_come_back(
     assert body(soup) == "Ada · commons: The commons brings soup"
     await ada.invite(world.commons, cal.user_id)
     await cal.join(world.commons)
-    await ada.wait_for(lambda: cal.user_id in ada.client.rooms[world.commons].users, what="Cal")
+    await ada.wait_for(lambda: has_joined(ada, world.commons, cal.user_id), what="Cal")
     cals = await cal.say(world.commons, "Tenants will be there", thread_root=commons_root)
     tenants_line = await copy_with(bea, bot, world.camp, root, "Tenants will be there")
     assert body(tenants_line) == "Cal · Tenants Union: Tenants will be there"
