@@ -1,8 +1,8 @@
-"""Alliance proposals: one round through every movement room of an alliance of 50.
+"""Alliance proposals: one round through every movement room of an alliance of 100.
 
 council.round
     multilogue, a person (a bot admin who made every room, so a moderator everywhere) and an
-    alliance of `ROUND_MOVEMENTS` (50) movement rooms and a commons, set up by typing commands
+    alliance of `ROUND_MOVEMENTS` (100) movement rooms and a commons, set up by typing commands
     (`!alliance create`, `!movement join ... as ...` in each room, `!movement approve ...`),
     several at a time. Then one proposal, timed as the person's sync sees it:
 
@@ -20,7 +20,7 @@ council.round
     CPU while nothing happens (its reconciler looks at the open round every 2 s).
 
     Rate limits. Every bench account, the bot's included, has its message rate limit lifted
-    (a per-user override; the homeserver's `rc_message` is lifted too), so the 50-movement
+    (a per-user override; the homeserver's `rc_message` is lifted too), so the 100-movement
     round runs at the speed of the bot and the homeserver. Then the same round with
     `PACED_MOVEMENTS` (10) movements on a second throwaway Synapse whose message limit is
     Synapse's default (`rc_message`: 0.2 events a second after a burst of 10; the admin API
@@ -28,7 +28,7 @@ council.round
     with a multilogue of its own (the first one is stopped). The bot's limit is lifted for
     set-up and for the first decisions and applies for the proposal and for the last decision,
     which comes once the limit's bucket is empty again (as it is when the last movement
-    decides hours or days later). The expected times at 50 movements under the default limit
+    decides hours or days later). The expected times at 100 movements under the default limit
     are worked out from the counts (the events beyond the burst go at 0.2 a second); the
     10-movement round shows how close that is.
     Checks: one poll and one notice in every movement room, one root and one outcome in the
@@ -60,7 +60,7 @@ from bench.processes import BotProcess, multilogue_process, read_cpu_s
 from bench.registry import BenchResult, Row
 from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 
-ROUND_MOVEMENTS = 50  # council.round (fewer when settings.movements is smaller: --quick)
+ROUND_MOVEMENTS = 100  # council.round (fewer when settings.movements is smaller: --quick)
 PACED_MOVEMENTS = 10  # the same round under Synapse's default message limit
 PACED_MOVEMENTS_QUICK = 2
 RC_MESSAGE_PER_S = 0.2  # Synapse's default rc_message: events a second...

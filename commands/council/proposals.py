@@ -20,11 +20,12 @@ is only ever written once, and the reconciler picks up whatever is not done yet.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from bot.contract import (
     Args,
@@ -489,6 +490,25 @@ async def agreements_command(ctx: Context, args: Args) -> Reply:
 
 # -- the reconciler ----------------------------------------------------------------------------
 
+SIDE_BY_SIDE: Final = 8
+"""Movement rooms a round writes to at once (its asks, its outcome): the homeserver takes them
+side by side, and the bot's outbox still paces each room. One after another, 100 rooms took
+3.5 s to be told an outcome (`council.round`)."""
+
+_S = TypeVar("_S")
+_R = TypeVar("_R")
+
+
+async def side_by_side(items: Sequence[_S], act: Callable[[_S], Awaitable[_R]]) -> list[_R]:
+    """`act` on every item, `SIDE_BY_SIDE` at a time; the results in the items' order."""
+    gate = asyncio.Semaphore(SIDE_BY_SIDE)
+
+    async def one(item: _S) -> _R:
+        async with gate:
+            return await act(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
 
 async def reconcile(services: Services) -> None:
     """Do what is due: post what is not posted, record positions, close and announce rounds;
@@ -517,11 +537,14 @@ async def _advance(services: Services, round_: Round, now: int) -> None:
         return
     remind = round_.closes_at - REMIND_BEFORE_MS <= now < round_.closes_at
     long_enough = round_.closes_at - round_.opened_at > REMIND_BEFORE_MS
-    for seat in await store.seats_of(services.store, round_.id):
+
+    async def advance_seat(seat: Seat) -> None:
         if seat.asked_at is None and seat.position is None:
             await _ask(services, proposal, round_, seat, now)
         elif remind and long_enough and _waits_for_spokes(seat):
             await _remind_spokes(services, proposal, round_, seat, now)
+
+    await side_by_side(await store.seats_of(services.store, round_.id), advance_seat)
     await settle(services, proposal, round_, now=now, closing_by=None)
 
 
@@ -781,11 +804,11 @@ async def announce(services: Services, round_: Round, now: int) -> None:
     )
     if commons is None:
         return
-    all_told = True
     given_up = now - (round_.closed_at or now) > GIVE_UP_MS
-    for seat in seats:
+
+    async def tell(seat: Seat) -> bool:
         if seat.told_at is not None or seat.movement_id not in counted:
-            continue
+            return True
         answering = None
         if seat.poll_id is not None:
             poll = await polls.get_poll(services.store, seat.poll_id)
@@ -798,8 +821,10 @@ async def announce(services: Services, round_: Round, now: int) -> None:
             answering=answering,
         )
         if told is None:
-            all_told = False
-            continue
+            return False
         await store.mark_told(services.store, seat, at=now)
+        return True
+
+    all_told = all(await side_by_side(seats, tell))
     if all_told or given_up:
         await store.mark_announced(services.store, round_.id, at=now)
