@@ -1,5 +1,6 @@
-"""The `multilogue` command: `run` the bot, start the `demo`, `reset-cross-signing`, or make a
-`backup` of the data folder and `restore` one.
+"""The `multilogue` command: `run` the bot, start the `demo`, `reset-cross-signing`, make a
+`backup` of the data folder and `restore` one, `export` an alliance's record and `import` one,
+or `publish` its platform as a static website.
 
 Exit status: 0 after a clean stop, 1 when the bot cannot go on (login refused, database
 from a newer version), 2 for invalid configuration or command-line usage.
@@ -11,7 +12,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -111,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         "index.html from the folder or put the folder on any web host.",
     )
     publishing.add_argument("--alliance", help="its name or short name (needed if several)")
-    publishing.add_argument("--out", type=Path, required=True, help="the folder to write")
+    publishing.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the folder to write (created; the pages of a previous publish are replaced)",
+    )
     publishing.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
@@ -224,24 +229,42 @@ def _publish(config: Config, wanted: str | None, out: Path) -> int:
         return fail([str(exc)], 1)
     except CommandError as exc:
         return fail([f"cannot publish: {_refused(config, exc)}"], 1)
-    if len(documents) != 1:
-        names = ", ".join(slug for slug, _ in documents) or "none yet"
-        return fail([f"name the alliance to publish with --alliance (there are: {names})"], 2)
-    try:
-        files = site_files(
-            documents[0][1], published_at=int(time.time() * 1000), tz=config.timezone
+    if not documents:
+        return fail(["there is no alliance to publish yet"], 1)
+    if len(documents) > 1:
+        names = ", ".join(slug for slug, _ in documents)
+        return fail(
+            [f"there are {len(documents)} alliances ({names}): name one with --alliance"], 2
         )
+    try:
+        files = site_files(documents[0][1], published_at=datetime.now(UTC), tz=config.timezone)
     except CommandError as exc:
         return fail([f"cannot publish: {_refused(config, exc)}"], 1)
     try:
-        for name, data in files.items():
-            path = out / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+        _write_site(out, files)
     except OSError as exc:
         return fail([f"cannot write {out} ({exc.strerror or exc})"], 1)
-    print(f"multilogue: published {len(files)} files; open {out / 'index.html'}")
+    print(f"multilogue: published {len(files)} files; open {(out / 'index.html').absolute()}")
     return 0
+
+
+def _write_site(out: Path, files: dict[str, bytes]) -> None:
+    """Write the site into `out`, each file whole (a web server never serves half of one), and
+    take away the pages of movements a previous publish wrote that this one does not (one that
+    left the alliance). Other files in `out` stay."""
+    for name, data in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            partial.write_bytes(data)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+    pages = {out / name for name in files}
+    for page in (out / "movements").glob("*.html"):
+        if page not in pages:
+            page.unlink()
 
 
 async def _write_record(config: Config, document: dict[str, Any]) -> Imported:

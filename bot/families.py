@@ -2,12 +2,13 @@
 
 Part of the composition root (`bot.app` builds the bot with this registry). Each family is
 a package in `commands/` whose `register` adds its commands, listeners and timers. The
-operator's record tools (`multilogue export`, `import`) come from the record family through
-here too.
+operator's record tools (`multilogue export`, `import`, `publish`) come from the record family
+through here too.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,8 +38,11 @@ async def import_record(store: Store, document: dict[str, Any]) -> Imported:
     return await record.import_alliance(store, document)
 
 
-def site_files(document: dict[str, Any], *, published_at: int, tz: ZoneInfo) -> dict[str, bytes]:
-    """The alliance's public platform as a static site's files (`multilogue publish`)."""
+def site_files(
+    document: dict[str, Any], *, published_at: datetime, tz: ZoneInfo
+) -> dict[str, bytes]:
+    """The alliance's public platform as a static site's files, by relative path (`multilogue
+    publish`). Refused (`CommandError`) unless the alliance allows a public page."""
     return record.site_files(document, published_at=published_at, tz=tz)
 
 

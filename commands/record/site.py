@@ -6,19 +6,23 @@ links only, so it works from a folder (`file://`) and from any static host. Page
 
 - `index.html`: the common objectives, which movements endorse each and in whose words (the
   statement item a movement linked to it), and the movements;
-- `movements/<slug>.html`: a movement's core statement now and its history, each change shown
-  word by word;
-- `decisions.html`: the alliance's agreements and its decision log (proposals with each
-  movement's position, statement changes and endorsements, with dates and outcomes).
+- `movements/<slug>.html`: a movement's core statement now and its history, each rewording
+  shown word by word;
+- `decisions.html`: the alliance's agreements and its decision log (proposals round by round
+  with each movement's position, statement changes and endorsements, with dates and outcomes).
 
 Only what was made public: nothing unless the commons said `!alliance set public yes`; a
-movement that said `!rules set public no` appears by name only; reasons for blocking only for
-movements that said `!rules set reasons public`. No person is named: movements speak.
+movement that said `!rules set public no` appears by name only (no statement, no words of its
+members); reasons for blocking only of movements that said `!rules set reasons public`. No
+person is named: movements speak.
+
+Every word a reader sees is in `templates/site/`; this module only chooses what is shown.
+Times reach the templates as datetimes in the bot's time zone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -31,13 +35,18 @@ from commands.alliance.thresholds import ThresholdError, parse_threshold
 from commands.council.rules import word_diff
 from commands.record.document import ms
 
+FOLDER: Final = "site"
 PAGES: Final = ("index.html", "decisions.html")
 STYLESHEET: Final = "style.css"
+MOVEMENTS: Final = "movements"
+"""The folder of the movements' pages (`movements/<slug>.html`)."""
+
+Local = Callable[[str | None], datetime | None]
 
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir() / "site"),
+        loader=jinja2.FileSystemLoader(str(templates_dir() / FOLDER)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -45,56 +54,51 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def site_files(document: Mapping[str, Any], *, published_at: int, tz: ZoneInfo) -> dict[str, bytes]:
-    """Every file of the site, by its path relative to the site's folder."""
+def site_files(
+    document: Mapping[str, Any], *, published_at: datetime, tz: ZoneInfo
+) -> dict[str, bytes]:
+    """Every file of the site, by its path relative to the site's folder (`/` separated).
+
+    Refused (`CommandError("record.not_public")`) unless the alliance allows a public page."""
     alliance = document["alliance"]
     if not alliance["settings"]["public"]:
         raise CommandError("record.not_public", alliance=alliance["name"])
 
-    def when(text: str | None) -> str:
+    def local(text: str | None) -> datetime | None:
         at = ms(text)
-        if at is None:
-            return ""
-        local = datetime.fromtimestamp(at / 1000, UTC).astimezone(tz)
-        return f"{local.day} {local:%B %Y}"
+        return None if at is None else datetime.fromtimestamp(at / 1000, UTC).astimezone(tz)
 
-    movements = [_movement(m, alliance) for m in document["movements"]]
+    movements = [_movement(m, local) for m in document["movements"]]
     by_slug = {m["slug"]: m for m in movements}
     active = [m for m in movements if m["status"] == "active"]
-    objectives = [
-        _objective(o, by_slug, len(active), alliance["threshold"]) for o in document["objectives"]
-    ]
+    proposals = _proposals(document, by_slug, local)
     data = {
         "alliance": alliance["name"],
-        "published": when(_iso(published_at)),
-        "objectives": objectives,
+        "published": published_at.astimezone(tz),
+        "objectives": [
+            _objective(o, by_slug, len(active), alliance["threshold"])
+            for o in document["objectives"]
+        ],
         "movements": active,
         "former": [m for m in movements if m["status"] == "left"],
-        "agreements": [p for p in _proposals(document, by_slug) if p["passed"]],
-        "proposals": _proposals(document, by_slug),
-        "log": _log(document, by_slug),
-        "when": when,
+        "agreements": [p for p in proposals if p["passed"]],
+        "proposals": proposals,
+        "log": _log(document, by_slug, local),
     }
     env = _environment()
     files: dict[str, bytes] = {}
     for page in PAGES:
         files[page] = env.get_template(page).render(**data, root="").encode()
     for movement in active:
-        files[f"movements/{movement['slug']}.html"] = (
-            env.get_template("movement.html").render(**data, movement=movement, root="../").encode()
-        )
-    files[STYLESHEET] = (templates_dir() / "site" / STYLESHEET).read_bytes()
+        page = env.get_template("movement.html").render(**data, movement=movement, root="../")
+        files[f"{MOVEMENTS}/{movement['slug']}.html"] = page.encode()
+    files[STYLESHEET] = (templates_dir() / FOLDER / STYLESHEET).read_bytes()
     return files
 
 
-def _iso(ms_: int) -> str:
-    return datetime.fromtimestamp(ms_ / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms_ % 1000:03d}Z"
-    )
-
-
-def _movement(m: Mapping[str, Any], alliance: Mapping[str, Any]) -> dict[str, Any]:
-    public = m["public"] if m["public"] is not None else alliance["settings"]["public"]
+def _movement(m: Mapping[str, Any], local: Local) -> dict[str, Any]:
+    # Only called once the alliance is public: a movement that follows it (None) is public.
+    public = m["public"] is not False
     statement = m["statement"]
     history = []
     for v in reversed(statement["versions"]):
@@ -108,7 +112,7 @@ def _movement(m: Mapping[str, Any], alliance: Mapping[str, Any]) -> dict[str, An
                 "item": v["item"],
                 "text": v["text"] or v["previous_text"],
                 "diff": diff,
-                "decided_at": v["decided_at"],
+                "decided_at": local(v["decided_at"]),
                 "tally": v["poll"]["tally"],
             }
         )
@@ -116,10 +120,11 @@ def _movement(m: Mapping[str, Any], alliance: Mapping[str, Any]) -> dict[str, An
         "name": m["name"],
         "slug": m["slug"],
         "status": m["status"],
-        "public": bool(public),
-        "reasons": bool(m["public_reasons"]),
-        "joined": next((c["at"] for c in m["consent"] if c["what"] == "approved"), None),
-        "lines": statement["items"] if public else [],
+        "public": public,
+        # A movement that keeps its statement off the page keeps its members' words off too.
+        "reasons": public and bool(m["public_reasons"]),
+        "joined": local(next((c["at"] for c in m["consent"] if c["what"] == "approved"), None)),
+        "statement": statement["items"] if public else [],
         "version": statement["version"],
         "history": history if public else [],
     }
@@ -128,21 +133,23 @@ def _movement(m: Mapping[str, Any], alliance: Mapping[str, Any]) -> dict[str, An
 def _objective(
     o: Mapping[str, Any], movements: Mapping[str, Any], active: int, threshold: str
 ) -> dict[str, Any]:
+    # A movement's stance is its latest decided one (a review poll still open changes nothing).
     latest: dict[str, Mapping[str, Any]] = {}
     for stance in o["stances"]:
         if stance["state"] != "pending":
             latest[stance["movement"]] = stance
     wordings = {w["movement"]: w["item"] for w in o["wordings"] if w["item"] is not None}
     endorsing = []
-    for slug, stance in sorted(latest.items()):
+    for slug, stance in latest.items():
         movement = movements.get(slug)
         if stance["state"] != "endorsed" or movement is None or movement["status"] != "active":
             continue
         item = wordings.get(slug)
         words = None
-        if movement["public"] and item is not None and item <= len(movement["lines"]):
-            words = movement["lines"][item - 1]["text"]
-        endorsing.append({"name": movement["name"], "slug": slug, "words": words})
+        if movement["public"] and item is not None and item <= len(movement["statement"]):
+            words = movement["statement"][item - 1]["text"]
+        endorsing.append({"name": movement["name"], "slug": slug, "item": item, "words": words})
+    endorsing.sort(key=lambda e: str(e["name"]).casefold())
     try:
         common = parse_threshold(threshold).is_met(len(endorsing), active)
     except ThresholdError:
@@ -156,65 +163,93 @@ def _objective(
     }
 
 
-def _proposals(document: Mapping[str, Any], movements: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _proposals(
+    document: Mapping[str, Any], movements: Mapping[str, Any], local: Local
+) -> list[dict[str, Any]]:
     found = []
     for p in document["proposals"]:
-        latest = p["rounds"][-1]
-        positions = []
-        for s in latest["positions"]:
-            movement = movements.get(s["slug"] or "")
-            reasons = []
-            if movement is not None and movement["reasons"]:
-                reasons = [r["text"] for r in s["reasons"] if r["text"] and r["choice"] == "block"]
-            positions.append(
-                {"movement": s["movement"], "position": s["position"], "reasons": reasons}
+        rounds = []
+        previous = None
+        for r in p["rounds"]:
+            positions = []
+            for s in r["positions"]:
+                movement = movements.get(s["slug"] or "")
+                reasons = []
+                if movement is not None and movement["reasons"]:
+                    reasons = [
+                        t["text"] for t in s["reasons"] if t["text"] and t["choice"] == "block"
+                    ]
+                page = movement is not None and movement["status"] == "active"
+                positions.append(
+                    {
+                        "movement": s["movement"],
+                        "slug": s["slug"] if page else None,
+                        "position": s["position"],
+                        "reasons": reasons,
+                    }
+                )
+            rounds.append(
+                {
+                    "round": r["round"],
+                    "text": r["text"],
+                    "diff": None if previous is None else word_diff(previous, r["text"]),
+                    "opened_at": local(r["opened_at"]),
+                    "closed_at": local(r["closed_at"]),
+                    "outcome": r["outcome"],
+                    "positions": positions,
+                }
             )
+            previous = r["text"]
+        latest = rounds[-1]
         found.append(
             {
                 "number": p["number"],
                 "text": latest["text"],
-                "round": latest["round"],
-                "opened_at": latest["opened_at"],
+                "rounds": rounds,
                 "closed_at": latest["closed_at"],
                 "passed": latest["outcome"] == "passed",
-                "open": latest["closed_at"] is None,
                 "outcome": None if p["outcome"] is None else p["outcome"]["text"],
-                "positions": positions,
             }
         )
     return found
 
 
-def _log(document: Mapping[str, Any], movements: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The movements' decisions for the alliance, newest first: statement changes (of public
-    statements) and endorsements."""
+def _log(
+    document: Mapping[str, Any], movements: Mapping[str, Any], local: Local
+) -> list[dict[str, Any]]:
+    """What the movements decided for the alliance, newest first: the changes to the statements
+    on the page, and the stances on objectives (of movements that are or were in it)."""
     entries: list[dict[str, Any]] = []
     for m in document["movements"]:
         movement = movements[m["slug"]]
-        if not movement["public"]:
+        if not movement["public"] or movement["status"] != "active":
             continue
         for v in m["statement"]["versions"]:
             entries.append(
                 {
-                    "at": v["decided_at"],
-                    "movement": movement["name"],
+                    "at": local(v["decided_at"]),
+                    "movement": movement,
                     "kind": v["change"],
                     "item": v["item"],
+                    "tally": v["poll"]["tally"],
                     "reasons": [],
                 }
             )
     for o in document["objectives"]:
         for s in o["stances"]:
             movement = movements.get(s["movement"])
-            if s["state"] == "pending" or movement is None or s["decided_at"] is None:
+            if s["state"] == "pending" or s["decided_at"] is None:
+                continue
+            if movement is None or movement["status"] not in ("active", "left"):
                 continue
             reasons = s["block_reasons"] if movement["reasons"] else []
             entries.append(
                 {
-                    "at": s["decided_at"],
-                    "movement": movement["name"],
+                    "at": local(s["decided_at"]),
+                    "movement": movement,
                     "kind": s["state"],
                     "objective": o["number"],
+                    "tally": s["tally"],
                     "reasons": [r for r in reasons if r],
                 }
             )
