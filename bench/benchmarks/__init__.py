@@ -23,6 +23,7 @@ from bench.benchmarks import (
     polls,
     relay,
     restart,
+    rooms,
     scale,
     storage,
 )
@@ -103,7 +104,7 @@ def build_registry() -> Registry:
     registry.add(
         Benchmark(
             "council.round",
-            "a proposal through 50 movement rooms",
+            "a proposal through 100 movement rooms",
             council.proposal_round,
             goal="none set: times, and the sends a homeserver's rate limit counts",
         )
@@ -114,6 +115,14 @@ def build_registry() -> Registry:
             "restart in N rooms, a command waiting in each",
             restart.restart,
             goal="all answered <= 2x the raw client's time; RSS < 200 MB",
+        )
+    )
+    registry.add(
+        Benchmark(
+            "scale.rooms",
+            "one bot in 1,000 rooms (200 encrypted, 10 alliances of 100)",
+            rooms.rooms,
+            goal="!ping within 5% of 10 rooms; RSS < 200 MB; a week offline <= 2x RSS",
         )
     )
     registry.add(

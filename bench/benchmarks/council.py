@@ -202,9 +202,10 @@ async def alliance_of(
     *,
     alliance: str,
     movements: int,
+    encrypted: bool = False,
 ) -> Council:
     """An alliance of `movements` movement rooms in the multilogue `bot_id`, set up by typing
-    commands as `person`, several at a time."""
+    commands as `person`, several at a time (`encrypted`: every room of it is)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -214,7 +215,7 @@ async def alliance_of(
         timings[name] = round(now - started, 3)
         started = now
 
-    rooms = await ctx.rooms_with(person, bot_id, movements + 1)
+    rooms = await ctx.rooms_with(person, bot_id, movements + 1, encrypted=encrypted)
     step("rooms")
     commons = rooms[0]
     await ask(person, commons, f"!alliance create {alliance}", bot_id, "is started")

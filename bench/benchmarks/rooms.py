@@ -1,0 +1,192 @@
+"""One bot in 1,000 rooms: memory, `!ping` in a crowd, a restart, and a week offline.
+
+scale.rooms
+    One multilogue and a person (a bot admin). The person makes `ALLIANCES` (10) alliances of
+    `MOVEMENTS` (100) movement rooms each, by typing commands as the council benchmark does
+    (`council.alliance_of`); the rooms of `ENCRYPTED_ALLIANCES` (2) of them are encrypted, so
+    200 of the 1,010 rooms. Measured, multilogue alone (a raw client has no alliances):
+
+    1. `!ping` p50 / p95 in a room of the first alliance's commons while the bot is in 10
+       rooms, then the same probes in the same room once it is in all of them (goal: unchanged
+       within 5%). Probes one at a time, as in `latency.ping`.
+    2. Resident memory once everything is idle (goal: under 200 MB).
+    3. Restart: stop the bot, a `!ping` waits in `WAITING` (200) rooms, start it: time from the
+       process's start until all are answered, and how many were answered exactly once.
+    4. A week offline: stop the bot, one message (not a command) in every room, a `!ping` in
+       one, start it: the peak resident memory while it reads everything it missed (VmHWM),
+       against the steady state of 2. (goal: at most 2x), and the time until the `!ping` is
+       answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+from bench.benchmarks.council import alliance_of, limited
+from bench.context import BenchContext
+from bench.prober import Prober
+from bench.registry import BenchResult, Row
+from bench.stats import percentile
+
+ALLIANCES = 10
+MOVEMENTS = 100
+ENCRYPTED_ALLIANCES = 2
+WAITING = 200
+QUICK = (2, 3, 1, 4)  # alliances, movements, encrypted alliances, waiting commands
+PROBES = 100
+
+
+async def pings(person: Prober, room: str, bot_id: str, count: int) -> list[float]:
+    """`count` `!ping` round trips in `room`, one at a time; the latencies in ms."""
+    found = []
+    for _ in range(count):
+        probe = await person.probe(room, "!ping", bot_id=bot_id, timeout_s=30)
+        if probe.latency_s is not None:
+            found.append(probe.latency_s * 1000)
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def rooms(ctx: BenchContext) -> BenchResult:
+    s = ctx.settings
+    alliances, movements, encrypted, waiting = (
+        QUICK if s.quick else (ALLIANCES, MOVEMENTS, ENCRYPTED_ALLIANCES, WAITING)
+    )
+    probes = min(s.probes, PROBES)
+    person = await ctx.prober("crowd")
+    bot_id, process = await ctx.multilogue("crowd", admins=(person.user_id,))
+    timings: dict[str, float] = {}
+
+    councils = [
+        await alliance_of(
+            ctx,
+            person,
+            bot_id,
+            process,
+            alliance=f"Crowd {n + 1}",
+            movements=movements,
+            encrypted=n >= alliances - encrypted,
+        )
+        for n in range(1)
+    ]
+    room = councils[0].commons
+    await ctx.settle(at_most_s=20)
+    few = await pings(person, room, bot_id, probes)
+    in_few = len(councils[0].rooms) + 1
+
+    started = time.perf_counter()
+    for n in range(1, alliances):
+        councils.append(
+            await alliance_of(
+                ctx,
+                person,
+                bot_id,
+                process,
+                alliance=f"Crowd {n + 1}",
+                movements=movements,
+                encrypted=n >= alliances - encrypted,
+            )
+        )
+    timings["set-up of the rest"] = time.perf_counter() - started
+    every = [c.commons for c in councils] + [r for c in councils for r in c.rooms.values()]
+    await ctx.settle(at_most_s=60)
+    many = await pings(person, room, bot_id, probes)
+    steady = process.memory()
+
+    # Restart with commands waiting.
+    await process.stop()
+    chosen = every[:: max(1, len(every) // waiting)][:waiting]
+    sent: list[str] = []
+
+    async def send(target: str) -> None:
+        event_id, _ = await person.send_text(target, "!ping")
+        sent.append(event_id)
+
+    await limited(chosen, send)
+    started = time.perf_counter()
+    await process.start()
+    arrivals = await person.arrivals(sent, bot_id, timeout_s=120 + len(sent))
+    answered = [t for t in arrivals.values() if t is not None]
+    restart_s = max(answered) - started if len(answered) == len(sent) else math.nan
+    await asyncio.sleep(1.0)
+    once = sum(1 for e in sent if len(person.answers(e, bot_id)) == 1)
+    restarted = process.memory()
+
+    # A week offline: something happened in every room.
+    await process.stop()
+
+    async def chatter(target: str) -> None:
+        await person.send_text(target, "Meanwhile, in this room: minutes of the last meeting")
+
+    await limited(every, chatter)
+    last, _ = await person.send_text(room, "!ping")
+    started = time.perf_counter()
+    await process.start()
+    caught = (await person.arrivals([last], bot_id, timeout_s=300))[last]
+    catch_up_s = caught - started if caught is not None else math.nan
+    after_week = process.memory()
+
+    ratio = percentile(many, 50) / percentile(few, 50) if few and many else math.nan
+    rows = [
+        Row(
+            f"!ping p50, in {in_few} rooms / in {len(every)}",
+            "ms",
+            percentile(few, 50),
+            percentile(many, 50),
+            "<= 1.05x",
+            1.05,
+        ),
+        Row(
+            f"!ping p95, in {in_few} rooms / in {len(every)}",
+            "ms",
+            percentile(few, 95),
+            percentile(many, 95),
+            "<= 1.05x",
+            1.05,
+        ),
+        Row(
+            f"resident memory in {len(every)} rooms",
+            "MB",
+            math.nan,
+            steady.rss_mb,
+            "< 200 MB",
+            max_value=200,
+        ),
+        Row(f"restart, {len(sent)} commands waiting: all answered", "s", math.nan, restart_s),
+        Row(
+            "a week offline: peak memory catching up",
+            "MB",
+            steady.rss_mb,
+            after_week.peak_mb,
+            "<= 2x steady",
+            2.0,
+        ),
+        Row("a week offline: the waiting !ping answered", "s", math.nan, catch_up_s),
+    ]
+    checks: dict[str, Any] = {
+        "rooms": len(every),
+        "encrypted_rooms": sum(len(c.rooms) + 1 for c in councils[alliances - encrypted :]),
+        "pings_answered": [len(few), len(many)],
+        "waiting_sent": len(sent),
+        "answered_once": once,
+        "week_ping_answered": caught is not None,
+    }
+    checks["passed"] = (
+        len(few) == probes and len(many) == probes and once == len(sent) and caught is not None
+    )
+    arms = {
+        "multilogue": {
+            "bot": bot_id,
+            "ping_ms": {"few": few, "many": many, "p50_ratio": ratio},
+            "rss_mb": {
+                "steady": steady.rss_mb,
+                "after_restart": restarted.rss_mb,
+                "week_peak": after_week.peak_mb,
+            },
+            "timings_s": timings,
+        }
+    }
+    return BenchResult(status="ok", rows=rows, arms=arms, checks=checks)
