@@ -436,8 +436,8 @@ async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
     """A room of an alliance was upgraded: its place in every alliance (commons, movement) and
     its movement's statement go with it. The polls that decided them stay where they were held.
     Rows the new room already has (it asked to join itself, say) are kept; the old ones too.
-    One transaction for every table holding a room, those of `statements_store` and
-    `objectives_store` (links) too: a new one there is added here."""
+    One transaction for every table holding a room, those of `statements_store`,
+    `objectives_store` (links) and `reviews_store` too: a new one there is added here."""
     async with store.transaction() as db:
         await db.execute(
             "UPDATE OR IGNORE alliances SET commons_room_id = ? WHERE commons_room_id = ?",
@@ -452,6 +452,8 @@ async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
             "statement_versions",
             "statement_proposals",
             "statement_links",
+            "room_reviews",
+            "statement_reviews",
         ):
             await db.execute(
                 f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
