@@ -114,10 +114,13 @@ class BenchContext:
         self._senders.append(sender)
         return sender
 
-    async def multilogue(self, name: str, *, admins: Sequence[str] = ()) -> tuple[str, BotProcess]:
+    async def multilogue(
+        self, name: str, *, admins: Sequence[str] = (), settings: Mapping[str, str] | None = None
+    ) -> tuple[str, BotProcess]:
         """A new multilogue account and process, started; returns its user id too.
 
-        `admins` are its bot admins (MULTILOGUE_ADMINS: they may create alliances).
+        `admins` are its bot admins (MULTILOGUE_ADMINS: they may create alliances); `settings`
+        more variables of its configuration.
         """
         account = await self.account(name)
         process = multilogue_process(
@@ -129,6 +132,7 @@ class BenchContext:
             profile_dir=self.settings.profile_dir,
             stages_dir=self.settings.stages_dir,
             admins=admins,
+            settings=settings,
         )
         self._processes.append(process)
         await process.start()
@@ -225,9 +229,16 @@ class BenchContext:
     # -- rooms -----------------------------------------------------------------------------
 
     async def rooms_with(
-        self, prober: Prober, bot_id: str, count: int, *, encrypted: bool = False
+        self,
+        prober: Prober,
+        bot_id: str,
+        count: int,
+        *,
+        encrypted: bool = False,
+        join_s_each: float = 1.0,
     ) -> tuple[str, ...]:
-        """`count` rooms made by `prober` with `bot_id` invited, once the bot has joined all."""
+        """`count` rooms made by `prober` with `bot_id` invited, once the bot has joined all
+        (within a minute and `join_s_each` a room)."""
         limit = asyncio.Semaphore(8)
 
         async def one(index: int) -> str:
@@ -244,7 +255,7 @@ class BenchContext:
 
         await prober.wait_for(
             all_joined,
-            timeout_s=60 + count,
+            timeout_s=60 + count * join_s_each,
             what=f"{bot_id} to join {count} room(s)",
         )
         return rooms

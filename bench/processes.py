@@ -174,10 +174,12 @@ def multilogue_process(
     profile_dir: Path | None = None,
     stages_dir: Path | None = None,
     admins: Sequence[str] = (),
+    settings: Mapping[str, str] | None = None,
 ) -> BotProcess:
     """multilogue as `multilogue run --env-file`, with encryption on and its data in `folder`.
 
-    `admins` become its bot admins (MULTILOGUE_ADMINS), who may create alliances.
+    `admins` become its bot admins (MULTILOGUE_ADMINS), who may create alliances; `settings`
+    are more variables of its env file (`MULTILOGUE_MAX_ROOMS`, say).
     """
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -190,6 +192,7 @@ def multilogue_process(
     ]
     if admins:
         lines.append(f"MULTILOGUE_ADMINS={','.join(admins)}")
+    lines += [f"{key}={value}" for key, value in (settings or {}).items()]
     env_file = _private_file(folder / f"{name}.env", "\n".join([*lines, ""]))
     return BotProcess(
         name,

@@ -203,6 +203,7 @@ async def alliance_of(
     alliance: str,
     movements: int,
     encrypted: bool = False,
+    join_s_each: float = 1.0,
 ) -> Council:
     """An alliance of `movements` movement rooms in the multilogue `bot_id`, set up by typing
     commands as `person`, several at a time (`encrypted`: every room of it is)."""
@@ -215,7 +216,9 @@ async def alliance_of(
         timings[name] = round(now - started, 3)
         started = now
 
-    rooms = await ctx.rooms_with(person, bot_id, movements + 1, encrypted=encrypted)
+    rooms = await ctx.rooms_with(
+        person, bot_id, movements + 1, encrypted=encrypted, join_s_each=join_s_each
+    )
     step("rooms")
     commons = rooms[0]
     await ask(person, commons, f"!alliance create {alliance}", bot_id, "is started")
