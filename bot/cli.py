@@ -183,7 +183,11 @@ async def _records(config: Config, wanted: str | None) -> list[tuple[str, dict[s
         await store.close()
 
 
-def _export(config: Config, wanted: str | None, out: Path | None) -> int:
+def _documents(
+    config: Config, wanted: str | None, doing: str
+) -> list[tuple[str, dict[str, Any]]] | int:
+    """The records of the alliance named `wanted` (or of every alliance), or the exit status
+    once the operator was told why there are none to `doing`."""
     if not config.database_path.exists():
         return fail([f"there is no database in {config.data_dir.absolute()}"], 1)
     try:
@@ -191,9 +195,16 @@ def _export(config: Config, wanted: str | None, out: Path | None) -> int:
     except StoreError as exc:
         return fail([str(exc)], 1)
     except CommandError as exc:
-        return fail([f"cannot export: {_refused(config, exc)}"], 1)
+        return fail([f"cannot {doing}: {_refused(config, exc)}"], 1)
     if not documents:
-        return fail(["there is no alliance to export yet"], 1)
+        return fail([f"there is no alliance to {doing} yet"], 1)
+    return documents
+
+
+def _export(config: Config, wanted: str | None, out: Path | None) -> int:
+    documents = _documents(config, wanted, "export")
+    if isinstance(documents, int):
+        return documents
     if len(documents) > 1 and (out is None or out.suffix == ".json"):
         names = ", ".join(slug for slug, _ in documents)
         return fail(
@@ -221,16 +232,9 @@ def _export(config: Config, wanted: str | None, out: Path | None) -> int:
 
 
 def _publish(config: Config, wanted: str | None, out: Path) -> int:
-    if not config.database_path.exists():
-        return fail([f"there is no database in {config.data_dir.absolute()}"], 1)
-    try:
-        documents = asyncio.run(_records(config, wanted))
-    except StoreError as exc:
-        return fail([str(exc)], 1)
-    except CommandError as exc:
-        return fail([f"cannot publish: {_refused(config, exc)}"], 1)
-    if not documents:
-        return fail(["there is no alliance to publish yet"], 1)
+    documents = _documents(config, wanted, "publish")
+    if isinstance(documents, int):
+        return documents
     if len(documents) > 1:
         names = ", ".join(slug for slug, _ in documents)
         return fail(
