@@ -21,8 +21,9 @@ from commands.digest.digests import (
     digest_command,
     post_due,
 )
+from commands.digest.store import move_room
 
-__all__ = ["register"]
+__all__ = ["move_room", "register"]
 
 CHECK_S: Final = 60.0
 

@@ -149,3 +149,13 @@ async def mark_sent(
             " VALUES (?, ?, ?, ?, ?, ?)",
             (alliance_id, room_id, slot_at, covered[0], covered[1], event_id),
         )
+
+
+async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
+    """A movement room was upgraded: whether it gets the digest, and which digests it got,
+    hold in its replacement (unless that room set its own already)."""
+    async with store.transaction() as db:
+        for table in ("room_digests", "digests_sent"):
+            await db.execute(
+                f"UPDATE OR IGNORE {table} SET room_id = ? WHERE room_id = ?", (new, old)
+            )

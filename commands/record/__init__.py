@@ -23,6 +23,7 @@ from commands.record.commands import (
 from commands.record.document import SCHEMA_VERSION, export_alliance
 from commands.record.importing import Imported, import_alliance
 from commands.record.site import site_files
+from commands.record.store import move_room
 from commands.record.tools import export_records
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "export_alliance",
     "export_records",
     "import_alliance",
+    "move_room",
     "register",
     "site_files",
 ]

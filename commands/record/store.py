@@ -67,3 +67,12 @@ async def set_room_public(
             " set_at = excluded.set_at",
             (room_id, new_public, new_reasons, by, at),
         )
+
+
+async def move_room(store: Store, old: RoomID, new: RoomID) -> None:
+    """A movement room was upgraded: what it makes public holds in its replacement (unless
+    that room said otherwise already)."""
+    async with store.transaction() as db:
+        await db.execute(
+            "UPDATE OR IGNORE record_rooms SET room_id = ? WHERE room_id = ?", (new, old)
+        )

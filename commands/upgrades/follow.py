@@ -26,7 +26,7 @@ from typing import Final
 from bot.contract import JOINED_A_ROOM, Listener, MatrixError, Registry, Reply, Services, Timer
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from commands import council
+from commands import council, digest, record
 from commands.alliance.movements import space_child
 from commands.alliance.store import alliances_of_room, move_room
 from commands.polls import store as pdb
@@ -102,6 +102,8 @@ async def _move(services: Services, upgrade: Upgrade) -> None:
     await pdb.move_room_rules(store, old, new)
     await rdb.move_links(store, old, new)
     await council.move_room(store, old, new)
+    await digest.move_room(store, old, new)
+    await record.move_room(store, old, new)
     withdrawn = await _withdraw_polls(services, upgrade)
     alliances = await alliances_of_room(store, new, statuses=("active",))
     for alliance in alliances:

@@ -15,6 +15,8 @@ import pytest
 from bot.events import Event
 from bot.ids import RoomID
 from bot.store import Store
+from commands import digest, record
+from commands.alliance.store import move_room as alliance_move_room
 from commands.council.proposals import reconcile
 from commands.digest.digests import post_due
 from commands.digest.schedule import ScheduleError, Weekly, latest_slot, next_slot, parse_weekly
@@ -267,3 +269,20 @@ async def test_digest_settings_refuse_what_they_cannot_use(world: World) -> None
     assert "Weekly digest: off (!alliance set digest weekly to start it)." in shown
     await world.say(COMMONS, ADA, "alliance set quiet 6m")
     assert "no decision for 180 days" in await world.body(COMMONS, EVE, "alliance")
+
+
+async def test_a_movement_rooms_digest_and_publicity_move_with_an_upgraded_room(
+    world: World,
+) -> None:
+    await make_alliance(world)
+    await world.say(CAMP, BEA, "rules set digest weekly")
+    await world.say(CAMP, BEA, "rules set public no")
+    new = RoomID("!camp2:hs")
+    world.services.rooms[new] = room_state(new, BEA, members=[EVE], name="Camp room")
+    # What the upgrades family does once the bot is in the replacement room.
+    await alliance_move_room(world.services.store, CAMP, new)
+    await digest.move_room(world.services.store, CAMP, new)
+    await record.move_room(world.services.store, CAMP, new)
+    rules = await world.body(new, EVE, "rules")
+    assert "This room gets the alliance's weekly digest." in rules
+    assert "The statement stays off the public page." in rules
