@@ -38,7 +38,7 @@ WAITING = 200
 QUICK = (2, 3, 1, 4)  # alliances, movements, encrypted alliances, waiting commands
 PROBES = 100
 JOIN_S_EACH = 5.0
-"""How long a join may take, a room, once the bot is in hundreds (it slows as they grow)."""
+"""How long a join may take, a room, once the bot is in hundreds (generous: set-up only)."""
 
 
 async def pings(person: Prober, room: str, bot_id: str, count: int) -> list[float]:
