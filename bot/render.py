@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from bot import languages
 from bot.contract.registry import Words
 
 REPLY_BUDGET = 40_000
@@ -68,9 +69,18 @@ def templates_dir() -> Path:
 
 
 class Renderer:
+    """The templates in one language (`bot.languages`): `{% trans %}` blocks and `_()` in
+    the templates are looked up in its catalogue, and its filters write dates, numbers and
+    lists as people do there."""
+
     def __init__(
-        self, folder: Path | None = None, *, globals: Mapping[str, Any] | None = None
+        self,
+        folder: Path | None = None,
+        *,
+        globals: Mapping[str, Any] | None = None,
+        language: str = languages.SOURCE,
     ) -> None:
+        self.language = language
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(folder or templates_dir())),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -78,9 +88,22 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            extensions=["jinja2.ext.i18n"],
         )
+        catalogue = languages.translations(language)
+        self._env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
         self._env.globals.update(dict(globals or {}))
         self._env.globals["say"] = self.say
+        self._env.globals["language"] = language
+        # Text that is a message id only at run time (a command's help, kept in the code):
+        # translated, and still escaped in HTML like any other value.
+        self._env.filters["tr"] = lambda text: catalogue.gettext(str(text))
+        self._env.filters["day"] = lambda when, style="medium": languages.day(when, language, style)
+        self._env.filters["moment"] = lambda when: languages.moment(when, language)
+        self._env.filters["number"] = lambda value: languages.number(value, language)
+        self._env.filters["listing"] = lambda items, style="standard": languages.listing(
+            [str(item) for item in items], language, style
+        )
 
     def render(self, name: str, data: Mapping[str, Any]) -> Message:
         body = self._env.get_template(f"{name}.txt").render(data).strip()

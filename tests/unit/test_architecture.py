@@ -32,6 +32,7 @@ SHARED = frozenset(
         "bot.store",
         "bot.config",
         "bot.render",
+        "bot.languages",
         "bot.pages",
     }
 )
