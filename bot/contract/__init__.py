@@ -27,6 +27,7 @@ from bot.contract.args import (
 from bot.contract.errors import LoginFailed, MatrixError, MatrixUnavailable, RateLimited
 from bot.contract.registry import (
     JOINED_A_ROOM,
+    N_,
     PREFIX_MARK,
     Args,
     Command,
@@ -52,6 +53,7 @@ __all__ = [
     "FLAG_STARTS",
     "JOINED_A_ROOM",
     "NUMBER_DIGITS",
+    "N_",
     "PREFIX_MARK",
     "QUOTES",
     "Args",

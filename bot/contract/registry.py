@@ -40,6 +40,12 @@ class Reply:
     then: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools know
+    """Marks `message` (a command's help, kept in the code) for `pybabel extract`; the
+    templates translate it when they show it (`{{ text|tr }}`), in the room's language."""
+    return message
+
+
 @dataclass(frozen=True)
 class Words:
     """A sentence for a person, by its key in a message catalogue, with the values it needs.
