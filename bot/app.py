@@ -59,6 +59,7 @@ from bot.outbox import (
     backoff_s,
     wall_ms,
 )
+from bot.room_languages import STATE_TYPE as LANGUAGE_STATE
 from bot.rooms import Rooms
 from bot.router import Router
 from bot.services import BotServices
@@ -139,6 +140,7 @@ class Bot:
             if self._stopping.is_set():
                 return
             log.info("Running as %s (device %s)", self.config.user_id, self.matrix.device_id)
+            await self.services.languages.load()
             if self.config.encryption:
                 await self.cross_sign()
             # Left over from the last run; handled once the first sync has loaded room state
@@ -326,6 +328,9 @@ class Bot:
         for room_id, update in batch.joined.items():
             self.rooms.apply(room_id, update.state)
             self.rooms.apply(room_id, (e for e in update.timeline if e.state_key is not None))
+            for event in (*update.state, *update.timeline):
+                if event.type == LANGUAGE_STATE and event.state_key == "":
+                    await self.services.languages.adopt(room_id, event.content, now_ms=now_ms)
             timeline: list[Event] = update.timeline
             undecryptable = list(update.undecryptable)
             if update.joined_at is not None:

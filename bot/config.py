@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot import languages
 from bot.ids import UserID
 
 USER_ID_RE = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
@@ -41,6 +42,7 @@ KNOWN_VARIABLES: tuple[str, ...] = (
     "MULTILOGUE_MAX_COMMAND_AGE",
     "MULTILOGUE_MAX_ROOMS",
     "MULTILOGUE_TIMEZONE",
+    "MULTILOGUE_LANGUAGE",
     "MULTILOGUE_ENCRYPTION",
     "MULTILOGUE_RECOVERY_KEY",
 )
@@ -85,6 +87,7 @@ class Config:
     max_command_age_s: int = 3600
     max_rooms: int = 1000
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    language: str = languages.SOURCE
     encryption: bool = True
     recovery_key: str | None = field(default=None, repr=False)
 
@@ -280,6 +283,14 @@ def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder of tzdata
         problems.append(f"MULTILOGUE_TIMEZONE: unknown time zone '{tz_name}' (try Europe/Berlin)")
 
+    language = get("MULTILOGUE_LANGUAGE") or languages.SOURCE
+    if not languages.is_shipped(language):
+        problems.append(
+            f"MULTILOGUE_LANGUAGE: multilogue does not speak '{language}' "
+            f"(it speaks {', '.join(languages.SHIPPED)})"
+        )
+        language = languages.SOURCE
+
     encryption = _parse_bool("MULTILOGUE_ENCRYPTION", get("MULTILOGUE_ENCRYPTION"), True, problems)
 
     if problems:
@@ -306,6 +317,7 @@ def load_config(variables: Mapping[str, str] | EnvVars) -> Config:
         max_command_age_s=max_age,
         max_rooms=max_rooms,
         timezone=timezone,
+        language=language,
         encryption=encryption,
         recovery_key=get("MULTILOGUE_RECOVERY_KEY"),
     )

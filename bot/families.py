@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from bot.contract import Registry
 from bot.store import Store
-from commands import alliance, council, digest, help, polls, record, relay, upgrades
+from commands import alliance, council, digest, help, language, polls, record, relay, upgrades
 
 
 def build_registry() -> Registry:
     """The registry with every command family multilogue ships."""
     registry = Registry()
-    for family in (help, polls, alliance, council, relay, digest, record, upgrades):
+    for family in (help, polls, alliance, council, relay, digest, record, upgrades, language):
         family.register(registry)
     return registry
 

@@ -8,9 +8,7 @@ text can never inject markup; undefined values are errors, not silent blanks.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,22 +16,12 @@ from typing import Any
 import jinja2
 
 from bot import languages
+from bot.contract.message import Message as Message  # where families and tests find it
 from bot.contract.registry import Words
 
 REPLY_BUDGET = 40_000
 """Bytes of JSON a message's text and HTML may take together. An event may be 65,536 bytes in
 all, signatures and hashes included, and encryption makes its content a third larger."""
-
-
-@dataclass(frozen=True)
-class Message:
-    body: str
-    html: str
-
-    @property
-    def size(self) -> int:
-        """Bytes its text and HTML take in an event's JSON."""
-        return len(json.dumps(self.body)) + len(json.dumps(self.html))
 
 
 def fit(message: Message, note: Callable[[int], Message], budget: int = REPLY_BUDGET) -> Message:
@@ -70,8 +58,9 @@ def templates_dir() -> Path:
 
 class Renderer:
     """The templates in one language (`bot.languages`): `{% trans %}` blocks and `_()` in
-    the templates are looked up in its catalogue, and its filters write dates, numbers and
-    lists as people do there."""
+    the templates are looked up in its catalogue; dates and times in the data
+    (`languages.Day`, `languages.Moment`) and the filters `number` and `listing` are written
+    as people write them there."""
 
     def __init__(
         self,
@@ -98,14 +87,13 @@ class Renderer:
         # Text that is a message id only at run time (a command's help, kept in the code):
         # translated, and still escaped in HTML like any other value.
         self._env.filters["tr"] = lambda text: catalogue.gettext(str(text))
-        self._env.filters["day"] = lambda when, style="medium": languages.day(when, language, style)
-        self._env.filters["moment"] = lambda when: languages.moment(when, language)
         self._env.filters["number"] = lambda value: languages.number(value, language)
         self._env.filters["listing"] = lambda items, style="standard": languages.listing(
             [str(item) for item in items], language, style
         )
 
     def render(self, name: str, data: Mapping[str, Any]) -> Message:
+        data = languages.localized(data, self.language)
         body = self._env.get_template(f"{name}.txt").render(data).strip()
         html = self._env.get_template(f"{name}.html").render(data).strip()
         return Message(body=body, html=html)
@@ -118,7 +106,7 @@ class Renderer:
         macro = getattr(module, message, None)
         if macro is None:
             raise KeyError(f"no message {message!r} in templates/refusals/{catalogue}.txt")
-        return str(macro(**words.data)).strip()
+        return str(macro(**languages.localized(words.data, self.language))).strip()
 
     def render_fitted(self, name: str, data: Mapping[str, Any]) -> Message:
         """As `render`, cut to fit one event (with the `reply_cut` note) when too long."""
@@ -133,3 +121,18 @@ class Renderer:
             for n in self._env.list_templates(extensions=["txt", "html"])
             if "/" not in n
         }
+
+
+class Voices:
+    """A renderer per language, each built when first needed, with the same globals."""
+
+    def __init__(self, *, globals: Mapping[str, Any] | None = None) -> None:
+        self._globals = dict(globals or {})
+        self._renderers: dict[str, Renderer] = {}
+
+    def __call__(self, language: str) -> Renderer:
+        renderer = self._renderers.get(language)
+        if renderer is None:
+            renderer = Renderer(globals=self._globals, language=language)
+            self._renderers[language] = renderer
+        return renderer

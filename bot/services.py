@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from bot.config import Config
-from bot.contract import Joined, MatrixError, Registry, Reply
+from bot.contract import Joined, MatrixError, Registry, Reply, Words
 from bot.events import Event
 from bot.ids import EventID, RoomID
 from bot.matrix import Matrix
 from bot.outbox import Delivery, Outbox, answering_relation, notice_content, txn_id_for
-from bot.render import Renderer
+from bot.render import Message, Renderer, Voices
+from bot.room_languages import STATE_TYPE, RoomLanguages
 from bot.rooms import Rooms, RoomState
 from bot.store import Store
 
@@ -53,7 +54,8 @@ class BotServices:
         self.outbox = outbox
         self.rooms = rooms
         self._retried = retried
-        self.renderer = Renderer(globals={"prefix": config.command_prefix})
+        self.voices = Voices(globals={"prefix": config.command_prefix})
+        self.languages = RoomLanguages(store, config.language)
         # Rooms joined that the sync has not told of yet.
         self.joined_since_sync: set[RoomID] = set()
         # Per timer: set when a happening it waits for is signalled.
@@ -71,6 +73,41 @@ class BotServices:
 
     def room(self, room_id: RoomID) -> RoomState:
         return self.rooms.get(room_id)
+
+    # -- languages -------------------------------------------------------------------------
+
+    def renderer(self, room_id: RoomID) -> Renderer:
+        return self.voices(self.languages.of(room_id))
+
+    def language(self, room_id: RoomID) -> str:
+        return self.languages.of(room_id)
+
+    def own_language(self, room_id: RoomID) -> str | None:
+        return self.languages.own(room_id)
+
+    def message(self, room_id: RoomID, reply: Reply) -> Message:
+        return self.renderer(room_id).render(reply.template, reply.data)
+
+    def say(self, room_id: RoomID, words: Words) -> str:
+        return self.renderer(room_id).say(words)
+
+    async def choose_language(self, room_id: RoomID, language: str | None) -> bool:
+        await self.languages.choose(room_id, language, now_ms=self.now_ms())
+        content = {"language": language} if language else {}
+        try:
+            await self._retried(
+                lambda: self.matrix.send_state(
+                    room_id, event_type=STATE_TYPE, state_key="", content=content
+                ),
+                "language",
+            )
+        except MatrixError as exc:
+            log.info("Could not write the language of %s as room state: %s", room_id, exc)
+            return False
+        return True
+
+    async def inherit_language(self, room_id: RoomID, language: str | None) -> bool:
+        return await self.languages.inherit(room_id, language, now_ms=self.now_ms())
 
     async def send_state(
         self, room_id: RoomID, *, event_type: str, state_key: str, content: dict[str, Any]
@@ -223,7 +260,7 @@ class BotServices:
         until_ms: int | None = None,
         mentions: Sequence[str] = (),
     ) -> Delivery:
-        message = self.renderer.render_fitted(reply.template, reply.data)
+        message = self.renderer(room_id).render_fitted(reply.template, reply.data)
         content = notice_content(message, answering=answering)
         if mentions:
             content["m.mentions"] = {"user_ids": list(mentions)}

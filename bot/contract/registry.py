@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from bot.contract.message import Message
 from bot.permissions import Power
 
 if TYPE_CHECKING:
@@ -250,6 +251,35 @@ class Services(Protocol):
     def now_ms(self) -> int:
         """The bot's clock, in milliseconds since the epoch: the only clock families read (tests
         set it)."""
+        ...
+
+    def language(self, room_id: RoomID) -> str:
+        """The language the bot speaks in the room (one of `bot.languages.SHIPPED`)."""
+        ...
+
+    def own_language(self, room_id: RoomID) -> str | None:
+        """The language the room chose itself (`choose_language`), if it did."""
+        ...
+
+    def say(self, room_id: RoomID, words: Words) -> str:
+        """The sentence `words` stand for, as text in the room's language: for what the bot
+        writes into events other than its replies (a poll's question and answers, a topic)."""
+        ...
+
+    def message(self, room_id: RoomID, reply: Reply) -> Message:
+        """`reply` as text and HTML in the room's language: for the bot's words inside other
+        events (the footer of a relayed message)."""
+        ...
+
+    async def choose_language(self, room_id: RoomID, language: str | None) -> bool:
+        """The room's own language (None: back to its alliance's default or the bot's), stored
+        and also written as room state, so that a bot installed afresh finds it. False when the
+        room state could not be written (the bot may not change the room's settings)."""
+        ...
+
+    async def inherit_language(self, room_id: RoomID, language: str | None) -> bool:
+        """An alliance's default language for the room (None: no default); a room's own choice
+        always wins. True when what the room hears changed."""
         ...
 
 

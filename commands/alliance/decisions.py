@@ -61,6 +61,7 @@ async def settle_decisions(services: Services) -> None:
             store,
             poll=ref,
             outcome=result.outcome,
+            reason=services.say(ref.room_id, result.outcome.words),
             decided_at=result.poll.closed_at or result.poll.created_at,
             block_reasons=reasons,
         )

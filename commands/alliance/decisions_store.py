@@ -36,6 +36,7 @@ async def settle_poll(
     *,
     poll: PollRef,
     outcome: Outcome,
+    reason: str,
     decided_at: int,
     block_reasons: Sequence[str] = (),
 ) -> Settled:
@@ -53,6 +54,7 @@ async def settle_poll(
             movement_id=int(stance[0]),
             objective_id=int(stance[1]),
             outcome=outcome,
+            reason=reason,
             poll=poll,
             decided_at=decided_at,
             block_reasons=block_reasons,

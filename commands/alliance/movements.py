@@ -49,7 +49,7 @@ from commands.alliance import decisions, objectives_store, statements
 from commands.alliance.compare import Board, support
 from commands.alliance.names import BadName, check_name, name_key, slugify
 from commands.alliance.reviews import REVIEW_CHECK_S, ReviewSetting, review_due
-from commands.alliance.settings import settings
+from commands.alliance.settings import members_changed, settings
 from commands.alliance.shared import (
     ALLIANCE_FLAG,
     Named,
@@ -62,7 +62,6 @@ from commands.alliance.shared import (
     own_movement,
     read_alliance,
     room_name,
-    text_of,
     unknown_alliance,
     words_stay_in,
 )
@@ -183,7 +182,9 @@ async def _ensure_space(ctx: Context, alliance: Alliance, *, look_first: bool) -
         if space_id is None:
             space_id = await services.create_space(
                 name=alliance.name,
-                topic=text_of(Words("alliance.space_topic", {"alliance": alliance.name})),
+                topic=services.say(
+                    ctx.event.room_id, Words("alliance.space_topic", {"alliance": alliance.name})
+                ),
                 invite=[ctx.sender],
                 key=alliance.space_key,
             )
@@ -404,6 +405,7 @@ async def _decide(ctx: Context, typed: str, *, approve: bool) -> Reply:
             decided_at=ctx.event.ts,
             event_id=ctx.event.event_id,
         )
+    await members_changed(ctx.services)
     in_space = False
     if approve and alliance.space_id is not None:
         in_space = await _put_in_space(ctx, alliance.space_id, movement)
@@ -489,6 +491,7 @@ async def quit_alliance(ctx: Context, args: Args) -> Reply:
         )
     alliance = await alliance_by_id(ctx.store, movement.alliance_id)
     assert alliance is not None
+    await members_changed(ctx.services)
     await _out_of_space(ctx, alliance, movement)
     await ctx.services.notice(
         alliance.commons_room_id,
@@ -526,6 +529,7 @@ async def remove_movement(ctx: Context, args: Args) -> Reply:
             event_id=ctx.event.event_id,
             removed_reason=reason,
         )
+    await members_changed(ctx.services)
     await _out_of_space(ctx, alliance, movement)
     told = await ctx.services.notice(
         movement.room_id,

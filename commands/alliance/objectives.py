@@ -74,7 +74,6 @@ from commands.alliance.shared import (
     find_objective,
     own_movement,
     read_alliance,
-    text_of,
     words_stay_in,
 )
 from commands.alliance.store import Alliance, Movement, PollRef, Taken, movements_of
@@ -330,7 +329,8 @@ async def endorse(ctx: Context, args: Args) -> Reply:
     poll = await polls.open_consensus_poll(
         ctx.services,
         room_id=ctx.event.room_id,
-        proposal=text_of(
+        proposal=ctx.services.say(
+            ctx.event.room_id,
             Words(
                 "objectives.endorse_question",
                 {
@@ -339,7 +339,7 @@ async def endorse(ctx: Context, args: Args) -> Reply:
                     "alliance": alliance.name,
                     "text": objective.text,
                 },
-            )
+            ),
         ),
         creator=ctx.event.sender,
         txn_key=ctx.event.event_id,

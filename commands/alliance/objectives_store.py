@@ -295,11 +295,13 @@ async def record_stance(
     movement_id: int,
     objective_id: int,
     outcome: Outcome,
+    reason: str,
     poll: PollRef,
     decided_at: int,
     block_reasons: Sequence[str] = (),
 ) -> StanceRecord:
     """A movement's endorsement poll closed: endorsed if it passed, not endorsed otherwise.
+    `reason` is the outcome's reason as the movement's room read it, kept as text.
 
     Completes the pending record :func:`open_endorsement` made for this poll, or adds one.
     Recording the same poll again changes nothing.
@@ -313,7 +315,7 @@ async def record_stance(
         counts.reservations,
         counts.stand_aside,
         counts.block,
-        outcome.reason,
+        reason,
         json.dumps(list(block_reasons)),
     )
     async with store.transaction() as db:

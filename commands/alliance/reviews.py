@@ -31,7 +31,6 @@ from bot.ids import EventID, RoomID, UserID
 from commands import polls
 from commands.alliance import objectives_store, reviews_store
 from commands.alliance.reviews_store import DueItem, DueStance, ItemReview
-from commands.alliance.shared import text_of
 from commands.alliance.store import PollRef, movements_of_room
 from commands.links import event_link
 
@@ -146,8 +145,8 @@ async def _ask_about_item(services: Services, room_id: RoomID, item: DueItem, no
     poll = await polls.open_consensus_poll(
         services,
         room_id=room_id,
-        proposal=text_of(
-            Words("alliance.review_item_question", {"number": number, "text": item.text})
+        proposal=services.say(
+            room_id, Words("alliance.review_item_question", {"number": number, "text": item.text})
         ),
         creator=UserID(services.config.user_id),
         txn_key=EventID(key),
@@ -180,7 +179,8 @@ async def _ask_about_stance(
     poll = await polls.open_consensus_poll(
         services,
         room_id=room_id,
-        proposal=text_of(
+        proposal=services.say(
+            room_id,
             Words(
                 "objectives.endorse_question",
                 {
@@ -189,7 +189,7 @@ async def _ask_about_stance(
                     "alliance": stance.alliance,
                     "text": stance.text,
                 },
-            )
+            ),
         ),
         creator=UserID(services.config.user_id),
         txn_key=EventID(key),

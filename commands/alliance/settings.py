@@ -11,7 +11,7 @@ agreements as `!compare` does on its objectives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Protocol, cast
 
 from bot.contract import Context, Registry, Reply, Services, Words
@@ -55,3 +55,14 @@ class CompareForm(Protocol):
 def compare_forms(registry: Registry) -> Sequence[CompareForm]:
     """The forms other families offer (none when no family does)."""
     return cast("Sequence[CompareForm]", registry.offered(COMPARE_FORMS))
+
+
+MEMBERS_HOOKS: Final = "alliance.members_hooks"  # the name it is offered under
+MembersHook = Callable[[Services], Awaitable[object]]
+"""What another family does as soon as a movement joins or leaves an alliance (the language
+family gives the room its alliance's default language before the bot next speaks there)."""
+
+
+async def members_changed(services: Services) -> None:
+    for hook in cast("Sequence[MembersHook]", services.registry.offered(MEMBERS_HOOKS)):
+        await hook(services)

@@ -29,11 +29,10 @@ from bot.contract import (
     Context,
     Flag,
     Services,
-    Words,
     short,
 )
 from bot.ids import RoomID
-from bot.render import Renderer
+from bot.languages import Day
 from commands.alliance import objectives_store
 from commands.alliance.names import match_name, objective_number
 from commands.alliance.objectives_store import Objective
@@ -50,8 +49,6 @@ from commands.alliance.store import (
 TEXT_MAX: Final = 500
 OBJECTIVES_LISTED: Final = 8
 """Objectives named in a refusal, at most."""
-_TEXT: Final = Renderer()
-"""Renders the family's words that become text elsewhere: poll questions, a space's topic."""
 ALLIANCE_FLAG: Final = Flag(
     "alliance", value="name", help="which alliance, if this room is in several"
 )
@@ -61,16 +58,11 @@ ALLIANCE_FLAG: Final = Flag(
 
 
 def day(ms: int | None, ctx: Context | Services) -> str:
-    """A date as people read it, in the bot's time zone: 2026-11-25."""
+    """A date as people read it, in the bot's time zone: 2026-11-25 (and as each room's
+    language writes it, when a message shows it)."""
     if ms is None:
         return ""
-    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ctx.config.timezone)
-    return moment.strftime("%Y-%m-%d")
-
-
-def text_of(words: Words) -> str:
-    """The sentence `words` stand for, as text (for a poll's question, a space's topic)."""
-    return _TEXT.say(words)
+    return Day(datetime.fromtimestamp(ms / 1000, UTC).astimezone(ctx.config.timezone).date())
 
 
 def clip(text: str, limit: int = 60) -> str:

@@ -49,7 +49,6 @@ from commands.alliance.shared import (
     read_alliance,
     room_name,
     several_alliances,
-    text_of,
     words_stay_in,
 )
 from commands.alliance.statements_store import StatementChange, StatementItem
@@ -254,7 +253,9 @@ async def propose_item(ctx: Context, args: Args) -> Reply:
     closes = args.option("closes")
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
-    question = text_of(Words("statements.add_question", {"movement": name, "text": text}))
+    question = ctx.services.say(
+        ctx.event.room_id, Words("statements.add_question", {"movement": name, "text": text})
+    )
     change = StatementChange.add(text)
     return await _put_to_vote(ctx, change, question, closes=closes, text=short(text))
 
@@ -267,11 +268,12 @@ async def amend_item(ctx: Context, args: Args) -> Reply:
         raise CommandError("statements.same_wording", number=item.number)
     await _refuse_duplicate_item(ctx, text)
     name, _ = await own_name(ctx, None)
-    question = text_of(
+    question = ctx.services.say(
+        ctx.event.room_id,
         Words(
             "statements.amend_question",
             {"number": item.number, "movement": name, "old": item.text, "new": text},
-        )
+        ),
     )
     change = StatementChange.amend(item.id, text)
     return await _put_to_vote(ctx, change, question, closes=closes, item=item.number)
@@ -280,11 +282,12 @@ async def amend_item(ctx: Context, args: Args) -> Reply:
 async def drop_item(ctx: Context, args: Args) -> Reply:
     item = await _current_item(ctx, args)
     name, _ = await own_name(ctx, None)
-    question = text_of(
+    question = ctx.services.say(
+        ctx.event.room_id,
         Words(
             "statements.drop_question",
             {"number": item.number, "movement": name, "text": item.text},
-        )
+        ),
     )
     change = StatementChange.drop(item.id)
     return await _put_to_vote(ctx, change, question, closes=args.option("closes"), item=item.number)

@@ -23,7 +23,6 @@ from bot.contract import CommandError, Context, Reply, Services, Words, read_num
 from bot.ids import EventID, UserID
 from bot.permissions import Power
 from commands import polls
-from commands.alliance.shared import text_of
 from commands.alliance.store import Alliance, alliance_by_commons, alliance_by_id, movements_of
 from commands.council import store
 from commands.council.proposals import (
@@ -201,7 +200,10 @@ async def _review(services: Services, outcome: store.ProposalOutcome, now: int) 
             proposer=UserID(services.config.user_id),
             command_event_id=key,
             at=now,
-            text=text_of(Words("council.review_text", {"number": old.number, "text": latest.text})),
+            text=services.say(
+                old.commons_room_id,
+                Words("council.review_text", {"number": old.number, "text": latest.text}),
+            ),
             rule=format_alliance_rule(await alliance_rule(services, alliance.id)),
             closes_at=now + DEFAULT_DAYS * DAY_MS,
             seats=[store.NewSeat(m.id, m.name, m.room_id) for m in movements],

@@ -42,7 +42,7 @@ from bot.ids import EventID, RoomID, UserID
 from bot.pages import Fit, Layout, page_view, wanted_page
 from bot.permissions import Power
 from commands import polls
-from commands.alliance.shared import commons_alliance, read_alliance, text_of
+from commands.alliance.shared import commons_alliance, read_alliance
 from commands.alliance.store import (
     Alliance,
     Movement,
@@ -665,11 +665,12 @@ async def _ask(services: Services, proposal: Proposal, round_: Round, seat: Seat
         if asked is not None:
             await store.set_asked(services.store, seat, at=now, poll_id=None)
         return
-    question = text_of(
+    question = services.say(
+        seat.room_id,
         Words(
             "council.poll_question",
             {"alliance": alliance.name, "number": proposal.number, "text": round_.text},
-        )
+        ),
     )
     try:
         poll = await polls.open_consensus_poll(

@@ -20,7 +20,7 @@ from bot.contract import Args, CommandError, Context, Reply, Services, Words
 from bot.events import Event
 from bot.ids import RoomID, UserID
 from commands import polls
-from commands.alliance.shared import read_alliance, text_of
+from commands.alliance.shared import read_alliance
 from commands.alliance.store import (
     Movement,
     alliance_by_commons,
@@ -101,11 +101,12 @@ async def remove_command(ctx: Context, args: Args) -> Reply:
 async def elect_command(ctx: Context, args: Args) -> Reply:
     movements = await _own_movements(ctx)
     user = _person(ctx, args.text("person"))
-    question = text_of(
+    question = ctx.services.say(
+        ctx.event.room_id,
         Words(
             "council.elect_question",
             {"person": ctx.room.display_name(user), "movement": movements[0].name},
-        )
+        ),
     )
     poll = await polls.open_consensus_poll(
         ctx.services,
@@ -366,7 +367,9 @@ async def on_thread_message(services: Services, event: Event) -> Reply | None:
         now = services.now_ms()
         if not any(s.user_id == event.sender and s.term_ends_at > now for s in spokes):
             continue
-        key = text_of(Words("council.speaks_for", {"movement": seat.movement_name}))
+        key = services.say(
+            event.room_id, Words("council.speaks_for", {"movement": seat.movement_name})
+        )
         relation = {"rel_type": "m.annotation", "event_id": event.event_id, "key": key}
         await services.send(
             event.room_id,

@@ -32,7 +32,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from bot.contract import Refusal, Words, short
-from bot.render import Renderer
+from bot.languages import Moment
 
 _RELATIVE_RE: Final = re.compile(r"(-?\d+) ?([mhdw])")
 _ABSOLUTE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?: ?t ?| )(\d{1,2}):(\d{2}))?")
@@ -40,8 +40,6 @@ _UNIT_MINUTES: Final = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 _MAX_AHEAD: Final = timedelta(days=365)
 _END_OF_DAY: Final = time(23, 59)
 _UNITS: Final = (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1))
-_TEXT: Final = Renderer()
-"""Renders a time as text, for the many places that show it as a plain value."""
 
 
 class DeadlineError(Refusal, ValueError):
@@ -105,9 +103,11 @@ def moment_parts(when: datetime, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def format_deadline(when: datetime, tz: ZoneInfo) -> str:
-    """``when`` on the wall clock of ``tz``, e.g. ``Tue 1 Dec 2026, 18:00 (Europe/Berlin)``."""
-    return _TEXT.say(Words("deadlines.moment", moment_parts(when, tz)))
+def format_deadline(when: datetime, tz: ZoneInfo) -> Moment:
+    """``when`` on the wall clock of ``tz``, e.g. ``Tue 1 Dec 2026, 18:00 (Europe/Berlin)``
+    (and as each room's language writes it, when a message shows it)."""
+    _require_aware(when, "when")
+    return Moment(when.astimezone(tz), tz.key)
 
 
 def _duration(number: str, unit: str) -> timedelta:

@@ -20,11 +20,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.contract import CommandError, Context, Reply, Services, Words
+from bot.contract import CommandError, Context, Reply, Services
 from bot.events import Event
 from bot.ids import EventID, RoomID, UserID
 from bot.permissions import Power
-from bot.render import Renderer
 from bot.store import Store
 from commands.polls import store as db
 from commands.polls.deadlines import DeadlineError, duration_parts, parse_deadline
@@ -53,15 +52,6 @@ DECISION_DEADLINE_S: Final = 24 * 3600
 COMMAND_GRACE_MS: Final = 120_000
 """A poll closed by `!poll close` that is still unannounced this long after is announced by
 the timer (the command failed half way)."""
-
-_TEXT: Final = Renderer()
-"""Renders the words that go into poll events (a consensus poll's options, the end's text)."""
-
-
-def poll_text(words: Words) -> str:
-    """Words that go into a poll event itself (its question, its options), as text."""
-    return _TEXT.say(words)
-
 
 # -- opening -----------------------------------------------------------------------------------
 
@@ -143,7 +133,7 @@ async def open_consensus_poll(
         txn_key=txn_key,
         kind="consensus",
         question=proposal,
-        answers=consensus_answers(_TEXT.say),
+        answers=consensus_answers(lambda words: services.say(room_id, words)),
         closes_at=closes_at,
         rule=await current_rule(services.store, room_id),
         decision=decision,
@@ -291,7 +281,7 @@ async def seal(services: Services, poll: Poll) -> Poll:
     assert poll.result is not None
     if poll.end_event_id is None and poll.closed_via in ("command", "deadline"):
         assert poll.start_event_id is not None
-        text = _TEXT.say(end_words(poll.answers, poll.result))
+        text = services.say(poll.room_id, end_words(poll.answers, poll.result))
         content = end_content(poll.start_event_id, text)
         end_id = await services.send(
             poll.room_id, event_type=END_TYPE, content=content, txn_key=poll.command_event_id

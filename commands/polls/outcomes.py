@@ -20,7 +20,6 @@ from commands.polls import store as db
 from commands.polls.lifecycle import (
     decision_deadline_s,
     open_consensus_poll,
-    poll_text,
     start_event,
 )
 from commands.polls.results import local_time
@@ -87,7 +86,7 @@ async def _review(services: Services, outcome: db.PollOutcome, now: int) -> None
     if old is None or old.removed:
         await db.mark_reviewed(services.store, outcome.poll_id, 0)
         return
-    question = poll_text(Words("polls.review_question", {"question": old.question}))
+    question = services.say(old.room_id, Words("polls.review_question", {"question": old.question}))
     seconds = await decision_deadline_s(services.store, old.room_id)
     poll = await open_consensus_poll(
         services,

@@ -45,7 +45,6 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from bot.contract import Refusal, Words
-from bot.render import Renderer
 
 Kind = Literal["consensus", "modified-consensus", "majority", "supermajority"]
 """The decision rules a consensus poll can use."""
@@ -86,8 +85,6 @@ _DECIMAL_RE: Final = re.compile(_NUMBER)
 _FRACTION_RE: Final = re.compile(r"(\d+)/(\d+)")
 _QUORUM_RE: Final = re.compile(r"-?\d+")
 _LOOKS_NUMERIC_RE: Final = re.compile(r"[-+.\d]")
-_TEXT: Final = Renderer()
-"""Renders a rule's description and an outcome's reason for families that keep them as text."""
 
 
 class RuleError(Refusal, ValueError):
@@ -173,12 +170,6 @@ class Outcome:
         """Whether enough people voted for the result to stand."""
         return self.counts.total >= self.rule.quorum
 
-    @property
-    def reason(self) -> str:
-        """Why, as text: for the families that keep it as text (a stance's reason, a statement
-        change); templates show `words` with `say`."""
-        return _TEXT.say(self.words)
-
 
 def parse_rule(text: str) -> Rule:
     """Read a full rule such as ``supermajority 75% quorum 5``; raise :class:`RuleError`."""
@@ -225,12 +216,6 @@ def rule_words(rule: Rule) -> Words:
     return Words(
         "rules.describe", {"kind": rule.kind, "threshold": threshold, "quorum": rule.quorum}
     )
-
-
-def describe_rule(rule: Rule) -> str:
-    """The description of ``rule`` as text, for the families that show it as a plain value
-    (statements, objectives); templates show `rule_words` with `say`."""
-    return _TEXT.say(rule_words(rule))
 
 
 def decide(rule: Rule, counts: ConsensusCounts) -> Outcome:

@@ -66,6 +66,7 @@ from bot.contract import (
     Words,
 )
 from bot.ids import EventID
+from bot.languages import Moment
 from bot.permissions import Power
 from bot.rooms import RoomState
 from commands.alliance.shared import ALLIANCE_FLAG, words_stay_in
@@ -91,7 +92,6 @@ from commands.relay.copies import (
     post_root,
     releases_to_plain_rooms,
     root_event,
-    say,
     tell_threads,
     usable,
 )
@@ -174,8 +174,8 @@ async def _rooms(services: Services, links: Sequence[ThreadLink]) -> Words:
 
 
 def _when(ms: int, services: Services) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(services.config.timezone)
-    return moment.strftime("%Y-%m-%d %H:%M")
+    local = datetime.fromtimestamp(ms / 1000, UTC).astimezone(services.config.timezone)
+    return Moment(local, brief=True)
 
 
 # -- !share and !unshare ------------------------------------------------------------------------
@@ -238,7 +238,8 @@ async def share(ctx: Context, args: Args) -> Reply:
                 commons_room_id=alliance.commons_room_id,
                 movement_id=movement.id,
                 membership_key=movement.decided_event_id,
-                title=title_of(root.content) or say(Words("relay.untitled")),
+                title=title_of(root.content)
+                or ctx.services.say(event.room_id, Words("relay.untitled")),
                 root_sender=author,
                 shared_by=event.sender,
                 shared_at=event.ts,

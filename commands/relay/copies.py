@@ -16,13 +16,12 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from functools import cache
 from typing import Any, Final
 
 from bot.contract import Reply, Services, Words, addressed_text
 from bot.events import Event
 from bot.ids import EventID, RoomID
-from bot.render import Message, Renderer
+from bot.render import Message
 from bot.store import Store
 from commands.alliance.store import Movement, movement_by_id, movements_of
 from commands.links import event_link
@@ -59,32 +58,32 @@ NO_ADDRESS: Final = "no_address"
 # -- the bot's own words in copies --------------------------------------------------------------
 
 
-@cache
-def _renderer() -> Renderer:
-    """The relay's renderer, built once, over the bot's templates."""
-    return Renderer()
-
-
-def say(words: Words) -> str:
-    """The plain text of `words` (a sentence of templates/refusals/relay.txt)."""
-    return _renderer().say(words)
-
-
-def placeholder_sentence(content: Mapping[str, Any], reason: str) -> str:
-    """What stands in a copy for an attachment that cannot go: its kind, its file name, why."""
-    return say(
+def placeholder_sentence(
+    services: Services, room_id: RoomID, content: Mapping[str, Any], reason: str
+) -> str:
+    """What stands in a copy for an attachment that cannot go: its kind, its file name, why
+    (in the language of the room it goes to)."""
+    return services.say(
+        room_id,
         Words(
             "relay.copy_placeholder",
             {"kind": msgtype_of(content), "name": file_name(content), "reason": reason},
-        )
+        ),
     )
 
 
-def footer(number: int, movement: str | None, link: str) -> Message:
+def _placeholders(services: Services, room_id: RoomID) -> Callable[[Mapping[str, Any], str], str]:
+    return lambda content, reason: placeholder_sentence(services, room_id, content, reason)
+
+
+def footer(
+    services: Services, room_id: RoomID, number: int, movement: str | None, link: str
+) -> Message:
     """The line under the copy of a shared thread's first message: which shared thread, from
     which movement (None: the commons), and a link back to the original."""
-    return _renderer().render(
-        "shared_copy_footer", {"number": number, "movement": movement, "link": link}
+    return services.message(
+        room_id,
+        Reply("shared_copy_footer", {"number": number, "movement": movement, "link": link}),
     )
 
 
@@ -146,15 +145,18 @@ async def _attribution(
     link: ThreadLink,
     movement: Movement | None,
     event: Event,
+    *,
+    target_room: RoomID,
 ) -> Attribution:
-    """Who wrote `event`, and for which movement (`movement`: see :func:`_movement_name`)."""
+    """Who wrote `event`, and for which movement (`movement`: see :func:`_movement_name`), in
+    the words of the room the copy goes to."""
     room = services.room(event.room_id)
     name = room.display_names.get(event.sender)
     return Attribution.of(
         user_id=event.sender,
         display_name=name,
         movement=await _movement_name(services, shared, link, movement, event.sender),
-        commons=say(Words("relay.commons")),
+        commons=services.say(target_room, Words("relay.commons")),
         key=services.store.id_key,
         name_taken=name is not None
         and any(n == name for u, n in room.display_names.items() if u != event.sender),
@@ -232,9 +234,11 @@ def _build(
     marker: dict[str, Any],
     relation: dict[str, Any] | None,
     target_encrypted: bool,
+    placeholder_of: Callable[[Mapping[str, Any], str], str],
     footer: Message | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-    """The copy to send and, for attachments, the placeholder if the room refuses it."""
+    """The copy to send and, for attachments, the placeholder if the room refuses it
+    (`placeholder_of(content, reason)`: its sentence, in the target room's language)."""
     kind = kind_of(content)
     if kind is None:
         return None
@@ -246,7 +250,7 @@ def _build(
             by=by,
             marker=marker,
             relation=relation,
-            sentence=placeholder_sentence(content, reason),
+            sentence=placeholder_of(content, reason),
             footer=footer,
         )
 
@@ -358,8 +362,10 @@ async def _equivalent(
     return copy.copy_event_id if copy is not None and copy.state == "sent" else None
 
 
-async def _root_footer(services: Services, shared: SharedThread) -> Message:
+async def _root_footer(services: Services, shared: SharedThread, target_room: RoomID) -> Message:
     return footer(
+        services,
+        target_room,
         shared.number,
         await origin_movement(services.store, shared),
         event_link(shared.origin_room_id, shared.origin_root_event_id, services.config.server_name),
@@ -390,14 +396,22 @@ async def post_root(
     store = services.store
     origin = await rdb.link_in(store, shared.id, shared.origin_room_id)
     assert origin is not None
-    by = await _attribution(services, shared, origin, await _link_movement(store, origin), root)
+    by = await _attribution(
+        services,
+        shared,
+        origin,
+        await _link_movement(store, origin),
+        root,
+        target_room=target.room_id,
+    )
     built = _build(
         root.content,
         by=by,
         marker=_marker(shared),
         relation=None,
         target_encrypted=encrypted(services, target.room_id),
-        footer=await _root_footer(services, shared),
+        placeholder_of=_placeholders(services, target.room_id),
+        footer=await _root_footer(services, shared, target.room_id),
     )
     if built is None:
         return None
@@ -460,7 +474,7 @@ async def _relay_message(services: Services, event: Event, root: EventID) -> Non
         shared, source = ways[0].shared, ways[0].source
         if not _open(shared, source, ways[0].source_movement):
             continue
-        by = await _attribution(services, shared, source, ways[0].source_movement, event)
+        by_language: dict[str, Attribution] = {}  # the same words for rooms of one language
         for way in ways:
             target = way.target
             if not _open(shared, target, way.target_movement):
@@ -470,12 +484,18 @@ async def _relay_message(services: Services, event: Event, root: EventID) -> Non
                 continue
             assert target.root_event_id is not None
             reply_to = await _equivalent(store, event.reply_to, target_room=target.room_id)
+            language = services.language(target.room_id)
+            by = by_language.get(language) or await _attribution(
+                services, shared, source, ways[0].source_movement, event, target_room=target.room_id
+            )
+            by_language[language] = by
             built = _build(
                 event.content,
                 by=by,
                 marker=_marker(shared),
                 relation=thread_relation(target.root_event_id, reply_to=reply_to),
                 target_encrypted=encrypted(services, target.room_id),
+                placeholder_of=_placeholders(services, target.room_id),
             )
             if built is None:
                 return  # nothing that can be relayed (no text, no attachment)
@@ -536,11 +556,21 @@ async def _relay_one_edit(
     assert copy.copy_event_id is not None
     built = _build(
         new_content,
-        by=await _attribution(services, shared, source, await _link_movement(store, source), event),
+        by=await _attribution(
+            services,
+            shared,
+            source,
+            await _link_movement(store, source),
+            event,
+            target_room=target.room_id,
+        ),
         marker=_marker(shared),
         relation=None,
         target_encrypted=encrypted(services, target.room_id),
-        footer=await _root_footer(services, shared) if copy.kind == "root" else None,
+        placeholder_of=_placeholders(services, target.room_id),
+        footer=(
+            await _root_footer(services, shared, target.room_id) if copy.kind == "root" else None
+        ),
     )
     if built is None:
         return
@@ -592,7 +622,7 @@ async def _redact_copy(services: Services, redaction: Event, copy: Copy) -> None
         return await services.redact(
             copy.target_room_id,
             copy_event_id,
-            reason=say(Words("relay.copy_removed")),
+            reason=services.say(copy.target_room_id, Words("relay.copy_removed")),
             txn_key=txn_key,
         )
 

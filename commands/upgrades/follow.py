@@ -104,6 +104,9 @@ async def _move(services: Services, upgrade: Upgrade) -> None:
     await council.move_room(store, old, new)
     await digest.move_room(store, old, new)
     await record.move_room(store, old, new)
+    language = services.own_language(old)
+    if language is not None and services.own_language(new) is None:
+        await services.choose_language(new, language)
     withdrawn = await _withdraw_polls(services, upgrade)
     alliances = await alliances_of_room(store, new, statuses=("active",))
     for alliance in alliances:

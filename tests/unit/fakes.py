@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
-from bot.contract import Joined, Registry, Reply, addressed_text
+from bot.contract import Joined, Registry, Reply, Words, addressed_text
 from bot.events import Event
 from bot.families import build_registry
 from bot.ids import EventID, RoomID, UserID
-from bot.render import Message, Renderer
+from bot.render import Message, Voices
+from bot.room_languages import STATE_TYPE, RoomLanguages
 from bot.rooms import RoomState
 from bot.router import Router
 from bot.store import Store
@@ -155,7 +156,8 @@ class FakeServices:
         self.store = store
         self.registry = registry if registry is not None else build_registry()
         self.rooms = {room.room_id: room for room in rooms}
-        self.renderer = Renderer(globals={"prefix": config.command_prefix})
+        self.voices = Voices(globals={"prefix": config.command_prefix})
+        self.languages = RoomLanguages(store, config.language)
         self.forbid = frozenset(forbid)  # methods that fail the test when called
         self.replacement_answer: Joined = "joined"
         self.replacements_joined: list[tuple[RoomID, RoomID]] = []
@@ -183,9 +185,11 @@ class FakeServices:
                 made.setdefault(sent.event_id, sent)
         return list(made.values())
 
-    def render(self, reply: Reply) -> Message:
-        """The message the bot sends for `reply`: cut to fit one event, as `BotServices` cuts it."""
-        return self.renderer.render_fitted(reply.template, reply.data)
+    def render(self, reply: Reply, room_id: RoomID | None = None) -> Message:
+        """The message the bot sends for `reply` (in `room_id`'s language): cut to fit one
+        event, as `BotServices` cuts it."""
+        language = self.languages.of(room_id) if room_id else self.config.language
+        return self.voices(language).render_fitted(reply.template, reply.data)
 
     def _check(self, method: str) -> None:
         if method in self.forbid:
@@ -269,7 +273,7 @@ class FakeServices:
     ) -> EventID | None:
         self._check("notice")
         event_id = self._transaction(txn_key, "reply")
-        message = self.render(reply)
+        message = self.render(reply, room_id)
         self.notices.append(
             Noticed(
                 room_id, reply, message, txn_key, answering, thread_root, event_id, tuple(mentions)
@@ -309,6 +313,27 @@ class FakeServices:
 
     def now_ms(self) -> int:
         return self.clock
+
+    def language(self, room_id: RoomID) -> str:
+        return self.languages.of(room_id)
+
+    def own_language(self, room_id: RoomID) -> str | None:
+        return self.languages.own(room_id)
+
+    def say(self, room_id: RoomID, words: Words) -> str:
+        return self.voices(self.languages.of(room_id)).say(words)
+
+    def message(self, room_id: RoomID, reply: Reply) -> Message:
+        return self.voices(self.languages.of(room_id)).render(reply.template, reply.data)
+
+    async def choose_language(self, room_id: RoomID, language: str | None) -> bool:
+        await self.languages.choose(room_id, language, now_ms=self.clock)
+        content = {"language": language} if language else {}
+        await self.send_state(room_id, event_type=STATE_TYPE, state_key="", content=content)
+        return True
+
+    async def inherit_language(self, room_id: RoomID, language: str | None) -> bool:
+        return await self.languages.inherit(room_id, language, now_ms=self.clock)
 
 
 class Harness:
@@ -392,7 +417,7 @@ class Harness:
         if text is None:
             text = self.addressed(event)
         reply = await self.router.route(event, self.services.room(event.room_id), text)
-        message = self.services.render(reply)
+        message = self.services.render(reply, event.room_id)
         if then and reply.then is not None:
             await reply.then()
         return reply, message

@@ -44,7 +44,7 @@ class Built(Generic[W]):
         counters go on from the built world's, so no new event reuses an id.
         """
         services = self.world.services
-        unchanging = [services.config, services.renderer, self.world.registry]
+        unchanging = [services.config, services.voices, self.world.registry]
         memo: dict[int, Any] = {id(thing): thing for thing in unchanging}
         memo[id(services.store)] = store
         for holder in (self.world, services):

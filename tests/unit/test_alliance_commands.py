@@ -296,6 +296,7 @@ async def seed_stances(world: World) -> dict[str, int]:
             movement_id=movements[name].id,
             objective_id=objectives[number].id,
             outcome=decide(CONSENSUS, counts),
+            reason="",
             poll=PollRef(movements[name].room_id, poll_id=n, event_id=EventID(f"$poll{n}")),
             decided_at=1_764_000_000_000,
             block_reasons=["Land first"] if counts.block else [],

@@ -238,12 +238,14 @@ async def test_an_endorsement_is_pending_while_its_poll_is_open_then_decided(sto
     assert board.stance(camp.info(), nature.info()).state == "pending"
 
     settled = await decisions_store.settle_poll(
-        store, poll=poll(1), outcome=passed(), decided_at=20
+        store, poll=poll(1), outcome=passed(), reason="", decided_at=20
     )
     assert settled.stance is not None
     assert settled.stance.state == "endorsed"
     assert settled.stance.counts == ConsensusCounts(agree=3)
-    again = await decisions_store.settle_poll(store, poll=poll(1), outcome=blocked(), decided_at=30)
+    again = await decisions_store.settle_poll(
+        store, poll=poll(1), outcome=blocked(), reason="blocked", decided_at=30
+    )
     assert again.stance == settled.stance  # recording the same poll twice changes nothing
 
     board = await objectives_store.board(store, earth)
@@ -257,6 +259,7 @@ async def test_a_later_poll_changes_the_stance_and_keeps_the_blocks_reasons(stor
         movement_id=camp.id,
         objective_id=nature.id,
         outcome=passed(),
+        reason=Renderer().say(passed().words),
         poll=poll(1),
         decided_at=10,
     )
@@ -271,6 +274,7 @@ async def test_a_later_poll_changes_the_stance_and_keeps_the_blocks_reasons(stor
         movement_id=camp.id,
         objective_id=nature.id,
         outcome=blocked(),
+        reason=Renderer().say(blocked().words),
         poll=poll(2),
         decided_at=30,
         block_reasons=["Not without the farmers"],
@@ -351,9 +355,13 @@ async def test_a_change_to_an_item_dropped_meanwhile_is_not_applied(store: Store
             poll=poll(n),
         )
     assert (
-        await decisions_store.settle_poll(store, poll=poll(2), outcome=passed(), decided_at=5)
+        await decisions_store.settle_poll(
+            store, poll=poll(2), outcome=passed(), reason="", decided_at=5
+        )
     ).change
-    late = await decisions_store.settle_poll(store, poll=poll(3), outcome=passed(), decided_at=6)
+    late = await decisions_store.settle_poll(
+        store, poll=poll(3), outcome=passed(), reason="", decided_at=6
+    )
     assert late.change is not None
     assert late.change.version is None
     assert "dropped" in Renderer().say(late.change.reason)
@@ -362,7 +370,9 @@ async def test_a_change_to_an_item_dropped_meanwhile_is_not_applied(store: Store
 
 async def test_a_poll_that_decides_nothing_here_settles_nothing(store: Store) -> None:
     assert (
-        await decisions_store.settle_poll(store, poll=poll(9), outcome=passed(), decided_at=1)
+        await decisions_store.settle_poll(
+            store, poll=poll(9), outcome=passed(), reason="", decided_at=1
+        )
         == Settled()
     )
 
@@ -415,7 +425,9 @@ async def test_a_decided_endorsement_is_announced_once(store: Store) -> None:
         store, movement_id=camp.id, objective_id=nature.id, poll=poll(1), opened_at=1
     )
     assert await objectives_store.stances_to_announce(store) == []  # still open
-    await decisions_store.settle_poll(store, poll=poll(1), outcome=passed(), decided_at=2)
+    await decisions_store.settle_poll(
+        store, poll=poll(1), outcome=passed(), reason="", decided_at=2
+    )
     [told] = await objectives_store.stances_to_announce(store)
     await objectives_store.mark_stance_announced(store, told.id)
     assert await objectives_store.stances_to_announce(store) == []
@@ -465,6 +477,7 @@ async def test_the_board_folds_every_stance_record_into_the_current_stance(store
         movement_id=camp.id,
         objective_id=nature.id,
         outcome=blocked(),
+        reason=Renderer().say(blocked().words),
         poll=poll(1),
         decided_at=1,
         block_reasons=["Not yet"],
@@ -475,6 +488,7 @@ async def test_the_board_folds_every_stance_record_into_the_current_stance(store
             movement_id=movement.id,
             objective_id=nature.id,
             outcome=passed(),
+            reason=Renderer().say(passed().words),
             poll=poll(n, movement.room_id),
             decided_at=n,
         )

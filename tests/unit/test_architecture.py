@@ -193,6 +193,7 @@ def test_commands_reads_as_its_families() -> None:
         "alliance",
         "council",
         "digest",
+        "language",
         "help",
         "polls",
         "record",

@@ -11,7 +11,6 @@ from commands.polls.rules import (
     Rule,
     RuleError,
     decide,
-    describe_rule,
     format_rule,
     option_words,
     parse_quorum,
@@ -308,7 +307,6 @@ def test_parse_quorum_refuses(text: str, message: str) -> None:
 )
 def test_describe_rule(text: str, description: str) -> None:
     assert SAY(rule_words(parse_rule(text))) == description
-    assert describe_rule(parse_rule(text)) == description  # as text, for other families
 
 
 # --- ConsensusCounts ----------------------------------------------------------------------------
@@ -353,7 +351,7 @@ ALL_RULES = [CONSENSUS, modified(90), MAJORITY, supermajority(Fraction(2, 3))]
 def test_below_quorum_nothing_passes(rule: Rule) -> None:
     outcome = decide(rule.with_quorum(5), votes(agree=4))
     assert not outcome.passed
-    assert outcome.reason == "Not passed: only 4 voters, the quorum is 5."
+    assert SAY(outcome.words) == "Not passed: only 4 voters, the quorum is 5."
     assert outcome.reason_code == "no_quorum"
     assert not outcome.quorum_met
 
@@ -381,7 +379,7 @@ def test_every_option_counts_towards_the_quorum(rule: Rule) -> None:
     ],
 )
 def test_quorum_reasons(counts: ConsensusCounts, reason: str) -> None:
-    assert decide(Rule("consensus", None, 3), counts).reason == reason
+    assert SAY(decide(Rule("consensus", None, 3), counts).words) == reason
 
 
 def test_quorum_is_checked_before_blocks() -> None:
@@ -393,7 +391,7 @@ def test_quorum_is_checked_before_blocks() -> None:
 def test_no_votes_never_pass(rule: Rule) -> None:
     outcome = decide(rule, votes())
     assert not outcome.passed
-    assert outcome.reason == "Not passed: no votes were cast."
+    assert SAY(outcome.words) == "Not passed: no votes were cast."
     assert outcome.reason_code == "no_votes"
 
 
@@ -426,7 +424,7 @@ def test_no_votes_never_pass(rule: Rule) -> None:
 )
 def test_consensus(counts: ConsensusCounts, passed: bool, code: str, reason: str) -> None:
     outcome = decide(CONSENSUS, counts)
-    assert (outcome.passed, outcome.reason_code, outcome.reason) == (passed, code, reason)
+    assert (outcome.passed, outcome.reason_code, SAY(outcome.words)) == (passed, code, reason)
 
 
 # --- decide: modified consensus -----------------------------------------------------------------
@@ -489,7 +487,7 @@ def test_modified_consensus_around_its_threshold(
     ],
 )
 def test_modified_consensus_reasons(counts: ConsensusCounts, reason: str) -> None:
-    assert decide(modified(90), counts).reason == reason
+    assert SAY(decide(modified(90), counts).words) == reason
 
 
 # --- decide: majority ---------------------------------------------------------------------------
@@ -521,7 +519,7 @@ def test_majority_around_half(counts: ConsensusCounts, passed: bool) -> None:
 def test_majority_when_everyone_stands_aside() -> None:
     outcome = decide(MAJORITY, votes(stand_aside=4))
     assert not outcome.passed
-    assert outcome.reason == "Not passed: everyone stood aside."
+    assert SAY(outcome.words) == "Not passed: everyone stood aside."
     assert outcome.reason_code == "no_votes"
 
 
@@ -545,7 +543,7 @@ def test_majority_when_everyone_stands_aside() -> None:
     ],
 )
 def test_majority_reasons(counts: ConsensusCounts, reason: str) -> None:
-    assert decide(MAJORITY, counts).reason == reason
+    assert SAY(decide(MAJORITY, counts).words) == reason
 
 
 # --- decide: supermajority ----------------------------------------------------------------------
@@ -583,7 +581,7 @@ def test_supermajority_around_its_threshold(
 
 def test_supermajority_when_everyone_stands_aside() -> None:
     outcome = decide(supermajority(Fraction(2, 3)), votes(stand_aside=2))
-    assert outcome.reason == "Not passed: everyone stood aside."
+    assert SAY(outcome.words) == "Not passed: everyone stood aside."
 
 
 @pytest.mark.parametrize(
@@ -603,7 +601,7 @@ def test_supermajority_when_everyone_stands_aside() -> None:
     ],
 )
 def test_supermajority_reasons(rule_text: str, counts: ConsensusCounts, reason: str) -> None:
-    assert decide(parse_rule(rule_text), counts).reason == reason
+    assert SAY(decide(parse_rule(rule_text), counts).words) == reason
 
 
 # --- Outcome ------------------------------------------------------------------------------------
@@ -621,13 +619,13 @@ def test_outcome_carries_the_rule_and_counts() -> None:
     )
     reason = "Passed: 9 of 10 votes (90%) agree or agree with reservations, at least 90% needed."
     assert SAY(outcome.words) == reason
-    assert outcome.reason == reason  # as text, for the families that keep it
+    assert SAY(outcome.words) == reason  # as text, for the families that keep it
 
 
 def test_a_shown_percentage_never_reaches_a_bar_it_misses() -> None:
     outcome = decide(modified(90), votes(agree=8999, block=1001))
     assert not outcome.passed
-    assert "(89.9%)" in outcome.reason
+    assert "(89.9%)" in SAY(outcome.words)
 
 
 def test_outcome_is_frozen() -> None:

@@ -547,7 +547,7 @@ async def test_modified_consensus_passes_over_a_block_and_old_polls_keep_their_r
     assert second_outcome is not None
     assert first_outcome.passed is False
     assert second_outcome.passed is True
-    assert second_outcome.reason == (
+    assert world.services.say(ROOM, second_outcome.words) == (
         "Passed: 3 of 4 votes (75%) agree or agree with reservations, at least 75% needed."
     )
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bot.contract import Words
+from bot.render import Message, Renderer
 from commands.relay.content import (
     MARKER,
     PROFILE,
@@ -18,18 +20,38 @@ from commands.relay.content import (
     clean_name,
     edit_content,
     edited_content,
+    file_name,
     is_relayed_copy,
     kind_of,
     looks_like_a_bot,
     media_content,
+    msgtype_of,
     neutralise,
     placeholder_content,
     text_content,
     thread_relation,
     title_of,
 )
-from commands.relay.copies import NO_ADDRESS, NOT_ACCEPTED, NOT_ENCRYPTED_HERE, placeholder_sentence
-from commands.relay.copies import footer as relay_footer
+from commands.relay.copies import NO_ADDRESS, NOT_ACCEPTED, NOT_ENCRYPTED_HERE
+
+_ENGLISH = Renderer()
+
+
+def relay_footer(number: int, movement: str | None, link: str) -> Message:
+    """The footer `commands.relay.copies.footer` renders, in an English room."""
+    return _ENGLISH.render(
+        "shared_copy_footer", {"number": number, "movement": movement, "link": link}
+    )
+
+
+def placeholder_sentence(content: dict[str, Any], reason: str) -> str:
+    """The sentence `commands.relay.copies.placeholder_sentence` says, in an English room."""
+    words = Words(
+        "relay.copy_placeholder",
+        {"kind": msgtype_of(content), "name": file_name(content), "reason": reason},
+    )
+    return _ENGLISH.say(words)
+
 
 KEY = b"k" * 32
 COMMONS = "commons"  # the word for the commons, rendered by the caller (commands.relay.copies)

@@ -26,7 +26,7 @@ from bot.render import Renderer, templates_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
-GLOBALS = frozenset({"prefix", "say"})
+GLOBALS = frozenset({"prefix", "say", "language", "_", "gettext", "ngettext"})
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,9 @@ def refusals() -> list[Use]:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())), extensions=["jinja2.ext.i18n"]
+    )
 
 
 def _reads(env: jinja2.Environment, name: str) -> set[str]:
