@@ -18,7 +18,8 @@ from math import ceil
 from typing import Any, Final
 
 from bot.contract import Args, CommandError, Flag, Reply, Words, short
-from bot.render import REPLY_BUDGET, Message, Renderer
+from bot.languages import SOURCE
+from bot.render import REPLY_BUDGET, Message, Renderer, Voices
 
 PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
 
@@ -133,31 +134,32 @@ PageBuilder = Callable[[Layout, int, int | None], Reply]
 class Fit:
     """Measures replies as they will be sent, to keep each within one Matrix event.
 
-    It renders with a renderer of its own over the bot's templates (one per command prefix, so
-    that the catalogues' words have it too), so the measure follows the templates as they are.
+    It renders with a renderer of its own over the bot's templates (one per command prefix and
+    language, so that the catalogues' words have them too), so the measure follows the
+    templates as the room will read them.
     """
 
     def __init__(self, renderer: Renderer | None = None, *, limit: int = REPLY_LIMIT) -> None:
         self._renderer = renderer
-        self._by_prefix: dict[str, Renderer] = {}
+        self._voices: dict[str, Voices] = {}
         self.limit = limit
 
-    def _renderer_for(self, prefix: str) -> Renderer:
+    def _renderer_for(self, prefix: str, language: str) -> Renderer:
         if self._renderer is not None:
             return self._renderer
-        if prefix not in self._by_prefix:
-            self._by_prefix[prefix] = Renderer(globals={"prefix": prefix})
-        return self._by_prefix[prefix]
+        if prefix not in self._voices:
+            self._voices[prefix] = Voices(globals={"prefix": prefix})
+        return self._voices[prefix](language)
 
-    def size(self, reply: Reply, *, prefix: str) -> int:
-        renderer = self._renderer_for(prefix)
+    def size(self, reply: Reply, *, prefix: str, language: str = SOURCE) -> int:
+        renderer = self._renderer_for(prefix, language)
         return reply_size(renderer.render(reply.template, {**reply.data, "prefix": prefix}))
 
-    def first(self, replies: Iterable[Reply], *, prefix: str) -> Reply:
+    def first(self, replies: Iterable[Reply], *, prefix: str, language: str = SOURCE) -> Reply:
         """The first of `replies` that fits (the last one when none does)."""
         reply = None
         for reply in replies:
-            if self.size(reply, prefix=prefix) <= self.limit:
+            if self.size(reply, prefix=prefix, language=language) <= self.limit:
                 return reply
         assert reply is not None, "no reply to choose from"
         return reply
@@ -167,6 +169,7 @@ class Fit:
         build: PageBuilder,
         *,
         prefix: str,
+        language: str = SOURCE,
         wanted: int,
         again: Callable[[int], str],
         row_weights: Sequence[int],
@@ -188,7 +191,9 @@ class Fit:
             return built[key]
 
         def measure(cut: int | None) -> Callable[[Layout, int], int]:
-            return lambda layout, number: self.size(made(layout, number, cut), prefix=prefix)
+            return lambda layout, number: self.size(
+                made(layout, number, cut), prefix=prefix, language=language
+            )
 
         cut: int | None = None
         for cut in (None, SHORT_TEXT):

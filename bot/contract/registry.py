@@ -300,6 +300,11 @@ class Context:
         return self.config.command_prefix
 
     @property
+    def language(self) -> str:
+        """The language the bot speaks in the room of the command."""
+        return self.services.language(self.event.room_id)
+
+    @property
     def sender(self) -> str:
         return self.event.sender
 

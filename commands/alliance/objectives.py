@@ -228,7 +228,9 @@ async def import_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
         )
 
     # Fifty objectives of 500 characters do not fit in one message: then shortened.
-    return fit.first([reply(cut) for cut in (None, SHORT_TEXT, 40, 20)], prefix=ctx.prefix)
+    return fit.first(
+        [reply(cut) for cut in (None, SHORT_TEXT, 40, 20)], prefix=ctx.prefix, language=ctx.language
+    )
 
 
 async def _add(ctx: Context, alliance: Alliance, texts: Sequence[str]) -> list[Objective]:
@@ -304,6 +306,7 @@ async def list_objectives(fit: Fit, ctx: Context, args: Args) -> Reply:
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[weight(row) for row in rows],
@@ -459,6 +462,7 @@ def _matrix(
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[weight(row["text"]) for row in rows],
@@ -559,6 +563,7 @@ def _one_objective(
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[weight(row) for row in rows],
@@ -663,6 +668,7 @@ def _two_movements(
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[weight(view(entry, None)) for _, entry in entries],
@@ -742,6 +748,7 @@ async def show_bridging(fit: Fit, ctx: Context, args: Args) -> Reply:
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[weight(row) for _, row in rows],

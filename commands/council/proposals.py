@@ -337,6 +337,7 @@ async def show(
     return fit.page(
         build,
         prefix=ctx.prefix,
+        language=ctx.language,
         wanted=page,
         again=again,
         row_weights=[1 + sum(len(r) for r in view["reasons"]) for view in views],
@@ -453,6 +454,7 @@ class AgreementsForm:
         return self.fit.page(
             build,
             prefix=ctx.prefix,
+            language=ctx.language,
             wanted=page,
             again=again,
             row_weights=[len(row["text"]) + 30 * len(row["seats"]) for row in rows],
