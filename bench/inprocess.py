@@ -352,6 +352,7 @@ async def build_alliance(
                     movement_id=movement.id,
                     objective_id=objective.id,
                     outcome=decide(CONSENSUS, votes),
+                    reason="",
                     poll=poll,
                     decided_at=T0 + polls,
                     block_reasons=() if endorsed else ("Not before land reform",),
