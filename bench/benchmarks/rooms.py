@@ -37,19 +37,46 @@ ENCRYPTED_ALLIANCES = 2
 WAITING = 200
 QUICK = (2, 3, 1, 4)  # alliances, movements, encrypted alliances, waiting commands
 PROBES = 100
+RAW_PING = "ping"
+"""What the raw echo answers here: a word multilogue ignores, so each bot answers its own."""
 JOIN_S_EACH = 5.0
 """How long a join may take, a room, once the bot is in hundreds (generous: set-up only)."""
 
 
-async def pings(person: Prober, room: str, bot_id: str, count: int) -> list[float]:
-    """`count` `!ping` round trips in `room`, one at a time; the latencies in ms."""
+async def pings(
+    person: Prober, room: str, bot_id: str, count: int, text: str = "!ping"
+) -> list[float]:
+    """`count` `text` round trips in `room`, one at a time; the latencies in ms."""
     found = []
     for _ in range(count):
-        probe = await person.probe(room, "!ping", bot_id=bot_id, timeout_s=30)
+        probe = await person.probe(room, text, bot_id=bot_id, timeout_s=30)
         if probe.latency_s is not None:
             found.append(probe.latency_s * 1000)
         await asyncio.sleep(0.05)
     return found
+
+
+async def side_by_side(
+    bystander: Prober, room: str, bot_id: str, raw_id: str, count: int
+) -> tuple[list[float], list[float]]:
+    """`!ping` to multilogue and `ping` to the raw echo, interleaved, from a person who is in
+    `room` only: the bots' share, without the measuring client's own cost of many rooms."""
+    ours: list[float] = []
+    raw: list[float] = []
+    for _ in range(count):
+        ours.extend(await pings(bystander, room, bot_id, 1))
+        raw.extend(await pings(bystander, room, raw_id, 1, text=RAW_PING))
+    return ours, raw
+
+
+async def join_all(person: Prober, user_id: str, rooms: list[str]) -> None:
+    """Invite `user_id` (a client that joins what it is invited to) into `rooms`; wait."""
+    await limited(rooms, lambda room: person.invite(room, user_id))
+    await person.wait_for(
+        lambda: all(person.joined(room, user_id) for room in rooms),
+        timeout_s=60 + JOIN_S_EACH * len(rooms),
+        what=f"{user_id} to join {len(rooms)} rooms",
+    )
 
 
 async def rooms(ctx: BenchContext) -> BenchResult:
@@ -80,8 +107,19 @@ async def rooms(ctx: BenchContext) -> BenchResult:
         for n in range(1)
     ]
     room = councils[0].commons
+    # The floor in the same rooms: a raw matrix-nio echo, in as many rooms as multilogue.
+    raw_id, raw = await ctx.raw_echo("crowd-raw", commands=(RAW_PING,))
+    await join_all(person, raw_id, [room, *councils[0].rooms.values()])
+    # Someone who is in the probe room only.
+    bystander = await ctx.prober("bystander")
+    await person.invite(room, bystander.user_id)
+    await bystander.join(room)
+    await person.wait_for(
+        lambda: person.joined(room, bystander.user_id), timeout_s=30, what="the bystander"
+    )
     await ctx.settle(at_most_s=20)
     few = await pings(person, room, bot_id, probes)
+    few_alone, raw_few = await side_by_side(bystander, room, bot_id, raw_id, probes)
     in_few = len(councils[0].rooms) + 1
 
     started = time.perf_counter()
@@ -103,9 +141,14 @@ async def rooms(ctx: BenchContext) -> BenchResult:
         for step, seconds in council.setup_s.items():
             timings[f"{council.alliance}: {step}"] = seconds
     every = [c.commons for c in councils] + [r for c in councils for r in c.rooms.values()]
+    started = time.perf_counter()
+    await join_all(person, raw_id, [r for r in every if not person.joined(r, raw_id)])
+    timings["the raw echo joining the rest"] = time.perf_counter() - started
     await ctx.settle(at_most_s=60)
     many = await pings(person, room, bot_id, probes)
+    many_alone, raw_many = await side_by_side(bystander, room, bot_id, raw_id, probes)
     steady = process.memory()
+    raw_steady = raw.memory()
 
     # Restart with commands waiting.
     await process.stop()
@@ -126,6 +169,22 @@ async def rooms(ctx: BenchContext) -> BenchResult:
     once = sum(1 for e in sent if len(person.answers(e, bot_id)) == 1)
     restarted = process.memory()
 
+    # The raw echo's restart, with as many commands waiting in the same rooms.
+    await raw.stop()
+    raw_sent: list[str] = []
+
+    async def send_raw(target: str) -> None:
+        event_id, _ = await person.send_text(target, RAW_PING)
+        raw_sent.append(event_id)
+
+    await limited(chosen, send_raw)
+    started = time.perf_counter()
+    await raw.start()
+    raw_arrivals = await person.arrivals(raw_sent, raw_id, timeout_s=120 + len(raw_sent))
+    raw_answered = [t for t in raw_arrivals.values() if t is not None]
+    raw_restart_s = max(raw_answered) - started if len(raw_answered) == len(raw_sent) else math.nan
+    await raw.stop()  # the week offline is multilogue's alone
+
     # A week offline: something happened in every room.
     await process.stop()
 
@@ -141,7 +200,39 @@ async def rooms(ctx: BenchContext) -> BenchResult:
     after_week = process.memory()
 
     ratio = percentile(many, 50) / percentile(few, 50) if few and many else math.nan
+
+    def p(values: list[float], q: int) -> float:
+        return percentile(values, q) if values else math.nan
+
     rows = [
+        Row(
+            f"!ping p50 from someone only in that room, bot in {in_few} / {len(every)} rooms",
+            "ms",
+            p(few_alone, 50),
+            p(many_alone, 50),
+            "<= 1.05x",
+            1.05,
+        ),
+        Row(
+            f"!ping p95 from someone only in that room, bot in {in_few} / {len(every)} rooms",
+            "ms",
+            p(few_alone, 95),
+            p(many_alone, 95),
+            "<= 1.05x",
+            1.05,
+        ),
+        Row(
+            f"raw echo: ping p50 from them, in {in_few} / {len(every)} rooms",
+            "ms",
+            p(raw_few, 50),
+            p(raw_many, 50),
+        ),
+        Row(
+            f"ping p50 in {len(every)} rooms: raw echo / multilogue",
+            "ms",
+            p(raw_many, 50),
+            p(many_alone, 50),
+        ),
         Row(
             f"!ping p50, in {in_few} rooms / in {len(every)}",
             "ms",
@@ -166,7 +257,20 @@ async def rooms(ctx: BenchContext) -> BenchResult:
             "< 200 MB",
             max_value=200,
         ),
-        Row(f"restart, {len(sent)} commands waiting: all answered", "s", math.nan, restart_s),
+        Row(
+            f"restart, {len(sent)} commands waiting: all answered, raw echo / multilogue",
+            "s",
+            raw_restart_s,
+            restart_s,
+            "<= 1.5x",
+            1.5,
+        ),
+        Row(
+            f"resident memory in {len(every)} rooms: raw echo / multilogue",
+            "MB",
+            raw_steady.rss_mb,
+            steady.rss_mb,
+        ),
         Row(
             "a week offline: peak memory catching up",
             "MB",
@@ -187,23 +291,38 @@ async def rooms(ctx: BenchContext) -> BenchResult:
         "rooms": len(every),
         "encrypted_rooms": sum(len(c.rooms) + 1 for c in councils[alliances - encrypted :]),
         "pings_answered": [len(few), len(many)],
+        "bystander_pings_answered": [len(few_alone), len(many_alone)],
+        "raw_pings_answered": [len(raw_few), len(raw_many)],
+        "raw_waiting_answered": len(raw_answered),
         "waiting_sent": len(sent),
         "answered_once": once,
         "week_ping_answered": caught is not None,
     }
     checks["passed"] = (
-        len(few) == probes and len(many) == probes and once == len(sent) and caught is not None
+        len(few) == probes
+        and len(many) == probes
+        and len(few_alone) == len(many_alone) == len(raw_few) == len(raw_many) == probes
+        and once == len(sent)
+        and len(raw_answered) == len(raw_sent)
+        and caught is not None
     )
-    arms = {
+    arms: dict[str, dict[str, Any]] = {
         "multilogue": {
             "bot": bot_id,
             "ping_ms": {"few": few, "many": many, "p50_ratio": ratio},
+            "ping_ms_from_the_probe_room_only": {"few": few_alone, "many": many_alone},
             "rss_mb": {
                 "steady": steady.rss_mb,
                 "after_restart": restarted.rss_mb,
                 "week_peak": after_week.peak_mb,
             },
             "timings_s": timings,
-        }
+        },
+        "raw echo": {
+            "bot": raw_id,
+            "ping_ms_from_the_probe_room_only": {"few": raw_few, "many": raw_many},
+            "restart_s": raw_restart_s,
+            "rss_mb": {"steady": raw_steady.rss_mb},
+        },
     }
     return BenchResult(status="ok", rows=rows, arms=arms, checks=checks)
