@@ -90,17 +90,8 @@ def duration_words(seconds: int) -> Words:
 
 
 def moment_parts(when: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    """``when`` on the wall clock of ``tz``, in the parts the `deadlines.moment` words take."""
-    _require_aware(when, "when")
-    local = when.astimezone(tz)
-    return {
-        "weekday": local.weekday(),
-        "day": local.day,
-        "month": local.month,
-        "year": local.year,
-        "time": f"{local:%H:%M}",
-        "zone": tz.key,
-    }
+    """``when`` on the wall clock of ``tz``, as the `deadlines.moment` words take it."""
+    return {"at": format_deadline(when, tz)}
 
 
 def format_deadline(when: datetime, tz: ZoneInfo) -> Moment:
