@@ -77,6 +77,11 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
             "content": {"redacts": bob_vote},
         },
         {"type": "m.room.redaction", "redacts": poll, "content": {"redacts": poll}},
+        {  # "This room speaks German now"
+            "type": "org.multilogue.language",
+            "state_key": "",
+            "content": {"language": "de"},
+        },
     ]
     for forged in forgeries:
         await mallory.send_forged(room, forged)
@@ -106,6 +111,15 @@ async def test_forged_state_and_redactions_in_an_encrypted_room_change_nothing(
     assert "Coal  " in results
     assert alice.replies_to(bot.user_id, room, elsewhere) == []
     assert bot.bot.matrix.forgeries_ignored >= len(forgeries) + 1
+    # Nor can she choose the room's language: not forged, and not for real (the homeserver
+    # refuses a member's state), so the room still reads English.
+    real_state = await mallory.client.room_put_state(
+        room, "org.multilogue.language", {"language": "de"}
+    )
+    assert getattr(real_state, "status_code", None) == "M_FORBIDDEN", real_state
+    refused_language = body(await mallory.ask(room, "!language de", bot=bot.user_id))
+    assert "Only a moderator of this room chooses its language." in refused_language
+    assert body(await alice.ask(room, "!language", bot=bot.user_id)).startswith("I speak English")
 
 
 async def test_a_planted_space_mark_is_never_adopted(bot: RunningBot, make_user: MakeUser) -> None:
