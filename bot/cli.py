@@ -23,6 +23,7 @@ from bot.config import Config, ConfigError, configure_logging, environ, load_con
 from bot.contract import CommandError
 from bot.datadir import FolderInUse, exclusive, make_private
 from bot.families import Imported, export_records, import_record, record_bytes, site_files
+from bot.languages import SHIPPED
 from bot.render import Renderer
 from bot.runner import fail, reset_cross_signing, run_bot
 from bot.store import Store, StoreError
@@ -117,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="the folder to write (created; the pages of a previous publish are replaced)",
     )
+    publishing.add_argument(
+        "--language",
+        choices=SHIPPED,
+        help="the language of the pages' own words (default: MULTILOGUE_LANGUAGE); what "
+        "movements wrote stays as they wrote it",
+    )
     publishing.add_argument("--env-file", type=Path, help=env_help)
     demo = sub.add_parser(
         "demo", help="start a throwaway local homeserver, a demo account and the bot"
@@ -143,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "import":
         return _import(config, args.file)
     if args.command == "publish":
-        return _publish(config, args.alliance, args.out)
+        return _publish(config, args.alliance, args.out, args.language or config.language)
     if args.command == "reset-cross-signing":
         return asyncio.run(reset_cross_signing(config))
     return asyncio.run(run_bot(config))
@@ -231,7 +238,7 @@ def _export(config: Config, wanted: str | None, out: Path | None) -> int:
     return 0
 
 
-def _publish(config: Config, wanted: str | None, out: Path) -> int:
+def _publish(config: Config, wanted: str | None, out: Path, language: str) -> int:
     documents = _documents(config, wanted, "publish")
     if isinstance(documents, int):
         return documents
@@ -241,7 +248,9 @@ def _publish(config: Config, wanted: str | None, out: Path) -> int:
             [f"there are {len(documents)} alliances ({names}): name one with --alliance"], 2
         )
     try:
-        files = site_files(documents[0][1], published_at=datetime.now(UTC), tz=config.timezone)
+        files = site_files(
+            documents[0][1], published_at=datetime.now(UTC), tz=config.timezone, language=language
+        )
     except CommandError as exc:
         return fail([f"cannot publish: {_refused(config, exc)}"], 1)
     try:

@@ -39,11 +39,12 @@ async def import_record(store: Store, document: dict[str, Any]) -> Imported:
 
 
 def site_files(
-    document: dict[str, Any], *, published_at: datetime, tz: ZoneInfo
+    document: dict[str, Any], *, published_at: datetime, tz: ZoneInfo, language: str
 ) -> dict[str, bytes]:
     """The alliance's public platform as a static site's files, by relative path (`multilogue
-    publish`). Refused (`CommandError`) unless the alliance allows a public page."""
-    return record.site_files(document, published_at=published_at, tz=tz)
+    publish`), in `language`. Refused (`CommandError`) unless the alliance allows a public
+    page."""
+    return record.site_files(document, published_at=published_at, tz=tz, language=language)
 
 
 def record_bytes(document: dict[str, Any]) -> bytes:

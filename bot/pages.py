@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any, Final
 
-from bot.contract import Args, CommandError, Flag, Reply, Words, short
+from bot.contract import N_, Args, CommandError, Flag, Reply, Words, short
 from bot.languages import SOURCE
 from bot.render import REPLY_BUDGET, Message, Renderer, Voices
 
-PAGE_FLAG: Final = Flag("page", value="N", help="which page of a long answer")
+PAGE_FLAG: Final = Flag("page", value="N", help=N_("which page of a long answer"))
 
 REPLY_LIMIT: Final = REPLY_BUDGET
 """The most a page may weigh, by :func:`reply_size`: the renderer's own budget for one event

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 from bot.contract import (
+    N_,
     Args,
     Command,
     CommandError,
@@ -618,7 +619,7 @@ class AllianceConstituencies:
 
 def register(registry: Registry) -> None:
     """The alliance family, then the statement family and the timer that settles polls."""
-    registry.family("alliance", "Alliances and movements", order=30)
+    registry.family("alliance", N_("Alliances and movements"), order=30)
     for command in COMMANDS:
         registry.add(command)
     registry.provide(polls.CONSTITUENCIES, AllianceConstituencies())
@@ -634,38 +635,38 @@ COMMANDS: Final = (
     Command(
         name="alliance create",
         family="alliance",
-        summary="Start an alliance, with this room as its commons",
+        summary=N_("Start an alliance, with this room as its commons"),
         handler=start_alliance,
         params=(Param("name", kind="text"),),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "This room becomes the alliance's commons room. I create a Matrix space named "
             "after the alliance, put this room in it and invite you. Movements then ask to "
             "join from their own rooms. Needs a bot admin (MULTILOGUE_ADMINS); when no admin "
             "is set, a moderator of this room."
         ),
-        examples=("{prefix}alliance create Earth Alliance",),
+        examples=(N_("{prefix}alliance create Earth Alliance"),),
     ),
     Command(
         name="alliance",
         family="alliance",
-        summary="Show the alliance this room belongs to",
+        summary=N_("Show the alliance this room belongs to"),
         handler=show_alliance,
         flags=(ALLIANCE_FLAG,),
-        help=(
+        help=N_(
             "Shows the alliance's space and commons room, its movements and their status, "
             "and how many common objectives it has."
         ),
-        examples=("{prefix}alliance", "{prefix}alliance --alliance earth-alliance"),
+        examples=("{prefix}alliance", N_("{prefix}alliance --alliance earth-alliance")),
     ),
     Command(
         name="alliance set",
         family="alliance",
-        summary="Change when an objective counts as common (in the commons)",
+        summary=N_("Change when an objective counts as common (in the commons)"),
         handler=set_alliance,
         params=(Param("setting"), Param("value", kind="text")),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "The threshold says how many active movements must endorse an objective for it to "
             "count as common: 'more than half' (the default), 'all', a share like '2/3' or "
             "'75%', or a number of movements like '3'. Only moderators of the commons room."
@@ -678,48 +679,48 @@ COMMANDS: Final = (
     Command(
         name="movement join",
         family="alliance",
-        summary="Ask for this room's movement to join an alliance",
+        summary=N_("Ask for this room's movement to join an alliance"),
         handler=join_alliance,
         params=(Param("alliance", kind="text", split_at="as", second="movement name"),),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "Asks the alliance's commons to accept this room as a movement, under the name "
             "you give (unique in the alliance). The commons is told, and one of its moderators "
             "answers. Only moderators of this room. Put names with the word 'as' in quotes."
         ),
-        examples=("{prefix}movement join Earth Alliance as Climate Camp",),
+        examples=(N_("{prefix}movement join Earth Alliance as Climate Camp"),),
     ),
     Command(
         name="movement approve",
         family="alliance",
-        summary="Accept a movement into the alliance (in the commons)",
+        summary=N_("Accept a movement into the alliance (in the commons)"),
         handler=approve_movement,
         params=(Param("movement", kind="text"),),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "Accepts a movement that asked to join; I add its room to the alliance's space. "
             "Only moderators of the commons room. The name or its short name both work."
         ),
-        examples=("{prefix}movement approve climate-camp",),
+        examples=(N_("{prefix}movement approve climate-camp"),),
     ),
     Command(
         name="movement reject",
         family="alliance",
-        summary="Turn down a movement's request (in the commons)",
+        summary=N_("Turn down a movement's request (in the commons)"),
         handler=reject_movement,
         params=(Param("movement", kind="text"),),
         power=Power.MODERATOR,
-        help="Turns down a request to join. Only moderators of the commons room.",
-        examples=("{prefix}movement reject climate-camp",),
+        help=N_("Turns down a request to join. Only moderators of the commons room."),
+        examples=(N_("{prefix}movement reject climate-camp"),),
     ),
     Command(
         name="movement leave",
         family="alliance",
-        summary="Take this room's movement out of an alliance",
+        summary=N_("Take this room's movement out of an alliance"),
         handler=quit_alliance,
         flags=(ALLIANCE_FLAG,),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "The movement leaves the alliance; its record stays, marked as left, and its room "
             "leaves the alliance's space. Only moderators of this room."
         ),
@@ -728,24 +729,27 @@ COMMANDS: Final = (
     Command(
         name="movement remove",
         family="alliance",
-        summary="Take a movement out of the alliance, with a reason (in the commons)",
+        summary=N_("Take a movement out of the alliance, with a reason (in the commons)"),
         handler=remove_movement,
         params=(Param("movement", kind="text", split_at="because", second="reason"),),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "For a movement that no longer keeps the alliance's trust. Give its name, then why: "
             "the movement's room and the commons are told, its room leaves the space, its "
             "shared threads stop, and its record stays, marked as removed with the reason. "
             "Only moderators of the commons room. The movement may ask to join again."
         ),
         examples=(
-            "{prefix}movement remove Climate Camp because it shared our plans outside the alliance",
+            N_(
+                "{prefix}movement remove Climate Camp because it shared our plans "
+                "outside the alliance"
+            ),
         ),
     ),
     Command(
         name="movements",
         family="alliance",
-        summary="List the alliance's movements and their status",
+        summary=N_("List the alliance's movements and their status"),
         handler=list_movements,
         flags=(ALLIANCE_FLAG,),
         examples=("{prefix}movements",),

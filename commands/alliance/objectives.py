@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any, Final
 
 from bot.contract import (
+    N_,
     Args,
     Command,
     CommandError,
@@ -760,7 +761,7 @@ def _ranks(part: str, rows: Sequence[dict[str, Any]], total: int) -> dict[str, A
     return {"part": part, "first": rows[0]["rank"], "last": rows[-1]["rank"], "total": total}
 
 
-BRIDGING_HELP: Final = (
+BRIDGING_HELP: Final = N_(
     "Bridging lists the objectives that can bring every movement together first: not those "
     "that many people like overall, but those that no movement leans away from. For each "
     "objective it says which movements lean towards it, which lean away and which have not "
@@ -777,7 +778,7 @@ BRIDGING_HELP: Final = (
 
 
 def register(registry: Registry) -> None:
-    registry.family("objectives", "Common objectives and comparing", order=32)
+    registry.family("objectives", N_("Common objectives and comparing"), order=32)
     for command in commands(Fit()):
         registry.add(command)
 
@@ -788,37 +789,39 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="objective propose",
             family="objectives",
-            summary="Put forward a common objective (in the commons)",
+            summary=N_("Put forward a common objective (in the commons)"),
             handler=propose_objective,
             params=(Param("text", kind="text"),),
-            help=(
+            help=N_(
                 "Adds an objective to the alliance, with the next number. Each movement then "
                 "decides in its own room whether to endorse it. Anyone in the commons room. "
-                f"At most {TEXT_MAX} characters."
+                "At most 500 characters."
             ),
-            examples=("{prefix}objective propose Respect for nature",),
+            examples=(N_("{prefix}objective propose Respect for nature"),),
         ),
         Command(
             name="objective import",
             family="objectives",
-            summary="Propose several objectives at once, one per line (in the commons)",
+            summary=N_("Propose several objectives at once, one per line (in the commons)"),
             handler=partial(import_objectives, fit),
             params=(Param("objectives", kind="text"),),
             power=Power.MODERATOR,
-            help=(
+            help=N_(
                 "Put each objective on its own line after the command (Shift+Enter in Element). "
                 "Bullets and numbers in front are dropped; duplicates are left out. Only "
                 "moderators of the commons room."
             ),
             examples=(
-                "{prefix}objective import\nRespect for nature\n"
-                "Democratic administrative procedures",
+                N_(
+                    "{prefix}objective import\nRespect for nature\n"
+                    "Democratic administrative procedures"
+                ),
             ),
         ),
         Command(
             name="objectives",
             family="objectives",
-            summary="List the alliance's objectives and who endorses each",
+            summary=N_("List the alliance's objectives and who endorses each"),
             handler=partial(list_objectives, fit),
             flags=(ALLIANCE_FLAG, PAGE_FLAG),
             examples=("{prefix}objectives",),
@@ -826,11 +829,11 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="endorse",
             family="objectives",
-            summary="Decide by a consensus poll whether this movement endorses an objective",
+            summary=N_("Decide by a consensus poll whether this movement endorses an objective"),
             handler=endorse,
             params=(Param("objective"),),
             flags=(ALLIANCE_FLAG, polls.CLOSES_FLAG),
-            help=(
+            help=N_(
                 "Opens a consensus poll in this movement's room. It stays open until the room's "
                 "deadline (24 hours unless its moderators set another with {prefix}rules set "
                 "deadline); --closes may make it longer. Only a moderator closes it earlier; "
@@ -843,21 +846,21 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="compare",
             family="objectives",
-            summary="Compare movements: all of them, two, or on one objective",
+            summary=N_("Compare movements: all of them, two, or on one objective"),
             handler=partial(compare, fit),
             params=(Param("what", kind="text", optional=True),),
             flags=(ALLIANCE_FLAG, PAGE_FLAG),
-            help=(
+            help=N_(
                 "Without anything: a table of every movement's stance on every objective. With two "
                 "movements: what both endorse, what only one does, in their own words where their "
                 "statements link them. With an objective's number: every movement's stance on it. "
-                f"A big alliance's table comes in pages of at most {MATRIX_COLUMNS} movements; "
+                "A big alliance's table comes in pages of at most 15 movements; "
                 "the answer says how to see the next one. With 'agreements': where every "
                 "movement stood on each of the alliance's agreements."
             ),
             examples=(
                 "{prefix}compare",
-                "{prefix}compare climate-camp tenants",
+                N_("{prefix}compare climate-camp tenants"),
                 "{prefix}compare 3",
                 "{prefix}compare agreements",
                 "{prefix}compare --page 2",
@@ -866,7 +869,7 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="bridging",
             family="objectives",
-            summary="Which objectives every movement can stand behind, first",
+            summary=N_("Which objectives every movement can stand behind, first"),
             handler=partial(show_bridging, fit),
             flags=(ALLIANCE_FLAG, PAGE_FLAG),
             help=BRIDGING_HELP,

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
 from bot.contract import (
+    N_,
     CommandError,
     Context,
     Flag,
@@ -50,7 +51,7 @@ TEXT_MAX: Final = 500
 OBJECTIVES_LISTED: Final = 8
 """Objectives named in a refusal, at most."""
 ALLIANCE_FLAG: Final = Flag(
-    "alliance", value="name", help="which alliance, if this room is in several"
+    "alliance", value="name", help=N_("which alliance, if this room is in several")
 )
 
 

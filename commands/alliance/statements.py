@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.contract import (
+    N_,
     Args,
     Command,
     CommandError,
@@ -348,7 +349,7 @@ async def _put_to_vote(
 
 
 def register(registry: Registry) -> None:
-    registry.family("statement", "Core statements", order=31)
+    registry.family("statement", N_("Core statements"), order=31)
     for command in COMMANDS:
         registry.add(command)
 
@@ -357,20 +358,20 @@ COMMANDS: Final = (
     Command(
         name="statement",
         family="statement",
-        summary="Show this movement's core statement, or another movement's",
+        summary=N_("Show this movement's core statement, or another movement's"),
         handler=show_statement,
         params=(Param("movement", kind="text", optional=True),),
         flags=(ALLIANCE_FLAG,),
-        help=(
+        help=N_(
             "Shows the numbered items of the statement, its version and date, and the poll "
             "that ratified each item. Give a movement's name to read its statement."
         ),
-        examples=("{prefix}statement", "{prefix}statement climate-camp"),
+        examples=("{prefix}statement", N_("{prefix}statement climate-camp")),
     ),
     Command(
         name="statement history",
         family="statement",
-        summary="List the versions of a core statement and what changed",
+        summary=N_("List the versions of a core statement and what changed"),
         handler=statement_history,
         params=(Param("movement", kind="text", optional=True),),
         flags=(ALLIANCE_FLAG,),
@@ -379,48 +380,48 @@ COMMANDS: Final = (
     Command(
         name="statement propose",
         family="statement",
-        summary="Propose a new item for this movement's statement",
+        summary=N_("Propose a new item for this movement's statement"),
         handler=propose_item,
         flags=(polls.CLOSES_FLAG,),
         params=(Param("text", kind="text"),),
-        help=(
+        help=N_(
             "Opens a consensus poll in this room; if it passes under the room's rule, the text "
             "becomes a new item of the statement. Nothing changes a statement but a passed poll. "
             "It stays open until the room's deadline (24 hours unless its moderators set another "
             "with {prefix}rules set deadline); --closes may make it longer. Only a moderator "
             "closes it earlier; whoever opened it may withdraw it."
         ),
-        examples=("{prefix}statement propose We defend the commons.",),
+        examples=(N_("{prefix}statement propose We defend the commons."),),
     ),
     Command(
         name="statement amend",
         family="statement",
-        summary="Propose new wording for an item of the statement",
+        summary=N_("Propose new wording for an item of the statement"),
         handler=amend_item,
         flags=(polls.CLOSES_FLAG,),
         params=(Param("item", kind="int"), Param("text", kind="text")),
-        help="Opens a consensus poll in this room on the new wording of the item.",
-        examples=("{prefix}statement amend 2 We defend the commons together.",),
+        help=N_("Opens a consensus poll in this room on the new wording of the item."),
+        examples=(N_("{prefix}statement amend 2 We defend the commons together."),),
     ),
     Command(
         name="statement drop",
         family="statement",
-        summary="Propose to drop an item of the statement",
+        summary=N_("Propose to drop an item of the statement"),
         handler=drop_item,
         flags=(polls.CLOSES_FLAG,),
         params=(Param("item", kind="int"),),
-        help="Opens a consensus poll in this room on dropping the item.",
+        help=N_("Opens a consensus poll in this room on dropping the item."),
         examples=("{prefix}statement drop 3",),
     ),
     Command(
         name="statement link",
         family="statement",
-        summary="Record that an item is your wording of a common objective",
+        summary=N_("Record that an item is your wording of a common objective"),
         handler=link_item,
         params=(Param("item", kind="int"), Param("objective")),
         flags=(ALLIANCE_FLAG,),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "Links an item of this room's statement to a common objective of the alliance, "
             "so comparisons show your own words next to it. Only moderators of this room."
         ),
@@ -429,11 +430,11 @@ COMMANDS: Final = (
     Command(
         name="statement unlink",
         family="statement",
-        summary="Remove an item's links to common objectives",
+        summary=N_("Remove an item's links to common objectives"),
         handler=unlink_item,
         params=(Param("item", kind="int"),),
         power=Power.MODERATOR,
-        help="Only moderators of this room.",
+        help=N_("Only moderators of this room."),
         examples=("{prefix}statement unlink 2",),
     ),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Final
 
-from bot.contract import Command, Flag, Listener, Param, Registry, Timer
+from bot.contract import N_, Command, Flag, Listener, Param, Registry, Timer
 from bot.pages import PAGE_FLAG, Fit
 from bot.permissions import Power
 from commands import polls
@@ -48,7 +48,7 @@ CHECK_S: Final = 2.0
 
 
 def register(registry: Registry) -> None:
-    registry.family("council", "Deciding together", order=35)
+    registry.family("council", N_("Deciding together"), order=35)
     fit = Fit()
     for command in commands(fit):
         registry.add(command)
@@ -68,11 +68,11 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="proposal",
             family="council",
-            summary="Put a proposal to every movement (in the commons), or show one",
+            summary=N_("Put a proposal to every movement (in the commons), or show one"),
             handler=partial(proposal_command, fit),
             params=(Param("proposal", kind="text"),),
             flags=(polls.CLOSES_FLAG, ALLIANCE_FLAG, PAGE_FLAG),
-            help=(
+            help=N_(
                 "In the commons: every movement gets the proposal in its own room with a "
                 "consensus poll, and decides its position under its own rule. When every "
                 "movement has decided (or the proposal closes, after 7 days unless --closes "
@@ -83,27 +83,27 @@ def commands(fit: Fit) -> tuple[Command, ...]:
                 "With a number, shows that proposal: each movement's position so far."
             ),
             examples=(
-                "{prefix}proposal We hold a joint day of action on 1 May",
+                N_("{prefix}proposal We hold a joint day of action on 1 May"),
                 "{prefix}proposal 3",
             ),
         ),
         Command(
             name="proposals",
             family="council",
-            summary="List the alliance's proposals, open ones first",
+            summary=N_("List the alliance's proposals, open ones first"),
             handler=list_command,
             flags=(ALLIANCE_FLAG,),
-            help="Lists the alliance's latest proposals, open and decided.",
+            help=N_("Lists the alliance's latest proposals, open and decided."),
             examples=("{prefix}proposals",),
         ),
         Command(
             name="proposal close",
             family="council",
-            summary="Close a proposal early (commons moderators)",
+            summary=N_("Close a proposal early (commons moderators)"),
             handler=close_command,
             params=(Param("number", kind="int"),),
             power=Power.MODERATOR,
-            help=(
+            help=N_(
                 "Counts the movements now: those still deciding take no position. "
                 "Their polls close."
             ),
@@ -112,23 +112,23 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="proposal amend",
             family="council",
-            summary="Ask every movement again, with a new text (a new round)",
+            summary=N_("Ask every movement again, with a new text (a new round)"),
             handler=amend_command,
             params=(Param("number", kind="int"), Param("text", kind="text")),
             flags=(polls.CLOSES_FLAG,),
-            help=(
+            help=N_(
                 "After a round that did not pass or drew reservations: I show what changed and "
                 "every movement decides again. Commons moderators or whoever proposed it."
             ),
-            examples=("{prefix}proposal amend 3 We hold a joint day of action on 2 May",),
+            examples=(N_("{prefix}proposal amend 3 We hold a joint day of action on 2 May"),),
         ),
         Command(
             name="agreements",
             family="council",
-            summary="List the alliance's agreements: the proposals that passed",
+            summary=N_("List the alliance's agreements: the proposals that passed"),
             handler=agreements_command,
             flags=(ALLIANCE_FLAG,),
-            help=(
+            help=N_(
                 "Each agreement with its text, date, the rule it passed by, and which movements "
                 "agreed, stood aside or blocked. Only another proposal changes an agreement."
             ),
@@ -137,10 +137,10 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="spokes",
             family="council",
-            summary="List a movement's spokes (in the commons: every movement's)",
+            summary=N_("List a movement's spokes (in the commons: every movement's)"),
             handler=list_spokes,
             flags=(ALLIANCE_FLAG,),
-            help=(
+            help=N_(
                 "Spokes speak for their movement in the alliance, for a term (13 weeks unless "
                 "'{prefix}rules set spoke-term 26w'); then I ask the movement to renew or rotate. "
                 "With '{prefix}rules set position spokes', a movement's spokes give its position "
@@ -151,31 +151,31 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="spokes add",
             family="council",
-            summary="Name a spoke of this movement, or renew their term (moderators)",
+            summary=N_("Name a spoke of this movement, or renew their term (moderators)"),
             handler=add_command,
             params=(Param("person"),),
             power=Power.MODERATOR,
-            help="The person must be in this room. Naming a spoke again starts a new term.",
+            help=N_("The person must be in this room. Naming a spoke again starts a new term."),
             examples=("{prefix}spokes add @ana:example.org",),
         ),
         Command(
             name="spokes remove",
             family="council",
-            summary="Take back a spoke's mandate (moderators)",
+            summary=N_("Take back a spoke's mandate (moderators)"),
             handler=remove_command,
             params=(Param("person"),),
             power=Power.MODERATOR,
-            help="The person no longer speaks for this movement.",
+            help=N_("The person no longer speaks for this movement."),
             examples=("{prefix}spokes remove @ana:example.org",),
         ),
         Command(
             name="spokes elect",
             family="council",
-            summary="Let the movement elect a spoke by a decision poll",
+            summary=N_("Let the movement elect a spoke by a decision poll"),
             handler=elect_command,
             params=(Param("person"),),
             flags=(polls.CLOSES_FLAG,),
-            help=(
+            help=N_(
                 "Opens a consensus poll in this room under its own rule; if it passes, the "
                 "person is a spoke for a term."
             ),
@@ -184,19 +184,21 @@ def commands(fit: Fit) -> tuple[Command, ...]:
         Command(
             name="position",
             family="council",
-            summary="Give your movement's position on a proposal, as its spoke (in the commons)",
+            summary=N_(
+                "Give your movement's position on a proposal, as its spoke (in the commons)"
+            ),
             handler=position_command,
             params=(
                 Param("number", kind="int"),
                 Param("position"),
                 Param("reason", kind="text", optional=True),
             ),
-            flags=(Flag("movement", "NAME", "which movement, if you speak for several"),),
-            help=(
+            flags=(Flag("movement", "NAME", N_("which movement, if you speak for several")),),
+            help=N_(
                 "Only for movements whose room says '{prefix}rules set position spokes', after "
                 "the movement discussed it: agree, reservations, stand-aside or block, with the "
                 "reason in the movement's words. A position once given stays."
             ),
-            examples=("{prefix}position 3 reservations Only if the date moves to a weekend",),
+            examples=(N_("{prefix}position 3 reservations Only if the date moves to a weekend"),),
         ),
     )

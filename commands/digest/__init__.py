@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.contract import Command, Flag, Registry, Timer
+from bot.contract import N_, Command, Flag, Registry, Timer
 from commands import polls
 from commands.alliance.settings import SETTINGS
 from commands.alliance.shared import ALLIANCE_FLAG
@@ -29,15 +29,15 @@ CHECK_S: Final = 60.0
 
 
 def register(registry: Registry) -> None:
-    registry.family("digest", "Digests", order=45)
+    registry.family("digest", N_("Digests"), order=45)
     registry.add(
         Command(
             name="digest",
             family="digest",
-            summary="What happened in the alliance in the last 7 days",
+            summary=N_("What happened in the alliance in the last 7 days"),
             handler=digest_command,
-            flags=(Flag("days", "N", "look back N days instead of 7"), ALLIANCE_FLAG),
-            help=(
+            flags=(Flag("days", "N", N_("look back N days instead of 7")), ALLIANCE_FLAG),
+            help=N_(
                 "Proposals opened, closing soon and closed; statements changed (what changed, "
                 "word by word); endorsements; new and busy shared threads; movements that "
                 "joined or left, and those that have decided nothing for a long time. "

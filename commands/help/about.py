@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.contract import Args, Command, Context, Registry, Reply
+from bot.contract import N_, Args, Command, Context, Registry, Reply
 from bot.permissions import Power
 
 
@@ -35,14 +35,14 @@ async def leave(ctx: Context, args: Args) -> Reply:
 
 
 def register(registry: Registry) -> None:
-    registry.family("bot", "The bot", order=90)
+    registry.family("bot", N_("The bot"), order=90)
     registry.add(
         Command(
             name="ping",
             family="bot",
-            summary="Check that the bot is listening",
+            summary=N_("Check that the bot is listening"),
             handler=ping,
-            help="The bot answers “pong” straight away. If it does not, it is offline.",
+            help=N_("The bot answers “pong” straight away. If it does not, it is offline."),
             examples=("{prefix}ping",),
         )
     )
@@ -50,9 +50,9 @@ def register(registry: Registry) -> None:
         Command(
             name="whoami",
             family="bot",
-            summary="Say what you may do with the bot in this room",
+            summary=N_("Say what you may do with the bot in this room"),
             handler=whoami,
-            help=(
+            help=N_(
                 "Tells you whether the bot sees you as a member, a moderator (power level 50 "
                 "or more in this room) or a creator of this room, which decides the commands "
                 "you may use here, and whether you administer the bot. Administering the bot "
@@ -65,10 +65,10 @@ def register(registry: Registry) -> None:
         Command(
             name="leave",
             family="bot",
-            summary="Ask the bot to leave this room",
+            summary=N_("Ask the bot to leave this room"),
             handler=leave,
             power=Power.MODERATOR,
-            help=(
+            help=N_(
                 "The bot says goodbye and leaves. Everything it recorded for this room is "
                 "kept; invite it again to bring it back."
             ),

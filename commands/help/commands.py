@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.contract import Args, Command, Context, Param, Registry, Reply, Words
+from bot.contract import N_, Args, Command, Context, Param, Registry, Reply, Words
 from bot.permissions import who_may
 
 
@@ -35,8 +35,9 @@ async def show_help(ctx: Context, args: Args) -> Reply:
         data["command"] = {
             "usage": command.usage(prefix),
             "summary": command.summary,
-            "help": command.long_help(prefix),
-            "examples": command.example_lines(prefix),
+            # As written, with the {prefix} mark: the template translates, then puts the prefix in.
+            "help": command.help,
+            "examples": list(command.examples),
             "aliases": [prefix + alias for alias in command.aliases],
             "who": Words(who_may(command.power, room_version=ctx.room.version)),
             "flags": [
@@ -48,16 +49,16 @@ async def show_help(ctx: Context, args: Args) -> Reply:
 
 
 def register(registry: Registry) -> None:
-    registry.family("help", "Help", order=0)
+    registry.family("help", N_("Help"), order=0)
     registry.add(
         Command(
             name="help",
             family="help",
-            summary="List the commands, or explain one",
+            summary=N_("List the commands, or explain one"),
             handler=show_help,
             params=(Param("command", kind="text", optional=True),),
             aliases=("commands",),
-            help=(
+            help=N_(
                 "Without a word, lists every command with one line about each. "
                 "With a command's name, explains it, with examples."
             ),

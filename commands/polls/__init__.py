@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.contract import Command, Flag, Listener, Param, Registry, Services, Timer
+from bot.contract import N_, Command, Flag, Listener, Param, Registry, Services, Timer
 from bot.permissions import Power
 from commands.polls.commands import (
     close_poll,
@@ -145,7 +145,7 @@ async def close_due_polls(services: Services) -> None:
 
 
 def register(registry: Registry) -> None:
-    registry.family("polls", "Polls and decisions", order=10)
+    registry.family("polls", N_("Polls and decisions"), order=10)
     for command in COMMANDS:
         registry.add(command)
     registry.listen(Listener("poll responses", RESPONSE_TYPES, on_response))
@@ -160,11 +160,11 @@ COMMANDS: Final = (
     Command(
         name="poll",
         family="polls",
-        summary="Start a straw poll that people answer with Element's poll buttons",
+        summary=N_("Start a straw poll that people answer with Element's poll buttons"),
         handler=create_straw_poll,
         params=(Param("question", kind="text"),),
         flags=POLL_FLAGS,
-        help=(
+        help=N_(
             "Write the question on the first line and each option on its own line "
             "below it (Shift+Enter makes a new line), or put the question and the options "
             "in quotes on one line. "
@@ -175,18 +175,18 @@ COMMANDS: Final = (
             "It closes everywhere at once, from the commons."
         ),
         examples=(
-            '{prefix}poll "Where do we meet?" "Park" "Library" "Online"',
-            '{prefix}poll --multi 2 --closes 48h "Which days?" "Mon" "Tue" "Wed"',
-            '{prefix}poll --alliance --closes 3d "Join the march?" "Yes" "No" "Not sure"',
+            N_('{prefix}poll "Where do we meet?" "Park" "Library" "Online"'),
+            N_('{prefix}poll --multi 2 --closes 48h "Which days?" "Mon" "Tue" "Wed"'),
+            N_('{prefix}poll --alliance --closes 3d "Join the march?" "Yes" "No" "Not sure"'),
         ),
     ),
     Command(
         name="poll results",
         family="polls",
-        summary="Show a poll's results so far (the latest open poll, or poll number N)",
+        summary=N_("Show a poll's results so far (the latest open poll, or poll number N)"),
         handler=show_results,
         params=(NUMBER,),
-        help=(
+        help=N_(
             "Without a number, shows the poll you reply to, or else the latest open poll. "
             "Hidden polls show their results only once they close."
         ),
@@ -195,17 +195,17 @@ COMMANDS: Final = (
     Command(
         name="poll list",
         family="polls",
-        summary="List this room's open and recently closed polls",
+        summary=N_("List this room's open and recently closed polls"),
         handler=list_polls,
         examples=("{prefix}poll list",),
     ),
     Command(
         name="poll close",
         family="polls",
-        summary="Close a poll now and post its results (its creator or a moderator)",
+        summary=N_("Close a poll now and post its results (its creator or a moderator)"),
         handler=close_poll,
         params=(NUMBER,),
-        help=(
+        help=N_(
             "Without a number, closes the poll you reply to, or else the latest open poll. "
             "The person who started the poll or a moderator may close it. An alliance-wide "
             "poll closes everywhere at once, from the commons room."
@@ -215,10 +215,10 @@ COMMANDS: Final = (
     Command(
         name="poll withdraw",
         family="polls",
-        summary="Take back a poll you opened: it closes and decides nothing",
+        summary=N_("Take back a poll you opened: it closes and decides nothing"),
         handler=withdraw_poll,
         params=(NUMBER,),
-        help=(
+        help=N_(
             "Only the person who opened the poll. It disappears from the room and no result "
             "is recorded: a decision for the movement is simply not taken. Without a number, "
             "withdraws the poll you reply to, or else the latest open poll."
@@ -228,10 +228,10 @@ COMMANDS: Final = (
     Command(
         name="vote",
         family="polls",
-        summary="Vote by text, for apps without poll buttons (reply to the poll)",
+        summary=N_("Vote by text, for apps without poll buttons (reply to the poll)"),
         handler=vote,
         params=(Param("choices", kind="text"),),
-        help=(
+        help=N_(
             "Reply to the poll (or write in its thread) with the number of your choice, "
             "or several numbers for polls that allow them. Voting again changes your vote; "
             "'{prefix}vote none' withdraws it."
@@ -241,47 +241,47 @@ COMMANDS: Final = (
     Command(
         name="consensus",
         family="polls",
-        summary="Put a proposal to a consensus poll (Agree, Reservations, Stand aside, Block)",
+        summary=N_("Put a proposal to a consensus poll (Agree, Reservations, Stand aside, Block)"),
         handler=create_consensus_poll,
         params=(Param("proposal", kind="text"),),
         flags=(CLOSES_FLAG,),
-        help=(
+        help=N_(
             "The proposal is decided by the room's decision rule (see {prefix}rules) "
             "as it is when the poll opens. People who stand aside or block are asked "
             "for their reason."
         ),
         examples=(
-            "{prefix}consensus We join the climate march on Saturday",
-            "{prefix}consensus --closes 3d We co-sign the open letter",
+            N_("{prefix}consensus We join the climate march on Saturday"),
+            N_("{prefix}consensus --closes 3d We co-sign the open letter"),
         ),
     ),
     Command(
         name="reason",
         family="polls",
-        summary="Give the reason for your vote in a consensus poll (in its thread)",
+        summary=N_("Give the reason for your vote in a consensus poll (in its thread)"),
         handler=give_reason,
         params=(Param("reason", kind="text"),),
-        help=(
+        help=N_(
             "Write it in the poll's thread or as a reply to the poll. Your latest reason "
             "is listed with the result."
         ),
-        examples=("{prefix}reason The route is not accessible for wheelchairs",),
+        examples=(N_("{prefix}reason The route is not accessible for wheelchairs"),),
     ),
     Command(
         name="rules",
         family="polls",
-        summary="Show how this room decides consensus polls",
+        summary=N_("Show how this room decides consensus polls"),
         handler=show_rules,
         examples=("{prefix}rules",),
     ),
     Command(
         name="outcome",
         family="polls",
-        summary="Say in a sentence what a closed consensus poll decided",
+        summary=N_("Say in a sentence what a closed consensus poll decided"),
         handler=give_outcome,
         params=(Param("text", kind="text"),),
-        flags=(Flag("review", "WHEN", "ask the room again then: 6m, 1y, 2w, 30d"),),
-        help=(
+        flags=(Flag("review", "WHEN", N_("ask the room again then: 6m, 1y, 2w, 30d")),),
+        help=N_(
             "Reply to the poll, or write it in the poll's thread: whoever opened the poll, "
             "or a moderator. It is shown with the results. With --review 1y, a year from "
             "now I open a new decision poll asking whether the room still agrees. For an "
@@ -289,17 +289,17 @@ COMMANDS: Final = (
             "made it, or a commons moderator): --review then asks every movement again."
         ),
         examples=(
-            "{prefix}outcome We march on Saturday, from the station at 10",
-            "{prefix}outcome --review 6m We share one legal team",
+            N_("{prefix}outcome We march on Saturday, from the station at 10"),
+            N_("{prefix}outcome --review 6m We share one legal team"),
         ),
     ),
     Command(
         name="whohasnt",
         family="polls",
-        summary="Who has not voted in a poll yet (names for moderators, a count for others)",
+        summary=N_("Who has not voted in a poll yet (names for moderators, a count for others)"),
         handler=who_hasnt_voted,
         params=(NUMBER,),
-        help=(
+        help=N_(
             "Reply to a poll, or give its number; without either, the latest open poll. "
             "Moderators see the names of the room's members who have not voted; others see "
             "how many. Who voted how is never shown. In the commons, "
@@ -311,11 +311,11 @@ COMMANDS: Final = (
     Command(
         name="rules set",
         family="polls",
-        summary="Change how this room decides consensus polls",
+        summary=N_("Change how this room decides consensus polls"),
         handler=set_rules,
         params=(Param("rule", kind="text"),),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "Rules: consensus (no Block and at least one Agree), modified-consensus 90% "
             "(a Block is heard, but it passes with 90% Agree or Reservations), majority, "
             "supermajority 2/3; each may add a quorum (minimum voters). "

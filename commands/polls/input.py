@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.contract import QUOTES, Flag, Refusal, short
+from bot.contract import N_, QUOTES, Flag, Refusal, short
 
 MIN_OPTIONS: Final = 2
 MAX_OPTIONS: Final = 20
@@ -41,19 +41,23 @@ _BULLET_RE: Final = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
 _SEPARATORS_RE: Final = re.compile(r"[,;+]|\band\b", re.IGNORECASE)
 
 
-CLOSES_HELP: Final = "when it closes: 48h, 3d, 90m, 1w, or a date and time like 2026-12-01 18:00"
+CLOSES_HELP: Final = N_(
+    "when it closes: 48h, 3d, 90m, 1w, or a date and time like 2026-12-01 18:00"
+)
 CLOSES_FLAG: Final = Flag("closes", "WHEN", CLOSES_HELP, reads="when")
 """`--closes WHEN` of every command that opens a poll."""
 
 POLL_FLAGS: Final = (
-    Flag("multi", "N", "people may choose up to N options"),
+    Flag("multi", "N", N_("people may choose up to N options")),
     CLOSES_FLAG,
-    Flag("hidden", None, "show the results only when the poll closes"),
+    Flag("hidden", None, N_("show the results only when the poll closes")),
     Flag(
         "alliance",
         None,
-        "in a commons room: post the poll in the commons and in every movement "
-        "room of the alliance (commons moderators)",
+        N_(
+            "in a commons room: post the poll in the commons and in every movement "
+            "room of the alliance (commons moderators)"
+        ),
     ),
 )
 """The options of `!poll`."""

@@ -9,7 +9,7 @@ the same functions (`bot.families` hands them to the command line).
 
 from __future__ import annotations
 
-from bot.contract import Command, Registry
+from bot.contract import N_, Command, Registry
 from bot.permissions import Power
 from commands import polls
 from commands.alliance.settings import SETTINGS
@@ -40,15 +40,15 @@ __all__ = [
 
 
 def register(registry: Registry) -> None:
-    registry.family("record", "The record", order=50)
+    registry.family("record", N_("The record"), order=50)
     registry.add(
         Command(
             name="record export",
             family="record",
-            summary="The alliance's whole record as one file, posted here (commons moderators)",
+            summary=N_("The alliance's whole record as one file, posted here (commons moderators)"),
             handler=export_command,
             power=Power.MODERATOR,
-            help=(
+            help=N_(
                 "In the commons: I post the record of the alliance as a JSON file: its "
                 "movements and when they joined or left with whose consent, every version of "
                 "each core statement and the poll that ratified it, the common objectives and "

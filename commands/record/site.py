@@ -16,8 +16,9 @@ movement that said `!rules set public no` appears by name only (no statement, no
 members); reasons for blocking only of movements that said `!rules set reasons public`. No
 person is named: movements speak.
 
-Every word a reader sees is in `templates/site/`; this module only chooses what is shown.
-Times reach the templates as datetimes in the bot's time zone.
+Every word a reader sees is in `templates/site/`, in `{% trans %}` blocks read from the
+catalogue of the site's language; this module only chooses what is shown. Times reach the
+templates as datetimes in the bot's time zone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from bot import languages
 from bot.contract import CommandError
 from bot.render import templates_dir
 from commands.alliance.thresholds import ThresholdError, parse_threshold
@@ -44,20 +46,30 @@ MOVEMENTS: Final = "movements"
 Local = Callable[[str | None], datetime | None]
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+def _environment(language: str) -> jinja2.Environment:
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / FOLDER)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    catalogue = languages.translations(language)
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["language"] = language
+    return env
 
 
 def site_files(
-    document: Mapping[str, Any], *, published_at: datetime, tz: ZoneInfo
+    document: Mapping[str, Any],
+    *,
+    published_at: datetime,
+    tz: ZoneInfo,
+    language: str = languages.SOURCE,
 ) -> dict[str, bytes]:
-    """Every file of the site, by its path relative to the site's folder (`/` separated).
+    """Every file of the site, by its path relative to the site's folder (`/` separated), in
+    `language` (one of `bot.languages.SHIPPED`).
 
     Refused (`CommandError("record.not_public")`) unless the alliance allows a public page."""
     alliance = document["alliance"]
@@ -85,7 +97,7 @@ def site_files(
         "proposals": proposals,
         "log": _log(document, by_slug, local),
     }
-    env = _environment()
+    env = _environment(language)
     files: dict[str, bytes] = {}
     for page in PAGES:
         files[page] = env.get_template(page).render(**data, root="").encode()

@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bot.contract import (
+    N_,
     Args,
     Command,
     CommandError,
@@ -102,8 +103,10 @@ log = logging.getLogger(__name__)
 UNENCRYPTED_FLAG: Final = Flag(
     "allow-unencrypted",
     None,
-    "after my warning: let this encrypted room's messages be relayed "
-    "into rooms that are not encrypted (moderators)",
+    N_(
+        "after my warning: let this encrypted room's messages be relayed "
+        "into rooms that are not encrypted (moderators)"
+    ),
 )
 DEPARTURE_CHECK_S: Final = 5.0  # how soon a shared thread hears that a movement left
 
@@ -685,7 +688,7 @@ async def announce_departures(services: Services) -> None:
 
 
 def register(registry: Registry) -> None:
-    registry.family("relay", "Shared threads between movements", order=40)
+    registry.family("relay", N_("Shared threads between movements"), order=40)
     for command in COMMANDS:
         registry.add(command)
     registry.listen(
@@ -700,10 +703,10 @@ COMMANDS: Final = (
     Command(
         name="share",
         family="relay",
-        summary="Share this thread with the alliance (type it inside the thread)",
+        summary=N_("Share this thread with the alliance (type it inside the thread)"),
         handler=share,
         flags=(UNENCRYPTED_FLAG, ALLIANCE_FLAG),
-        help=(
+        help=N_(
             "Type it in a thread of your movement's room; its author or a moderator may. I say "
             "where it will be visible, post its first message into the alliance's commons as a "
             "new thread, then relay every later message both ways, each marked with who wrote it "
@@ -716,10 +719,10 @@ COMMANDS: Final = (
     Command(
         name="unshare",
         family="relay",
-        summary="Stop sharing a thread (in the thread, or give its number)",
+        summary=N_("Stop sharing a thread (in the thread, or give its number)"),
         handler=unshare,
         params=(NUMBER,),
-        help=(
+        help=N_(
             "Stops the relay in both directions and tells every room the thread was in. What "
             "was already relayed stays; delete a message to remove its copies. In the thread's "
             "own room: its author, the person who shared it or a moderator. In the commons: "
@@ -730,12 +733,12 @@ COMMANDS: Final = (
     Command(
         name="follow",
         family="relay",
-        summary="Mirror a shared thread into this movement room, to take part from here",
+        summary=N_("Mirror a shared thread into this movement room, to take part from here"),
         handler=follow,
         params=(Param("number", kind="int"),),
         flags=(UNENCRYPTED_FLAG, ALLIANCE_FLAG),
         power=Power.MODERATOR,
-        help=(
+        help=N_(
             "Posts the thread's first message here as a new thread; from then on a message in "
             "any room of the thread reaches all the others, once each. {prefix}shared lists the "
             "numbers. Moderators of this room."
@@ -745,17 +748,17 @@ COMMANDS: Final = (
     Command(
         name="unfollow",
         family="relay",
-        summary="Stop following a shared thread (in its thread here, or give its number)",
+        summary=N_("Stop following a shared thread (in its thread here, or give its number)"),
         handler=unfollow,
         params=(NUMBER,),
         power=Power.MODERATOR,
-        help="Stops the relay between this room and the thread, in both directions.",
+        help=N_("Stops the relay between this room and the thread, in both directions."),
         examples=("{prefix}unfollow", "{prefix}unfollow 3"),
     ),
     Command(
         name="shared",
         family="relay",
-        summary="List the alliance's shared threads, with the number to follow each",
+        summary=N_("List the alliance's shared threads, with the number to follow each"),
         handler=list_shared,
         flags=(ALLIANCE_FLAG,),
         examples=("{prefix}shared",),

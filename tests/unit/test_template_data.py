@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 
 from bot.render import Renderer, templates_dir
 
@@ -100,15 +100,22 @@ def refusals() -> list[Use]:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), extensions=["jinja2.ext.i18n"]
-    )
+    return Renderer()._env
 
 
 def _reads(env: jinja2.Environment, name: str) -> set[str]:
     assert env.loader is not None
     source = env.loader.get_source(env, name)[0]
-    return set(meta.find_undeclared_variables(env.parse(source)))
+    tree = env.parse(source)
+    # Names a template sets itself ({% set %}, also inside an {% if %} before a {% trans %}
+    # that reads them) are not data it needs.
+    own = {
+        target.name
+        for node in tree.find_all((nodes.Assign, nodes.AssignBlock))
+        for target in [node.target, *node.target.find_all(nodes.Name)]
+        if isinstance(target, nodes.Name)
+    }
+    return set(meta.find_undeclared_variables(tree)) - own
 
 
 def test_every_reply_gives_its_template_what_it_reads() -> None:
