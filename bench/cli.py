@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.benchmarks import build_registry
-from bench.context import BenchContext, Settings
+from bench.context import PEERS, BenchContext, Settings
 from bench.machine import machine_info
 from bench.registry import Benchmark, BenchResult
 from bench.report import Report, format_table
@@ -106,6 +106,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, help="seed for the order of probes (random)")
     parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=PEERS,
+        metavar="NAME",
+        help=(
+            "also measure these bots in latency.ping and latency.encrypted_ping: maubot "
+            "(0.6, installed into a venv of its own under ~/.cache/multilogue-bench)"
+        ),
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -133,6 +143,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
             if value < (0 if name == "warmup" else 1):
                 raise ValueError(f"--{name} must be at least {0 if name == 'warmup' else 1}")
             settings = replace(settings, **{name: value})
+    if args.peers:
+        settings = replace(settings, peers=tuple(dict.fromkeys(args.peers)))
     if args.profile is not None and args.stages is not None:
         raise ValueError("--profile and --stages cannot be used together")
     if args.profile is not None:

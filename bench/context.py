@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from bench.maubot_peer import MAUBOT, MaubotInstall, MaubotPeer, ensure_installed
 from bench.prober import BenchError, Prober, Sender
 from bench.processes import (
     BotProcess,
@@ -32,6 +33,8 @@ T = TypeVar("T")
 FLOOR = "floor"
 MULTILOGUE = "multilogue"
 ARMS = (FLOOR, MULTILOGUE)
+PEERS = (MAUBOT,)
+"""Other bots `--peers` may add to the latency benchmarks (each optional)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Settings:
     quick: bool = False
     profile_dir: Path | None = None  # run the bots under cProfile
     stages_dir: Path | None = None  # run the bots under bench.stages
+    peers: tuple[str, ...] = ()  # other bots measured beside multilogue (--peers maubot)
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,23 @@ class BenchContext:
                 raise BenchError(f"{name} did not sync within 120 s; see {process.log_path}")
             await asyncio.sleep(0.05)
         return process
+
+    async def maubot(self, name: str) -> tuple[str, BotProcess, MaubotInstall]:
+        """A new maubot (`bench/maubot_peer.py`) answering `!ping`, started and set up; returns
+        its user id and what was installed (its venv is made on first use, then reused)."""
+        install = await asyncio.to_thread(ensure_installed)
+        account = await self.account(name)
+        peer = MaubotPeer(
+            name,
+            install,
+            self.folder / "bots" / name,
+            homeserver=self.synapse.url,
+            server_name=self.synapse.server_name,
+        )
+        self._processes.append(peer.process)
+        await peer.process.start()
+        await peer.set_up(account, self.check_bots)
+        return account.user_id, peer.process, install
 
     def check_bots(self) -> None:
         """Raise BenchError if a bot process ended without being asked to."""

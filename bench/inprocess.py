@@ -138,6 +138,9 @@ class BenchServices:
     def room(self, room_id: RoomID) -> RoomState:
         return self._rooms.setdefault(room_id, RoomState(room_id))
 
+    def language(self, room_id: RoomID) -> str:
+        return self._config.language
+
     def __getattr__(self, name: str) -> Any:
         raise NotOffered(name)
 

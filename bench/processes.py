@@ -57,18 +57,19 @@ def read_cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(*, repo_on_path: bool = True) -> dict[str, str]:
     """Our environment without the bot's own variables (they would override the env file)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("MATRIX_", "MULTILOGUE_"))
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    if repo_on_path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
-def _private_file(path: Path, text: str) -> Path:
+def private_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(text)
@@ -76,7 +77,11 @@ def _private_file(path: Path, text: str) -> Path:
 
 
 class BotProcess:
-    """One bot process that can be started, stopped and started again."""
+    """One bot process that can be started, stopped and started again.
+
+    It runs `python -m MODULE_ARGS...` with this interpreter, or with `python` (another venv's
+    interpreter, for a peer such as maubot: then without this repository on its path).
+    """
 
     def __init__(
         self,
@@ -86,8 +91,10 @@ class BotProcess:
         folder: Path,
         profile_dir: Path | None = None,
         stages_dir: Path | None = None,
+        python: Path | None = None,
     ) -> None:
         self.name = name
+        self._python = python
         self._module_args = module_args
         self._folder = folder
         self._profile_dir = profile_dir
@@ -115,7 +122,7 @@ class BotProcess:
     async def start(self) -> None:
         if self.running:
             return
-        argv = [sys.executable]
+        argv = [str(self._python or sys.executable)]
         start = next(self._starts)
         if self._profile_dir is not None:
             self._profile_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +136,7 @@ class BotProcess:
         self._proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=self._folder,
-            env=_child_env(),
+            env=_child_env(repo_on_path=self._python is None),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -193,7 +200,7 @@ def multilogue_process(
     if admins:
         lines.append(f"MULTILOGUE_ADMINS={','.join(admins)}")
     lines += [f"{key}={value}" for key, value in (settings or {}).items()]
-    env_file = _private_file(folder / f"{name}.env", "\n".join([*lines, ""]))
+    env_file = private_file(folder / f"{name}.env", "\n".join([*lines, ""]))
     return BotProcess(
         name,
         ["bot", "run", "--env-file", str(env_file)],
@@ -229,7 +236,7 @@ def raw_echo_process(
         "encryption": encryption,
         "commands": list(commands),
     }
-    config_file = _private_file(folder / f"{name}.json", json.dumps(config, indent=2))
+    config_file = private_file(folder / f"{name}.json", json.dumps(config, indent=2))
     return BotProcess(
         name,
         ["bench.raw_echo", str(config_file)],
@@ -267,7 +274,7 @@ def raw_relay_process(
         "ready_file": str(folder / f"{name}-store" / "ready"),
         "threads": [dict(thread) for thread in threads],
     }
-    config_file = _private_file(folder / f"{name}.json", json.dumps(config, indent=2))
+    config_file = private_file(folder / f"{name}.json", json.dumps(config, indent=2))
     return BotProcess(
         name,
         ["bench.raw_relay", str(config_file)],

@@ -131,8 +131,15 @@ def format_table(report: Report) -> str:
         + (" - PROFILED, figures inflated" if s.profile_dir or s.stages_dir else ""),
         "floor:    a raw matrix-nio client answering !ping (bench/raw_echo.py), or relaying "
         "threads (bench/raw_relay.py, relay.burst), in the same run",
-        "",
     ]
+    if s.peers:
+        names = ", ".join(s.peers)
+        lines.append(
+            f"peers:    {names} (--peers), answering !ping in latency.ping and "
+            "latency.encrypted_ping: in the rows 'peer: NAME' the floor column holds the "
+            "peer's figure"
+        )
+    lines.append("")
     table: list[tuple[str, ...]] = [HEADER]
     notes: list[tuple[int, str]] = []  # (index in table, line printed after that row)
     for benchmark, result in report.results:
