@@ -331,12 +331,6 @@ class Command:
         parts.extend(param.usage() for param in self.params)
         return " ".join(parts)
 
-    def long_help(self, prefix: str) -> str:
-        return self.help.replace(PREFIX_MARK, prefix)
-
-    def example_lines(self, prefix: str) -> list[str]:
-        return [example.replace(PREFIX_MARK, prefix) for example in self.examples]
-
 
 ListenerHandler = Callable[["Services", "Event"], Awaitable[Reply | None]]
 TimerHandler = Callable[["Services"], Awaitable[None]]
