@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.languages import DOMAIN, SHIPPED, SOURCE
 from bot.tooling.homeserver import LocalSynapse, RegisteredUser
 from tests.integration.conftest import MakeUser, room_with_bot, unique
 
@@ -219,6 +220,24 @@ def test_the_install_holds_every_module_template_and_migration_and_nothing_else_
     site = names(ROOT / "templates" / "site", "*")
     assert {"index.html", "movement.html", "decisions.html", "style.css"} <= site
     assert site <= names(install.site_packages / "templates" / "site", "*")
+    # The compiled catalogue of every language the bot speaks, as the source holds it.
+    for language in SHIPPED:
+        if language == SOURCE:
+            continue
+        compiled = Path("templates", "locale", language, "LC_MESSAGES", f"{DOMAIN}.mo")
+        assert (install.site_packages / compiled).read_bytes() == (ROOT / compiled).read_bytes()
+    spanish = run(
+        [
+            str(install.python),
+            "-c",
+            "from bot.render import Renderer; "
+            "print(Renderer(globals={'prefix': '!'}, language='es').render('language_set', "
+            "{'own': True, 'name': 'español', 'in_room_state': True, 'code': 'es', "
+            "'available': []}).body)",
+        ],
+        cwd=install.folder,
+    )
+    assert spanish.stdout.startswith("A partir de ahora hablo español"), spanish.stdout
     schema = install.site_packages / "commands" / "record" / "schema.json"
     assert schema.read_bytes() == (ROOT / "commands" / "record" / "schema.json").read_bytes()
     migrations = names(ROOT / "bot" / "migrations", "*.sql")
