@@ -15,6 +15,7 @@ import pytest
 from nio import RoomGetStateEventResponse
 
 from bot.ids import EventID, RoomID
+from bot.render import Renderer
 from commands.alliance import objectives_store, statements_store
 from commands.alliance.statements_store import StatementChange
 from commands.alliance.store import (
@@ -214,6 +215,7 @@ async def record_endorsements(
             movement_id=movement.id,
             objective_id=objectives[number].id,
             outcome=decide(CONSENSUS, counts),
+            reason=Renderer().say(decide(CONSENSUS, counts).words),  # as an English room reads it
             poll=PollRef(movement.room_id, poll_id=1000 + n, event_id=EventID(f"$seed{n}")),
             decided_at=1_764_000_000_000,
             block_reasons=["Not before land reform"] if counts.block else [],
