@@ -326,9 +326,9 @@ class Bot:
         skipped: list[InboxItem] = []
         waiting: list[Undecryptable] = []
         for room_id, update in batch.joined.items():
-            self.rooms.apply(room_id, update.state)
-            self.rooms.apply(room_id, (e for e in update.timeline if e.state_key is not None))
-            for event in (*update.state, *update.timeline):
+            state = [*update.state, *(e for e in update.timeline if e.state_key is not None)]
+            self.rooms.apply(room_id, state)
+            for event in state:
                 if event.type == LANGUAGE_STATE and event.state_key == "":
                     await self.services.languages.adopt(room_id, event.content, now_ms=now_ms)
             timeline: list[Event] = update.timeline

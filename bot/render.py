@@ -83,7 +83,6 @@ class Renderer:
         self._env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
         self._env.globals.update(dict(globals or {}))
         self._env.globals["say"] = self.say
-        self._env.globals["language"] = language
         # Text that is a message id only at run time (a command's help, kept in the code):
         # translated, and still escaped in HTML like any other value.
         self._env.filters["tr"] = lambda text: catalogue.gettext(str(text))

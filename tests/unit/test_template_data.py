@@ -26,7 +26,7 @@ from bot.render import Renderer, templates_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
-GLOBALS = frozenset({"prefix", "say", "language", "_", "gettext", "ngettext"})
+GLOBALS = frozenset({"prefix", "say", "_", "gettext", "ngettext"})
 
 
 @dataclass(frozen=True)
